@@ -1,0 +1,262 @@
+// The public face of an open database: validates input, turns calls into WriteRequests for
+// the pipeline, and answers reads from the in-memory state. It owns no I/O or encoding logic
+// of its own; those live in the stages it wires together at open.
+import { ClosedError, InvalidBatchError, InvalidOptionError, IslabError } from '../errors.js'
+import { assertValidKey } from '../events/keys.js'
+import type { Op } from '../events/types.js'
+import { encodeValue } from '../events/valueCodec.js'
+import type { DirLock } from '../io/dirLock.js'
+import { acquireDirLock } from '../io/dirLock.js'
+import { GroupCommitter } from '../pipeline/groupCommit.js'
+import type { WritePipeline } from '../pipeline/writePipeline.js'
+import { buildWritePipeline } from '../pipeline/writePipeline.js'
+import type { Condition, WriteResult } from '../pipeline/writeRequest.js'
+import { WriteRequest } from '../pipeline/writeRequest.js'
+import type { RecoveryReport } from '../recovery/recover.js'
+import { recover } from '../recovery/recover.js'
+import { MemoryState } from '../state/memoryState.js'
+import { WalWriter } from '../wal/walWriter.js'
+import type { Durability, OpenOptions, ResolvedOptions } from './options.js'
+import { resolveOptions } from './options.js'
+
+export interface Entry<V = unknown> {
+  value: V
+  seq: number
+  /** Milliseconds since the epoch when the write was sequenced. */
+  time: number
+}
+
+export interface WriteOptions {
+  /** Write only if the key's current seq is this (0: only if the key does not exist). */
+  ifSeq?: number
+}
+
+export type BatchOp =
+  | { type: 'put'; key: string; value: unknown; ifSeq?: number }
+  | { type: 'del'; key: string; ifSeq?: number }
+
+export interface DatabaseStats {
+  seq: number
+  /** Highest seq known to be on disk and fdatasynced (equals seq in memory mode, where nothing is). */
+  durableSeq: number
+  keys: number
+  valueBytes: number
+  durability: Durability
+  walPendingBytes: number
+  recovery: RecoveryReport | undefined
+}
+
+/** Buffered mode holds at most this much encoded WAL before committing early. */
+const MAX_PENDING_BYTES = 8 * 1024 * 1024
+
+export class Database {
+  private readonly state = new MemoryState()
+  private pipeline!: WritePipeline
+  private committer: GroupCommitter | undefined
+  private wal: WalWriter | undefined
+  private lock: DirLock | undefined
+  private recovery: RecoveryReport | undefined
+  private closed = false
+  private closing: Promise<void> | undefined
+  private readonly onBeforeExit = (): void => {
+    void this.committer?.flush().catch(() => undefined)
+  }
+
+  private constructor(readonly options: ResolvedOptions) {}
+
+  /** Opens (creating if needed) the database in `options.dir` and replays its log. */
+  static async open(options?: OpenOptions): Promise<Database> {
+    const db = new Database(resolveOptions(options))
+    db.start()
+    return db
+  }
+
+  private start(): void {
+    const o = this.options
+    if (o.durability === 'memory') {
+      this.pipeline = buildWritePipeline(this.state, 0, undefined, false)
+      return
+    }
+    o.fileLayer.mkdirp(o.dir)
+    this.lock = acquireDirLock(o.fileLayer, o.dir)
+    try {
+      const recovered = recover(o.fileLayer, o.dir, this.state)
+      this.recovery = recovered.report
+      this.wal = new WalWriter(
+        o.fileLayer,
+        o.dir,
+        { format: o.walFormat, segmentBytes: o.segmentBytes, compressThreshold: o.compressThreshold },
+        recovered.tail,
+      )
+      const lastSeq = recovered.report.lastSeq
+      this.committer = new GroupCommitter(
+        this.wal,
+        { sync: o.durability === 'sync', syncIntervalMs: o.syncIntervalMs, maxPendingBytes: MAX_PENDING_BYTES },
+        lastSeq,
+      )
+      this.pipeline = buildWritePipeline(this.state, lastSeq, this.committer, o.durability === 'sync')
+    } catch (err) {
+      this.lock.release()
+      throw err
+    }
+    // Buffered writes still pending when the event loop drains are written before the process exits.
+    process.on('beforeExit', this.onBeforeExit)
+  }
+
+  /** The last sequence number assigned (0 for an empty database). */
+  get seq(): number {
+    return this.pipeline.clock.last
+  }
+
+  /** Number of keys. */
+  get size(): number {
+    return this.state.size
+  }
+
+  get isOpen(): boolean {
+    return !this.closed
+  }
+
+  put(key: string, value: unknown, opts?: WriteOptions): Promise<WriteResult> {
+    let bytes: Uint8Array
+    let ifSeq: number | undefined
+    try {
+      this.assertWritable()
+      assertValidKey(key)
+      bytes = encodeValue(value)
+      ifSeq = opts?.ifSeq
+      if (ifSeq !== undefined) assertSeqOption(ifSeq)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return new Promise((resolve, reject) => this.pipeline.requests.next(WriteRequest.put(key, bytes, ifSeq, resolve, reject)))
+  }
+
+  delete(key: string, opts?: WriteOptions): Promise<WriteResult> {
+    let ifSeq: number | undefined
+    try {
+      this.assertWritable()
+      assertValidKey(key)
+      ifSeq = opts?.ifSeq
+      if (ifSeq !== undefined) assertSeqOption(ifSeq)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return new Promise((resolve, reject) => this.pipeline.requests.next(WriteRequest.del(key, ifSeq, resolve, reject)))
+  }
+
+  /** Applies all operations atomically as one event with one sequence number, or none of them. */
+  batch(ops: readonly BatchOp[]): Promise<WriteResult> {
+    let encoded: Op[]
+    let conditions: Condition[] | undefined
+    try {
+      this.assertWritable()
+      if (!Array.isArray(ops)) throw new InvalidBatchError('expected an array')
+      if (ops.length === 0) throw new InvalidBatchError('it is empty')
+      encoded = new Array<Op>(ops.length)
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i] as Partial<BatchOp> | null
+        if (typeof op !== 'object' || op === null) throw new InvalidBatchError(`op ${i} is not an object`)
+        if (op.type !== 'put' && op.type !== 'del') {
+          throw new InvalidBatchError(`op ${i} has type ${JSON.stringify(op.type)}`)
+        }
+        assertValidKey(op.key)
+        if (op.type === 'put') {
+          if (!('value' in op)) throw new InvalidBatchError(`op ${i} (put) has no value`)
+          encoded[i] = { type: 'put', key: op.key, value: encodeValue(op.value) }
+        } else {
+          encoded[i] = { type: 'del', key: op.key }
+        }
+        if (op.ifSeq !== undefined) {
+          assertSeqOption(op.ifSeq)
+          ;(conditions ??= []).push({ key: op.key, ifSeq: op.ifSeq })
+        }
+      }
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return new Promise((resolve, reject) =>
+      this.pipeline.requests.next(WriteRequest.batch(encoded, conditions, resolve, reject)),
+    )
+  }
+
+  /** The current value, synchronously from memory; undefined when absent. */
+  get<V = unknown>(key: string): V | undefined {
+    if (this.closed) throw new ClosedError()
+    if (typeof key !== 'string') assertValidKey(key)
+    const e = this.state.entries.get(key)
+    return e === undefined ? undefined : (e.value() as V)
+  }
+
+  getEntry<V = unknown>(key: string): Entry<V> | undefined {
+    if (this.closed) throw new ClosedError()
+    if (typeof key !== 'string') assertValidKey(key)
+    const e = this.state.entries.get(key)
+    return e === undefined ? undefined : { value: e.value() as V, seq: e.seq, time: e.time }
+  }
+
+  has(key: string): boolean {
+    if (this.closed) throw new ClosedError()
+    if (typeof key !== 'string') assertValidKey(key)
+    return this.state.entries.has(key)
+  }
+
+  /** Resolves when every write made so far is on disk and fdatasynced. */
+  flush(): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError())
+    return this.committer === undefined ? Promise.resolve() : this.committer.flush()
+  }
+
+  stats(): DatabaseStats {
+    return {
+      seq: this.seq,
+      durableSeq: this.committer === undefined ? this.seq : this.committer.durableSeq,
+      keys: this.state.size,
+      valueBytes: this.state.valueBytes,
+      durability: this.options.durability,
+      walPendingBytes: this.wal?.pendingBytes ?? 0,
+      recovery: this.recovery,
+    }
+  }
+
+  /** Flushes pending writes, closes the log and releases the directory lock. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing
+    this.closed = true
+    this.closing = this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
+    process.off('beforeExit', this.onBeforeExit)
+    let flushError: unknown
+    try {
+      if (this.committer !== undefined) await this.committer.flush()
+    } catch (err) {
+      flushError = err
+    } finally {
+      this.committer?.stop()
+      this.pipeline.requests.complete()
+      this.pipeline.subscription.unsubscribe()
+      try {
+        await this.wal?.close()
+      } finally {
+        this.lock?.release()
+      }
+    }
+    // A failed WAL was already reported to every write it affected; close still succeeds.
+    if (flushError !== undefined && !(flushError instanceof IslabError)) throw flushError
+  }
+
+  private assertWritable(): void {
+    if (this.closed) throw new ClosedError()
+    const failure = this.committer?.failure
+    if (failure !== undefined) throw failure
+  }
+}
+
+function assertSeqOption(ifSeq: unknown): void {
+  if (typeof ifSeq !== 'number' || !Number.isSafeInteger(ifSeq) || ifSeq < 0) {
+    throw new InvalidOptionError(`ifSeq must be a non-negative integer sequence number, not ${String(ifSeq)}`)
+  }
+}

@@ -1,0 +1,65 @@
+// Options users pass to open(), with defaults applied and every value checked.
+import { InvalidOptionError } from '../errors.js'
+import type { FileLayer } from '../io/fileLayer.js'
+import { nodeFileLayer } from '../io/nodeFileLayer.js'
+import type { WalFormat } from '../wal/format.js'
+
+export type Durability = 'sync' | 'buffered' | 'memory'
+
+export interface OpenOptions {
+  /** Database directory, created when missing. Default './data'. Ignored in 'memory' mode. */
+  dir?: string
+  /** When a write's promise resolves; see the README's durability table. Default 'buffered'. */
+  durability?: Durability
+  /** Buffered mode: the WAL is written and fdatasynced at least this often. Default 100. */
+  syncIntervalMs?: number
+  /** A WAL segment is sealed and a new one started past this size. Default 64 MiB. */
+  segmentBytes?: number
+  /** Values larger than this many bytes are LZ4-compressed in binary segments. Default 1024. */
+  compressThreshold?: number
+  /** Entry format of new WAL segments. Default 'binary'. */
+  walFormat?: WalFormat
+  /** File operations; tests inject a crash-simulating layer. Default: Node's fs. */
+  fileLayer?: FileLayer
+}
+
+export interface ResolvedOptions {
+  dir: string
+  durability: Durability
+  syncIntervalMs: number
+  segmentBytes: number
+  compressThreshold: number
+  walFormat: WalFormat
+  fileLayer: FileLayer
+}
+
+export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
+  if (typeof o !== 'object' || o === null) throw new InvalidOptionError('open() takes an options object')
+  const durability = o.durability ?? 'buffered'
+  if (!['sync', 'buffered', 'memory'].includes(durability)) {
+    throw new InvalidOptionError(`durability must be 'sync', 'buffered' or 'memory', not ${JSON.stringify(durability)}`)
+  }
+  const walFormat = o.walFormat ?? 'binary'
+  if (walFormat !== 'binary' && walFormat !== 'json') {
+    throw new InvalidOptionError(`walFormat must be 'binary' or 'json', not ${JSON.stringify(walFormat)}`)
+  }
+  const dir = o.dir ?? './data'
+  if (typeof dir !== 'string' || dir.length === 0) throw new InvalidOptionError('dir must be a non-empty path')
+  return {
+    dir,
+    durability,
+    walFormat,
+    syncIntervalMs: positiveInt('syncIntervalMs', o.syncIntervalMs, 100),
+    segmentBytes: positiveInt('segmentBytes', o.segmentBytes, 64 * 1024 * 1024),
+    compressThreshold: positiveInt('compressThreshold', o.compressThreshold, 1024, true),
+    fileLayer: o.fileLayer ?? nodeFileLayer,
+  }
+}
+
+function positiveInt(name: string, v: unknown, dflt: number, zeroOk = false): number {
+  if (v === undefined) return dflt
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < (zeroOk ? 0 : 1)) {
+    throw new InvalidOptionError(`${name} must be a ${zeroOk ? 'non-negative' : 'positive'} integer, not ${String(v)}`)
+  }
+  return v
+}

@@ -1,0 +1,31 @@
+// IsLabDB's public API. Everything not exported here is internal.
+import { Database } from './db/database.js'
+import type { OpenOptions } from './db/options.js'
+
+/** Opens (creating if needed) a database. See OpenOptions for durability and WAL settings. */
+export function open(options?: OpenOptions): Promise<Database> {
+  return Database.open(options)
+}
+
+export { Database }
+export type { BatchOp, DatabaseStats, Entry, WriteOptions } from './db/database.js'
+export type { Durability, OpenOptions } from './db/options.js'
+export type { WriteResult } from './pipeline/writeRequest.js'
+export type { RecoveryReport } from './recovery/recover.js'
+export type { WalFormat } from './wal/format.js'
+export type { AppendFile, FileLayer } from './io/fileLayer.js'
+export { MAX_KEY_BYTES } from './events/keys.js'
+export {
+  ClosedError,
+  ConflictError,
+  CorruptionError,
+  HistoryGoneError,
+  InvalidBatchError,
+  InvalidKeyError,
+  InvalidOptionError,
+  IslabError,
+  LockedError,
+  UnserializableError,
+  WalFailedError,
+} from './errors.js'
+export type { IslabErrorCode } from './errors.js'

@@ -1,0 +1,34 @@
+// The file operations the database needs, behind one interface so that crash tests can run
+// the real engine over a layer that records writes and fsyncs and drops what was not synced.
+// Metadata and whole-file reads are synchronous (they run at open and rotation); appends and
+// syncs are asynchronous so that writers keep queueing while a write/fsync is in flight.
+
+export interface AppendFile {
+  /** Appends all of `data` at the end of the file. */
+  write(data: Uint8Array): Promise<void>
+  /** Makes everything written so far durable (fdatasync). */
+  datasync(): Promise<void>
+  /** Cuts the file back to `length` bytes (used to drop a failed partial write). */
+  truncate(length: number): Promise<void>
+  close(): Promise<void>
+}
+
+export interface FileLayer {
+  mkdirp(dir: string): void
+  /** File names in `dir`; an empty list when the directory does not exist. */
+  list(dir: string): string[]
+  exists(path: string): boolean
+  size(path: string): number
+  readFile(path: string): Buffer
+  /** Creates the file with `data`; throws an error with code 'EEXIST' when it exists. */
+  createExclusive(path: string, data: Uint8Array): void
+  /** Writes a whole file and makes it durable (used for small metadata files). */
+  writeFileDurable(path: string, data: Uint8Array): void
+  unlink(path: string): void
+  rename(from: string, to: string): void
+  truncate(path: string, length: number): void
+  /** Makes entries created, renamed or removed in `dir` durable. */
+  syncDir(dir: string): void
+  /** Opens (creating if needed) a file for appending. */
+  openAppend(path: string): AppendFile
+}

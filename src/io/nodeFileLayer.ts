@@ -1,0 +1,87 @@
+// The FileLayer over Node's fs: the one used outside tests.
+import fs from 'node:fs'
+import type { AppendFile, FileLayer } from './fileLayer.js'
+
+class NodeAppendFile implements AppendFile {
+  constructor(private readonly fd: number) {}
+
+  write(data: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const step = (off: number): void => {
+        fs.write(this.fd, data, off, data.length - off, null, (err, n) => {
+          if (err) reject(err)
+          else if (off + n < data.length) step(off + n)
+          else resolve()
+        })
+      }
+      step(0)
+    })
+  }
+
+  datasync(): Promise<void> {
+    return new Promise((resolve, reject) => fs.fdatasync(this.fd, (err) => (err ? reject(err) : resolve())))
+  }
+
+  truncate(length: number): Promise<void> {
+    return new Promise((resolve, reject) => fs.ftruncate(this.fd, length, (err) => (err ? reject(err) : resolve())))
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => fs.close(this.fd, (err) => (err ? reject(err) : resolve())))
+  }
+}
+
+export const nodeFileLayer: FileLayer = {
+  mkdirp(dir) {
+    fs.mkdirSync(dir, { recursive: true })
+  },
+  list(dir) {
+    try {
+      return fs.readdirSync(dir)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw err
+    }
+  },
+  exists(path) {
+    return fs.existsSync(path)
+  },
+  size(path) {
+    return fs.statSync(path).size
+  },
+  readFile(path) {
+    return fs.readFileSync(path)
+  },
+  createExclusive(path, data) {
+    fs.writeFileSync(path, data, { flag: 'wx' })
+  },
+  writeFileDurable(path, data) {
+    const fd = fs.openSync(path, 'w')
+    try {
+      fs.writeSync(fd, data)
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+  },
+  unlink(path) {
+    fs.unlinkSync(path)
+  },
+  rename(from, to) {
+    fs.renameSync(from, to)
+  },
+  truncate(path, length) {
+    fs.truncateSync(path, length)
+  },
+  syncDir(dir) {
+    const fd = fs.openSync(dir, 'r')
+    try {
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+  },
+  openAppend(path) {
+    return new NodeAppendFile(fs.openSync(path, 'a'))
+  },
+}

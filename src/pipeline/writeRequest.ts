@@ -1,0 +1,50 @@
+// A write on its way through the pipeline. One object per write carries everything the stages
+// need — it *is* the event once assignSeq has stamped it — so the hot path allocates little.
+import type { Op } from '../events/types.js'
+import type { Undo } from '../state/memoryState.js'
+
+export interface WriteResult {
+  seq: number
+}
+
+/** Expected current seq of a key (0 = must not exist), checked against the state before the write. */
+export interface Condition {
+  key: string
+  ifSeq: number
+}
+
+const NO_VALUE = new Uint8Array(0)
+
+export class WriteRequest {
+  seq = 0
+  time = 0
+  /** What applying it replaced; kept until the event is durable so a failed commit can be undone. */
+  undo: Undo = undefined
+
+  private constructor(
+    readonly type: 'put' | 'del' | 'batch',
+    readonly key: string,
+    readonly value: Uint8Array,
+    readonly ops: readonly Op[] | undefined,
+        readonly conditions: readonly Condition[] | undefined,
+    readonly resolve: (r: WriteResult) => void,
+    readonly reject: (err: unknown) => void,
+  ) {}
+
+  static put(key: string, value: Uint8Array, ifSeq: number | undefined, resolve: (r: WriteResult) => void, reject: (e: unknown) => void): WriteRequest {
+    return new WriteRequest('put', key, value, undefined, ifSeq === undefined ? undefined : [{ key, ifSeq }], resolve, reject)
+  }
+
+  static del(key: string, ifSeq: number | undefined, resolve: (r: WriteResult) => void, reject: (e: unknown) => void): WriteRequest {
+    return new WriteRequest('del', key, NO_VALUE, undefined, ifSeq === undefined ? undefined : [{ key, ifSeq }], resolve, reject)
+  }
+
+  static batch(
+    ops: readonly Op[],
+    conditions: readonly Condition[] | undefined,
+    resolve: (r: WriteResult) => void,
+    reject: (e: unknown) => void,
+  ): WriteRequest {
+    return new WriteRequest('batch', '', NO_VALUE, ops, conditions, resolve, reject)
+  }
+}

@@ -1,0 +1,74 @@
+// The in-memory projection: key → current Entry. Applying an event returns what it replaced so
+// that a failed sync-mode commit can be undone and change streams can report `prev`.
+import type { WalEvent } from '../events/types.js'
+import { Entry } from './entry.js'
+
+/** What an event replaced: one slot for put/del, one per op (in order) for a batch. */
+export type Undo = Entry | undefined | (Entry | undefined)[]
+
+export class MemoryState {
+  readonly entries = new Map<string, Entry>()
+  /** Sum of stored value bytes, for stats. */
+  valueBytes = 0
+
+  get size(): number {
+    return this.entries.size
+  }
+
+  get(key: string): Entry | undefined {
+    return this.entries.get(key)
+  }
+
+  /** Current seq of a key, 0 when absent: what `ifSeq` compares against. */
+  seqOf(key: string): number {
+    const e = this.entries.get(key)
+    return e === undefined ? 0 : e.seq
+  }
+
+  apply(ev: WalEvent): Undo {
+    if (ev.type === 'put') return this.set(ev.key, new Entry(ev.seq, ev.time, ev.value))
+    if (ev.type === 'del') return this.remove(ev.key)
+    const undo: (Entry | undefined)[] = new Array(ev.ops.length)
+    for (let i = 0; i < ev.ops.length; i++) {
+      const op = ev.ops[i]!
+      undo[i] = op.type === 'put' ? this.set(op.key, new Entry(ev.seq, ev.time, op.value)) : this.remove(op.key)
+    }
+    return undo
+  }
+
+  /** Reverts `ev` given what apply() returned. Undo events newest first. */
+  revert(ev: WalEvent, undo: Undo): void {
+    if (ev.type !== 'batch') {
+      this.restore(ev.key, undo as Entry | undefined)
+      return
+    }
+    const prev = undo as (Entry | undefined)[]
+    for (let i = ev.ops.length - 1; i >= 0; i--) this.restore(ev.ops[i]!.key, prev[i])
+  }
+
+  /** Installs an entry directly (checkpoint load). */
+  load(key: string, entry: Entry): void {
+    this.set(key, entry)
+  }
+
+  private set(key: string, e: Entry): Entry | undefined {
+    const prev = this.entries.get(key)
+    this.entries.set(key, e)
+    this.valueBytes += e.bytes.length - (prev === undefined ? 0 : prev.bytes.length)
+    return prev
+  }
+
+  private remove(key: string): Entry | undefined {
+    const prev = this.entries.get(key)
+    if (prev !== undefined) {
+      this.entries.delete(key)
+      this.valueBytes -= prev.bytes.length
+    }
+    return prev
+  }
+
+  private restore(key: string, prev: Entry | undefined): void {
+    if (prev === undefined) this.remove(key)
+    else this.set(key, prev)
+  }
+}

@@ -1,0 +1,119 @@
+// The constants and header layout of WAL segments. docs/wal-format.md is the prose version;
+// keep the two in step.
+import { crc32 } from 'node:zlib'
+
+export type WalFormat = 'binary' | 'json'
+
+export const SEGMENT_SUFFIX = '.wal'
+export const MAGIC = 'ISLABWAL'
+export const FORMAT_VERSION = 1
+/** Binary segments start with a fixed 32-byte header. */
+export const BINARY_HEADER_BYTES = 32
+/** Each binary record: u32 payload length, u32 crc32 of the payload, payload. */
+export const FRAME_HEADER_BYTES = 8
+/** type u8 + seq u64 + time f64 */
+export const PAYLOAD_PREFIX_BYTES = 17
+
+export const RECORD_PUT = 1
+export const RECORD_DEL = 2
+export const RECORD_BATCH = 3
+
+export const VALUE_FLAG_LZ4 = 1
+
+const FORMAT_CODE: Record<WalFormat, number> = { binary: 0, json: 1 }
+
+export interface SegmentHeader {
+  version: number
+  format: WalFormat
+  firstSeq: number
+  /** Bytes the header occupies; records start here. */
+  bytes: number
+}
+
+/** Segment file name: the first sequence number, zero-padded so names sort by seq. */
+export function segmentName(firstSeq: number): string {
+  return `${String(firstSeq).padStart(20, '0')}${SEGMENT_SUFFIX}`
+}
+
+export function parseSegmentName(name: string): number | undefined {
+  if (!name.endsWith(SEGMENT_SUFFIX) || name.length !== 20 + SEGMENT_SUFFIX.length) return undefined
+  const digits = name.slice(0, 20)
+  return /^\d{20}$/.test(digits) ? Number(digits) : undefined
+}
+
+export function encodeSegmentHeader(format: WalFormat, firstSeq: number): Buffer {
+  if (format === 'json') {
+    return Buffer.from(jsonLineWithCrc({ magic: MAGIC, version: FORMAT_VERSION, format, firstSeq }), 'utf8')
+  }
+  const b = Buffer.alloc(BINARY_HEADER_BYTES)
+  b.write(MAGIC, 0, 'latin1')
+  b.writeUInt16LE(FORMAT_VERSION, 8)
+  b.writeUInt8(FORMAT_CODE[format], 10)
+  writeU64(b, 16, firstSeq)
+  b.writeUInt32LE(crc32(b.subarray(0, 28)), 28)
+  return b
+}
+
+/** Parses a segment header, or explains why it is not one. */
+export function decodeSegmentHeader(b: Uint8Array): SegmentHeader | string {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+  if (buf.length >= 1 && buf[0] === 0x7b /* { */) {
+    const nl = buf.indexOf(0x0a)
+    if (nl < 0) return 'JSON header line is not terminated'
+    const parsed = parseJsonLineWithCrc(buf.toString('utf8', 0, nl))
+    if (typeof parsed === 'string') return `JSON header: ${parsed}`
+    const h = parsed as { magic?: unknown; version?: unknown; format?: unknown; firstSeq?: unknown }
+    if (h.magic !== MAGIC) return 'bad magic'
+    if (h.version !== FORMAT_VERSION) return `unsupported version ${String(h.version)}`
+    if (h.format !== 'json') return `JSON header names format ${String(h.format)}`
+    if (!Number.isSafeInteger(h.firstSeq) || (h.firstSeq as number) < 1) return 'bad firstSeq'
+    return { version: FORMAT_VERSION, format: 'json', firstSeq: h.firstSeq as number, bytes: nl + 1 }
+  }
+  if (buf.length < BINARY_HEADER_BYTES) return `header is ${buf.length} bytes, expected ${BINARY_HEADER_BYTES}`
+  if (buf.toString('latin1', 0, 8) !== MAGIC) return 'bad magic'
+  if (buf.readUInt32LE(28) !== crc32(buf.subarray(0, 28))) return 'header checksum mismatch'
+  const version = buf.readUInt16LE(8)
+  if (version !== FORMAT_VERSION) return `unsupported version ${version}`
+  const code = buf.readUInt8(10)
+  if (code !== FORMAT_CODE.binary) return `binary header names format code ${code}`
+  const firstSeq = readU64(buf, 16)
+  if (firstSeq < 1) return 'bad firstSeq'
+  return { version, format: 'binary', firstSeq, bytes: BINARY_HEADER_BYTES }
+}
+
+// Sequence numbers are u64 on disk and safe integers (< 2^53) in memory.
+export function writeU64(b: Buffer, off: number, n: number): void {
+  b.writeUInt32LE(n >>> 0, off)
+  b.writeUInt32LE(Math.floor(n / 0x100000000), off + 4)
+}
+
+export function readU64(b: Buffer, off: number): number {
+  return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 0x100000000
+}
+
+/**
+ * JSON lines carry their checksum as a last member: the line is the compact JSON text T of the
+ * record with its closing brace replaced by `,"crc":<crc32 of T>}`. A reader cuts the member off,
+ * restores the brace, and checks T.
+ */
+export function jsonLineWithCrc(obj: object): string {
+  const text = JSON.stringify(obj)
+  return `${text.slice(0, -1)},"crc":${crc32(text)}}\n`
+}
+
+const CRC_MEMBER = ',"crc":'
+
+/** Returns the parsed object, or a reason the line is not a valid record line. */
+export function parseJsonLineWithCrc(line: string): unknown {
+  const at = line.lastIndexOf(CRC_MEMBER)
+  if (at < 0 || !line.endsWith('}')) return 'no crc member'
+  const digits = line.slice(at + CRC_MEMBER.length, -1)
+  if (!/^\d{1,10}$/.test(digits)) return 'malformed crc member'
+  const text = `${line.slice(0, at)}}`
+  if (crc32(text) !== Number(digits)) return 'checksum mismatch'
+  try {
+    return JSON.parse(text)
+  } catch {
+    return 'not JSON'
+  }
+}

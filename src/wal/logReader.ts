@@ -1,0 +1,125 @@
+// The one reader of a log directory, shared by recovery, change streams and the CLI. It walks
+// segments in seq order, checks each one and the continuity between them, and stops at the
+// first problem, which it classifies (an interrupted write at the very end, or corruption)
+// without acting on it: truncating, failing or moving files aside is the caller's policy.
+import path from 'node:path'
+import type { WalEvent } from '../events/types.js'
+import type { FileLayer } from '../io/fileLayer.js'
+import { BINARY_HEADER_BYTES, parseSegmentName } from './format.js'
+import type { WalFormat } from './format.js'
+import { scanSegment } from './segmentReader.js'
+
+export interface SegmentFile {
+  name: string
+  path: string
+  firstSeq: number
+  size: number
+}
+
+export interface SegmentResult extends SegmentFile {
+  format: WalFormat | undefined
+  records: number
+  lastSeq: number
+  /** Length of the segment's valid prefix. */
+  validEnd: number
+}
+
+export interface LogProblem {
+  /** 'torn-tail': damage at the very end of the last segment with nothing valid after it. */
+  kind: 'torn-tail' | 'corruption'
+  file: string
+  offset: number
+  reason: string
+  /** Bytes from `offset` to the end of that file. */
+  bytes: number
+}
+
+export interface LogReadResult {
+  segments: SegmentResult[]
+  /** Seq of the last valid record read (0 when none). */
+  lastSeq: number
+  /** First problem met; reading stopped there. */
+  problem: LogProblem | undefined
+}
+
+export interface ReadLogOptions {
+  /** Skip segments and records before this seq (they are still checked when in a read segment). */
+  fromSeq?: number
+  toSeq?: number
+  /** Called once per segment before it is read, with bytes done and total. */
+  onSegment?: (seg: SegmentFile, bytesBefore: number, bytesTotal: number) => void
+}
+
+export function listSegments(files: FileLayer, dir: string): SegmentFile[] {
+  const out: SegmentFile[] = []
+  for (const name of files.list(dir)) {
+    const firstSeq = parseSegmentName(name)
+    if (firstSeq === undefined) continue
+    const p = path.join(dir, name)
+    out.push({ name, path: p, firstSeq, size: files.size(p) })
+  }
+  return out.sort((a, b) => a.firstSeq - b.firstSeq)
+}
+
+export function readLog(
+  files: FileLayer,
+  dir: string,
+  visit: (ev: WalEvent) => void,
+  opts: ReadLogOptions = {},
+): LogReadResult {
+  const fromSeq = opts.fromSeq ?? 1
+  const toSeq = opts.toSeq ?? Infinity
+  const all = listSegments(files, dir)
+  // Segments wholly before fromSeq are skipped: the next one starts at or before fromSeq.
+  let first = 0
+  while (first + 1 < all.length && all[first + 1]!.firstSeq <= fromSeq) first++
+  const segs = all.slice(first)
+  const total = segs.reduce((n, s) => n + s.size, 0)
+  const results: SegmentResult[] = []
+  let done = 0
+  let lastSeq = 0
+  let problem: LogProblem | undefined
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i]!
+    const isLast = i === segs.length - 1
+    opts.onSegment?.(seg, done, total)
+    if (results.length > 0 && seg.firstSeq !== lastSeq + 1) {
+      problem = corruption(seg, 0, `segment starts at seq ${seg.firstSeq} but the previous one ended at ${lastSeq}`)
+      break
+    }
+    const bytes = files.readFile(seg.path)
+    const scan = scanSegment(bytes, visit, { fromSeq, toSeq })
+    if ('headerError' in scan) {
+      // A crash while creating the last segment leaves a short or empty header: nothing was in it.
+      // Headers are fsynced before any record is appended, so a cut-short header means an empty segment.
+      const cutShort = bytes.length < BINARY_HEADER_BYTES || (bytes[0] === 0x7b && !bytes.includes(0x0a))
+      const torn = isLast && cutShort && (results.length === 0 || seg.firstSeq === lastSeq + 1)
+      problem = { kind: torn ? 'torn-tail' : 'corruption', file: seg.name, offset: 0, reason: `bad header: ${scan.headerError}`, bytes: bytes.length }
+      break
+    }
+    if (scan.header.firstSeq !== seg.firstSeq) {
+      problem = corruption(seg, 0, `header says first seq ${scan.header.firstSeq}, file name says ${seg.firstSeq}`)
+      break
+    }
+    results.push({ ...seg, format: scan.header.format, records: scan.records, lastSeq: scan.lastSeq, validEnd: scan.validEnd })
+    lastSeq = scan.lastSeq
+    done += seg.size
+    if (scan.damage !== undefined) {
+      const torn = isLast && !scan.damage.validRecordsFollow
+      problem = {
+        kind: torn ? 'torn-tail' : 'corruption',
+        file: seg.name,
+        offset: scan.damage.offset,
+        reason: scan.damage.reason,
+        bytes: bytes.length - scan.damage.offset,
+      }
+      break
+    }
+    if (lastSeq >= toSeq) break
+  }
+  return { segments: results, lastSeq, problem }
+}
+
+function corruption(seg: SegmentFile, offset: number, reason: string): LogProblem {
+  return { kind: 'corruption', file: seg.name, offset, reason, bytes: seg.size - offset }
+}

@@ -1,0 +1,222 @@
+// Encodes events into WAL records and decodes them back, for both entry formats.
+// The binary encoder writes straight into a reusable buffer: this is the put hot path.
+import { crc32 } from 'node:zlib'
+import { compressSync, uncompressSync } from 'lz4-napi'
+import type { Op, WalEvent } from '../events/types.js'
+import { decodeValue, encodeValue } from '../events/valueCodec.js'
+import { fromTaggedJson, toTaggedJson } from '../events/taggedJson.js'
+import {
+  FRAME_HEADER_BYTES,
+  PAYLOAD_PREFIX_BYTES,
+  RECORD_BATCH,
+  RECORD_DEL,
+  RECORD_PUT,
+  VALUE_FLAG_LZ4,
+  jsonLineWithCrc,
+  readU64,
+  writeU64,
+} from './format.js'
+
+/** An append-only byte buffer that grows by doubling and is reused between commits. */
+export class GrowBuffer {
+  buf: Buffer
+  pos = 0
+  constructor(initial = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(initial)
+  }
+  ensure(extra: number): void {
+    const need = this.pos + extra
+    if (need <= this.buf.length) return
+    let size = this.buf.length * 2
+    while (size < need) size *= 2
+    const next = Buffer.allocUnsafe(size)
+    this.buf.copy(next, 0, 0, this.pos)
+    this.buf = next
+  }
+  append(bytes: Uint8Array): void {
+    this.ensure(bytes.length)
+    this.buf.set(bytes, this.pos)
+    this.pos += bytes.length
+  }
+  /** A view of the written bytes; valid until the next write or reset. */
+  view(): Buffer {
+    return this.buf.subarray(0, this.pos)
+  }
+  reset(): void {
+    this.pos = 0
+  }
+}
+
+function opBytesBound(op: Op): number {
+  // u8 op + u16 key length + key (≤ 3 bytes per UTF-16 unit) + value flags, length, bytes, lz4 slack
+  return 3 + op.key.length * 3 + (op.type === 'put' ? 9 + op.value.length + (op.value.length >>> 6) + 16 : 0)
+}
+
+/** Appends one binary frame for `ev` to `out`. Values over `compressThreshold` bytes go through LZ4. */
+export function encodeBinaryRecord(out: GrowBuffer, ev: WalEvent, compressThreshold: number): void {
+  const bound =
+    FRAME_HEADER_BYTES + PAYLOAD_PREFIX_BYTES + 4 + (ev.type === 'batch' ? ev.ops.reduce((n, op) => n + opBytesBound(op), 0) : opBytesBound(ev))
+  out.ensure(bound)
+  const b = out.buf
+  const start = out.pos
+  let p = start + FRAME_HEADER_BYTES
+  b[p] = ev.type === 'put' ? RECORD_PUT : ev.type === 'del' ? RECORD_DEL : RECORD_BATCH
+  writeU64(b, p + 1, ev.seq)
+  b.writeDoubleLE(ev.time, p + 9)
+  p += PAYLOAD_PREFIX_BYTES
+  if (ev.type === 'batch') {
+    b.writeUInt32LE(ev.ops.length, p)
+    p += 4
+    for (const op of ev.ops) {
+      b[p++] = op.type === 'put' ? RECORD_PUT : RECORD_DEL
+      p = writeKey(b, p, op.key)
+      if (op.type === 'put') p = writeValue(b, p, op.value, compressThreshold)
+    }
+  } else {
+    p = writeKey(b, p, ev.key)
+    if (ev.type === 'put') p = writeValue(b, p, ev.value, compressThreshold)
+  }
+  const len = p - start - FRAME_HEADER_BYTES
+  b.writeUInt32LE(len, start)
+  b.writeUInt32LE(crc32(b.subarray(start + FRAME_HEADER_BYTES, p)), start + 4)
+  out.pos = p
+}
+
+function writeKey(b: Buffer, p: number, key: string): number {
+  const n = b.write(key, p + 2, 'utf8')
+  b.writeUInt16LE(n, p)
+  return p + 2 + n
+}
+
+function writeValue(b: Buffer, p: number, value: Uint8Array, compressThreshold: number): number {
+  if (value.length > compressThreshold) {
+    const packed = compressSync(value as Buffer)
+    if (packed.length < value.length) {
+      b[p] = VALUE_FLAG_LZ4
+      b.writeUInt32LE(packed.length, p + 1)
+      b.set(packed, p + 5)
+      return p + 5 + packed.length
+    }
+  }
+  b[p] = 0
+  b.writeUInt32LE(value.length, p + 1)
+  b.set(value, p + 5)
+  return p + 5 + value.length
+}
+
+/** Appends one JSON line for `ev`. Values are written in tagged JSON, uncompressed, to stay readable. */
+export function encodeJsonRecord(out: GrowBuffer, ev: WalEvent): void {
+  let obj: object
+  if (ev.type === 'batch') {
+    obj = { seq: ev.seq, time: ev.time, type: 'batch', ops: ev.ops.map(jsonOp) }
+  } else {
+    obj = { seq: ev.seq, time: ev.time, ...jsonOp(ev) }
+  }
+  const line = jsonLineWithCrc(obj)
+  out.ensure(line.length * 3)
+  out.pos += out.buf.write(line, out.pos, 'utf8')
+}
+
+function jsonOp(op: Op): object {
+  return op.type === 'put'
+    ? { type: 'put', key: op.key, value: toTaggedJson(decodeValue(op.value)) }
+    : { type: 'del', key: op.key }
+}
+
+export class RecordDecodeError extends Error {}
+
+/**
+ * Decodes one binary payload (its checksum already verified). Keys and values are copied out
+ * so that decoded events never pin the segment buffer they were read from.
+ */
+export function decodeBinaryPayload(b: Buffer, start: number, end: number): WalEvent {
+  const type = b[start]
+  const seq = readU64(b, start + 1)
+  const time = b.readDoubleLE(start + 9)
+  let p = start + PAYLOAD_PREFIX_BYTES
+  const cursor = { p }
+  let ev: WalEvent
+  if (type === RECORD_PUT) {
+    const key = readKey(b, cursor, end)
+    ev = { type: 'put', seq, time, key, value: readValue(b, cursor, end) }
+  } else if (type === RECORD_DEL) {
+    ev = { type: 'del', seq, time, key: readKey(b, cursor, end) }
+  } else if (type === RECORD_BATCH) {
+    if (p + 4 > end) throw new RecordDecodeError('batch count runs past the record')
+    const count = b.readUInt32LE(p)
+    cursor.p = p + 4
+    const ops: Op[] = []
+    for (let i = 0; i < count; i++) {
+      if (cursor.p >= end) throw new RecordDecodeError('batch op runs past the record')
+      const opType = b[cursor.p++]
+      const key = readKey(b, cursor, end)
+      if (opType === RECORD_PUT) ops.push({ type: 'put', key, value: readValue(b, cursor, end) })
+      else if (opType === RECORD_DEL) ops.push({ type: 'del', key })
+      else throw new RecordDecodeError(`unknown batch op type ${opType}`)
+    }
+    ev = { type: 'batch', seq, time, ops }
+  } else {
+    throw new RecordDecodeError(`unknown record type ${type}`)
+  }
+  if (cursor.p !== end) throw new RecordDecodeError('record has trailing bytes')
+  p = cursor.p
+  return ev
+}
+
+function readKey(b: Buffer, c: { p: number }, end: number): string {
+  if (c.p + 2 > end) throw new RecordDecodeError('key length runs past the record')
+  const n = b.readUInt16LE(c.p)
+  const s = c.p + 2
+  if (n === 0 || s + n > end) throw new RecordDecodeError('key runs past the record')
+  c.p = s + n
+  return b.toString('utf8', s, s + n)
+}
+
+function readValue(b: Buffer, c: { p: number }, end: number): Uint8Array {
+  if (c.p + 5 > end) throw new RecordDecodeError('value header runs past the record')
+  const flags = b[c.p]!
+  const n = b.readUInt32LE(c.p + 1)
+  const s = c.p + 5
+  if (s + n > end) throw new RecordDecodeError('value runs past the record')
+  c.p = s + n
+  if (flags & VALUE_FLAG_LZ4) {
+    try {
+      return uncompressSync(b.subarray(s, s + n))
+    } catch (err) {
+      throw new RecordDecodeError(`LZ4 value does not decompress: ${(err as Error).message}`)
+    }
+  }
+  if (flags !== 0) throw new RecordDecodeError(`unknown value flags ${flags}`)
+  const copy = Buffer.allocUnsafe(n)
+  b.copy(copy, 0, s, s + n)
+  return copy
+}
+
+/** Decodes one JSON record object (its checksum already verified). */
+export function decodeJsonRecord(j: unknown): WalEvent {
+  if (typeof j !== 'object' || j === null) throw new RecordDecodeError('record is not an object')
+  const r = j as { seq?: unknown; time?: unknown; type?: unknown; ops?: unknown }
+  if (!Number.isSafeInteger(r.seq) || typeof r.time !== 'number') throw new RecordDecodeError('bad seq or time')
+  const seq = r.seq as number
+  const time = r.time
+  if (r.type === 'batch') {
+    if (!Array.isArray(r.ops)) throw new RecordDecodeError('batch without ops')
+    return { type: 'batch', seq, time, ops: r.ops.map(decodeJsonOp) }
+  }
+  const op = decodeJsonOp(j)
+  return op.type === 'put' ? { ...op, seq, time } : { ...op, seq, time }
+}
+
+function decodeJsonOp(j: unknown): Op {
+  const o = j as { type?: unknown; key?: unknown; value?: unknown }
+  if (typeof o.key !== 'string' || o.key.length === 0) throw new RecordDecodeError('bad key')
+  if (o.type === 'del') return { type: 'del', key: o.key }
+  if (o.type !== 'put' || !('value' in o)) throw new RecordDecodeError(`bad op type ${String(o.type)}`)
+  let value: unknown
+  try {
+    value = fromTaggedJson(o.value as never)
+  } catch (err) {
+    throw new RecordDecodeError(`bad tagged value: ${(err as Error).message}`)
+  }
+  return { type: 'put', key: o.key, value: encodeValue(value) }
+}

@@ -1,0 +1,171 @@
+// Reads the records of one segment's bytes. It reports damage (where, why, and whether valid
+// records follow it) but decides nothing: strict vs point-in-time is the caller's policy.
+import { crc32 } from 'node:zlib'
+import type { WalEvent } from '../events/types.js'
+import { FRAME_HEADER_BYTES, PAYLOAD_PREFIX_BYTES, decodeSegmentHeader, parseJsonLineWithCrc, readU64 } from './format.js'
+import type { SegmentHeader } from './format.js'
+import { RecordDecodeError, decodeBinaryPayload, decodeJsonRecord } from './recordCodec.js'
+
+export interface SegmentDamage {
+  /** Byte offset in the segment where the first bad record starts. */
+  offset: number
+  reason: string
+  /** True when at least one valid record follows the damage: then it cannot be an interrupted write. */
+  validRecordsFollow: boolean
+}
+
+export interface SegmentScan {
+  header: SegmentHeader
+  /** Offset just past the last good record: the length of the valid prefix. */
+  validEnd: number
+  records: number
+  /** Seq of the last good record, or header.firstSeq - 1 when there is none. */
+  lastSeq: number
+  damage: SegmentDamage | undefined
+}
+
+export type HeaderDamage = { headerError: string }
+
+export interface ScanOptions {
+  /** Records with a smaller seq are checked but not decoded nor visited. */
+  fromSeq?: number
+  /** Stop (without damage) after the record with this seq. */
+  toSeq?: number
+}
+
+/**
+ * Scans a segment: checks every frame and checksum, and that seqs run on from the header's
+ * firstSeq without a gap. `visit` gets each event in order.
+ */
+export function scanSegment(
+  bytes: Buffer,
+  visit: (ev: WalEvent, offset: number) => void,
+  opts: ScanOptions = {},
+): SegmentScan | HeaderDamage {
+  const header = decodeSegmentHeader(bytes)
+  if (typeof header === 'string') return { headerError: header }
+  return header.format === 'binary' ? scanBinary(bytes, header, visit, opts) : scanJson(bytes, header, visit, opts)
+}
+
+function scanBinary(
+  b: Buffer,
+  header: SegmentHeader,
+  visit: (ev: WalEvent, offset: number) => void,
+  opts: ScanOptions,
+): SegmentScan {
+  const fromSeq = opts.fromSeq ?? 0
+  const toSeq = opts.toSeq ?? Infinity
+  let p = header.bytes
+  let expected = header.firstSeq
+  let records = 0
+  let damage: SegmentDamage | undefined
+  const end = b.length
+  while (p < end) {
+    const bad = checkFrame(b, p, end)
+    if (bad !== undefined) {
+      damage = { offset: p, reason: bad, validRecordsFollow: validFrameAfter(b, p + 1, end) }
+      break
+    }
+    const len = b.readUInt32LE(p)
+    const ps = p + FRAME_HEADER_BYTES
+    const seq = readU64(b, ps + 1)
+    if (seq !== expected) {
+      damage = { offset: p, reason: `sequence gap: expected seq ${expected}, found ${seq}`, validRecordsFollow: true }
+      break
+    }
+    if (seq >= fromSeq) {
+      let ev: WalEvent
+      try {
+        ev = decodeBinaryPayload(b, ps, ps + len)
+      } catch (err) {
+        if (!(err instanceof RecordDecodeError)) throw err
+        // The checksum matched, so the writer produced these bytes: not an interrupted write.
+        damage = { offset: p, reason: `undecodable record: ${err.message}`, validRecordsFollow: true }
+        break
+      }
+      visit(ev, p)
+    }
+    p = ps + len
+    records++
+    expected++
+    if (seq >= toSeq) break
+  }
+  return { header, validEnd: p, records, lastSeq: expected - 1, damage }
+}
+
+/** Returns why the frame at p is not valid, or undefined when it is. */
+function checkFrame(b: Buffer, p: number, end: number): string | undefined {
+  if (p + FRAME_HEADER_BYTES > end) return `frame header cut short (${end - p} of ${FRAME_HEADER_BYTES} bytes)`
+  const len = b.readUInt32LE(p)
+  if (len < PAYLOAD_PREFIX_BYTES) return `impossible record length ${len}`
+  if (p + FRAME_HEADER_BYTES + len > end) return `record cut short (${end - p - FRAME_HEADER_BYTES} of ${len} bytes)`
+  const ps = p + FRAME_HEADER_BYTES
+  if (crc32(b.subarray(ps, ps + len)) !== b.readUInt32LE(p + 4)) return 'checksum mismatch'
+  return undefined
+}
+
+/** Looks for any checksum-valid frame starting in [from, end): evidence that damage is not a torn tail. */
+function validFrameAfter(b: Buffer, from: number, end: number): boolean {
+  for (let q = from; q + FRAME_HEADER_BYTES + PAYLOAD_PREFIX_BYTES <= end; q++) {
+    const len = b.readUInt32LE(q)
+    if (len < PAYLOAD_PREFIX_BYTES || q + FRAME_HEADER_BYTES + len > end) continue
+    if (checkFrame(b, q, end) === undefined) return true
+  }
+  return false
+}
+
+function scanJson(
+  b: Buffer,
+  header: SegmentHeader,
+  visit: (ev: WalEvent, offset: number) => void,
+  opts: ScanOptions,
+): SegmentScan {
+  const fromSeq = opts.fromSeq ?? 0
+  const toSeq = opts.toSeq ?? Infinity
+  let p = header.bytes
+  let expected = header.firstSeq
+  let records = 0
+  let damage: SegmentDamage | undefined
+  while (p < b.length) {
+    const nl = b.indexOf(0x0a, p)
+    if (nl < 0) {
+      damage = { offset: p, reason: 'last line is not terminated', validRecordsFollow: false }
+      break
+    }
+    const parsed = parseJsonLineWithCrc(b.toString('utf8', p, nl))
+    if (typeof parsed !== 'object' || parsed === null) {
+      damage = { offset: p, reason: String(parsed), validRecordsFollow: validLineAfter(b, nl + 1) }
+      break
+    }
+    let ev: WalEvent
+    try {
+      ev = decodeJsonRecord(parsed)
+    } catch (err) {
+      if (!(err instanceof RecordDecodeError)) throw err
+      damage = { offset: p, reason: `undecodable record: ${err.message}`, validRecordsFollow: true }
+      break
+    }
+    if (ev.seq !== expected) {
+      damage = { offset: p, reason: `sequence gap: expected seq ${expected}, found ${ev.seq}`, validRecordsFollow: true }
+      break
+    }
+    if (ev.seq >= fromSeq) visit(ev, p)
+    p = nl + 1
+    records++
+    expected++
+    if (ev.seq >= toSeq) break
+  }
+  return { header, validEnd: p, records, lastSeq: expected - 1, damage }
+}
+
+function validLineAfter(b: Buffer, from: number): boolean {
+  let p = from
+  while (p < b.length) {
+    const nl = b.indexOf(0x0a, p)
+    if (nl < 0) return false
+    const parsed = parseJsonLineWithCrc(b.toString('utf8', p, nl))
+    if (typeof parsed === 'object' && parsed !== null) return true
+    p = nl + 1
+  }
+  return false
+}
