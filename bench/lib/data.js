@@ -1,0 +1,117 @@
+// Deterministic workload data: 16-byte keys, ~100-byte object values, and pre-generated
+// lookup sequences (uniform and Zipfian), so the timed loops measure only the operation.
+
+/** mulberry32: a small, fast, seeded PRNG returning floats in [0, 1). */
+export function prng(seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function hex8(x) {
+  return (x >>> 0).toString(16).padStart(8, '0')
+}
+
+/** 32-bit integer mix (murmur3 finalizer). */
+function mix32(x) {
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b)
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35)
+  return (x ^ (x >>> 16)) >>> 0
+}
+
+/**
+ * Key i: 16 hex characters (16 bytes in UTF-8) that look random. The second half is an odd
+ * multiple of i mod 2^32, a bijection, so keys are unique for any i < 2^32.
+ */
+export function makeKey(i) {
+  // Flatten to a sequential string now, so no loop pays for flattening a cons-string.
+  return (hex8(mix32(i + 1)) + hex8(Math.imul(i, 0x9e3779b1))).split('').join('')
+}
+
+const FIRST = ['ada', 'grace', 'alan', 'edsger', 'barbara', 'ken', 'dennis', 'margaret', 'linus', 'donald']
+const TAGS = ['alpha', 'beta', 'gamma', 'delta', 'eps']
+
+/** Value i: a small JSON-like record, about 100 bytes as msgpack. */
+export function makeValue(i) {
+  const first = FIRST[i % FIRST.length]
+  return {
+    id: i,
+    name: `${first} #${i}`,
+    email: `${first}.${i}@example.com`,
+    active: (i & 1) === 0,
+    score: (i % 1000) / 8,
+    tags: [TAGS[i % 5], TAGS[(i + 2) % 5]],
+    createdAt: 1_700_000_000 + i,
+  }
+}
+
+export function makeKeys(n) {
+  const keys = new Array(n)
+  for (let i = 0; i < n; i++) keys[i] = makeKey(i)
+  return keys
+}
+
+export function makeValues(n) {
+  const values = new Array(n)
+  for (let i = 0; i < n; i++) values[i] = makeValue(i)
+  return values
+}
+
+/** `count` keys drawn uniformly at random (with replacement) from `keys`. */
+export function uniformSequence(keys, count, seed = 1) {
+  const rnd = prng(seed)
+  const n = keys.length
+  const out = new Array(count)
+  for (let i = 0; i < count; i++) out[i] = keys[Math.floor(rnd() * n)]
+  return out
+}
+
+/**
+ * `count` keys drawn from a Zipfian distribution over `keys` with skew `theta` (YCSB's
+ * generator, Gray et al. "Quickly generating billion-record synthetic databases"). Rank r is
+ * mapped to a key through a seeded permutation, so hot keys are scattered, not the first inserted.
+ */
+export function zipfianSequence(keys, count, theta = 0.99, seed = 2) {
+  const n = keys.length
+  const rnd = prng(seed)
+  let zetan = 0
+  for (let i = 1; i <= n; i++) zetan += 1 / Math.pow(i, theta)
+  const zeta2 = 1 + 1 / Math.pow(2, theta)
+  const alpha = 1 / (1 - theta)
+  const eta = (1 - Math.pow(2 / n, 1 - theta)) / (1 - zeta2 / zetan)
+  const half = 1 + Math.pow(0.5, theta)
+  const perm = new Uint32Array(n)
+  for (let i = 0; i < n; i++) perm[i] = i
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1))
+    const t = perm[i]
+    perm[i] = perm[j]
+    perm[j] = t
+  }
+  const out = new Array(count)
+  for (let i = 0; i < count; i++) {
+    const u = rnd()
+    const uz = u * zetan
+    let rank
+    if (uz < 1) rank = 0
+    else if (uz < half) rank = 1
+    else rank = Math.min(n - 1, Math.floor(n * Math.pow(eta * u - eta + 1, alpha)))
+    out[i] = keys[perm[rank]]
+  }
+  return out
+}
+
+/** Fraction of lookups that hit the `top` most frequent keys (to describe a sequence's skew). */
+export function topShare(seq, top) {
+  const counts = new Map()
+  for (const k of seq) counts.set(k, (counts.get(k) ?? 0) + 1)
+  const sorted = [...counts.values()].sort((a, b) => b - a)
+  let s = 0
+  for (let i = 0; i < Math.min(top, sorted.length); i++) s += sorted[i]
+  return { share: s / seq.length, distinct: counts.size }
+}
