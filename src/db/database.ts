@@ -1,6 +1,9 @@
 // The public face of an open database: validates input, turns calls into WriteRequests for
 // the pipeline, and answers reads from the in-memory state. It owns no I/O or encoding logic
 // of its own; those live in the stages it wires together at open.
+import { takeSnapshot, writeCheckpoint } from '../checkpoint/checkpointWriter.js'
+import type { CheckpointWritten } from '../checkpoint/checkpointWriter.js'
+import { prune } from '../checkpoint/checkpointStore.js'
 import { ClosedError, InvalidBatchError, InvalidOptionError, IslabError } from '../errors.js'
 import { assertValidKey } from '../events/keys.js'
 import type { Op } from '../events/types.js'
@@ -35,6 +38,22 @@ export type BatchOp =
   | { type: 'put'; key: string; value: unknown; ifSeq?: number }
   | { type: 'del'; key: string; ifSeq?: number }
 
+export interface CheckpointInfo extends CheckpointWritten {
+  checkpointsDeleted: string[]
+  segmentsDeleted: string[]
+}
+
+/**
+ * The extension point for state that cannot be derived from the log (physics masses, learned
+ * links, ...): `save` is called when a checkpoint is taken and its bytes are stored in the
+ * checkpoint under `name`; after open, `load` receives the bytes from the checkpoint recovery used.
+ */
+export interface CheckpointExtension {
+  name: string
+  save(): Uint8Array
+  load(data: Uint8Array): void
+}
+
 export interface DatabaseStats {
   seq: number
   /** Highest seq known to be on disk and fdatasynced (equals seq in memory mode, where nothing is). */
@@ -44,13 +63,14 @@ export interface DatabaseStats {
   durability: Durability
   walPendingBytes: number
   recovery: RecoveryReport | undefined
+  checkpoint: { last: CheckpointInfo | undefined; count: number; lastError: string | undefined }
 }
 
 /** Buffered mode holds at most this much encoded WAL before committing early. */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024
 
 export class Database {
-  private readonly state = new MemoryState()
+  private state = new MemoryState()
   private pipeline!: WritePipeline
   private committer: GroupCommitter | undefined
   private wal: WalWriter | undefined
@@ -58,6 +78,15 @@ export class Database {
   private recovery: RecoveryReport | undefined
   private closed = false
   private closing: Promise<void> | undefined
+  private checkpointChain: Promise<unknown> = Promise.resolve()
+  private checkpointBusy = false
+  private lastCheckpoint: CheckpointInfo | undefined
+  private checkpointCount = 0
+  private checkpointError: string | undefined
+  private checkpointTimer: NodeJS.Timeout | undefined
+  private walBytesAtCheckpoint = 0
+  private readonly extensions = new Map<string, CheckpointExtension>()
+  private extensionData = new Map<string, Uint8Array>()
   private readonly onBeforeExit = (): void => {
     void this.committer?.flush().catch(() => undefined)
   }
@@ -80,8 +109,10 @@ export class Database {
     o.fileLayer.mkdirp(o.dir)
     this.lock = acquireDirLock(o.fileLayer, o.dir)
     try {
-      const recovered = recover(o.fileLayer, o.dir, this.state)
+      const recovered = recover(o.fileLayer, o.dir, { mode: o.recovery, onProgress: o.onProgress })
+      this.state = recovered.state
       this.recovery = recovered.report
+      this.extensionData = recovered.extensions
       this.wal = new WalWriter(
         o.fileLayer,
         o.dir,
@@ -101,6 +132,74 @@ export class Database {
     }
     // Buffered writes still pending when the event loop drains are written before the process exits.
     process.on('beforeExit', this.onBeforeExit)
+    if (o.checkpoint.auto) this.startCheckpointTimers()
+  }
+
+  private startCheckpointTimers(): void {
+    const { intervalMs, walBytes } = this.options.checkpoint
+    let lastTimed = Date.now()
+    // One cheap tick checks both triggers: elapsed time and WAL written since the last checkpoint.
+    this.checkpointTimer = setInterval(() => {
+      const dueByTime = Date.now() - lastTimed >= intervalMs
+      const dueBySize = (this.wal?.bytesWritten ?? 0) - this.walBytesAtCheckpoint >= walBytes
+      if (!dueByTime && !dueBySize) return
+      lastTimed = Date.now()
+      this.checkpoint().catch((err: unknown) => {
+        this.checkpointError = err instanceof Error ? err.message : String(err)
+      })
+    }, Math.min(intervalMs, 1000))
+    this.checkpointTimer.unref()
+  }
+
+  /**
+   * Registers state to be saved in checkpoints (see CheckpointExtension). If the checkpoint
+   * recovery loaded holds data under this name, `load` is called with it at once.
+   */
+  registerCheckpointExtension(ext: CheckpointExtension): void {
+    this.extensions.set(ext.name, ext)
+    const data = this.extensionData.get(ext.name)
+    if (data !== undefined) ext.load(data)
+  }
+
+  /**
+   * Writes a checkpoint of the state as of now, then keeps the newest `checkpoint.keep` and
+   * deletes WAL segments none of them needs. Writers are not stopped meanwhile. Resolves with
+   * undefined in 'memory' mode, which has no disk.
+   */
+  checkpoint(): Promise<CheckpointInfo | undefined> {
+    if (this.closed) return Promise.reject(new ClosedError())
+    if (this.committer === undefined) return Promise.resolve(undefined)
+    // When idle, the snapshot is taken synchronously, so it holds exactly the writes made before this call.
+    const run = this.checkpointBusy ? this.checkpointChain.then(() => this.writeCheckpointNow()) : this.writeCheckpointNow()
+    this.checkpointChain = run.catch(() => undefined)
+    return run
+  }
+
+  private async writeCheckpointNow(): Promise<CheckpointInfo> {
+    this.checkpointBusy = true
+    try {
+      return await this.writeCheckpointOnce()
+    } finally {
+      this.checkpointBusy = false
+    }
+  }
+
+  private async writeCheckpointOnce(): Promise<CheckpointInfo> {
+    const o = this.options
+    const seq = this.seq
+    if (this.lastCheckpoint !== undefined && this.lastCheckpoint.seq === seq) return this.lastCheckpoint
+    const extensions = Array.from(this.extensions.values(), (e) => ({ name: e.name, data: e.save() }))
+    const snap = takeSnapshot(this.state, seq, extensions)
+    const walBytes = this.wal!.bytesWritten
+    // The log must hold every event up to `seq` before a checkpoint may let older segments go.
+    await this.committer!.flush()
+    const written = await writeCheckpoint(o.fileLayer, o.dir, snap)
+    const pruned = prune(o.fileLayer, o.dir, o.checkpoint.keep)
+    this.walBytesAtCheckpoint = walBytes
+    this.lastCheckpoint = { ...written, ...pruned }
+    this.checkpointCount++
+    this.checkpointError = undefined
+    return this.lastCheckpoint
   }
 
   /** The last sequence number assigned (0 for an empty database). */
@@ -216,6 +315,7 @@ export class Database {
       durability: this.options.durability,
       walPendingBytes: this.wal?.pendingBytes ?? 0,
       recovery: this.recovery,
+      checkpoint: { last: this.lastCheckpoint, count: this.checkpointCount, lastError: this.checkpointError },
     }
   }
 
@@ -229,8 +329,10 @@ export class Database {
 
   private async shutdown(): Promise<void> {
     process.off('beforeExit', this.onBeforeExit)
+    if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer)
     let flushError: unknown
     try {
+      await this.checkpointChain
       if (this.committer !== undefined) await this.committer.flush()
     } catch (err) {
       flushError = err

@@ -2,6 +2,7 @@
 import { InvalidOptionError } from '../errors.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { nodeFileLayer } from '../io/nodeFileLayer.js'
+import type { RecoveryMode, RecoveryProgress } from '../recovery/recover.js'
 import type { WalFormat } from '../wal/format.js'
 
 export type Durability = 'sync' | 'buffered' | 'memory'
@@ -21,6 +22,16 @@ export interface OpenOptions {
   walFormat?: WalFormat
   /** File operations; tests inject a crash-simulating layer. Default: Node's fs. */
   fileLayer?: FileLayer
+  /**
+   * Automatic checkpoints: every `intervalMs` (default 300000) and after `walBytes` of new WAL
+   * (default 128 MiB), keeping the newest `keep` (default 3). `false` turns both triggers off;
+   * db.checkpoint() still works.
+   */
+  checkpoint?: false | { intervalMs?: number; keep?: number; walBytes?: number }
+  /** 'strict' (default): damage before the log's tail fails open(). 'point-in-time': keep the valid prefix. */
+  recovery?: RecoveryMode
+  /** Told how recovery is going, often enough for a progress bar. */
+  onProgress?: (p: RecoveryProgress) => void
 }
 
 export interface ResolvedOptions {
@@ -31,6 +42,9 @@ export interface ResolvedOptions {
   compressThreshold: number
   walFormat: WalFormat
   fileLayer: FileLayer
+  checkpoint: { intervalMs: number; walBytes: number; keep: number; auto: boolean }
+  recovery: RecoveryMode
+  onProgress: ((p: RecoveryProgress) => void) | undefined
 }
 
 export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
@@ -45,8 +59,23 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   }
   const dir = o.dir ?? './data'
   if (typeof dir !== 'string' || dir.length === 0) throw new InvalidOptionError('dir must be a non-empty path')
+  const recovery = o.recovery ?? 'strict'
+  if (recovery !== 'strict' && recovery !== 'point-in-time') {
+    throw new InvalidOptionError(`recovery must be 'strict' or 'point-in-time', not ${JSON.stringify(recovery)}`)
+  }
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new InvalidOptionError('onProgress must be a function')
+  const cp = o.checkpoint === false ? {} : (o.checkpoint ?? {})
+  if (typeof cp !== 'object' || cp === null) throw new InvalidOptionError('checkpoint must be false or an object')
   return {
     dir,
+    recovery,
+    onProgress: o.onProgress,
+    checkpoint: {
+      auto: o.checkpoint !== false,
+      intervalMs: positiveInt('checkpoint.intervalMs', cp.intervalMs, 300_000),
+      walBytes: positiveInt('checkpoint.walBytes', cp.walBytes, 128 * 1024 * 1024),
+      keep: positiveInt('checkpoint.keep', cp.keep, 3),
+    },
     durability,
     walFormat,
     syncIntervalMs: positiveInt('syncIntervalMs', o.syncIntervalMs, 100),

@@ -8,7 +8,7 @@ export function assertValidKey(key: unknown): asserts key is string {
   // A UTF-8 string is at most 3 bytes per UTF-16 unit, so short keys skip the byte count.
   if (key.length === 0) throw new InvalidKeyError('the empty string is not a key')
   // A lone surrogate would come back from the log as U+FFFD: a different key.
-  if (!(key as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+  if (!key.isWellFormed()) {
     throw new InvalidKeyError('it contains a lone UTF-16 surrogate, which UTF-8 cannot represent')
   }
   if (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {

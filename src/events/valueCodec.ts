@@ -67,6 +67,9 @@ export function freezeDecoded(v: unknown): boolean {
 function inspect(v: unknown, depth: number): boolean {
   switch (typeof v) {
     case 'string':
+      // A lone surrogate would come back as U+FFFD: a different value.
+      if (!v.isWellFormed()) throw new UnserializableError('it contains a string with a lone UTF-16 surrogate')
+      return false
     case 'number':
     case 'boolean':
     case 'bigint':

@@ -19,6 +19,8 @@ export interface FileLayer {
   list(dir: string): string[]
   exists(path: string): boolean
   size(path: string): number
+  /** Last modification time in ms since the epoch. */
+  mtimeMs(path: string): number
   readFile(path: string): Buffer
   /** Creates the file with `data`; throws an error with code 'EEXIST' when it exists. */
   createExclusive(path: string, data: Uint8Array): void

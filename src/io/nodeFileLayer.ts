@@ -49,6 +49,9 @@ export const nodeFileLayer: FileLayer = {
   size(path) {
     return fs.statSync(path).size
   },
+  mtimeMs(path) {
+    return fs.statSync(path).mtimeMs
+  },
   readFile(path) {
     return fs.readFileSync(path)
   },

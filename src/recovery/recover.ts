@@ -1,86 +1,216 @@
-// Rebuilds the in-memory state at open by replaying the WAL, applying the recovery policy to
-// whatever the log reader reports: an interrupted write at the very end is truncated and
-// reported; damage anywhere else fails the open with ISLAB_CORRUPTION naming file and offset.
+// Rebuilds the in-memory state at open: the newest valid checkpoint, then replay of the WAL
+// after its seq. The policy for what the readers report lives here:
+//  - a damaged checkpoint is skipped (and reported) for the previous one;
+//  - an interrupted write at the very end of the log is truncated and reported;
+//  - damage anywhere else fails the open with ISLAB_CORRUPTION (strict), or, in point-in-time
+//    mode, keeps the longest valid prefix and moves the rest aside, reporting the lost seqs;
+//  - a log that no longer reaches back to the checkpoint fails the open: never a silently
+//    incomplete database.
 import path from 'node:path'
+import { CheckpointDamage, readCheckpoint } from '../checkpoint/checkpointReader.js'
+import { listCheckpoints, removeCheckpointLeftovers } from '../checkpoint/checkpointStore.js'
 import { CorruptionError } from '../errors.js'
 import type { FileLayer } from '../io/fileLayer.js'
-import type { MemoryState } from '../state/memoryState.js'
-import { readLog } from '../wal/logReader.js'
+import { MemoryState } from '../state/memoryState.js'
+import { listSegments, readLog } from '../wal/logReader.js'
+import type { LogProblem, LogReadResult } from '../wal/logReader.js'
+import { salvageSeqRange } from '../wal/segmentReader.js'
 import type { WalTail } from '../wal/walWriter.js'
+
+export type RecoveryMode = 'strict' | 'point-in-time'
+
+export interface RecoveryProgress {
+  phase: 'checkpoint' | 'wal'
+  done: number
+  total: number
+  bytes: number
+}
 
 export interface RecoveryReport {
   /** Seq of the checkpoint loaded (0: none, replayed from the start of the log). */
   checkpointSeq: number
+  checkpointFile: string | undefined
+  checkpointKeys: number
+  /** Checkpoints found damaged and skipped, newest first. */
+  checkpointsSkipped: { file: string; offset: number; reason: string }[]
   eventsReplayed: number
   segmentsRead: number
   /** Bytes of an interrupted write cut from the end of the log, and where. */
   tornBytesTruncated: number
   tornAt: { file: string; offset: number; reason: string } | undefined
+  /** Point-in-time recovery only: what was given up, and where the damaged files went. */
+  lost: { fromSeq: number; toSeq: number | undefined; movedAside: string[]; reason: string } | undefined
   lastSeq: number
   timeMs: number
 }
 
 export interface Recovered {
+  state: MemoryState
   report: RecoveryReport
-  /** The last segment, which the writer appends to. */
+  /** The last segment, which the writer appends to (undefined: start a new one). */
   tail: WalTail | undefined
+  /** Extension blobs of the loaded checkpoint. */
+  extensions: Map<string, Uint8Array>
 }
 
-export function recover(files: FileLayer, dir: string, state: MemoryState): Recovered {
+export interface RecoverOptions {
+  mode: RecoveryMode
+  onProgress?: (p: RecoveryProgress) => void
+}
+
+const PROGRESS_EVERY = 1 << 16
+
+export function recover(files: FileLayer, dir: string, opts: RecoverOptions): Recovered {
   const started = performance.now()
+  removeCheckpointLeftovers(files, dir)
+  const skipped: RecoveryReport['checkpointsSkipped'] = []
+  let state = new MemoryState()
+  let loaded: ReturnType<typeof readCheckpoint> | undefined
+  let loadedFile: string | undefined
+  for (const cp of listCheckpoints(files, dir)) {
+    const candidate = new MemoryState()
+    try {
+      loaded = readCheckpoint(
+        files,
+        cp.path,
+        (key, entry) => candidate.load(key, entry),
+        (p) => opts.onProgress?.({ phase: 'checkpoint', ...p }),
+      )
+      state = candidate
+      loadedFile = cp.name
+      break
+    } catch (err) {
+      if (!(err instanceof CheckpointDamage)) throw err
+      skipped.push({ file: cp.name, offset: err.offset, reason: err.reason })
+    }
+  }
+  const fromSeq = (loaded?.seq ?? 0) + 1
+  assertLogReachesBack(files, dir, fromSeq, loadedFile)
+
   let replayed = 0
-  const result = readLog(files, dir, (ev) => {
-    state.apply(ev)
-    replayed++
-  })
+  let walTotal = 0
+  let walDone = 0
+  const result = readLog(
+    files,
+    dir,
+    (ev) => {
+      state.apply(ev)
+      if (++replayed % PROGRESS_EVERY === 0) opts.onProgress?.({ phase: 'wal', done: replayed, total: walTotal, bytes: walDone })
+    },
+    {
+      fromSeq,
+      onSegment: (_seg, done, total) => {
+        walDone = done
+        walTotal = total
+        opts.onProgress?.({ phase: 'wal', done: replayed, total, bytes: done })
+      },
+    },
+  )
+  opts.onProgress?.({ phase: 'wal', done: replayed, total: walTotal, bytes: walTotal })
+
   let tornBytes = 0
   let tornAt: RecoveryReport['tornAt']
+  let lost: RecoveryReport['lost']
   const problem = result.problem
-  const segments = result.segments
-  const first = segments[0]
-  if (first !== undefined && first.firstSeq > 1) {
-    throw new CorruptionError(
-      `The WAL starts at seq ${first.firstSeq} (${first.name}) and no checkpoint covers seqs 1-${first.firstSeq - 1}; ` +
-        'the database cannot be rebuilt without them. Restore the missing segments, or copy the directory elsewhere and inspect it with `islab verify`.',
-      { file: first.path, offset: 0 },
-    )
-  }
-  if (problem !== undefined) {
-    if (problem.kind === 'corruption') {
+  if (problem?.kind === 'corruption') {
+    if (opts.mode === 'strict') {
       throw new CorruptionError(
         `WAL segment ${problem.file} is damaged at byte ${problem.offset} (${problem.reason}); run ` +
           `\`islab verify ${dir}\` to see the damage, or open with recovery: 'point-in-time' to keep the valid prefix.`,
         { file: path.join(dir, problem.file), offset: problem.offset },
       )
     }
-    const p = path.join(dir, problem.file)
-    const last = segments[segments.length - 1]
-    if (last !== undefined && last.name === problem.file) {
-      files.truncate(p, problem.offset)
-      last.size = problem.offset
-    } else {
-      // The segment's header itself was cut short: the segment never held a record.
-      files.unlink(p)
-      files.syncDir(dir)
-    }
+    lost = keepValidPrefix(files, dir, result, problem)
+  } else if (problem?.kind === 'torn-tail') {
+    cutTornTail(files, dir, result, problem)
     tornBytes = problem.bytes
     tornAt = { file: problem.file, offset: problem.offset, reason: problem.reason }
   }
-  const last = segments[segments.length - 1]
+
+  const lastSeq = Math.max(result.lastSeq, loaded?.seq ?? 0)
+  const last = result.segments[result.segments.length - 1]
+  // A log that ends before the checkpoint's seq cannot take the next seq without a gap: start a new segment.
   const tail: WalTail | undefined =
-    last === undefined || last.format === undefined
+    last === undefined || last.format === undefined || last.lastSeq !== lastSeq
       ? undefined
       : { firstSeq: last.firstSeq, format: last.format, size: last.validEnd, records: last.records }
   return {
+    state,
     tail,
+    extensions: loaded?.extensions ?? new Map(),
     report: {
-      checkpointSeq: 0,
+      checkpointSeq: loaded?.seq ?? 0,
+      checkpointFile: loadedFile,
+      checkpointKeys: loaded?.entries ?? 0,
+      checkpointsSkipped: skipped,
       eventsReplayed: replayed,
-      segmentsRead: segments.length,
+      segmentsRead: result.segments.length,
       tornBytesTruncated: tornBytes,
       tornAt,
-      lastSeq: result.lastSeq,
+      lost,
+      lastSeq,
       timeMs: performance.now() - started,
     },
   }
+}
+
+/** The segment holding `fromSeq` must exist, unless the log is empty past the checkpoint. */
+function assertLogReachesBack(files: FileLayer, dir: string, fromSeq: number, checkpoint: string | undefined): void {
+  const segs = listSegments(files, dir)
+  const first = segs[0]
+  if (first === undefined || first.firstSeq <= fromSeq) return
+  // With a checkpoint, a log that starts after it is still whole if it starts right after it.
+  if (checkpoint !== undefined && first.firstSeq === fromSeq) return
+  const from = checkpoint === undefined ? 'no valid checkpoint' : `checkpoint ${checkpoint}`
+  throw new CorruptionError(
+    `The WAL starts at seq ${first.firstSeq} (${first.name}) but recovery from ${from} needs seq ${fromSeq} onwards; ` +
+      `seqs ${fromSeq}-${first.firstSeq - 1} are missing and the database cannot be rebuilt without them. ` +
+      'Restore the missing segments or checkpoints; `islab verify` shows what is there.',
+    { file: first.path, offset: 0 },
+  )
+}
+
+function cutTornTail(files: FileLayer, dir: string, result: LogReadResult, problem: LogProblem): void {
+  const p = path.join(dir, problem.file)
+  const last = result.segments[result.segments.length - 1]
+  if (last !== undefined && last.name === problem.file) {
+    files.truncate(p, problem.offset)
+    last.size = problem.offset
+  } else {
+    // The segment's header itself was cut short: the segment never held a record.
+    files.unlink(p)
+    files.syncDir(dir)
+  }
+}
+
+/**
+ * Point-in-time: the damaged segment and every later one are renamed to `<name>.damaged`
+ * (never deleted); the damaged segment's valid prefix is written back under its own name.
+ */
+function keepValidPrefix(files: FileLayer, dir: string, result: LogReadResult, problem: LogProblem): RecoveryReport['lost'] {
+  const movedAside: string[] = []
+  let maxLost: number | undefined
+  const segs = listSegments(files, dir)
+  const at = segs.findIndex((s) => s.name === problem.file)
+  for (let i = at; i < segs.length; i++) {
+    const seg = segs[i]!
+    const bytes = files.readFile(seg.path)
+    const range = salvageSeqRange(bytes, i === at ? problem.offset : 0)
+    if (range !== undefined) maxLost = Math.max(maxLost ?? 0, range.max)
+    const aside = `${seg.path}.damaged`
+    files.rename(seg.path, aside)
+    movedAside.push(path.basename(aside))
+    if (i === at) {
+      const good = result.segments.find((s) => s.name === seg.name)
+      if (good !== undefined && good.validEnd > 0) {
+        files.writeFileDurable(seg.path, bytes.subarray(0, problem.offset))
+        good.size = problem.offset
+      } else {
+        result.segments = result.segments.filter((s) => s.name !== seg.name)
+      }
+    }
+  }
+  files.syncDir(dir)
+  const fromSeq = result.lastSeq + 1
+  return { fromSeq, toSeq: maxLost !== undefined && maxLost >= fromSeq ? maxLost : undefined, movedAside, reason: `${problem.file} at byte ${problem.offset}: ${problem.reason}` }
 }

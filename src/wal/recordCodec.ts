@@ -133,7 +133,7 @@ export function decodeBinaryPayload(b: Buffer, start: number, end: number): WalE
   const type = b[start]
   const seq = readU64(b, start + 1)
   const time = b.readDoubleLE(start + 9)
-  let p = start + PAYLOAD_PREFIX_BYTES
+  const p = start + PAYLOAD_PREFIX_BYTES
   const cursor = { p }
   let ev: WalEvent
   if (type === RECORD_PUT) {
@@ -159,7 +159,6 @@ export function decodeBinaryPayload(b: Buffer, start: number, end: number): WalE
     throw new RecordDecodeError(`unknown record type ${type}`)
   }
   if (cursor.p !== end) throw new RecordDecodeError('record has trailing bytes')
-  p = cursor.p
   return ev
 }
 
@@ -179,7 +178,7 @@ function readValue(b: Buffer, c: { p: number }, end: number): Uint8Array {
   const s = c.p + 5
   if (s + n > end) throw new RecordDecodeError('value runs past the record')
   c.p = s + n
-  if (flags & VALUE_FLAG_LZ4) {
+  if (flags === VALUE_FLAG_LZ4) {
     try {
       return uncompressSync(b.subarray(s, s + n))
     } catch (err) {

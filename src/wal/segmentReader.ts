@@ -169,3 +169,36 @@ function validLineAfter(b: Buffer, from: number): boolean {
   }
   return false
 }
+
+/**
+ * Finds the seqs of checksum-valid records anywhere in bytes[from..], stepping over damage.
+ * Used to tell exactly which seqs a point-in-time recovery gives up. Undefined when none.
+ */
+export function salvageSeqRange(b: Buffer, from: number): { min: number; max: number } | undefined {
+  let min = Infinity
+  let max = -Infinity
+  const note = (seq: number): void => {
+    if (seq < min) min = seq
+    if (seq > max) max = seq
+  }
+  // Binary frames.
+  let p = from
+  while (p + FRAME_HEADER_BYTES + PAYLOAD_PREFIX_BYTES <= b.length) {
+    if (checkFrame(b, p, b.length) === undefined) {
+      note(readU64(b, p + FRAME_HEADER_BYTES + 1))
+      p += FRAME_HEADER_BYTES + b.readUInt32LE(p)
+    } else {
+      p++
+    }
+  }
+  // JSON lines (a binary segment yields none: its bytes hold no checksum-valid lines).
+  p = from
+  while (p < b.length) {
+    let nl = b.indexOf(0x0a, p)
+    if (nl < 0) nl = b.length
+    const parsed = parseJsonLineWithCrc(b.toString('utf8', p, nl)) as { seq?: unknown }
+    if (typeof parsed === 'object' && parsed !== null && Number.isSafeInteger(parsed.seq)) note(parsed.seq as number)
+    p = nl + 1
+  }
+  return min === Infinity ? undefined : { min, max }
+}

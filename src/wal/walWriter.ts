@@ -42,6 +42,8 @@ export class WalWriter {
   private fileSize = 0
   private fileName: string | undefined
   private unsynced = false
+  /** Bytes written to the log by this writer since open (drives WAL-size checkpoints). */
+  bytesWritten = 0
 
   constructor(
     private readonly files: FileLayer,
@@ -124,6 +126,7 @@ export class WalWriter {
       throw err
     }
     this.fileSize = before + bytes.length
+    this.bytesWritten += bytes.length
     this.unsynced = true
   }
 
@@ -138,7 +141,11 @@ export class WalWriter {
     this.fileName = segmentName(firstSeq)
     this.fileSize = 0
     const header = encodeSegmentHeader(format, firstSeq)
-    this.file = this.files.openAppend(path.join(this.dir, this.fileName))
+    const p = path.join(this.dir, this.fileName)
+    // A file by this name can only be a segment that never got a record (a crash right after
+    // its creation): recovery read no seq at or past firstSeq. Start it afresh.
+    if (this.files.exists(p)) this.files.truncate(p, 0)
+    this.file = this.files.openAppend(p)
     await this.write(header)
     await this.file.datasync()
     this.unsynced = false
