@@ -1,7 +1,8 @@
 // Reads and verifies a checkpoint: header, every frame's checksum, the footer's counts and seq,
 // and that the footer ends the file. Damage throws CheckpointDamage; the caller decides to skip
-// to an older checkpoint. Entries are delivered only once the whole file has verified, so a
-// damaged checkpoint never leaks a partial state.
+// to an older checkpoint. Checksums and the footer are verified before any entry is delivered;
+// a chunk that then fails to decode still throws after earlier chunks were delivered, so
+// callers load into a scratch state.
 import { uncompressSync } from 'lz4-napi'
 import { crc32 } from 'node:zlib'
 import type { FileLayer } from '../io/fileLayer.js'
@@ -51,10 +52,15 @@ export function readCheckpoint(
   file: string,
   onEntry: (key: string, entry: Entry) => void,
   onProgress?: (p: CheckpointProgress) => void,
+  /** The seq the file name promises. */
+  expectedSeq?: number,
 ): LoadedCheckpoint {
   const b = files.readFile(file)
   const header = decodeCheckpointHeader(b)
   if (typeof header === 'string') throw new CheckpointDamage(file, 0, header)
+  if (expectedSeq !== undefined && header.seq !== expectedSeq) {
+    throw new CheckpointDamage(file, 0, `header seq ${header.seq} does not match the file name's ${expectedSeq}`)
+  }
   // Pass 1: frames and checksums, so nothing is loaded from a damaged file.
   const chunks: { start: number; end: number; count: number }[] = []
   const extensions = new Map<string, Uint8Array>()
@@ -69,13 +75,16 @@ export function readCheckpoint(
     if (s + len > b.length) throw new CheckpointDamage(file, p, 'frame cut short')
     if (crc32(b.subarray(s, s + len)) !== b.readUInt32LE(p + 5)) throw new CheckpointDamage(file, p, 'checksum mismatch')
     if (kind === FRAME_ENTRIES) {
+      if (len < 4) throw new CheckpointDamage(file, p, 'entries frame too short')
       const count = b.readUInt32LE(s)
       chunks.push({ start: s + 4, end: s + len, count })
       counted += count
     } else if (kind === FRAME_EXTENSION) {
-      const n = b.readUInt16LE(s)
+      const n = len >= 2 ? b.readUInt16LE(s) : Infinity
+      if (2 + n > len) throw new CheckpointDamage(file, p, 'extension frame too short for its name')
       extensions.set(b.toString('utf8', s + 2, s + 2 + n), b.subarray(s + 2 + n, s + len))
-    } else if (kind === FRAME_FOOTER && len === FOOTER_PAYLOAD_BYTES) {
+    } else if (kind === FRAME_FOOTER) {
+      if (len !== FOOTER_PAYLOAD_BYTES) throw new CheckpointDamage(file, p, `footer is ${len} bytes, expected ${FOOTER_PAYLOAD_BYTES}`)
       footer = decodeFooter(b.subarray(s, s + len))
       if (s + len !== b.length) throw new CheckpointDamage(file, s + len, 'bytes after the footer')
     } else {

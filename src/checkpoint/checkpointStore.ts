@@ -32,6 +32,7 @@ export function removeCheckpointLeftovers(files: FileLayer, dir: string): string
       removed.push(name)
     }
   }
+  if (removed.length > 0) files.syncDir(dir)
   return removed
 }
 

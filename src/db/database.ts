@@ -311,7 +311,7 @@ export class Database {
       seq: this.seq,
       durableSeq: this.committer === undefined ? this.seq : this.committer.durableSeq,
       keys: this.state.size,
-      valueBytes: this.state.valueBytes,
+      valueBytes: this.state.valueBytes(),
       durability: this.options.durability,
       walPendingBytes: this.wal?.pendingBytes ?? 0,
       recovery: this.recovery,

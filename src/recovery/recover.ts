@@ -75,6 +75,7 @@ export function recover(files: FileLayer, dir: string, opts: RecoverOptions): Re
         cp.path,
         (key, entry) => candidate.load(key, entry),
         (p) => opts.onProgress?.({ phase: 'checkpoint', ...p }),
+        cp.seq,
       )
       state = candidate
       loadedFile = cp.name
@@ -94,7 +95,7 @@ export function recover(files: FileLayer, dir: string, opts: RecoverOptions): Re
     files,
     dir,
     (ev) => {
-      state.apply(ev)
+      state.replay(ev)
       if (++replayed % PROGRESS_EVERY === 0) opts.onProgress?.({ phase: 'wal', done: replayed, total: walTotal, bytes: walDone })
     },
     {
@@ -197,7 +198,9 @@ function keepValidPrefix(files: FileLayer, dir: string, result: LogReadResult, p
     const bytes = files.readFile(seg.path)
     const range = salvageSeqRange(bytes, i === at ? problem.offset : 0)
     if (range !== undefined) maxLost = Math.max(maxLost ?? 0, range.max)
-    const aside = `${seg.path}.damaged`
+    // Never overwrite what an earlier recovery moved aside.
+    let aside = `${seg.path}.damaged`
+    for (let n = 2; files.exists(aside); n++) aside = `${seg.path}.damaged.${n}`
     files.rename(seg.path, aside)
     movedAside.push(path.basename(aside))
     if (i === at) {

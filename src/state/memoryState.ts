@@ -8,8 +8,13 @@ export type Undo = Entry | undefined | (Entry | undefined)[]
 
 export class MemoryState {
   readonly entries = new Map<string, Entry>()
-  /** Sum of stored value bytes, for stats. */
-  valueBytes = 0
+
+  /** Sum of stored value bytes: a walk over all entries, for stats, not for hot paths. */
+  valueBytes(): number {
+    let n = 0
+    for (const e of this.entries.values()) n += e.bytes.length
+    return n
+  }
 
   get size(): number {
     return this.entries.size
@@ -36,6 +41,19 @@ export class MemoryState {
     return undo
   }
 
+  /** Applies an event during recovery: nothing to undo, so one map operation per key. */
+  replay(ev: WalEvent): void {
+    const m = this.entries
+    if (ev.type === 'put') m.set(ev.key, new Entry(ev.seq, ev.time, ev.value))
+    else if (ev.type === 'del') m.delete(ev.key)
+    else {
+      for (const op of ev.ops) {
+        if (op.type === 'put') m.set(op.key, new Entry(ev.seq, ev.time, op.value))
+        else m.delete(op.key)
+      }
+    }
+  }
+
   /** Reverts `ev` given what apply() returned. Undo events newest first. */
   revert(ev: WalEvent, undo: Undo): void {
     if (ev.type !== 'batch') {
@@ -48,22 +66,18 @@ export class MemoryState {
 
   /** Installs an entry directly (checkpoint load). */
   load(key: string, entry: Entry): void {
-    this.set(key, entry)
+    this.entries.set(key, entry)
   }
 
   private set(key: string, e: Entry): Entry | undefined {
     const prev = this.entries.get(key)
     this.entries.set(key, e)
-    this.valueBytes += e.bytes.length - (prev === undefined ? 0 : prev.bytes.length)
     return prev
   }
 
   private remove(key: string): Entry | undefined {
     const prev = this.entries.get(key)
-    if (prev !== undefined) {
-      this.entries.delete(key)
-      this.valueBytes -= prev.bytes.length
-    }
+    if (prev !== undefined) this.entries.delete(key)
     return prev
   }
 

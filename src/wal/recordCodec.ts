@@ -1,8 +1,8 @@
 // Encodes events into WAL records and decodes them back, for both entry formats.
 // The binary encoder writes straight into a reusable buffer: this is the put hot path.
-import { crc32 } from 'node:zlib'
 import { compressSync, uncompressSync } from 'lz4-napi'
 import type { Op, WalEvent } from '../events/types.js'
+import { crc32Range } from './crc.js'
 import { decodeValue, encodeValue } from '../events/valueCodec.js'
 import { fromTaggedJson, toTaggedJson } from '../events/taggedJson.js'
 import {
@@ -78,7 +78,7 @@ export function encodeBinaryRecord(out: GrowBuffer, ev: WalEvent, compressThresh
   }
   const len = p - start - FRAME_HEADER_BYTES
   b.writeUInt32LE(len, start)
-  b.writeUInt32LE(crc32(b.subarray(start + FRAME_HEADER_BYTES, p)), start + 4)
+  b.writeUInt32LE(crc32Range(b, start + FRAME_HEADER_BYTES, p), start + 4)
   out.pos = p
 }
 
@@ -125,32 +125,35 @@ function jsonOp(op: Op): object {
 
 export class RecordDecodeError extends Error {}
 
+/** Read position of the payload being decoded (a module variable: no cursor object per record). */
+let at = 0
+
 /**
- * Decodes one binary payload (its checksum already verified). Keys and values are copied out
- * so that decoded events never pin the segment buffer they were read from.
+ * Decodes one binary payload (its checksum already verified). Values are views into `b`, not
+ * copies: replay keeps them without a copy per record, at the price of keeping the buffer they
+ * were read from alive while any of its values is current.
  */
 export function decodeBinaryPayload(b: Buffer, start: number, end: number): WalEvent {
   const type = b[start]
   const seq = readU64(b, start + 1)
   const time = b.readDoubleLE(start + 9)
-  const p = start + PAYLOAD_PREFIX_BYTES
-  const cursor = { p }
+  at = start + PAYLOAD_PREFIX_BYTES
   let ev: WalEvent
   if (type === RECORD_PUT) {
-    const key = readKey(b, cursor, end)
-    ev = { type: 'put', seq, time, key, value: readValue(b, cursor, end) }
+    const key = readKey(b, end)
+    ev = { type: 'put', seq, time, key, value: readValue(b, end) }
   } else if (type === RECORD_DEL) {
-    ev = { type: 'del', seq, time, key: readKey(b, cursor, end) }
+    ev = { type: 'del', seq, time, key: readKey(b, end) }
   } else if (type === RECORD_BATCH) {
-    if (p + 4 > end) throw new RecordDecodeError('batch count runs past the record')
-    const count = b.readUInt32LE(p)
-    cursor.p = p + 4
+    if (at + 4 > end) throw new RecordDecodeError('batch count runs past the record')
+    const count = b.readUInt32LE(at)
+    at += 4
     const ops: Op[] = []
     for (let i = 0; i < count; i++) {
-      if (cursor.p >= end) throw new RecordDecodeError('batch op runs past the record')
-      const opType = b[cursor.p++]
-      const key = readKey(b, cursor, end)
-      if (opType === RECORD_PUT) ops.push({ type: 'put', key, value: readValue(b, cursor, end) })
+      if (at >= end) throw new RecordDecodeError('batch op runs past the record')
+      const opType = b[at++]
+      const key = readKey(b, end)
+      if (opType === RECORD_PUT) ops.push({ type: 'put', key, value: readValue(b, end) })
       else if (opType === RECORD_DEL) ops.push({ type: 'del', key })
       else throw new RecordDecodeError(`unknown batch op type ${opType}`)
     }
@@ -158,26 +161,26 @@ export function decodeBinaryPayload(b: Buffer, start: number, end: number): WalE
   } else {
     throw new RecordDecodeError(`unknown record type ${type}`)
   }
-  if (cursor.p !== end) throw new RecordDecodeError('record has trailing bytes')
+  if (at !== end) throw new RecordDecodeError('record has trailing bytes')
   return ev
 }
 
-function readKey(b: Buffer, c: { p: number }, end: number): string {
-  if (c.p + 2 > end) throw new RecordDecodeError('key length runs past the record')
-  const n = b.readUInt16LE(c.p)
-  const s = c.p + 2
+function readKey(b: Buffer, end: number): string {
+  if (at + 2 > end) throw new RecordDecodeError('key length runs past the record')
+  const n = b[at]! | (b[at + 1]! << 8)
+  const s = at + 2
   if (n === 0 || s + n > end) throw new RecordDecodeError('key runs past the record')
-  c.p = s + n
+  at = s + n
   return b.toString('utf8', s, s + n)
 }
 
-function readValue(b: Buffer, c: { p: number }, end: number): Uint8Array {
-  if (c.p + 5 > end) throw new RecordDecodeError('value header runs past the record')
-  const flags = b[c.p]!
-  const n = b.readUInt32LE(c.p + 1)
-  const s = c.p + 5
+function readValue(b: Buffer, end: number): Uint8Array {
+  if (at + 5 > end) throw new RecordDecodeError('value header runs past the record')
+  const flags = b[at]!
+  const n = b.readUInt32LE(at + 1)
+  const s = at + 5
   if (s + n > end) throw new RecordDecodeError('value runs past the record')
-  c.p = s + n
+  at = s + n
   if (flags === VALUE_FLAG_LZ4) {
     try {
       return uncompressSync(b.subarray(s, s + n))
@@ -186,9 +189,7 @@ function readValue(b: Buffer, c: { p: number }, end: number): Uint8Array {
     }
   }
   if (flags !== 0) throw new RecordDecodeError(`unknown value flags ${flags}`)
-  const copy = Buffer.allocUnsafe(n)
-  b.copy(copy, 0, s, s + n)
-  return copy
+  return b.subarray(s, s + n)
 }
 
 /** Decodes one JSON record object (its checksum already verified). */

@@ -1,7 +1,7 @@
 // Reads the records of one segment's bytes. It reports damage (where, why, and whether valid
 // records follow it) but decides nothing: strict vs point-in-time is the caller's policy.
-import { crc32 } from 'node:zlib'
 import type { WalEvent } from '../events/types.js'
+import { crc32Range } from './crc.js'
 import { FRAME_HEADER_BYTES, PAYLOAD_PREFIX_BYTES, decodeSegmentHeader, parseJsonLineWithCrc, readU64 } from './format.js'
 import type { SegmentHeader } from './format.js'
 import { RecordDecodeError, decodeBinaryPayload, decodeJsonRecord } from './recordCodec.js'
@@ -100,7 +100,7 @@ function checkFrame(b: Buffer, p: number, end: number): string | undefined {
   if (len < PAYLOAD_PREFIX_BYTES) return `impossible record length ${len}`
   if (p + FRAME_HEADER_BYTES + len > end) return `record cut short (${end - p - FRAME_HEADER_BYTES} of ${len} bytes)`
   const ps = p + FRAME_HEADER_BYTES
-  if (crc32(b.subarray(ps, ps + len)) !== b.readUInt32LE(p + 4)) return 'checksum mismatch'
+  if (crc32Range(b, ps, ps + len) !== b.readUInt32LE(p + 4)) return 'checksum mismatch'
   return undefined
 }
 
