@@ -4,6 +4,16 @@ import vm from 'node:vm'
 
 export const now = () => performance.now()
 
+/**
+ * Timed windows, on the monotonic clock V8's CPU profiler uses (µs), so that
+ * bench/profile-summary.js --window <label> can keep only the samples taken inside them.
+ */
+export const windows = []
+export function openWindow(label) {
+  const startUs = Number(process.hrtime.bigint() / 1000n)
+  return () => windows.push({ label, startUs, endUs: Number(process.hrtime.bigint() / 1000n) })
+}
+
 let gcFn
 /** Full GC between workloads so one workload's garbage is not collected on another's clock. */
 export function gc() {
@@ -34,7 +44,13 @@ export function percentile(xs, p) {
 
 /** Summary of per-round throughput samples (ops/s). */
 export function summarize(samples) {
-  return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), samples }
+  let min = Infinity
+  let max = -Infinity
+  for (const x of samples) {
+    if (x < min) min = x
+    if (x > max) max = x
+  }
+  return { median: median(samples), min, max, samples }
 }
 
 export function fmtRate(x) {

@@ -10,6 +10,7 @@ import type { Op } from '../events/types.js'
 import { encodeValue } from '../events/valueCodec.js'
 import type { DirLock } from '../io/dirLock.js'
 import { acquireDirLock } from '../io/dirLock.js'
+import { ChangeFeed } from '../changes/changeFeed.js'
 import { GroupCommitter } from '../pipeline/groupCommit.js'
 import type { WritePipeline } from '../pipeline/writePipeline.js'
 import { buildWritePipeline } from '../pipeline/writePipeline.js'
@@ -72,6 +73,7 @@ const MAX_PENDING_BYTES = 8 * 1024 * 1024
 export class Database {
   private state = new MemoryState()
   private pipeline!: WritePipeline
+  private feed!: ChangeFeed
   private committer: GroupCommitter | undefined
   private wal: WalWriter | undefined
   private lock: DirLock | undefined
@@ -103,7 +105,8 @@ export class Database {
   private start(): void {
     const o = this.options
     if (o.durability === 'memory') {
-      this.pipeline = buildWritePipeline(this.state, 0, undefined, false)
+      this.feed = new ChangeFeed(0, true)
+      this.pipeline = buildWritePipeline(this.state, 0, undefined, this.feed, false)
       return
     }
     o.fileLayer.mkdirp(o.dir)
@@ -125,7 +128,8 @@ export class Database {
         { sync: o.durability === 'sync', syncIntervalMs: o.syncIntervalMs, maxPendingBytes: MAX_PENDING_BYTES },
         lastSeq,
       )
-      this.pipeline = buildWritePipeline(this.state, lastSeq, this.committer, o.durability === 'sync')
+      this.feed = new ChangeFeed(lastSeq, false)
+      this.pipeline = buildWritePipeline(this.state, lastSeq, this.committer, this.feed, o.durability === 'sync')
     } catch (err) {
       this.lock.release()
       throw err
@@ -339,7 +343,8 @@ export class Database {
     } finally {
       this.committer?.stop()
       this.pipeline.requests.complete()
-      this.pipeline.subscription.unsubscribe()
+      for (const s of this.pipeline.subscriptions) s.unsubscribe()
+      this.feed.complete()
       try {
         await this.wal?.close()
       } finally {

@@ -8,13 +8,13 @@ import type { CommitOutcome } from './groupCommit.js'
 import type { WriteRequest } from './writeRequest.js'
 
 export function ackApplied(): MonoTypeOperatorFunction<WriteRequest> {
-  return tap((req) => {
-    req.resolve({ seq: req.seq })
-    req.undo = undefined
-  })
+  return tap((req) => req.resolve({ seq: req.seq }))
 }
 
-/** Sync mode: a failed commit's writes were never acknowledged, so they leave memory too (newest first). */
+/**
+ * A failed commit's waiting writes (sync mode) were never acknowledged, so they leave memory too,
+ * newest first. Buffered writes were acknowledged when applied; their outcomes carry no requests.
+ */
 export function revertFailed(state: MemoryState): MonoTypeOperatorFunction<CommitOutcome> {
   return tap((outcome) => {
     if (outcome.error === undefined) return
@@ -30,9 +30,6 @@ export function ackDurable(): MonoTypeOperatorFunction<CommitOutcome> {
       for (const req of reqs) req.reject(outcome.error)
       return
     }
-    for (const req of reqs) {
-      req.undo = undefined
-      req.resolve({ seq: req.seq })
-    }
+    for (const req of reqs) req.resolve({ seq: req.seq })
   })
 }

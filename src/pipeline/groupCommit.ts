@@ -1,9 +1,10 @@
-// Stage 4: batches events into the WAL. Events that arrive while a write/fsync is in flight
-// are encoded into the next batch and go to disk together in one write call and one fdatasync
-// (group commit). In sync mode the stage emits each commit's writes once durable; in buffered
-// mode a timer commits every syncIntervalMs (and sooner when much is pending).
-import { Observable } from 'rxjs'
-import type { OperatorFunction } from 'rxjs'
+// Stage 4: batches events into the WAL. `appendToWal` encodes each event into the pending
+// buffer as it passes; events that arrive while a write/fsync is in flight go to disk together
+// in the next write call and fdatasync (group commit). Each commit's outcome is published on
+// `outcomes$`: in sync mode it carries the writes waiting for it; in buffered mode a timer
+// commits every syncIntervalMs (and sooner when much is pending).
+import { Subject, tap } from 'rxjs'
+import type { MonoTypeOperatorFunction } from 'rxjs'
 import { WalFailedError } from '../errors.js'
 import type { WalEvent } from '../events/types.js'
 import type { WalWriter } from '../wal/walWriter.js'
@@ -40,7 +41,8 @@ export class GroupCommitter {
   private scheduled = false
   private flushWaiters: { seq: number; resolve: () => void; reject: (e: unknown) => void }[] = []
   private timer: NodeJS.Timeout | undefined
-  private emit: (o: CommitOutcome) => void = () => undefined
+  /** Every commit's outcome, in order; failures once, with every write they took down. */
+  readonly outcomes$ = new Subject<CommitOutcome>()
 
   constructor(
     private readonly wal: WalWriter,
@@ -55,16 +57,13 @@ export class GroupCommitter {
     }
   }
 
-  operator(): OperatorFunction<WriteRequest, CommitOutcome> {
-    return (source) =>
-      new Observable<CommitOutcome>((subscriber) => {
-        this.emit = (o) => subscriber.next(o)
-        return source.subscribe({
-          next: (req) => this.accept(req),
-          error: (e) => subscriber.error(e),
-          complete: () => subscriber.complete(),
-        })
-      })
+  /** The pipeline stage: appends each event to the WAL's pending buffer and schedules a commit. */
+  appendToWal(): MonoTypeOperatorFunction<WriteRequest> {
+    return tap((req) => this.accept(req))
+  }
+
+  private emit(o: CommitOutcome): void {
+    this.outcomes$.next(o)
   }
 
   /** Resolves once every event appended so far is durable. */
@@ -80,6 +79,7 @@ export class GroupCommitter {
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer)
     this.timer = undefined
+    this.outcomes$.complete()
   }
 
   private accept(req: WriteRequest): void {
@@ -88,7 +88,9 @@ export class GroupCommitter {
       this.emit({ requests: [req], seq: req.seq, error: this.failure })
       return
     }
-    this.wal.append(req as unknown as WalEvent)
+    const at = this.wal.append(req as unknown as WalEvent)
+    req.walSegment = at.segment
+    req.walOffset = at.offset
     this.appendedSeq = req.seq
     if (this.opts.sync) {
       this.waiting.push(req)
@@ -123,7 +125,7 @@ export class GroupCommitter {
           return
         }
         this.durableSeq = upTo
-        if (requests.length > 0) this.emit({ requests, seq: upTo, error: undefined })
+        this.emit({ requests, seq: upTo, error: undefined })
         this.settleFlushes()
       }
     } finally {
@@ -143,7 +145,8 @@ export class GroupCommitter {
 
   private fail(error: WalFailedError, inFlight: WriteRequest[]): void {
     this.failure = error
-    this.stop()
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.timer = undefined
     // Everything not yet durable fails together, in seq order.
     const requests = inFlight.concat(this.waiting)
     this.waiting = []

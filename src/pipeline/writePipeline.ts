@@ -2,11 +2,14 @@
 // `requests`; the stages below run synchronously up to the WAL hand-off, so a write is
 // sequenced and visible to readers before put() returns its promise.
 //
-//   requests ─ checkPreconditions ─ assignSeq ─ applyToState ─┬─ ackApplied ─ groupCommit            (buffered)
-//                                                             ├─ groupCommit ─ revertFailed ─ ackDurable (sync)
-//                                                             └─ ackApplied                          (memory)
-import { Subject } from 'rxjs'
+//   requests ─ checkPreconditions ─ assignSeq ─ applyToState ─┬─ ackApplied ─ appendToWal ─ publish   (buffered)
+//                                                             ├─ appendToWal ─ publish                 (sync)
+//                                                             └─ ackApplied ─ publish                  (memory)
+//   commit outcomes (group commit, async) ─ markDurable ─┬─ revertFailed ─ ackDurable                  (sync)
+//                                                        └─ (buffered: failures only stop the database)
+import { Subject, tap } from 'rxjs'
 import type { Subscription } from 'rxjs'
+import type { ChangeFeed } from '../changes/changeFeed.js'
 import type { MemoryState } from '../state/memoryState.js'
 import { ackApplied, ackDurable, revertFailed } from './acknowledge.js'
 import { applyToState } from './applyToState.js'
@@ -18,25 +21,29 @@ import type { WriteRequest } from './writeRequest.js'
 export interface WritePipeline {
   readonly requests: Subject<WriteRequest>
   readonly clock: SeqClock
-  readonly subscription: Subscription
+  readonly subscriptions: Subscription[]
 }
 
 export function buildWritePipeline(
   state: MemoryState,
   lastSeq: number,
   committer: GroupCommitter | undefined,
+  feed: ChangeFeed,
   durable: boolean,
 ): WritePipeline {
   const requests = new Subject<WriteRequest>()
   const clock = new SeqClock(lastSeq)
   const sequenced = requests.pipe(checkPreconditions(state), assignSeq(clock), applyToState(state))
-  let subscription: Subscription
   if (committer === undefined) {
-    subscription = sequenced.pipe(ackApplied()).subscribe()
-  } else if (durable) {
-    subscription = sequenced.pipe(committer.operator(), revertFailed(state), ackDurable()).subscribe()
-  } else {
-    subscription = sequenced.pipe(ackApplied(), committer.operator()).subscribe()
+    return { requests, clock, subscriptions: [sequenced.pipe(ackApplied(), feed.publish()).subscribe()] }
   }
-  return { requests, clock, subscription }
+  const writes = durable
+    ? sequenced.pipe(committer.appendToWal(), feed.publish())
+    : sequenced.pipe(ackApplied(), committer.appendToWal(), feed.publish())
+  const outcomes = committer.outcomes$.pipe(
+    tap((o) => (o.error === undefined ? feed.markDurable(o.seq) : feed.dropPending())),
+    revertFailed(state),
+    ackDurable(),
+  )
+  return { requests, clock, subscriptions: [writes.subscribe(), outcomes.subscribe()] }
 }

@@ -20,6 +20,9 @@ export class WriteRequest {
   time = 0
   /** What applying it replaced; kept until the event is durable so a failed commit can be undone. */
   undo: Undo = undefined
+  /** Where the WAL record went (segment first seq, byte offset); -1 before appendToWal or in memory mode. */
+  walSegment = -1
+  walOffset = -1
 
   private constructor(
     readonly type: 'put' | 'del' | 'batch',

@@ -63,8 +63,11 @@ export class WalWriter {
     return this.pending.pos
   }
 
-  /** Encodes `ev` into the pending buffer, starting a new segment first when this one is full. */
-  append(ev: WalEvent): void {
+  /**
+   * Encodes `ev` into the pending buffer, starting a new segment first when this one is full.
+   * Returns where the record will sit: its segment (by first seq) and byte offset in it.
+   */
+  append(ev: WalEvent): { segment: number; offset: number } {
     const t = this.target
     if (t === undefined || t.format !== this.opts.format || (t.bytes >= this.opts.segmentBytes && t.records > 0)) {
       this.cuts.push({ offset: this.pending.pos, firstSeq: ev.seq, format: this.opts.format })
@@ -72,11 +75,13 @@ export class WalWriter {
       this.target = { firstSeq: ev.seq, format: this.opts.format, bytes: headerBytes, records: 0 }
     }
     const target = this.target!
+    const at = { segment: target.firstSeq, offset: target.bytes }
     const before = this.pending.pos
     if (target.format === 'binary') encodeBinaryRecord(this.pending, ev, this.opts.compressThreshold)
     else encodeJsonRecord(this.pending, ev)
     target.bytes += this.pending.pos - before
     target.records++
+    return at
   }
 
   /**

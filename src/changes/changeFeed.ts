@@ -1,0 +1,76 @@
+// The live end of change streams: every sequenced event passes through here in seq order.
+// `applied$` sees an event as soon as it is in memory; `durable$` only once the WAL commit
+// holding it is fdatasynced (at once in memory mode, where there is nothing to wait for).
+// Events between the two are held in `pending`, which is also where a subscriber catching up
+// finds what is not on disk yet.
+import { Subject, tap } from 'rxjs'
+import type { MonoTypeOperatorFunction } from 'rxjs'
+import type { WriteRequest } from '../pipeline/writeRequest.js'
+
+export class ChangeFeed {
+  readonly applied$ = new Subject<WriteRequest>()
+  readonly durable$ = new Subject<WriteRequest>()
+  /** Applied, not yet durable, oldest first. */
+  pending: WriteRequest[] = []
+  private head = 0
+
+  constructor(
+    /** Highest seq durable (memory mode: everything applied counts as durable). */
+    public durableSeq: number,
+    private readonly immediate: boolean,
+  ) {}
+
+  /** The pipeline stage: publishes each event as applied (and durable, in memory mode). */
+  publish(): MonoTypeOperatorFunction<WriteRequest> {
+    return tap((req) => {
+      this.applied$.next(req)
+      if (this.immediate) {
+        this.durableSeq = req.seq
+        this.durable$.next(req)
+      } else {
+        this.pending.push(req)
+      }
+    })
+  }
+
+  /** Everything up to `seq` is on disk: hand it to durable subscribers and let it go. */
+  markDurable(seq: number): void {
+    const p = this.pending
+    let i = this.head
+    while (i < p.length && p[i]!.seq <= seq) {
+      this.durableSeq = p[i]!.seq
+      this.durable$.next(p[i]!)
+      p[i] = undefined as unknown as WriteRequest
+      i++
+    }
+    if (seq > this.durableSeq) this.durableSeq = seq
+    // Compact now and then instead of shifting per event.
+    if (i === p.length) {
+      this.pending = []
+      this.head = 0
+    } else if (i > 1024 && i * 2 > p.length) {
+      this.pending = p.slice(i)
+      this.head = 0
+    } else {
+      this.head = i
+    }
+  }
+
+  /** A failed commit: these events will never be durable. */
+  dropPending(): void {
+    this.pending = []
+    this.head = 0
+  }
+
+  /** Pending events with seq > `after`, oldest first. */
+  pendingAfter(after: number): WriteRequest[] {
+    const out: WriteRequest[] = []
+    for (let i = this.head; i < this.pending.length; i++) if (this.pending[i]!.seq > after) out.push(this.pending[i]!)
+    return out
+  }
+
+  complete(): void {
+    this.applied$.complete()
+    this.durable$.complete()
+  }
+}
