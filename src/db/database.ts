@@ -119,7 +119,12 @@ export class Database {
       this.wal = new WalWriter(
         o.fileLayer,
         o.dir,
-        { format: o.walFormat, segmentBytes: o.segmentBytes, compressThreshold: o.compressThreshold },
+        {
+          format: o.walFormat,
+          segmentBytes: o.segmentBytes,
+          compressThreshold: o.compressThreshold,
+          dsync: o.durability === 'sync',
+        },
         recovered.tail,
       )
       const lastSeq = recovered.report.lastSeq

@@ -31,6 +31,9 @@ export interface FileLayer {
   truncate(path: string, length: number): void
   /** Makes entries created, renamed or removed in `dir` durable. */
   syncDir(dir: string): void
-  /** Opens (creating if needed) a file for appending. */
-  openAppend(path: string): AppendFile
+  /**
+   * Opens (creating if needed) a file for appending. With `dsync`, every write is durable when
+   * it completes (O_DSYNC): one system call per commit instead of write + fdatasync.
+   */
+  openAppend(path: string, opts?: { dsync?: boolean }): AppendFile
 }

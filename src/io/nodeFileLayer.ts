@@ -3,7 +3,10 @@ import fs from 'node:fs'
 import type { AppendFile, FileLayer } from './fileLayer.js'
 
 class NodeAppendFile implements AppendFile {
-  constructor(private readonly fd: number) {}
+  constructor(
+    private readonly fd: number,
+    private readonly dsync: boolean,
+  ) {}
 
   write(data: Uint8Array): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -19,6 +22,7 @@ class NodeAppendFile implements AppendFile {
   }
 
   datasync(): Promise<void> {
+    if (this.dsync) return Promise.resolve()
     return new Promise((resolve, reject) => fs.fdatasync(this.fd, (err) => (err ? reject(err) : resolve())))
   }
 
@@ -84,7 +88,9 @@ export const nodeFileLayer: FileLayer = {
       fs.closeSync(fd)
     }
   },
-  openAppend(path) {
-    return new NodeAppendFile(fs.openSync(path, 'a'))
+  openAppend(path, opts) {
+    const { O_APPEND, O_CREAT, O_WRONLY, O_DSYNC } = fs.constants
+    const dsync = opts?.dsync === true && O_DSYNC !== undefined
+    return new NodeAppendFile(fs.openSync(path, O_APPEND | O_CREAT | O_WRONLY | (dsync ? O_DSYNC : 0), 0o644), dsync)
   },
 }

@@ -13,6 +13,8 @@ export interface WalWriterOptions {
   format: WalFormat
   segmentBytes: number
   compressThreshold: number
+  /** Open segments O_DSYNC (sync mode): each commit's write is durable by itself. */
+  dsync?: boolean
 }
 
 /** The last segment found at open, which new records may be appended to. */
@@ -120,7 +122,7 @@ export class WalWriter {
   }
 
   private async write(bytes: Buffer): Promise<void> {
-    if (this.file === undefined) this.file = this.files.openAppend(path.join(this.dir, this.fileName!))
+    if (this.file === undefined) this.file = this.files.openAppend(path.join(this.dir, this.fileName!), { dsync: this.opts.dsync })
     const before = this.fileSize
     try {
       await this.file.write(bytes)
@@ -150,7 +152,7 @@ export class WalWriter {
     // A file by this name can only be a segment that never got a record (a crash right after
     // its creation): recovery read no seq at or past firstSeq. Start it afresh.
     if (this.files.exists(p)) this.files.truncate(p, 0)
-    this.file = this.files.openAppend(p)
+    this.file = this.files.openAppend(p, { dsync: this.opts.dsync })
     await this.write(header)
     await this.file.datasync()
     this.unsynced = false
