@@ -1,8 +1,10 @@
 // The live end of change streams: every sequenced event passes through here in seq order.
 // `applied$` sees an event as soon as it is in memory; `durable$` only once the WAL commit
 // holding it is fdatasynced (at once in memory mode, where there is nothing to wait for).
-// Events between the two are held in `pending`, which is also where a subscriber catching up
-// finds what is not on disk yet.
+// Events between the two are held in `pending` — but only while someone listens to `durable$`:
+// holding every buffered write until its sync would make each one outlive a young-generation
+// GC, which costs the put path dearly. A durable subscriber that finds a gap (it subscribed
+// while pending was not kept) reads the missing events from the log, where they now are.
 import { Subject, tap } from 'rxjs'
 import type { MonoTypeOperatorFunction } from 'rxjs'
 import type { WriteRequest } from '../pipeline/writeRequest.js'
@@ -27,7 +29,7 @@ export class ChangeFeed {
       if (this.immediate) {
         this.durableSeq = req.seq
         this.durable$.next(req)
-      } else {
+      } else if (this.durable$.observed) {
         this.pending.push(req)
       }
     })
@@ -60,13 +62,6 @@ export class ChangeFeed {
   dropPending(): void {
     this.pending = []
     this.head = 0
-  }
-
-  /** Pending events with seq > `after`, oldest first. */
-  pendingAfter(after: number): WriteRequest[] {
-    const out: WriteRequest[] = []
-    for (let i = this.head; i < this.pending.length; i++) if (this.pending[i]!.seq > after) out.push(this.pending[i]!)
-    return out
   }
 
   complete(): void {

@@ -5,8 +5,14 @@ import type { WalEvent } from '../events/types.js'
 import type { MemoryState } from '../state/memoryState.js'
 import type { WriteRequest } from './writeRequest.js'
 
-export function applyToState(state: MemoryState): MonoTypeOperatorFunction<WriteRequest> {
+/**
+ * `needUndo()` says whether what the event replaces must be kept: always in sync mode (a failed
+ * commit is undone), otherwise only while change subscribers want `prev`. Without it the
+ * apply is a plain map write, which matters on the put path.
+ */
+export function applyToState(state: MemoryState, needUndo: () => boolean): MonoTypeOperatorFunction<WriteRequest> {
   return tap((req) => {
-    req.undo = state.apply(req as unknown as WalEvent)
+    if (needUndo()) req.undo = state.apply(req as unknown as WalEvent)
+    else state.replay(req as unknown as WalEvent)
   })
 }

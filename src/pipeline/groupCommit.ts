@@ -88,9 +88,8 @@ export class GroupCommitter {
       this.emit({ requests: [req], seq: req.seq, error: this.failure })
       return
     }
-    const at = this.wal.append(req as unknown as WalEvent)
-    req.walSegment = at.segment
-    req.walOffset = at.offset
+    req.walOffset = this.wal.append(req as unknown as WalEvent)
+    req.walSegment = this.wal.currentSegment
     this.appendedSeq = req.seq
     if (this.opts.sync) {
       this.waiting.push(req)

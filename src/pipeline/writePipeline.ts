@@ -33,7 +33,8 @@ export function buildWritePipeline(
 ): WritePipeline {
   const requests = new Subject<WriteRequest>()
   const clock = new SeqClock(lastSeq)
-  const sequenced = requests.pipe(checkPreconditions(state), assignSeq(clock), applyToState(state))
+  const needUndo = durable ? () => true : () => feed.applied$.observed || feed.durable$.observed
+  const sequenced = requests.pipe(checkPreconditions(state), assignSeq(clock), applyToState(state, needUndo))
   if (committer === undefined) {
     return { requests, clock, subscriptions: [sequenced.pipe(ackApplied(), feed.publish()).subscribe()] }
   }

@@ -41,7 +41,7 @@ export class MemoryState {
     return undo
   }
 
-  /** Applies an event during recovery: nothing to undo, so one map operation per key. */
+  /** Applies an event when nothing will need undoing (recovery, buffered writes nobody watches): one map operation per key. */
   replay(ev: WalEvent): void {
     const m = this.entries
     if (ev.type === 'put') m.set(ev.key, new Entry(ev.seq, ev.time, ev.value))

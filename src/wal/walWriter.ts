@@ -60,6 +60,11 @@ export class WalWriter {
     }
   }
 
+  /** First seq of the segment the last appended record went to. */
+  get currentSegment(): number {
+    return this.target?.firstSeq ?? -1
+  }
+
   /** Bytes encoded but not yet written. */
   get pendingBytes(): number {
     return this.pending.pos
@@ -67,9 +72,9 @@ export class WalWriter {
 
   /**
    * Encodes `ev` into the pending buffer, starting a new segment first when this one is full.
-   * Returns where the record will sit: its segment (by first seq) and byte offset in it.
+   * Returns the record's byte offset in its segment (`currentSegment` names the segment).
    */
-  append(ev: WalEvent): { segment: number; offset: number } {
+  append(ev: WalEvent): number {
     const t = this.target
     if (t === undefined || t.format !== this.opts.format || (t.bytes >= this.opts.segmentBytes && t.records > 0)) {
       this.cuts.push({ offset: this.pending.pos, firstSeq: ev.seq, format: this.opts.format })
@@ -77,7 +82,7 @@ export class WalWriter {
       this.target = { firstSeq: ev.seq, format: this.opts.format, bytes: headerBytes, records: 0 }
     }
     const target = this.target!
-    const at = { segment: target.firstSeq, offset: target.bytes }
+    const at = target.bytes
     const before = this.pending.pos
     if (target.format === 'binary') encodeBinaryRecord(this.pending, ev, this.opts.compressThreshold)
     else encodeJsonRecord(this.pending, ev)

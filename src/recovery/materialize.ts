@@ -1,0 +1,120 @@
+// Rebuilds the state as of a past (or the latest) point without touching the directory: the
+// newest valid checkpoint at or before the target, then the log up to the target, read by the
+// same readers recovery uses. Read-only: no lock, no truncation, no leftovers removed, so it
+// may run on a directory another process has open (`islab replay`, `stats`, `get`).
+import { CheckpointDamage, readCheckpoint } from '../checkpoint/checkpointReader.js'
+import { listCheckpoints } from '../checkpoint/checkpointStore.js'
+import { HistoryGoneError } from '../errors.js'
+import type { WalEvent } from '../events/types.js'
+import type { FileLayer } from '../io/fileLayer.js'
+import { MemoryState } from '../state/memoryState.js'
+import { listSegments, readLog } from '../wal/logReader.js'
+import type { LogReadResult } from '../wal/logReader.js'
+import type { RecoveryProgress } from './recover.js'
+
+export interface MaterializeOptions {
+  /** Last seq to include. Default: all of the log. */
+  toSeq?: number
+  /**
+   * Last time to include (ms since the epoch): the state holds every event up to, not
+   * including, the first one stamped later than this.
+   */
+  toTime?: number
+  onProgress?: (p: RecoveryProgress) => void
+  /** Told each event replayed on top of the checkpoint, after it is applied. */
+  onEvent?: (ev: WalEvent) => void
+}
+
+export interface Materialized {
+  state: MemoryState
+  /** The seq the state is as of: the last event applied, or the checkpoint's seq. */
+  seq: number
+  /** Time of event `seq` when it was replayed; the checkpoint's time when the state is the checkpoint's. */
+  time: number | undefined
+  checkpoint: { file: string; seq: number; time: number; entries: number; extensions: Map<string, Uint8Array> } | undefined
+  /** Checkpoints at or before the target that were damaged and skipped, newest first. */
+  checkpointsSkipped: { file: string; offset: number; reason: string }[]
+  eventsReplayed: number
+  /** What the log reader saw from the checkpoint on (problem: why it stopped before the target, if it did). */
+  log: LogReadResult
+  /** True when reading stopped at the time target, before the end of the log. */
+  stoppedAtTime: boolean
+}
+
+const PROGRESS_EVERY = 1 << 16
+
+/** Thrown through the reader to stop at a time target: the log has no index by time. */
+class ReachedTime {}
+
+/**
+ * Materializes the state as of the target. Throws HistoryGoneError when no valid checkpoint at
+ * or before the target is left and the log no longer starts at seq 1 (or starts after the
+ * checkpoint's seq + 1): the events needed are gone. Damage in the log is not thrown: it is in
+ * `log.problem`, and `seq` says how far the state got.
+ */
+export function materialize(files: FileLayer, dir: string, opts: MaterializeOptions = {}): Materialized {
+  const toSeq = opts.toSeq ?? Infinity
+  const toTime = opts.toTime ?? Infinity
+  const skipped: Materialized['checkpointsSkipped'] = []
+  let state = new MemoryState()
+  let checkpoint: Materialized['checkpoint']
+  for (const cp of listCheckpoints(files, dir)) {
+    if (cp.seq > toSeq) continue
+    const candidate = new MemoryState()
+    try {
+      const loaded = readCheckpoint(
+        files,
+        cp.path,
+        (key, entry) => candidate.load(key, entry),
+        (p) => opts.onProgress?.({ phase: 'checkpoint', ...p }),
+        cp.seq,
+      )
+      // The header time is when the snapshot was taken, so every event in it is older.
+      if (loaded.time > toTime) continue
+      state = candidate
+      checkpoint = { file: cp.name, seq: loaded.seq, time: loaded.time, entries: loaded.entries, extensions: loaded.extensions }
+      break
+    } catch (err) {
+      if (!(err instanceof CheckpointDamage)) throw err
+      skipped.push({ file: cp.name, offset: err.offset, reason: err.reason })
+    }
+  }
+  const fromSeq = (checkpoint?.seq ?? 0) + 1
+  const first = listSegments(files, dir)[0]
+  if (first !== undefined && first.firstSeq > fromSeq && fromSeq <= toSeq) throw new HistoryGoneError(fromSeq, first.firstSeq)
+
+  let seq = checkpoint?.seq ?? 0
+  let time = checkpoint?.time
+  let replayed = 0
+  let walTotal = 0
+  let walDone = 0
+  let stoppedAtTime = false
+  let log: LogReadResult = { segments: [], lastSeq: 0, problem: undefined }
+  if (fromSeq <= toSeq) {
+    const visit = (ev: WalEvent): void => {
+      if (ev.time > toTime) throw new ReachedTime()
+      state.replay(ev)
+      seq = ev.seq
+      time = ev.time
+      opts.onEvent?.(ev)
+      if (++replayed % PROGRESS_EVERY === 0) opts.onProgress?.({ phase: 'wal', done: replayed, total: walTotal, bytes: walDone })
+    }
+    try {
+      log = readLog(files, dir, visit, {
+        fromSeq,
+        toSeq,
+        onSegment: (_seg, done, total) => {
+          walDone = done
+          walTotal = total
+          opts.onProgress?.({ phase: 'wal', done: replayed, total, bytes: done })
+        },
+      })
+    } catch (err) {
+      if (!(err instanceof ReachedTime)) throw err
+      stoppedAtTime = true
+      log = { segments: [], lastSeq: seq, problem: undefined }
+    }
+    opts.onProgress?.({ phase: 'wal', done: replayed, total: walTotal, bytes: walTotal })
+  }
+  return { state, seq, time, checkpoint, checkpointsSkipped: skipped, eventsReplayed: replayed, log, stoppedAtTime }
+}
