@@ -8,10 +8,12 @@ export function open(options?: OpenOptions): Promise<Database> {
 }
 
 export { Database }
-export type { BatchOp, DatabaseStats, Entry, WriteOptions } from './db/database.js'
+export type { BatchOp, CheckpointExtension, CheckpointInfo, DatabaseStats, Entry, WriteOptions } from './db/database.js'
 export type { Durability, OpenOptions } from './db/options.js'
 export type { WriteResult } from './pipeline/writeRequest.js'
-export type { RecoveryReport } from './recovery/recover.js'
+export { ChangeStream } from './changes/changeStream.js'
+export type { Change, ChangesOptions } from './changes/changeStream.js'
+export type { RecoveryMode, RecoveryProgress, RecoveryReport } from './recovery/recover.js'
 export type { WalFormat } from './wal/format.js'
 export type { AppendFile, FileLayer } from './io/fileLayer.js'
 export { MAX_KEY_BYTES } from './events/keys.js'

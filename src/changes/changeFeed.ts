@@ -12,6 +12,8 @@ import type { WriteRequest } from '../pipeline/writeRequest.js'
 export class ChangeFeed {
   readonly applied$ = new Subject<WriteRequest>()
   readonly durable$ = new Subject<WriteRequest>()
+  /** Ticks whenever durableSeq advances, also for events nobody kept: lets a waiting stream look again. */
+  readonly durableProgress$ = new Subject<number>()
   /** Applied, not yet durable, oldest first. */
   pending: WriteRequest[] = []
   private head = 0
@@ -46,6 +48,7 @@ export class ChangeFeed {
       i++
     }
     if (seq > this.durableSeq) this.durableSeq = seq
+    this.durableProgress$.next(this.durableSeq)
     // Compact now and then instead of shifting per event.
     if (i === p.length) {
       this.pending = []
@@ -65,6 +68,7 @@ export class ChangeFeed {
   }
 
   complete(): void {
+    this.durableProgress$.complete()
     this.applied$.complete()
     this.durable$.complete()
   }

@@ -11,6 +11,8 @@ import { encodeValue } from '../events/valueCodec.js'
 import type { DirLock } from '../io/dirLock.js'
 import { acquireDirLock } from '../io/dirLock.js'
 import { ChangeFeed } from '../changes/changeFeed.js'
+import { ChangeStream } from '../changes/changeStream.js'
+import type { ChangesOptions } from '../changes/changeStream.js'
 import { GroupCommitter } from '../pipeline/groupCommit.js'
 import type { WritePipeline } from '../pipeline/writePipeline.js'
 import { buildWritePipeline } from '../pipeline/writePipeline.js'
@@ -309,6 +311,27 @@ export class Database {
     return this.state.entries.has(key)
   }
 
+  /**
+   * Changes with seq > `since` (default: from now on): first caught up from the log, then live,
+   * with no gap and no duplicate. See ChangesOptions for filters and durability.
+   */
+  changes<V = unknown>(opts: ChangesOptions = {}): ChangeStream<V> {
+    if (this.closed) throw new ClosedError()
+    if (opts.since !== undefined) assertSeqOption(opts.since, 'since')
+    const o = this.options
+    return new ChangeStream<V>(
+      {
+        files: this.committer === undefined ? undefined : o.fileLayer,
+        dir: o.dir,
+        feed: this.feed,
+        seq: () => this.seq,
+        flush: () => this.flush(),
+        isOpen: () => !this.closed,
+      },
+      opts,
+    )
+  }
+
   /** Resolves when every write made so far is on disk and fdatasynced. */
   flush(): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError())
@@ -367,8 +390,8 @@ export class Database {
   }
 }
 
-function assertSeqOption(ifSeq: unknown): void {
-  if (typeof ifSeq !== 'number' || !Number.isSafeInteger(ifSeq) || ifSeq < 0) {
-    throw new InvalidOptionError(`ifSeq must be a non-negative integer sequence number, not ${String(ifSeq)}`)
+function assertSeqOption(seq: unknown, name = 'ifSeq'): void {
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
+    throw new InvalidOptionError(`${name} must be a non-negative integer sequence number, not ${String(seq)}`)
   }
 }

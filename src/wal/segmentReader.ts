@@ -31,6 +31,10 @@ export interface ScanOptions {
   fromSeq?: number
   /** Stop (without damage) after the record with this seq. */
   toSeq?: number
+  /** Start at this record boundary (offset, and the seq of the record there) instead of after the header. */
+  resume?: { offset: number; seq: number }
+  /** Stop after visiting this many records. */
+  limit?: number
 }
 
 /**
@@ -55,9 +59,11 @@ function scanBinary(
 ): SegmentScan {
   const fromSeq = opts.fromSeq ?? 0
   const toSeq = opts.toSeq ?? Infinity
-  let p = header.bytes
-  let expected = header.firstSeq
+  let p = opts.resume?.offset ?? header.bytes
+  let expected = opts.resume?.seq ?? header.firstSeq
   let records = 0
+  let visited = 0
+  const limit = opts.limit ?? Infinity
   let damage: SegmentDamage | undefined
   const end = b.length
   while (p < end) {
@@ -84,11 +90,12 @@ function scanBinary(
         break
       }
       visit(ev, p)
+      visited++
     }
     p = ps + len
     records++
     expected++
-    if (seq >= toSeq) break
+    if (seq >= toSeq || visited >= limit) break
   }
   return { header, validEnd: p, records, lastSeq: expected - 1, damage }
 }
@@ -122,9 +129,11 @@ function scanJson(
 ): SegmentScan {
   const fromSeq = opts.fromSeq ?? 0
   const toSeq = opts.toSeq ?? Infinity
-  let p = header.bytes
-  let expected = header.firstSeq
+  let p = opts.resume?.offset ?? header.bytes
+  let expected = opts.resume?.seq ?? header.firstSeq
   let records = 0
+  let visited = 0
+  const limit = opts.limit ?? Infinity
   let damage: SegmentDamage | undefined
   while (p < b.length) {
     const nl = b.indexOf(0x0a, p)
@@ -149,11 +158,14 @@ function scanJson(
       damage = { offset: p, reason: `sequence gap: expected seq ${expected}, found ${ev.seq}`, validRecordsFollow: true }
       break
     }
-    if (ev.seq >= fromSeq) visit(ev, p)
+    if (ev.seq >= fromSeq) {
+      visit(ev, p)
+      visited++
+    }
     p = nl + 1
     records++
     expected++
-    if (ev.seq >= toSeq) break
+    if (ev.seq >= toSeq || visited >= limit) break
   }
   return { header, validEnd: p, records, lastSeq: expected - 1, damage }
 }
