@@ -14,6 +14,8 @@ export class ChangeFeed {
   readonly durable$ = new Subject<WriteRequest>()
   /** Ticks whenever durableSeq advances, also for events nobody kept: lets a waiting stream look again. */
   readonly durableProgress$ = new Subject<number>()
+  /** Change streams currently subscribed: while any is, applied events keep what they replaced (`prev`). */
+  streams = 0
   /** Applied, not yet durable, oldest first. */
   pending: WriteRequest[] = []
   private head = 0

@@ -134,6 +134,7 @@ async function* changes<V>(source: ChangeSource, opts: ChangesOptions): AsyncGen
       },
     })
   }
+  feed.streams++
   try {
     if (live) subscribe()
     const cursor = source.files === undefined ? undefined : new LogCursor(source.files, source.dir, last + 1)
@@ -191,6 +192,7 @@ async function* changes<V>(source: ChangeSource, opts: ChangesOptions): AsyncGen
       }
     }
   } finally {
+    feed.streams--
     sub?.unsubscribe()
     progress.unsubscribe()
   }

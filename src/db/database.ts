@@ -12,6 +12,10 @@ import type { DirLock } from '../io/dirLock.js'
 import { acquireDirLock } from '../io/dirLock.js'
 import { ChangeFeed } from '../changes/changeFeed.js'
 import { ChangeStream } from '../changes/changeStream.js'
+import { HistoryIndex } from '../history/historyIndex.js'
+import type { HistorySource } from '../history/historyIndex.js'
+import { getAt, history } from '../history/timeTravel.js'
+import type { AsOf, HistoryEntry, HistoryOptions } from '../history/timeTravel.js'
 import type { ChangesOptions } from '../changes/changeStream.js'
 import { GroupCommitter } from '../pipeline/groupCommit.js'
 import type { WritePipeline } from '../pipeline/writePipeline.js'
@@ -76,6 +80,7 @@ export class Database {
   private state = new MemoryState()
   private pipeline!: WritePipeline
   private feed!: ChangeFeed
+  private history_: HistoryIndex | undefined
   private committer: GroupCommitter | undefined
   private wal: WalWriter | undefined
   private lock: DirLock | undefined
@@ -332,6 +337,42 @@ export class Database {
     )
   }
 
+  /**
+   * The value of `key` as of a seq or a time (undefined if it did not exist then). Exact within
+   * the retained log; earlier points reject with ISLAB_HISTORY_GONE.
+   */
+  getAt<V = unknown>(key: string, at: AsOf): Promise<V | undefined> {
+    try {
+      if (this.closed) throw new ClosedError()
+      assertValidKey(key)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return getAt<V>(this.historyIndex(), this.historySource(), key, at)
+  }
+
+  /** The versions of `key` in the retained log, oldest first (or newest first with `reverse`). */
+  history<V = unknown>(key: string, opts: HistoryOptions = {}): AsyncIterable<HistoryEntry<V>> {
+    if (this.closed) throw new ClosedError()
+    assertValidKey(key)
+    return history<V>(this.historyIndex(), this.historySource(), key, opts)
+  }
+
+  private historySource(): HistorySource {
+    return {
+      files: this.committer === undefined ? undefined : this.options.fileLayer,
+      dir: this.options.dir,
+      feed: this.feed,
+      seq: () => this.seq,
+      flush: () => this.flush(),
+    }
+  }
+
+  private historyIndex(): HistoryIndex {
+    this.history_ ??= new HistoryIndex(this.historySource())
+    return this.history_
+  }
+
   /** Resolves when every write made so far is on disk and fdatasynced. */
   flush(): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError())
@@ -372,6 +413,7 @@ export class Database {
       this.committer?.stop()
       this.pipeline.requests.complete()
       for (const s of this.pipeline.subscriptions) s.unsubscribe()
+      this.history_?.close()
       this.feed.complete()
       try {
         await this.wal?.close()

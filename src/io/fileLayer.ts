@@ -22,6 +22,8 @@ export interface FileLayer {
   /** Last modification time in ms since the epoch. */
   mtimeMs(path: string): number
   readFile(path: string): Buffer
+  /** Up to `length` bytes from `offset` (fewer at the end of the file). */
+  readRange(path: string, offset: number, length: number): Buffer
   /** Creates the file with `data`; throws an error with code 'EEXIST' when it exists. */
   createExclusive(path: string, data: Uint8Array): void
   /** Writes a whole file and makes it durable (used for small metadata files). */

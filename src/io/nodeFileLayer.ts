@@ -59,6 +59,16 @@ export const nodeFileLayer: FileLayer = {
   readFile(path) {
     return fs.readFileSync(path)
   },
+  readRange(path, offset, length) {
+    const fd = fs.openSync(path, 'r')
+    try {
+      const b = Buffer.allocUnsafe(length)
+      const n = fs.readSync(fd, b, 0, length, offset)
+      return n === length ? b : b.subarray(0, n)
+    } finally {
+      fs.closeSync(fd)
+    }
+  },
   createExclusive(path, data) {
     fs.writeFileSync(path, data, { flag: 'wx' })
   },

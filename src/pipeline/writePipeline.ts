@@ -33,7 +33,7 @@ export function buildWritePipeline(
 ): WritePipeline {
   const requests = new Subject<WriteRequest>()
   const clock = new SeqClock(lastSeq)
-  const needUndo = durable ? () => true : () => feed.applied$.observed || feed.durable$.observed
+  const needUndo = durable ? () => true : () => feed.streams > 0
   const sequenced = requests.pipe(checkPreconditions(state), assignSeq(clock), applyToState(state, needUndo))
   if (committer === undefined) {
     return { requests, clock, subscriptions: [sequenced.pipe(ackApplied(), feed.publish()).subscribe()] }

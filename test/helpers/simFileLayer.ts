@@ -117,6 +117,9 @@ export class SimFileLayer implements FileLayer {
   readFile(p: string): Buffer {
     return Buffer.from(this.get(p).data)
   }
+  readRange(p: string, offset: number, length: number): Buffer {
+    return Buffer.from(this.get(p).data.subarray(offset, offset + length))
+  }
   createExclusive(p: string, data: Uint8Array): void {
     const key = path.resolve(p)
     if (this.names.has(key)) throw Object.assign(new Error(`EEXIST: ${p}`), { code: 'EEXIST' })
