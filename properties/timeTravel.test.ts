@@ -68,5 +68,5 @@ function touched(ops: Op[], s: number, k: string): boolean {
   const writes = ops.filter((o) => o.t !== 'reopen')
   const op = writes[s - 1]!
   if (op.t === 'batch') return op.ops.some(([key]) => key === k)
-  return op.t !== 'reopen' && op.k === k
+  return op.k === k
 }

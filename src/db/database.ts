@@ -25,6 +25,8 @@ import { WriteRequest } from '../pipeline/writeRequest.js'
 import type { RecoveryReport } from '../recovery/recover.js'
 import { recover } from '../recovery/recover.js'
 import { MemoryState } from '../state/memoryState.js'
+import { RangeRead } from '../state/rangeRead.js'
+import type { RangeOptions } from '../state/rangeRead.js'
 import { WalWriter } from '../wal/walWriter.js'
 import type { Durability, OpenOptions, ResolvedOptions } from './options.js'
 import { resolveOptions } from './options.js'
@@ -371,6 +373,15 @@ export class Database {
   private historyIndex(): HistoryIndex {
     this.history_ ??= new HistoryIndex(this.historySource())
     return this.history_
+  }
+
+  /**
+   * Keys in order between bounds, with their values, as of this call: writes made while the
+   * result is read are not seen. The first call builds an ordered index (kept from then on).
+   */
+  range<V = unknown>(opts: RangeOptions = {}): RangeRead<V> {
+    if (this.closed) throw new ClosedError()
+    return new RangeRead<V>(this.state.orderedIndex().snapshot(), opts)
   }
 
   /** Resolves when every write made so far is on disk and fdatasynced. */

@@ -2,12 +2,21 @@
 // that a failed sync-mode commit can be undone and change streams can report `prev`.
 import type { WalEvent } from '../events/types.js'
 import { Entry } from './entry.js'
+import { OrderedIndex } from './orderedIndex.js'
 
 /** What an event replaced: one slot for put/del, one per op (in order) for a batch. */
 export type Undo = Entry | undefined | (Entry | undefined)[]
 
 export class MemoryState {
   readonly entries = new Map<string, Entry>()
+  /** Keys in order; exists once a range read has asked for it. */
+  private ordered: OrderedIndex | undefined
+
+  /** The ordered index, built on first use and maintained by every apply from then on. */
+  orderedIndex(): OrderedIndex {
+    this.ordered ??= new OrderedIndex(this.entries)
+    return this.ordered
+  }
 
   /** Sum of stored value bytes: a walk over all entries, for stats, not for hot paths. */
   valueBytes(): number {
@@ -43,6 +52,10 @@ export class MemoryState {
 
   /** Applies an event when nothing will need undoing (recovery, buffered writes nobody watches): one map operation per key. */
   replay(ev: WalEvent): void {
+    if (this.ordered !== undefined) {
+      this.apply(ev)
+      return
+    }
     const m = this.entries
     if (ev.type === 'put') m.set(ev.key, new Entry(ev.seq, ev.time, ev.value))
     else if (ev.type === 'del') m.delete(ev.key)
@@ -67,17 +80,22 @@ export class MemoryState {
   /** Installs an entry directly (checkpoint load). */
   load(key: string, entry: Entry): void {
     this.entries.set(key, entry)
+    this.ordered?.set(key, entry)
   }
 
   private set(key: string, e: Entry): Entry | undefined {
     const prev = this.entries.get(key)
     this.entries.set(key, e)
+    this.ordered?.set(key, e)
     return prev
   }
 
   private remove(key: string): Entry | undefined {
     const prev = this.entries.get(key)
-    if (prev !== undefined) this.entries.delete(key)
+    if (prev !== undefined) {
+      this.entries.delete(key)
+      this.ordered?.delete(key)
+    }
     return prev
   }
 

@@ -1,0 +1,93 @@
+// Range reads: keys in order between bounds, over a snapshot of the ordered index taken when
+// the read starts, so writes made while it runs are not seen.
+import { Readable } from 'node:stream'
+import { InvalidOptionError } from '../errors.js'
+import type { OrderedSnapshot } from './orderedIndex.js'
+
+export interface RangeOptions {
+  gte?: string
+  gt?: string
+  lte?: string
+  lt?: string
+  /** Only keys starting with this (combined with the bounds above). */
+  prefix?: string
+  limit?: number
+  /** Largest key first. */
+  reverse?: boolean
+}
+
+export class RangeRead<V = unknown> implements AsyncIterable<[string, V]> {
+  constructor(
+    private readonly snap: OrderedSnapshot,
+    private readonly opts: RangeOptions,
+  ) {
+    for (const b of ['gte', 'gt', 'lte', 'lt', 'prefix'] as const) {
+      if (opts[b] !== undefined && typeof opts[b] !== 'string') throw new InvalidOptionError(`range: ${b} must be a string`)
+    }
+    if (opts.limit !== undefined && (!Number.isSafeInteger(opts.limit) || opts.limit < 0)) {
+      throw new InvalidOptionError('range: limit must be a non-negative integer')
+    }
+  }
+
+  /** The pairs, synchronously (the snapshot is in memory; the async form is for streams). */
+  *entries(): Generator<[string, V]> {
+    const { gte, gt, lte, lt, prefix, reverse } = this.opts
+    const limit = this.opts.limit ?? Infinity
+    if (limit === 0) return
+    const inside = (k: string): boolean =>
+      (gte === undefined || k >= gte) &&
+      (gt === undefined || k > gt) &&
+      (lte === undefined || k <= lte) &&
+      (lt === undefined || k < lt) &&
+      (prefix === undefined || k.startsWith(prefix))
+    let n = 0
+    if (!reverse) {
+      const low = maxOf(gte, gt, prefix)
+      for (const [k, e] of this.snap.entries(low)) {
+        if ((lte !== undefined && k > lte) || (lt !== undefined && k >= lt) || (prefix !== undefined && k > prefix && !k.startsWith(prefix))) return
+        if (!inside(k)) continue
+        yield [k, e.value() as V]
+        if (++n >= limit) return
+      }
+    } else {
+      const high = minOf(lte, lt, prefix === undefined ? undefined : prefixEnd(prefix))
+      for (const [k, e] of this.snap.entriesReversed(high)) {
+        if ((gte !== undefined && k < gte) || (gt !== undefined && k <= gt) || (prefix !== undefined && k < prefix)) return
+        if (!inside(k)) continue
+        yield [k, e.value() as V]
+        if (++n >= limit) return
+      }
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<[string, V]> {
+    yield* this.entries()
+  }
+
+  toReadable(): Readable {
+    return Readable.from(this.entries(), { objectMode: true })
+  }
+}
+
+function maxOf(...xs: (string | undefined)[]): string | undefined {
+  let m: string | undefined
+  for (const x of xs) if (x !== undefined && (m === undefined || x > m)) m = x
+  return m
+}
+
+function minOf(...xs: (string | undefined)[]): string | undefined {
+  let m: string | undefined
+  for (const x of xs) if (x !== undefined && (m === undefined || x < m)) m = x
+  return m
+}
+
+/** The smallest string greater than every string starting with `prefix` (undefined: none). */
+function prefixEnd(prefix: string): string | undefined {
+  let p = prefix
+  while (p.length > 0) {
+    const last = p.charCodeAt(p.length - 1)
+    if (last < 0xffff) return p.slice(0, -1) + String.fromCharCode(last + 1)
+    p = p.slice(0, -1)
+  }
+  return undefined
+}
