@@ -67,6 +67,20 @@ function scanBinary(
   let damage: SegmentDamage | undefined
   const end = b.length
   while (p < end) {
+    // Records before fromSeq are already covered (by a checkpoint, or the reader does not want
+    // them): walk over them by length and seq without the checksum. A damaged length cannot
+    // go unnoticed: the walk would land off a record boundary and fail the seq or checksum check
+    // of the first record that is read.
+    if (p + FRAME_HEADER_BYTES + PAYLOAD_PREFIX_BYTES <= end) {
+      const len = b.readUInt32LE(p)
+      const seq = readU64(b, p + FRAME_HEADER_BYTES + 1)
+      if (seq < fromSeq && seq === expected && len >= PAYLOAD_PREFIX_BYTES && p + FRAME_HEADER_BYTES + len <= end) {
+        p += FRAME_HEADER_BYTES + len
+        records++
+        expected++
+        continue
+      }
+    }
     const bad = checkFrame(b, p, end)
     if (bad !== undefined) {
       damage = { offset: p, reason: bad, validRecordsFollow: validFrameAfter(b, p + 1, end) }
