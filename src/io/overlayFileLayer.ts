@@ -61,6 +61,10 @@ export class OverlayFileLayer implements FileLayer {
     return Buffer.from(this.bytes(this.need(p)))
   }
 
+  readRange(p: string, offset: number, length: number): Buffer {
+    return Buffer.from(this.bytes(this.need(p)).subarray(offset, offset + length))
+  }
+
   createExclusive(p: string, data: Uint8Array): void {
     if (this.exists(p)) throw Object.assign(new Error(`EEXIST: file already exists, '${p}'`), { code: 'EEXIST', path: p })
     this.set(p, Buffer.from(data))
