@@ -1,19 +1,25 @@
-// Reads the log forward from a seq, a few records at a time, resuming where it stopped: what a
-// change stream needs to catch up without holding more than one segment's bytes in memory.
-// Built on the same segment scanner as recovery and the CLI. Unlike recovery, damage at the very
-// end of the last segment is not an error here: it is a record the writer has not finished.
+// Reads the log forward from a seq, a window of bytes at a time, resuming where it stopped: what
+// a change stream needs to catch up with memory bounded by the window, and with each byte read
+// once even while the writer keeps appending. Built on the same record scanner as recovery and
+// the CLI. Unlike recovery, an incomplete record at the end of the last segment is not an error
+// here: it is a record the writer has not finished.
+import { CorruptionError, HistoryGoneError } from '../errors.js'
 import type { WalEvent } from '../events/types.js'
 import type { FileLayer } from '../io/fileLayer.js'
-import { CorruptionError, HistoryGoneError } from '../errors.js'
+import { FRAME_HEADER_BYTES, decodeSegmentHeader } from './format.js'
+import type { SegmentHeader } from './format.js'
 import { listSegments } from './logReader.js'
 import type { SegmentFile } from './logReader.js'
-import { scanSegment } from './segmentReader.js'
+import { scanRecords } from './segmentReader.js'
+
+/** Bytes read from a segment at a time (more when a single record is larger). */
+const WINDOW = 4 * 1024 * 1024
 
 export class LogCursor {
   private seg: SegmentFile | undefined
-  private bytes: Buffer | undefined
-  /** Record boundary to resume from in `bytes`, and the seq of the record there (may be < nextSeq). */
-  private offset = -1
+  private header: SegmentHeader | undefined
+  /** File offset of the next record boundary in `seg`, and the seq of the record there (may be < nextSeq). */
+  private offset = 0
   private offsetSeq = 0
 
   constructor(
@@ -23,12 +29,11 @@ export class LogCursor {
     public nextSeq: number,
   ) {}
 
-  /** Moves to `seq`; keeps the loaded bytes only when that is where the cursor already is. */
+  /** Moves to `seq`; keeps the current position only when that is where the cursor already is. */
   seek(seq: number): void {
     if (seq === this.nextSeq) return
     this.nextSeq = seq
-    this.bytes = undefined
-    this.offset = -1
+    this.seg = undefined
   }
 
   /** Oldest seq the log still holds (Infinity when it holds none). */
@@ -43,70 +48,76 @@ export class LogCursor {
   read(max: number, maxSeq = Infinity): WalEvent[] {
     const out: WalEvent[] = []
     let idle = 0
-    // Two moves without a record mean the log holds nothing more (a healthy log never needs more).
+    // Three moves without a record mean the log holds nothing more (a healthy log never needs more).
     while (out.length < max && this.nextSeq <= maxSeq && idle < 3) {
       if (!this.position()) break
+      const seg = this.seg!
+      const size = this.files.size(seg.path)
+      if (size <= this.offset) {
+        idle++
+        if (!this.nextSegment()) break
+        continue
+      }
+      let want = Math.min(size - this.offset, WINDOW)
+      const head = this.files.readRange(seg.path, this.offset, FRAME_HEADER_BYTES)
+      if (this.header!.format === 'binary' && head.length === FRAME_HEADER_BYTES) {
+        want = Math.min(size - this.offset, Math.max(want, FRAME_HEADER_BYTES + head.readUInt32LE(0)))
+      }
+      const bytes = this.files.readRange(seg.path, this.offset, want)
       const before = out.length
-      const scan = scanSegment(
-        this.bytes!,
+      const scan = scanRecords(
+        bytes,
+        this.header!,
         (ev) => {
           if (ev.seq <= maxSeq) out.push(ev)
         },
-        { fromSeq: this.nextSeq, toSeq: maxSeq, limit: max - out.length, resume: this.offset >= 0 ? { offset: this.offset, seq: this.offsetSeq } : undefined },
+        { fromSeq: this.nextSeq, toSeq: maxSeq, limit: max - out.length, resume: { offset: 0, seq: this.offsetSeq } },
       )
-      if ('headerError' in scan) {
-        // A segment being created right now may not have its header on disk yet.
-        this.bytes = undefined
-        break
-      }
-      this.offset = scan.validEnd
-      this.offsetSeq = scan.lastSeq + 1
-      if (out.length > before) this.nextSeq = out[out.length - 1]!.seq + 1
       if (scan.damage !== undefined && scan.damage.validRecordsFollow) {
-        throw new CorruptionError(`WAL segment ${this.seg!.name} is damaged at byte ${scan.damage.offset} (${scan.damage.reason})`, {
-          file: this.seg!.path,
-          offset: scan.damage.offset,
-        })
+        const at = this.offset + scan.damage.offset
+        throw new CorruptionError(`WAL segment ${seg.name} is damaged at byte ${at} (${scan.damage.reason})`, { file: seg.path, offset: at })
       }
-      if (out.length === before) {
-        // Nothing more in the bytes we hold: the file may have grown, or the next segment begun.
-        idle++
-        if (!this.advance()) break
-      } else {
+      this.offset += scan.validEnd
+      this.offsetSeq = scan.lastSeq + 1
+      if (out.length > before) {
+        this.nextSeq = out[out.length - 1]!.seq + 1
         idle = 0
+      } else if (scan.validEnd === 0) {
+        // Only an unfinished record here: wait for the writer, or move on if the segment was sealed.
+        idle++
+        if (!this.nextSegment()) break
       }
     }
     return out
   }
 
-  /** Makes sure bytes of the segment holding nextSeq are loaded. False when the log has no such segment yet. */
+  /** Makes sure a segment holding nextSeq is selected. False when the log has no such segment yet. */
   private position(): boolean {
-    if (this.bytes !== undefined) return true
+    if (this.seg !== undefined) return true
     const segs = listSegments(this.files, this.dir)
     if (segs.length === 0) return false
     if (segs[0]!.firstSeq > this.nextSeq) throw new HistoryGoneError(this.nextSeq, segs[0]!.firstSeq)
     let i = 0
     while (i + 1 < segs.length && segs[i + 1]!.firstSeq <= this.nextSeq) i++
-    this.seg = segs[i]
-    this.bytes = this.files.readFile(this.seg!.path)
-    this.offset = -1
+    const seg = segs[i]!
+    const header = decodeSegmentHeader(this.files.readRange(seg.path, 0, 64 * 1024))
+    // A segment being created right now may not have its header on disk yet.
+    if (typeof header === 'string') return false
+    this.seg = seg
+    this.header = header
+    this.offset = header.bytes
+    this.offsetSeq = header.firstSeq
     return true
   }
 
-  /** After exhausting the held bytes: reload the same segment if it grew, else move to the next. */
-  private advance(): boolean {
+  /** After the selected segment is exhausted: select the next one if it exists. */
+  private nextSegment(): boolean {
     const seg = this.seg!
     const segs = listSegments(this.files, this.dir)
-    const now = segs.find((s) => s.name === seg.name)
-    if (now !== undefined && now.size > this.bytes!.length) {
-      this.bytes = this.files.readFile(seg.path)
-      return true
-    }
-    // A later segment exists: this one is sealed and fully read; position() picks the right one.
-    if (segs.some((s) => s.firstSeq > seg.firstSeq)) {
-      this.bytes = undefined
-      return true
-    }
-    return false
+    if (!segs.some((s) => s.firstSeq > seg.firstSeq)) return false
+    // A later segment exists, so this one is sealed: is anything left unread in it?
+    if (this.files.size(seg.path) > this.offset) return true
+    this.seg = undefined
+    return true
   }
 }

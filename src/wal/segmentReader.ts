@@ -48,6 +48,20 @@ export function scanSegment(
 ): SegmentScan | HeaderDamage {
   const header = decodeSegmentHeader(bytes)
   if (typeof header === 'string') return { headerError: header }
+  return scanRecords(bytes, header, visit, opts)
+}
+
+/**
+ * Scans records of a segment whose header is already known. `bytes` may be a window of the file:
+ * then `opts.resume` gives the window-relative offset of a record boundary and its seq, and
+ * offsets in the result are relative to the window too.
+ */
+export function scanRecords(
+  bytes: Buffer,
+  header: SegmentHeader,
+  visit: (ev: WalEvent, offset: number) => void,
+  opts: ScanOptions = {},
+): SegmentScan {
   return header.format === 'binary' ? scanBinary(bytes, header, visit, opts) : scanJson(bytes, header, visit, opts)
 }
 
