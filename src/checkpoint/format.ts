@@ -8,7 +8,7 @@
 //   The footer is the last frame and ends exactly at the end of the file.
 // All integers little-endian.
 import { crc32 } from 'node:zlib'
-import { readU64, writeU64 } from '../wal/format.js'
+import { parseSeqFileName, readU64, seqFileName, writeU64 } from '../wal/format.js'
 
 export const CHECKPOINT_MAGIC = 'ISLABCKP'
 export const CHECKPOINT_VERSION = 1
@@ -20,14 +20,13 @@ export const FRAME_EXTENSION = 2
 export const FRAME_FOOTER = 255
 export const FOOTER_PAYLOAD_BYTES = 24
 
+/** Checkpoint file name: the seq it materializes. */
 export function checkpointName(seq: number): string {
-  return `${String(seq).padStart(20, '0')}${CHECKPOINT_SUFFIX}`
+  return seqFileName(seq, CHECKPOINT_SUFFIX)
 }
 
 export function parseCheckpointName(name: string): number | undefined {
-  if (!name.endsWith(CHECKPOINT_SUFFIX) || name.length !== 20 + CHECKPOINT_SUFFIX.length) return undefined
-  const digits = name.slice(0, 20)
-  return /^\d{20}$/.test(digits) ? Number(digits) : undefined
+  return parseSeqFileName(name, CHECKPOINT_SUFFIX)
 }
 
 export function encodeCheckpointHeader(seq: number, time: number): Buffer {

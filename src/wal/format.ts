@@ -30,15 +30,24 @@ export interface SegmentHeader {
   bytes: number
 }
 
-/** Segment file name: the first sequence number, zero-padded so names sort by seq. */
+/** Files named by a sequence number, zero-padded to 20 digits so that names sort by seq. */
+export function seqFileName(seq: number, suffix: string): string {
+  return `${String(seq).padStart(20, '0')}${suffix}`
+}
+
+export function parseSeqFileName(name: string, suffix: string): number | undefined {
+  if (!name.endsWith(suffix) || name.length !== 20 + suffix.length) return undefined
+  const digits = name.slice(0, 20)
+  return /^\d{20}$/.test(digits) ? Number(digits) : undefined
+}
+
+/** Segment file name: its first sequence number. */
 export function segmentName(firstSeq: number): string {
-  return `${String(firstSeq).padStart(20, '0')}${SEGMENT_SUFFIX}`
+  return seqFileName(firstSeq, SEGMENT_SUFFIX)
 }
 
 export function parseSegmentName(name: string): number | undefined {
-  if (!name.endsWith(SEGMENT_SUFFIX) || name.length !== 20 + SEGMENT_SUFFIX.length) return undefined
-  const digits = name.slice(0, 20)
-  return /^\d{20}$/.test(digits) ? Number(digits) : undefined
+  return parseSeqFileName(name, SEGMENT_SUFFIX)
 }
 
 export function encodeSegmentHeader(format: WalFormat, firstSeq: number): Buffer {
