@@ -47,6 +47,20 @@ export class LogCursor {
    */
   read(max: number, maxSeq = Infinity): WalEvent[] {
     const out: WalEvent[] = []
+    try {
+      this.readInto(out, max, maxSeq)
+    } catch (err) {
+      // A checkpoint may delete the segment under us: find where nextSeq lives now (or learn
+      // that it is gone), next time.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.seg = undefined
+      // Never lose what was read: hand it over; the error, if it persists, comes with the next read.
+      if (out.length > 0 || (err as NodeJS.ErrnoException).code === 'ENOENT') return out
+      throw err
+    }
+    return out
+  }
+
+  private readInto(out: WalEvent[], max: number, maxSeq: number): void {
     let idle = 0
     // Three moves without a record mean the log holds nothing more (a healthy log never needs more).
     while (out.length < max && this.nextSeq <= maxSeq && idle < 3) {
@@ -73,14 +87,18 @@ export class LogCursor {
         },
         { fromSeq: this.nextSeq, toSeq: maxSeq, limit: max - out.length, resume: { offset: 0, seq: this.offsetSeq } },
       )
-      if (scan.damage !== undefined && scan.damage.validRecordsFollow) {
-        const at = this.offset + scan.damage.offset
-        throw new CorruptionError(`WAL segment ${seg.name} is damaged at byte ${at} (${scan.damage.reason})`, { file: seg.path, offset: at })
-      }
+      const damageAt = this.offset + (scan.damage?.offset ?? 0)
+      // Position past what was read before reporting damage, so nothing read is read twice.
       this.offset += scan.validEnd
       this.offsetSeq = scan.lastSeq + 1
+      if (out.length > before) this.nextSeq = out[out.length - 1]!.seq + 1
+      if (scan.damage !== undefined && scan.damage.validRecordsFollow) {
+        throw new CorruptionError(`WAL segment ${seg.name} is damaged at byte ${damageAt} (${scan.damage.reason})`, {
+          file: seg.path,
+          offset: damageAt,
+        })
+      }
       if (out.length > before) {
-        this.nextSeq = out[out.length - 1]!.seq + 1
         idle = 0
       } else if (scan.validEnd === 0) {
         // Only an unfinished record here: wait for the writer, or move on if the segment was sealed.
@@ -88,7 +106,6 @@ export class LogCursor {
         if (!this.nextSegment()) break
       }
     }
-    return out
   }
 
   /** Makes sure a segment holding nextSeq is selected. False when the log has no such segment yet. */

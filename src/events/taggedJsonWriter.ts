@@ -1,0 +1,408 @@
+// Writes a stored value as tagged JSON text (docs/wal-format.md, "Tagged JSON") straight from
+// its msgpack bytes into a byte buffer, without building the JS value first: this is what lets
+// `islab dump` keep up with the log reader. The output is exactly
+// JSON.stringify(toTaggedJson(decodeValue(bytes))); the common types (null, booleans, numbers,
+// strings, arrays, objects with string keys, Buffers, Dates, 64-bit bigints) are transcoded
+// here, and a value holding anything else (Maps, Sets, typed arrays, undefined, big bigints,
+// keys needing msgpackr's special cases) takes that slower path whole.
+import { isUtf8 } from 'node:buffer'
+import type { GrowBuffer } from '../wal/recordCodec.js'
+import { toTaggedJson } from './taggedJson.js'
+import { decodeValue } from './valueCodec.js'
+
+/** Appends the tagged JSON text of the msgpack-encoded value `bytes` to `out`. */
+export function writeTaggedJson(out: GrowBuffer, bytes: Uint8Array): void {
+  // Worst case the text is 8 times the msgpack (a 6-byte Date becomes 37 characters) plus a little.
+  out.ensure(bytes.length * 8 + 64)
+  const end = transcode(bytes, out.buf, out.pos)
+  if (end >= 0) {
+    out.pos = end
+    return
+  }
+  const text = JSON.stringify(toTaggedJson(decodeValue(bytes)))
+  out.ensure(text.length * 3)
+  out.pos += out.buf.write(text, out.pos, 'utf8')
+}
+
+/** Appends `s` as a JSON string literal (what JSON.stringify(s) gives for a well-formed string). */
+export function writeJsonString(out: GrowBuffer, s: string): void {
+  out.ensure(s.length * 6 + 2)
+  const b = out.buf
+  let at = out.pos
+  b[at++] = 0x22
+  // Plain ASCII (most keys) is copied by this loop; anything else goes to JSON.stringify.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) {
+      out.pos += out.buf.write(JSON.stringify(s), out.pos, 'utf8')
+      return
+    }
+    b[at++] = c
+  }
+  b[at++] = 0x22
+  out.pos = at
+}
+
+/** Writes an ASCII string at `at`; returns the end. (A loop beats Buffer#write for short strings.) */
+export function putAscii(b: Uint8Array, at: number, s: string): number {
+  for (let i = 0; i < s.length; i++) b[at++] = s.charCodeAt(i)
+  return at
+}
+
+/** Writes a finite number as JSON.stringify would; returns the end. */
+export function putNumber(b: Uint8Array, at: number, v: number): number {
+  if (!Number.isSafeInteger(v)) {
+    const end = Number.isFinite(v) ? putShortDecimal(b, at, v) : -1
+    return end >= 0 ? end : putAscii(b, at, String(v))
+  }
+  if (v < 0) {
+    b[at++] = 0x2d
+    v = -v
+  }
+  if (v <= 0x7fffffff) return putUint31(b, at, v)
+  // Up to 2^53: the digits above the last eight fit 31 bits, and so do the last eight.
+  const high = Math.floor(v / 1e8)
+  at = putUint31(b, at, high)
+  return putPadded(b, at, v - high * 1e8, 8)
+}
+
+const DIGIT_PAIRS = new Uint8Array(200)
+for (let i = 0; i < 100; i++) {
+  DIGIT_PAIRS[2 * i] = 0x30 + Math.floor(i / 10)
+  DIGIT_PAIRS[2 * i + 1] = 0x30 + (i % 10)
+}
+
+/** Decimal digits of a non-negative integer below 2^31, two per (integer) division. */
+function putUint31(b: Uint8Array, at: number, v: number): number {
+  const digits =
+    v < 1e5 ? (v < 10 ? 1 : v < 100 ? 2 : v < 1e3 ? 3 : v < 1e4 ? 4 : 5) : v < 1e7 ? (v < 1e6 ? 6 : 7) : v < 1e8 ? 8 : v < 1e9 ? 9 : 10
+  return putPadded(b, at, v, digits)
+}
+
+/** Exactly `digits` decimal digits of v (< 2^31), with leading zeros. */
+function putPadded(b: Uint8Array, at: number, v: number, digits: number): number {
+  const end = at + digits
+  let i = end
+  while (i - at >= 2) {
+    const q = (v / 100) | 0
+    const r = (v - q * 100) * 2
+    b[--i] = DIGIT_PAIRS[r + 1]!
+    b[--i] = DIGIT_PAIRS[r]!
+    v = q
+  }
+  if (i > at) b[at] = 0x30 + v
+  return end
+}
+
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6]
+
+/**
+ * A non-integer with at most six decimals and a magnitude in [1e-6, 2^21), written like
+ * Number#toString does (the shortest decimal that reads back as v); -1 for anything else.
+ * n / 10^f === v is an exact test that the decimal n·10^-f reads back as v: n and 10^f are
+ * exact doubles and IEEE division rounds correctly, as parsing does. Trying f = 1, 2, … finds
+ * the shortest; below 2^21 doubles are closer together than 10^-6, so only one n can pass.
+ */
+function putShortDecimal(b: Uint8Array, at: number, v: number): number {
+  const a = v < 0 ? -v : v
+  if (!(a >= 1e-6 && a < 2097152)) return -1
+  for (let f = 1; f <= 6; f++) {
+    const p = POW10[f]!
+    const n = Math.round(a * p)
+    if (n / p !== a) continue
+    const whole = Math.floor(n / p)
+    if (v < 0) b[at++] = 0x2d
+    at = putUint31(b, at, whole)
+    b[at++] = 0x2e
+    return putPadded(b, at, n - whole * p, f)
+  }
+  return -1
+}
+
+const HEX = '0123456789abcdef'
+const MAX_DEPTH = 512
+
+// The containers open while transcoding: items left (a map counts keys and values), kind, and
+// whether an item was written yet (for commas). Preallocated: no allocation per value.
+const ARRAY = 0
+const MAP = 1
+const WRAPPED_MAP = 2 // a map with one '$'-key, written as {"$object":{...}} (see taggedJson.ts)
+const left = new Float64Array(MAX_DEPTH)
+const kind = new Uint8Array(MAX_DEPTH)
+const started = new Uint8Array(MAX_DEPTH)
+
+// Big-endian floats and 64-bit integers are read through one scratch word: no DataView per value.
+const word = new Uint8Array(8)
+const wordF64 = new Float64Array(word.buffer)
+const wordF32 = new Float32Array(word.buffer, 0, 1)
+const wordU64 = new BigUint64Array(word.buffer)
+const wordI64 = new BigInt64Array(word.buffer)
+
+function loadWord(src: Uint8Array, p: number, n: number): void {
+  for (let i = 0; i < n; i++) word[i] = src[p + n - 1 - i]!
+}
+
+/**
+ * Transcodes the msgpack value in `src` into `dst` at `o`, one loop with an explicit stack.
+ * Returns the end of what it wrote, or -1 for a value it leaves to the exact path: a type it
+ * does not handle, or bytes that are not one well-formed msgpack value.
+ */
+function transcode(src: Uint8Array, dst: Uint8Array, o: number): number {
+  const end = src.length
+  let p = 0
+  let sp = 0
+  for (;;) {
+    if (sp > 0) {
+      const lvl = sp - 1
+      const k = kind[lvl]!
+      if (left[lvl] === 0) {
+        dst[o++] = k === ARRAY ? 0x5d : 0x7d
+        if (k === WRAPPED_MAP) dst[o++] = 0x7d
+        sp--
+        if (sp === 0) break
+        continue
+      }
+      const n = left[lvl]--
+      if (started[lvl] === 0) started[lvl] = 1
+      else if (k === ARRAY || (n & 1) === 0) dst[o++] = 0x2c
+      if (k !== ARRAY && (n & 1) === 0) {
+        // A key: a non-empty string not starting with a digit (JS objects move integer-like
+        // keys first; msgpackr stringifies other types and renames '__proto__': exact path).
+        const t = src[p++]!
+        let len: number
+        if (t >= 0xa0 && t < 0xc0) len = t - 0xa0
+        else if (t === 0xd9) len = src[p++]!
+        else if (t === 0xda) {
+          len = (src[p]! << 8) | src[p + 1]!
+          p += 2
+        } else return -1
+        if (!(p + len <= end)) return -1
+        const c0 = src[p]
+        if (len > 0 && ((c0! >= 0x30 && c0! <= 0x39) || (len === 9 && c0 === 0x5f && isProto(src, p)))) return -1
+        o = putString(src, p, len, dst, o)
+        if (o < 0) return -1
+        p += len
+        dst[o++] = 0x3a
+        continue
+      }
+    }
+    if (p >= end) return -1
+    const t = src[p++]!
+    if (t < 0x80) {
+      o = t < 10 ? ((dst[o] = 0x30 + t), o + 1) : putNumber(dst, o, t)
+    } else if (t < 0xa0 || t === 0xdc || t === 0xdd || t === 0xde || t === 0xdf) {
+      let n: number
+      let isMap: boolean
+      if (t < 0xa0) {
+        isMap = t < 0x90
+        n = t & 0x0f
+      } else {
+        isMap = t >= 0xde
+        if (t === 0xdc || t === 0xde) {
+          n = (src[p]! << 8) | src[p + 1]!
+          p += 2
+        } else {
+          n = src[p]! * 0x1000000 + ((src[p + 1]! << 16) | (src[p + 2]! << 8) | src[p + 3]!)
+          p += 4
+        }
+      }
+      if (sp >= MAX_DEPTH || !(p <= end)) return -1
+      let k = isMap ? MAP : ARRAY
+      if (isMap && n === 1 && isDollarKey(src, p)) {
+        k = WRAPPED_MAP
+        o = putAscii(dst, o, '{"$object":')
+      }
+      dst[o++] = isMap ? 0x7b : 0x5b
+      kind[sp] = k
+      left[sp] = isMap ? n * 2 : n
+      started[sp] = 0
+      sp++
+      continue
+    } else if (t < 0xc0 || t === 0xd9 || t === 0xda || t === 0xdb) {
+      let len: number
+      if (t < 0xc0) len = t - 0xa0
+      else if (t === 0xd9) len = src[p++]!
+      else if (t === 0xda) {
+        len = (src[p]! << 8) | src[p + 1]!
+        p += 2
+      } else {
+        len = src[p]! * 0x1000000 + ((src[p + 1]! << 16) | (src[p + 2]! << 8) | src[p + 3]!)
+        p += 4
+      }
+      if (!(p + len <= end)) return -1
+      o = putString(src, p, len, dst, o)
+      if (o < 0) return -1
+      p += len
+    } else if (t >= 0xe0) {
+      o = putNumber(dst, o, t - 0x100)
+    } else {
+      switch (t) {
+        case 0xc0:
+          o = putAscii(dst, o, 'null')
+          break
+        case 0xc2:
+          o = putAscii(dst, o, 'false')
+          break
+        case 0xc3:
+          o = putAscii(dst, o, 'true')
+          break
+        case 0xcc:
+          o = putNumber(dst, o, src[p++]!)
+          break
+        case 0xcd:
+          o = putNumber(dst, o, (src[p]! << 8) | src[p + 1]!)
+          p += 2
+          break
+        case 0xce:
+          o = putNumber(dst, o, src[p]! * 0x1000000 + ((src[p + 1]! << 16) | (src[p + 2]! << 8) | src[p + 3]!))
+          p += 4
+          break
+        case 0xd0:
+          o = putNumber(dst, o, (src[p++]! << 24) >> 24)
+          break
+        case 0xd1:
+          o = putNumber(dst, o, (((src[p]! << 8) | src[p + 1]!) << 16) >> 16)
+          p += 2
+          break
+        case 0xd2:
+          o = putNumber(dst, o, (src[p]! << 24) | (src[p + 1]! << 16) | (src[p + 2]! << 8) | src[p + 3]!)
+          p += 4
+          break
+        case 0xca:
+        case 0xcb: {
+          const n = t === 0xca ? 4 : 8
+          if (p + n > end) return -1
+          loadWord(src, p, n)
+          p += n
+          const v = n === 4 ? wordF32[0]! : wordF64[0]!
+          if (Number.isFinite(v) && !Object.is(v, -0)) o = putNumber(dst, o, v)
+          else o = putAscii(dst, o, `{"$num":"${Object.is(v, -0) ? '-0' : String(v)}"}`)
+          break
+        }
+        case 0xcf:
+        case 0xd3:
+          if (p + 8 > end) return -1
+          loadWord(src, p, 8)
+          p += 8
+          o = putAscii(dst, o, `{"$bigint":"${(t === 0xcf ? wordU64[0]! : wordI64[0]!).toString()}"}`)
+          break
+        case 0xc4:
+        case 0xc5:
+        case 0xc6: {
+          let len: number
+          if (t === 0xc4) len = src[p++]!
+          else if (t === 0xc5) {
+            len = (src[p]! << 8) | src[p + 1]!
+            p += 2
+          } else {
+            len = src[p]! * 0x1000000 + ((src[p + 1]! << 16) | (src[p + 2]! << 8) | src[p + 3]!)
+            p += 4
+          }
+          if (!(p + len <= end)) return -1
+          o = putAscii(dst, o, `{"$bytes":"${Buffer.from(src.buffer, src.byteOffset + p, len).toString('base64')}"}`)
+          p += len
+          break
+        }
+        case 0xd6:
+        case 0xd7:
+        case 0xc7: {
+          // Only the msgpack timestamp (ext type -1), which msgpackr decodes to a Date.
+          const n = t === 0xd6 ? 4 : t === 0xd7 ? 8 : src[p++]!
+          if (src[p++] !== 0xff || (n !== 4 && n !== 8 && n !== 12) || p + n > end) return -1
+          o = putDate(dst, o, timestampMs(src, p, n))
+          p += n
+          break
+        }
+        default:
+          // 0xc1 (never used), ext 16/32, fixext 1/2/16: undefined, Sets, Maps, typed arrays, big bigints.
+          return -1
+      }
+    }
+    if (sp === 0) break
+  }
+  return p === end ? o : -1
+}
+
+/** Bytes a JSON string cannot hold as they are: 1 control, '"' or '\\'; 2 the bytes of non-ASCII UTF-8. */
+const SPECIAL = new Uint8Array(256)
+for (let c = 0; c < 256; c++) SPECIAL[c] = c < 0x20 || c === 0x22 || c === 0x5c ? 1 : c >= 0x80 ? 2 : 0
+
+/** Copies a UTF-8 string as a JSON string literal; -1 for invalid UTF-8 (msgpackr makes it U+FFFD). */
+function putString(src: Uint8Array, p: number, len: number, dst: Uint8Array, o: number): number {
+  const end = p + len
+  let high = false
+  dst[o++] = 0x22
+  for (let i = p; i < end; i++) {
+    const c = src[i]!
+    const kind = SPECIAL[c]!
+    if (kind === 0) {
+      dst[o++] = c
+      continue
+    }
+    if (kind === 2) {
+      high = true
+      dst[o++] = c
+      continue
+    }
+    dst[o++] = 0x5c
+    if (c === 0x22 || c === 0x5c) dst[o++] = c
+    else if (c === 0x0a) dst[o++] = 0x6e // \n
+    else if (c === 0x0d) dst[o++] = 0x72 // \r
+    else if (c === 0x09) dst[o++] = 0x74 // \t
+    else if (c === 0x08) dst[o++] = 0x62 // \b
+    else if (c === 0x0c) dst[o++] = 0x66 // \f
+    else {
+      dst[o++] = 0x75 // \u00XX, lowercase like JSON.stringify
+      dst[o++] = 0x30
+      dst[o++] = 0x30
+      dst[o++] = HEX.charCodeAt(c >> 4)
+      dst[o++] = HEX.charCodeAt(c & 15)
+    }
+  }
+  dst[o++] = 0x22
+  if (high && !isUtf8(src.subarray(p, end))) return -1
+  return o
+}
+
+/** Is the map's first key (at p) a non-empty string starting with '$'? */
+function isDollarKey(src: Uint8Array, p: number): boolean {
+  const t = src[p]!
+  if (t > 0xa0 && t < 0xc0) return src[p + 1] === 0x24
+  if (t === 0xd9) return src[p + 1]! > 0 && src[p + 2] === 0x24
+  if (t === 0xda) return ((src[p + 1]! << 8) | src[p + 2]!) > 0 && src[p + 3] === 0x24
+  return false
+}
+
+function isProto(src: Uint8Array, p: number): boolean {
+  const s = '__proto__'
+  for (let i = 0; i < 9; i++) if (src[p + i] !== s.charCodeAt(i)) return false
+  return true
+}
+
+/** The same arithmetic as msgpackr's timestamp reader, so the same Date comes out. */
+function timestampMs(d: Uint8Array, s: number, n: number): number {
+  if (n === 4) return (d[s]! * 0x1000000 + (d[s + 1]! << 16) + (d[s + 2]! << 8) + d[s + 3]!) * 1000
+  if (n === 8) {
+    return (
+      ((d[s]! << 22) + (d[s + 1]! << 14) + (d[s + 2]! << 6) + (d[s + 3]! >> 2)) / 1000000 +
+      ((d[s + 3]! & 0x3) * 0x100000000 + d[s + 4]! * 0x1000000 + (d[s + 5]! << 16) + (d[s + 6]! << 8) + d[s + 7]!) * 1000
+    )
+  }
+  return (
+    ((d[s]! << 24) + (d[s + 1]! << 16) + (d[s + 2]! << 8) + d[s + 3]!) / 1000000 +
+    ((d[s + 4]! & 0x80 ? -0x1000000000000 : 0) +
+      d[s + 6]! * 0x10000000000 +
+      d[s + 7]! * 0x100000000 +
+      d[s + 8]! * 0x1000000 +
+      (d[s + 9]! << 16) +
+      (d[s + 10]! << 8) +
+      d[s + 11]!) *
+      1000
+  )
+}
+
+function putDate(dst: Uint8Array, o: number, ms: number): number {
+  const date = new Date(ms)
+  if (Number.isNaN(date.getTime())) return putAscii(dst, o, '{"$date":null}')
+  return putAscii(dst, o, `{"$date":"${date.toISOString()}"}`)
+}
