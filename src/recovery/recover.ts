@@ -121,7 +121,7 @@ export function recover(files: FileLayer, dir: string, opts: RecoverOptions): Re
         { file: path.join(dir, problem.file), offset: problem.offset },
       )
     }
-    lost = keepValidPrefix(files, dir, result, problem)
+    lost = keepValidPrefix(files, dir, result, problem, loaded?.seq ?? 0)
   } else if (problem?.kind === 'torn-tail') {
     cutTornTail(files, dir, result, problem)
     tornBytes = problem.bytes
@@ -188,7 +188,13 @@ function cutTornTail(files: FileLayer, dir: string, result: LogReadResult, probl
  * Point-in-time: the damaged segment and every later one are renamed to `<name>.damaged`
  * (never deleted); the damaged segment's valid prefix is written back under its own name.
  */
-function keepValidPrefix(files: FileLayer, dir: string, result: LogReadResult, problem: LogProblem): RecoveryReport['lost'] {
+function keepValidPrefix(
+  files: FileLayer,
+  dir: string,
+  result: LogReadResult,
+  problem: LogProblem,
+  checkpointSeq: number,
+): RecoveryReport['lost'] {
   const movedAside: string[] = []
   let maxLost: number | undefined
   const segs = listSegments(files, dir)
@@ -214,6 +220,7 @@ function keepValidPrefix(files: FileLayer, dir: string, result: LogReadResult, p
     }
   }
   files.syncDir(dir)
-  const fromSeq = result.lastSeq + 1
+  // The valid prefix ends at the last good record, or at the checkpoint when no record after it was read.
+  const fromSeq = Math.max(result.lastSeq, checkpointSeq) + 1
   return { fromSeq, toSeq: maxLost !== undefined && maxLost >= fromSeq ? maxLost : undefined, movedAside, reason: `${problem.file} at byte ${problem.offset}: ${problem.reason}` }
 }

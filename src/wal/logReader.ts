@@ -5,7 +5,7 @@
 import path from 'node:path'
 import type { WalEvent } from '../events/types.js'
 import type { FileLayer } from '../io/fileLayer.js'
-import { BINARY_HEADER_BYTES, parseSegmentName } from './format.js'
+import { encodeSegmentHeader, parseSegmentName } from './format.js'
 import type { WalFormat } from './format.js'
 import { scanSegment } from './segmentReader.js'
 
@@ -90,9 +90,9 @@ export function readLog(
     const bytes = files.readFile(seg.path)
     const scan = scanSegment(bytes, visit, { fromSeq, toSeq })
     if ('headerError' in scan) {
-      // A crash while creating the last segment leaves a short or empty header: nothing was in it.
-      // Headers are fsynced before any record is appended, so a cut-short header means an empty segment.
-      const cutShort = bytes.length < BINARY_HEADER_BYTES || (bytes[0] === 0x7b && !bytes.includes(0x0a))
+      // A crash while creating the last segment leaves a prefix of its header: nothing was in it
+      // (headers are fsynced before any record is appended). Anything else is damage.
+      const cutShort = isHeaderPrefix(bytes, seg.firstSeq)
       const torn = isLast && cutShort && (results.length === 0 || seg.firstSeq === lastSeq + 1)
       problem = { kind: torn ? 'torn-tail' : 'corruption', file: seg.name, offset: 0, reason: `bad header: ${scan.headerError}`, bytes: bytes.length }
       break
@@ -118,6 +118,15 @@ export function readLog(
     if (lastSeq >= toSeq) break
   }
   return { segments: results, lastSeq, problem }
+}
+
+/** Whether `bytes` is a strict prefix of the header a segment starting at firstSeq would have. */
+function isHeaderPrefix(bytes: Buffer, firstSeq: number): boolean {
+  for (const format of ['binary', 'json'] as const) {
+    const h = encodeSegmentHeader(format, firstSeq)
+    if (bytes.length < h.length && h.subarray(0, bytes.length).equals(bytes)) return true
+  }
+  return false
 }
 
 function corruption(seg: SegmentFile, offset: number, reason: string): LogProblem {
