@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // IsLabDB benchmark. Run with `npm run bench` (builds first) or `node bench/run.js [options]`.
 // See bench/README.md for what each workload measures.
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -9,11 +10,17 @@ import { makeKeys, makeValues } from './lib/data.js'
 import { fmtInt, gc, now, windows } from './lib/measure.js'
 import { buildRows, buildTargets, machineInfo, printTable, writeJson, writeResultsMd } from './lib/report.js'
 import { runDisk, runGets, runPuts, runReplay } from './lib/workloads.js'
+import { peerChartSvg } from './lib/chart.js'
+import { profileMisses } from './lib/peers/profile.js'
+import { peerInfo, peerTargets, printPeerTables, printPeerTargets } from './lib/peers/report.js'
+import { runPeers } from './lib/peers/run.js'
+import { SYSTEMS, redisServerPath } from './lib/peers/systems.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
 const REPO_DIR = path.dirname(BENCH_DIR)
 
-const WORKLOADS = ['baseline', 'buffered', 'memory', 'get', 'fsync', 'sync1', 'sync64', 'replay']
+const WORKLOADS = ['baseline', 'buffered', 'memory', 'get', 'fsync', 'sync1', 'sync64', 'replay', 'peers']
+const VALUE_KINDS = ['100', '4k']
 const ALIASES = { sync: ['sync1', 'sync64'], put: ['baseline', 'buffered', 'memory'], puts: ['baseline', 'buffered', 'memory'] }
 
 const USAGE = `usage: node bench/run.js [options]
@@ -26,6 +33,15 @@ const USAGE = `usage: node bench/run.js [options]
   --sync-seconds <s>     timed seconds of each sync-put workload, split over the disk rounds (default 3)
   --fsync-seconds <s>    total seconds of raw fdatasync probing, split over the probes (default 2)
   --disk-rounds <k>      rounds of [fsync probe, sync ×1, sync ×64] (default 3)
+peer comparison (workload 'peers'; see bench/README.md):
+  --systems <name,...>   ${SYSTEMS.join(', ')} (default: all; Redis is skipped when redis-server is missing)
+  --values <kind,...>    value sizes: 100 (~110-byte records), 4k (~4 KiB records) (default: both)
+  --n4k <count>          keys for 4 KiB values (default: n / 16)
+  --peer-seconds <s>     timed seconds per system and round of each get/YCSB workload; range gets half (default 0.3)
+  --peer-rounds <k>      rounds of each get/YCSB/range workload; each system keeps its best (default 2)
+  --peer-durable-seconds <s>  timed seconds per system of each durable-put workload (default 1)
+  --peer-clients <k>     concurrent client loops for YCSB, range and async gets (default 64)
+  --no-profile           do not re-run missed IsLabDB workloads under --cpu-prof after a full run
   --help
 A run with --only writes bench/results/<date>-partial.json only; a full run also
 rewrites bench/results/latest.json and bench/RESULTS.md.`
@@ -43,6 +59,15 @@ function parseArgs(argv) {
     syncWarmSeconds: 0.2,
     diskRounds: 3,
     fsyncSeconds: 2,
+    peerSystems: [...SYSTEMS],
+    peerValues: [...VALUE_KINDS],
+    n4k: undefined,
+    peerSeconds: 0.3,
+    peerRounds: 2,
+    peerDurableSeconds: 1,
+    peerClients: 64,
+    peerFsyncSeconds: 0.3,
+    profile: true,
   }
   const num = (name, v, min) => {
     const x = Number(v)
@@ -96,6 +121,36 @@ function parseArgs(argv) {
       case '--disk-rounds':
         o.diskRounds = Math.floor(num('--disk-rounds', val(), 1))
         break
+      case '--systems': {
+        const names = val().split(',').map((x) => x.trim()).filter(Boolean)
+        for (const x of names) if (!SYSTEMS.includes(x)) throw new UsageError(`unknown system '${x}' (known: ${SYSTEMS.join(', ')})`)
+        o.peerSystems = SYSTEMS.filter((x) => names.includes(x))
+        break
+      }
+      case '--values': {
+        const kinds = val().split(',').map((x) => x.trim().toLowerCase().replace(/^4kib$/, '4k').replace(/^100b?$/, '100'))
+        for (const x of kinds) if (!VALUE_KINDS.includes(x)) throw new UsageError(`unknown value size '${x}' (known: ${VALUE_KINDS.join(', ')})`)
+        o.peerValues = VALUE_KINDS.filter((x) => kinds.includes(x))
+        break
+      }
+      case '--n4k':
+        o.n4k = Math.floor(num('--n4k', val(), 1))
+        break
+      case '--peer-seconds':
+        o.peerSeconds = num('--peer-seconds', val(), 0.05)
+        break
+      case '--peer-durable-seconds':
+        o.peerDurableSeconds = num('--peer-durable-seconds', val(), 0.05)
+        break
+      case '--peer-rounds':
+        o.peerRounds = Math.floor(num('--peer-rounds', val(), 1))
+        break
+      case '--peer-clients':
+        o.peerClients = Math.floor(num('--peer-clients', val(), 1))
+        break
+      case '--no-profile':
+        o.profile = false
+        break
       case '--help':
       case '-h':
         console.log(USAGE)
@@ -105,7 +160,17 @@ function parseArgs(argv) {
         throw new UsageError(`unknown argument '${argv[i]}'\n${USAGE}`)
     }
   }
+  if (o.n4k === undefined) o.n4k = Math.max(1, Math.round(o.n / 16))
   return o
+}
+
+/** BENCH_SETUP_REDIS=1: install redis-server with bench/setup-redis.sh when it is missing (never implicitly). */
+function maybeSetupRedis(which, opts) {
+  if (!which.has('peers') || !opts.peerSystems.includes('redis') || redisServerPath() !== undefined) return
+  if (process.env.BENCH_SETUP_REDIS !== '1') return
+  console.log('BENCH_SETUP_REDIS=1 and no redis-server: running bench/setup-redis.sh')
+  const r = spawnSync('bash', [path.join(BENCH_DIR, 'setup-redis.sh')], { stdio: 'inherit' })
+  if (r.status !== 0) console.log(`bench/setup-redis.sh failed (${r.status ?? r.signal}); Redis will be skipped`)
 }
 
 function commandLine(argv) {
@@ -125,6 +190,7 @@ async function main() {
   const machine = machineInfo(REPO_DIR)
   console.log(`IsLabDB bench — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load ${machine.loadAvgAtStart.join(' ')}`)
   console.log(`N = ${fmtInt(opts.n)}, rounds = ${opts.rounds}, workloads: ${WORKLOADS.filter((w) => which.has(w)).join(', ')}`)
+  maybeSetupRedis(which, opts)
 
   const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'islabdb-bench-'))
   const cleanup = () => fs.rmSync(tmpRoot, { recursive: true, force: true })
@@ -136,6 +202,9 @@ async function main() {
   process.once('SIGTERM', onSignal)
 
   const results = {}
+  let peerResults
+  let targetsPeers = []
+  let profiles = {}
   try {
     const ctx = { ...opts, tmpRoot, keys: makeKeys(opts.n), values: makeValues(opts.n), loadedDir: undefined }
 
@@ -158,6 +227,12 @@ async function main() {
       console.log('\n7    replay')
       await runReplay(ctx, results)
     }
+    if (which.has('peers')) {
+      await runPeers(ctx, results)
+      peerResults = results.peers
+      targetsPeers = peerTargets(results.peers, results)
+      if (opts.profile && full) profiles = await profileMisses(ctx, targetsPeers, path.join(BENCH_DIR, 'results'), date.replace(/[:.]/g, '-'))
+    }
   } finally {
     cleanup()
     process.off('SIGINT', onSignal)
@@ -167,7 +242,12 @@ async function main() {
   const totalMs = now() - started
   const rows = buildRows(results)
   const targets = buildTargets(results)
-  printTable(rows, targets)
+  if (rows.length > 0) printTable(rows, targets)
+  const info = peerResults ? peerInfo(peerResults) : []
+  if (peerResults) {
+    printPeerTables(peerResults)
+    printPeerTargets(targetsPeers, info)
+  }
 
   const doc = {
     date,
@@ -184,14 +264,31 @@ async function main() {
       fsyncSeconds: opts.fsyncSeconds,
       diskRounds: opts.diskRounds,
       workloads: WORKLOADS.filter((w) => which.has(w)),
+      peers: which.has('peers')
+        ? { systems: opts.peerSystems, values: opts.peerValues, n4k: opts.n4k, seconds: opts.peerSeconds, rounds: opts.peerRounds, durableSeconds: opts.peerDurableSeconds, clients: opts.peerClients, fsyncSeconds: opts.peerFsyncSeconds }
+        : undefined,
     },
     results,
     rows,
     targets,
+    peerTargets: targetsPeers,
+    peerInfo: info,
+    profiles,
     // For bench/profile-summary.js --windows <this file> --window <label>.
     windows,
   }
   const written = writeJson(path.join(BENCH_DIR, 'results'), doc, { latest: full })
+  if (peerResults) {
+    // Charts: one per value size (rewritten by full runs only, like RESULTS.md).
+    const meta = { date: doc.date, command: doc.command, machine: `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}` }
+    for (const kind of Object.keys(peerResults.kinds)) {
+      const svg = peerChartSvg(peerResults, kind, meta)
+      const name = `chart-${kind === '4k' ? '4k' : '100b'}${full ? '' : '-partial'}.svg`
+      const f = path.join(BENCH_DIR, 'results', name)
+      fs.writeFileSync(f, svg)
+      written.push(f)
+    }
+  }
   if (full) {
     const md = path.join(BENCH_DIR, 'RESULTS.md')
     writeResultsMd(md, doc, rows, targets)

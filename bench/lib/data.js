@@ -28,9 +28,13 @@ function mix32(x) {
  * Key i: 16 hex characters (16 bytes in UTF-8) that look random. The second half is an odd
  * multiple of i mod 2^32, a bijection, so keys are unique for any i < 2^32.
  */
+const keyBuf = Buffer.alloc(16)
 export function makeKey(i) {
-  // Flatten to a sequential string now, so no loop pays for flattening a cons-string.
-  return (hex8(mix32(i + 1)) + hex8(Math.imul(i, 0x9e3779b1))).split('').join('')
+  // Written through a buffer so the result is a flat (sequential) string: no loop pays for
+  // flattening a cons-string.
+  keyBuf.write(hex8(mix32(i + 1)), 0, 'latin1')
+  keyBuf.write(hex8(Math.imul(i, 0x9e3779b1)), 8, 'latin1')
+  return keyBuf.latin1Slice(0, 16)
 }
 
 const FIRST = ['ada', 'grace', 'alan', 'edsger', 'barbara', 'ken', 'dennis', 'margaret', 'linus', 'donald']
@@ -114,4 +118,71 @@ export function topShare(seq, top) {
   let s = 0
   for (let i = 0; i < Math.min(top, sorted.length); i++) s += sorted[i]
   return { share: s / seq.length, distinct: counts.size }
+}
+
+/** Target msgpack size of the large values of the peer comparison (`--values 4k`). */
+export const LARGE_VALUE_BYTES = 4096
+
+let largePool
+/** 4 MiB of seeded pseudo-random bytes that the large values take their bodies from. */
+function pool() {
+  if (largePool === undefined) {
+    const rnd = prng(0x4b1d)
+    largePool = Buffer.allocUnsafe(4 << 20)
+    for (let j = 0; j < largePool.length; j += 4) largePool.writeUInt32LE((rnd() * 4294967296) >>> 0, j)
+  }
+  return largePool
+}
+
+/**
+ * Value i of about 4 KiB as msgpack: the small record plus a `body` of base64 text (a slice of a
+ * seeded pseudo-random pool at an offset that depends on i), so one value compresses about as well
+ * as real base64/JSON text (to ~75%), not to nothing.
+ */
+export function makeLargeValue(i) {
+  const v = makeValue(i)
+  // record (~114 B) + "body" key (5 B) + str16 header (3 B)
+  const len = LARGE_VALUE_BYTES - 122
+  const raw = Math.ceil((len * 3) / 4)
+  const p = pool()
+  const at = mix32(i + 0x51ed) % (p.length - raw)
+  v.body = p.toString('base64', at, at + raw).slice(0, len)
+  return v
+}
+
+export function makeLargeValues(n) {
+  const values = new Array(n)
+  for (let i = 0; i < n; i++) values[i] = makeLargeValue(i)
+  return values
+}
+
+/** A seeded shuffle of 0..n-1. */
+export function shuffledIndices(n, seed = 7) {
+  const rnd = prng(seed)
+  const a = new Uint32Array(n)
+  for (let i = 0; i < n; i++) a[i] = i
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1))
+    const t = a[i]
+    a[i] = a[j]
+    a[j] = t
+  }
+  return a
+}
+
+/**
+ * Indices 0..n-1 in the order of their keys (makeKey(i)), without comparing strings: a key's first
+ * 8 hex characters are mix32(i + 1), a bijection, so they alone decide the order.
+ */
+export function sortedKeyOrder(n) {
+  if (n > 2 ** 21) {
+    const keys = makeKeys(n)
+    return Uint32Array.from(keys.keys()).sort((a, b) => (keys[a] < keys[b] ? -1 : 1))
+  }
+  const packed = new Float64Array(n)
+  for (let i = 0; i < n; i++) packed[i] = mix32(i + 1) * 2 ** 21 + i
+  packed.sort()
+  const out = new Uint32Array(n)
+  for (let i = 0; i < n; i++) out[i] = packed[i] % 2 ** 21
+  return out
 }

@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fmtInt, fmtMs, fmtRate, median } from './measure.js'
+import { mdPeerSection } from './peers/report.js'
 
 export const NOTES_MARKER = '<!-- notes -->'
 
@@ -214,13 +215,15 @@ export function writeResultsMd(file, doc, rows, targets) {
 - **Config:** N = ${fmtInt(c.n)} keys (16-byte keys, ~${doc.results.baseline ? doc.results.baseline.avgValueBytes.toFixed(0) : '100'}-byte msgpack values), ${c.rounds} rounds per CPU-bound workload (median reported), ${fmtInt(c.lookups)} lookups per pass, bulk-load chunk ${c.chunk}; ${c.diskRounds} disk rounds of [fsync probe, sync ×1, sync ×64] (${c.syncSeconds} s per sync workload, ${c.fsyncSeconds} s of fsync probes in all)
 - **Total run time:** ${(doc.totalMs / 1000).toFixed(1)} s
 
-## Results
+${mdPeerSection(doc)}
+
+## IsLabDB against its own limits (rows 1–7)
 
 ${mdTable(rows)}
 
 Every ratio is the median over rounds of a per-round ratio, measured in this same run: rounds of rows 1–3 are interleaved (each db round is divided by the baseline round just before it), as are rounds of 4a/4b/4d/4e (the cold row 4c, a single pass, is divided by the median of 4a). The sync rows (6a, 6b) are ratios of each round to the mean of the fsync probes taken just before and just after it (median over rounds), because the shared disk's fsync rate drifts. The single-writer row (6a) is reported against 1 × the fsync rate for information; it has no target. Row 5b and the commit counts in the 6a/6b notes are diagnostics (see README).
 
-## Targets
+### Targets
 
 ${tl.join('\n')}
 
