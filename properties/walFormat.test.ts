@@ -40,7 +40,7 @@ function encode(format: 'binary' | 'json', events: WalEvent[]): { bytes: Buffer;
 
 /** Compares decoded values, not encodings: JSON segments re-encode the value they parse. */
 function comparable(ev: WalEvent): unknown {
-  const op = (o: Op) => (o.type === 'put' ? { ...o, value: decodeValue(o.value) } : o)
+  const op = (o: Op | WalEvent) => (o.type === 'put' ? { ...o, value: decodeValue(o.value) } : o)
   return ev.type === 'batch' ? { ...ev, ops: ev.ops.map(op) } : op(ev)
 }
 

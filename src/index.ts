@@ -8,7 +8,22 @@ export function open(options?: OpenOptions): Promise<Database> {
 }
 
 export { Database }
-export type { BatchOp, CheckpointExtension, CheckpointInfo, DatabaseStats, Entry, WriteOptions } from './db/database.js'
+export type { BatchOp, CheckpointExtension, CheckpointInfo, DatabaseStats, EntangleOptions, Entry, QuantumRead, WriteOptions } from './db/database.js'
+export type {
+  DemonOptions,
+  DemonState,
+  EntanglementRule,
+  EntropyReading,
+  MemoryOptions,
+  Metrics,
+  PhysicsOptions,
+  PhysicsView,
+  Spread,
+  TierBudget,
+  Wormhole,
+  WormholeOptions,
+} from './physics/index.js'
+export type { Tier } from './state/entry.js'
 export type { Durability, OpenOptions } from './db/options.js'
 export type { WriteResult } from './pipeline/writeRequest.js'
 export { ChangeStream } from './changes/changeStream.js'

@@ -205,8 +205,9 @@ function matcher(opts: ChangesOptions): (key: string) => boolean {
   return (key) => (prefix === undefined || key.startsWith(prefix)) && (keys === undefined || keys.has(key))
 }
 
-/** A batch arrives as its member changes, in order, all with the batch's seq. */
+/** A batch arrives as its member changes, in order, all with the batch's seq. Entangle events change no value: none. */
 function expand<V>(ev: WalEvent, undo: unknown): Change<V>[] {
+  if (ev.type === 'entangle') return []
   if (ev.type !== 'batch') return [change<V>(ev.seq, ev.time, ev, undo as Entry | undefined)]
   const prev = undo as (Entry | undefined)[] | undefined
   return ev.ops.map((op, i) => change<V>(ev.seq, ev.time, op, prev?.[i]))

@@ -7,6 +7,7 @@ import { uncompressSync } from 'lz4-napi'
 import { crc32 } from 'node:zlib'
 import type { FileLayer } from '../io/fileLayer.js'
 import { Entry } from '../state/entry.js'
+import type { MemoryState } from '../state/memoryState.js'
 import { readU64 } from '../wal/format.js'
 import {
   CHECKPOINT_HEADER_BYTES,
@@ -126,4 +127,16 @@ export function readCheckpoint(
     onProgress?.({ done, total: counted, bytes: c.end })
   }
   return { seq: header.seq, time: header.time, entries: counted, bytes: b.length, extensions }
+}
+
+/**
+ * Restores the state that a checkpoint keeps in extension frames (the entanglements), before the
+ * log after it is replayed. Data that does not decode makes the checkpoint damaged.
+ */
+export function loadStateExtensions(state: MemoryState, file: string, extensions: ReadonlyMap<string, Uint8Array>): void {
+  try {
+    state.loadCheckpointExtensions(extensions)
+  } catch (err) {
+    throw new CheckpointDamage(file, 0, `state extension does not decode: ${(err as Error).message}`)
+  }
 }

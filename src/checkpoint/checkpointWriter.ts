@@ -6,6 +6,7 @@ import path from 'node:path'
 import { compressSync } from 'lz4-napi'
 import type { FileLayer } from '../io/fileLayer.js'
 import type { Entry } from '../state/entry.js'
+import { ENTANGLEMENT_EXTENSION } from '../state/entanglements.js'
 import type { MemoryState } from '../state/memoryState.js'
 import { GrowBuffer } from '../wal/recordCodec.js'
 import { writeU64 } from '../wal/format.js'
@@ -23,10 +24,17 @@ export interface Snapshot {
   extensions: { name: string; data: Uint8Array }[]
 }
 
+/**
+ * The state as of now. State kept in extension frames (the entanglements) is taken from `state`
+ * itself, replacing any blob of that name in `extensions`, so a caller carrying the blobs of an
+ * older checkpoint forward cannot write stale ones.
+ */
 export function takeSnapshot(state: MemoryState, seq: number, extensions: Snapshot['extensions']): Snapshot {
   const keys = Array.from(state.entries.keys())
   const entries = Array.from(state.entries.values())
-  return { seq, time: Date.now(), keys, entries, extensions }
+  const exts = extensions.filter((e) => e.name !== ENTANGLEMENT_EXTENSION)
+  if (state.entanglements.keys > 0) exts.push({ name: ENTANGLEMENT_EXTENSION, data: state.entanglements.encode() })
+  return { seq, time: Date.now(), keys, entries, extensions: exts }
 }
 
 export interface CheckpointWritten {

@@ -28,6 +28,10 @@ import { MemoryState } from '../state/memoryState.js'
 import { RangeRead } from '../state/rangeRead.js'
 import type { RangeOptions } from '../state/rangeRead.js'
 import { WalWriter } from '../wal/walWriter.js'
+import type { Observable } from 'rxjs'
+import { EntanglementRules, Physics, checkEntangle, checkStrength, every, metricsOf, partnersOf, physicsView, DEFAULT_STRENGTH } from '../physics/index.js'
+import type { Metrics, PhysicsView } from '../physics/index.js'
+import type { Tier } from '../state/entry.js'
 import type { Durability, OpenOptions, ResolvedOptions } from './options.js'
 import { resolveOptions } from './options.js'
 
@@ -41,6 +45,20 @@ export interface Entry<V = unknown> {
 export interface WriteOptions {
   /** Write only if the key's current seq is this (0: only if the key does not exist). */
   ifSeq?: number
+  /** Physics: the tier the new value starts in ('hot': decoded now, 'cold': compressed now). Default 'warm'. */
+  tier?: Tier
+}
+
+export interface EntangleOptions {
+  /** 0.1–1. Default 0.5. */
+  strength?: number
+}
+
+export interface QuantumRead<V = unknown> {
+  /** The key's value (undefined when absent). */
+  value: V | undefined
+  /** Its entangled partners that exist, strongest first, at most `maxEntangled`. */
+  entangled: Map<string, unknown>
 }
 
 export type BatchOp =
@@ -97,6 +115,8 @@ export class Database {
   private checkpointTimer: NodeJS.Timeout | undefined
   private walBytesAtCheckpoint = 0
   private readonly extensions = new Map<string, CheckpointExtension>()
+  private physics_: Physics | undefined
+  private rules!: EntanglementRules
   private extensionData = new Map<string, Uint8Array>()
   private readonly onBeforeExit = (): void => {
     void this.committer?.flush().catch(() => undefined)
@@ -113,9 +133,11 @@ export class Database {
 
   private start(): void {
     const o = this.options
+    this.rules = new EntanglementRules(o.entanglement)
     if (o.durability === 'memory') {
       this.feed = new ChangeFeed(0, true)
       this.pipeline = buildWritePipeline(this.state, 0, undefined, this.feed, false)
+      this.startPhysics()
       return
     }
     o.fileLayer.mkdirp(o.dir)
@@ -148,9 +170,17 @@ export class Database {
       this.lock.release()
       throw err
     }
+    this.startPhysics()
     // Buffered writes still pending when the event loop drains are written before the process exits.
     process.on('beforeExit', this.onBeforeExit)
     if (o.checkpoint.auto) this.startCheckpointTimers()
+  }
+
+  /** Physics shapes the state's entries and observes reads; its masses and wormholes live in checkpoints. */
+  private startPhysics(): void {
+    if (this.options.physics === false) return
+    this.physics_ = new Physics(this.state, this.rules, this.options.physics)
+    this.registerCheckpointExtension(this.physics_.checkpointExtension())
   }
 
   private startCheckpointTimers(): void {
@@ -212,7 +242,7 @@ export class Database {
     // The log must hold every event up to `seq` before a checkpoint may let older segments go.
     await this.committer!.flush()
     const written = await writeCheckpoint(o.fileLayer, o.dir, snap)
-    const pruned = prune(o.fileLayer, o.dir, o.checkpoint.keep)
+    const pruned = prune(o.fileLayer, o.dir, o.checkpoint.keep, { segments: o.history.retainSegments, ms: o.history.retainMs })
     this.walBytesAtCheckpoint = walBytes
     this.lastCheckpoint = { ...written, ...pruned }
     this.checkpointCount++
@@ -237,16 +267,21 @@ export class Database {
   put(key: string, value: unknown, opts?: WriteOptions): Promise<WriteResult> {
     let bytes: Uint8Array
     let ifSeq: number | undefined
+    let tier: Tier | undefined
     try {
       this.assertWritable()
       assertValidKey(key)
       bytes = encodeValue(value)
       ifSeq = opts?.ifSeq
       if (ifSeq !== undefined) assertSeqOption(ifSeq)
+      tier = opts?.tier
+      if (tier !== undefined && tier !== 'hot' && tier !== 'warm' && tier !== 'cold') throw new InvalidOptionError(`tier must be 'hot', 'warm' or 'cold', not ${String(tier)}`)
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise((resolve, reject) => this.pipeline.requests.next(WriteRequest.put(key, bytes, ifSeq, resolve, reject)))
+    const p = new Promise<WriteResult>((resolve, reject) => this.pipeline.requests.next(WriteRequest.put(key, bytes, ifSeq, resolve, reject)))
+    if (tier !== undefined) this.physics_?.hint(key, tier)
+    return p
   }
 
   delete(key: string, opts?: WriteOptions): Promise<WriteResult> {
@@ -302,14 +337,76 @@ export class Database {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
     const e = this.state.entries.get(key)
-    return e === undefined ? undefined : (e.value() as V)
+    if (e === undefined) return undefined
+    return (this.physics_ === undefined ? e.value() : this.physics_.read(e, key)) as V
   }
 
   getEntry<V = unknown>(key: string): Entry<V> | undefined {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
     const e = this.state.entries.get(key)
-    return e === undefined ? undefined : { value: e.value() as V, seq: e.seq, time: e.time }
+    if (e === undefined) return undefined
+    return { value: (this.physics_ === undefined ? e.value() : this.physics_.read(e, key)) as V, seq: e.seq, time: e.time }
+  }
+
+  /**
+   * Quantum entanglement: from now on quantumGet(key) also returns `partners` (at most 10 per key;
+   * the strongest are kept). Logged like a write: it gets a seq, replays and survives restarts.
+   */
+  entangle(key: string, partners: readonly string[], opts: EntangleOptions = {}): Promise<WriteResult> {
+    let list: string[]
+    let strength: number
+    try {
+      this.assertWritable()
+      list = checkEntangle(key, partners)
+      strength = opts.strength === undefined ? DEFAULT_STRENGTH : checkStrength(opts.strength)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return new Promise((resolve, reject) => this.pipeline.requests.next(WriteRequest.entangle(key, list, strength, resolve, reject)))
+  }
+
+  /** Removes entanglements of `key` (with `partners`, or all of them); logged like entangle. */
+  disentangle(key: string, partners?: readonly string[]): Promise<WriteResult> {
+    let list: string[]
+    try {
+      this.assertWritable()
+      assertValidKey(key)
+      list = partners === undefined ? Array.from(this.state.entanglements.of(key)?.keys() ?? []) : checkEntangle(key, partners)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return new Promise((resolve, reject) => this.pipeline.requests.next(WriteRequest.entangle(key, list, 0, resolve, reject)))
+  }
+
+  /**
+   * Reads `key` and its entangled partners (declared with entangle() or by the `entanglement`
+   * rules), strongest first. Counts as a read of each key returned.
+   */
+  quantumGet<V = unknown>(key: string): QuantumRead<V> {
+    const value = this.get<V>(key)
+    const entangled = new Map<string, unknown>()
+    for (const [p] of partnersOf(key, this.state.entanglements, this.rules)) {
+      if (entangled.size >= this.options.maxEntangled) break
+      const e = this.state.entries.get(p)
+      if (e !== undefined) entangled.set(p, this.physics_ === undefined ? e.value() : this.physics_.read(e, p))
+    }
+    return { value, entangled }
+  }
+
+  /** The physics layer's controls and views (docs/physics.md). */
+  get physics(): PhysicsView {
+    return physicsView(this.physics_, this.state)
+  }
+
+  /** Tier sizes, hit ratios, evictions, promotions, entanglement and wormhole counts, entropy. */
+  metrics(): Metrics {
+    return metricsOf(this.physics_, this.state, this.rules)
+  }
+
+  /** metrics() now and then every second while subscribed. */
+  get metrics$(): Observable<Metrics> {
+    return every(1000, () => this.metrics())
   }
 
   has(key: string): boolean {
@@ -413,6 +510,7 @@ export class Database {
 
   private async shutdown(): Promise<void> {
     process.off('beforeExit', this.onBeforeExit)
+    this.physics_?.stop()
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer)
     let flushError: unknown
     try {

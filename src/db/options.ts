@@ -1,7 +1,10 @@
 // Options users pass to open(), with defaults applied and every value checked.
+import v8 from 'node:v8'
 import { InvalidOptionError } from '../errors.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { nodeFileLayer } from '../io/nodeFileLayer.js'
+import { EntanglementRules, MAX_PARTNERS, resolvePhysics } from '../physics/index.js'
+import type { EntanglementRule, MemoryOptions, PhysicsConfig, PhysicsOptions } from '../physics/index.js'
 import type { RecoveryMode, RecoveryProgress } from '../recovery/recover.js'
 import type { WalFormat } from '../wal/format.js'
 
@@ -28,10 +31,29 @@ export interface OpenOptions {
    * db.checkpoint() still works.
    */
   checkpoint?: false | { intervalMs?: number; keep?: number; walBytes?: number }
+  /**
+   * Keep more WAL than checkpoints need, for change streams and time travel: at least the newest
+   * `retainSegments` segments, and segments younger than `retainMs`. Default: nothing extra.
+   */
+  history?: { retainSegments?: number; retainMs?: number }
   /** 'strict' (default): damage before the log's tail fails open(). 'point-in-time': keep the valid prefix. */
   recovery?: RecoveryMode
   /** Told how recovery is going, often enough for a progress bar. */
   onProgress?: (p: RecoveryProgress) => void
+  /**
+   * The physics layer (docs/physics.md): spacetime tiers, event horizon cache, wormholes,
+   * entropy monitor and Maxwell's demon. `false`: a flat in-memory map. Default on.
+   */
+  physics?: boolean | PhysicsOptions
+  /**
+   * Memory budget of the tiers, in encoded (msgpack) bytes: a total split evenly between hot and
+   * warm, or `{ hotBytes, warmBytes }`. Default: an eighth of V8's heap limit.
+   */
+  memory?: MemoryOptions
+  /** Quantum entanglement pattern rules, e.g. `[{ from: 'user:*', to: 'profile:*', strength: 0.8 }]`. */
+  entanglement?: EntanglementRule[]
+  /** quantumGet returns at most this many partners (1–10). Default 10. */
+  maxEntangled?: number
 }
 
 export interface ResolvedOptions {
@@ -44,7 +66,11 @@ export interface ResolvedOptions {
   fileLayer: FileLayer
   checkpoint: { intervalMs: number; walBytes: number; keep: number; auto: boolean }
   recovery: RecoveryMode
+  history: { retainSegments: number; retainMs: number }
   onProgress: ((p: RecoveryProgress) => void) | undefined
+  physics: PhysicsConfig | false
+  entanglement: EntanglementRule[]
+  maxEntangled: number
 }
 
 export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
@@ -66,10 +92,25 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new InvalidOptionError('onProgress must be a function')
   const cp = o.checkpoint === false ? {} : (o.checkpoint ?? {})
   if (typeof cp !== 'object' || cp === null) throw new InvalidOptionError('checkpoint must be false or an object')
+  const entanglement = o.entanglement ?? []
+  new EntanglementRules(entanglement) // validates
+  const maxEntangled = o.maxEntangled ?? MAX_PARTNERS
+  if (!Number.isSafeInteger(maxEntangled) || maxEntangled < 1 || maxEntangled > MAX_PARTNERS) {
+    throw new InvalidOptionError(`maxEntangled must be an integer from 1 to ${MAX_PARTNERS}, not ${String(maxEntangled)}`)
+  }
+  const h = o.history ?? {}
+  if (typeof h !== 'object' || h === null) throw new InvalidOptionError('history must be an object')
   return {
     dir,
     recovery,
+    history: {
+      retainSegments: positiveInt('history.retainSegments', h.retainSegments, 0, true),
+      retainMs: positiveInt('history.retainMs', h.retainMs, 0, true),
+    },
     onProgress: o.onProgress,
+    physics: resolvePhysics(o.physics, o.memory, Math.floor(v8.getHeapStatistics().heap_size_limit / 8)),
+    entanglement: [...entanglement],
+    maxEntangled,
     checkpoint: {
       auto: o.checkpoint !== false,
       intervalMs: positiveInt('checkpoint.intervalMs', cp.intervalMs, 300_000),

@@ -1,7 +1,7 @@
 // The events every write becomes. Values travel as msgpack bytes: encoded once at the API
 // boundary, then stored, logged and checkpointed without being decoded again.
 
-export type EventType = 'put' | 'del' | 'batch'
+export type EventType = 'put' | 'del' | 'batch' | 'entangle'
 
 export interface PutOp {
   readonly type: 'put'
@@ -35,4 +35,18 @@ export interface BatchEvent {
   readonly ops: readonly Op[]
 }
 
-export type WalEvent = PutEvent | DelEvent | BatchEvent
+/**
+ * Quantum entanglement: from now on, reading `key` with quantumGet also returns `partners`, at
+ * this strength (0 removes these links). Entanglements are state, so they are logged like writes.
+ */
+export interface EntangleEvent {
+  readonly type: 'entangle'
+  readonly seq: number
+  readonly time: number
+  readonly key: string
+  readonly partners: readonly string[]
+  /** 0 (remove) or 0.1–1. */
+  readonly strength: number
+}
+
+export type WalEvent = PutEvent | DelEvent | BatchEvent | EntangleEvent

@@ -114,6 +114,6 @@ export class HistoryIndex {
       else list.push(v)
     }
     if (ev.type === 'batch') for (const op of ev.ops) put(op)
-    else put(ev)
+    else if (ev.type !== 'entangle') put(ev)
   }
 }

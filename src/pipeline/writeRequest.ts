@@ -14,6 +14,13 @@ export interface Condition {
 }
 
 const NO_VALUE = new Uint8Array(0)
+const NO_PARTNERS: readonly string[] = []
+
+/** The body of an entangle request (one field, so puts do not carry two unused ones). */
+interface Entanglement {
+  readonly partners: readonly string[]
+  readonly strength: number
+}
 
 export class WriteRequest {
   seq = 0
@@ -25,14 +32,25 @@ export class WriteRequest {
   walOffset = -1
 
   private constructor(
-    readonly type: 'put' | 'del' | 'batch',
+    readonly type: 'put' | 'del' | 'batch' | 'entangle',
     readonly key: string,
     readonly value: Uint8Array,
     readonly ops: readonly Op[] | undefined,
-        readonly conditions: readonly Condition[] | undefined,
+    readonly conditions: readonly Condition[] | undefined,
     readonly resolve: (r: WriteResult) => void,
     readonly reject: (err: unknown) => void,
+    private readonly entanglement: Entanglement | undefined = undefined,
   ) {}
+
+  /** Entangle requests: the partners (EntangleEvent.partners). */
+  get partners(): readonly string[] {
+    return this.entanglement?.partners ?? NO_PARTNERS
+  }
+
+  /** Entangle requests: the strength (EntangleEvent.strength). */
+  get strength(): number {
+    return this.entanglement?.strength ?? 0
+  }
 
   static put(key: string, value: Uint8Array, ifSeq: number | undefined, resolve: (r: WriteResult) => void, reject: (e: unknown) => void): WriteRequest {
     return new WriteRequest('put', key, value, undefined, ifSeq === undefined ? undefined : [{ key, ifSeq }], resolve, reject)
@@ -49,5 +67,15 @@ export class WriteRequest {
     reject: (e: unknown) => void,
   ): WriteRequest {
     return new WriteRequest('batch', '', NO_VALUE, ops, conditions, resolve, reject)
+  }
+
+  static entangle(
+    key: string,
+    partners: readonly string[],
+    strength: number,
+    resolve: (r: WriteResult) => void,
+    reject: (e: unknown) => void,
+  ): WriteRequest {
+    return new WriteRequest('entangle', key, NO_VALUE, undefined, undefined, resolve, reject, { partners, strength })
   }
 }

@@ -2,7 +2,7 @@
 // newest valid checkpoint at or before the target, then the log up to the target, read by the
 // same readers recovery uses. Read-only: no lock, no truncation, no leftovers removed, so it
 // may run on a directory another process has open (`islab replay`, `stats`, `get`).
-import { CheckpointDamage, readCheckpoint } from '../checkpoint/checkpointReader.js'
+import { CheckpointDamage, loadStateExtensions, readCheckpoint } from '../checkpoint/checkpointReader.js'
 import { listCheckpoints } from '../checkpoint/checkpointStore.js'
 import { HistoryGoneError } from '../errors.js'
 import type { WalEvent } from '../events/types.js'
@@ -69,6 +69,7 @@ export function materialize(files: FileLayer, dir: string, opts: MaterializeOpti
         (p) => opts.onProgress?.({ phase: 'checkpoint', ...p }),
         cp.seq,
       )
+      loadStateExtensions(candidate, cp.path, loaded.extensions)
       // The header time is when the snapshot was taken, so every event in it is older.
       if (loaded.time > toTime) continue
       state = candidate

@@ -7,7 +7,7 @@
 //  - a log that no longer reaches back to the checkpoint fails the open: never a silently
 //    incomplete database.
 import path from 'node:path'
-import { CheckpointDamage, readCheckpoint } from '../checkpoint/checkpointReader.js'
+import { CheckpointDamage, loadStateExtensions, readCheckpoint } from '../checkpoint/checkpointReader.js'
 import { listCheckpoints, removeCheckpointLeftovers } from '../checkpoint/checkpointStore.js'
 import { CorruptionError } from '../errors.js'
 import type { FileLayer } from '../io/fileLayer.js'
@@ -70,13 +70,15 @@ export function recover(files: FileLayer, dir: string, opts: RecoverOptions): Re
   for (const cp of listCheckpoints(files, dir)) {
     const candidate = new MemoryState()
     try {
-      loaded = readCheckpoint(
+      const got = readCheckpoint(
         files,
         cp.path,
         (key, entry) => candidate.load(key, entry),
         (p) => opts.onProgress?.({ phase: 'checkpoint', ...p }),
         cp.seq,
       )
+      loadStateExtensions(candidate, cp.path, got.extensions)
+      loaded = got
       state = candidate
       loadedFile = cp.name
       break

@@ -1,18 +1,37 @@
-// One key's current version in the in-memory projection.
+// One key's current version in the in-memory projection, and the three forms ("spacetime
+// tiers") it can take when the physics layer manages memory:
+//   hot  — the decoded, deep-frozen value, ready to return;
+//   warm — only the msgpack bytes, decoded on each read;
+//   cold — the bytes LZ4-compressed in a shared slab, the raw bytes dropped.
+// Every form yields the same `bytes` and the same `value()`: a tier changes cost, never content.
+// Under a tiered entry's decoded value (hot) or on their own (warm, cold), the bytes are held in
+// one of three ways: `raw` (a Uint8Array, as written), or a record in a slab — uncompressed
+// ("settled" warm bytes, packed densely) or LZ4-compressed.
 import { decodeValue, freezeDecoded } from '../events/valueCodec.js'
 
 const UNDECODED: unique symbol = Symbol('undecoded')
+const NO_BYTES = new Uint8Array(0)
+
+export type Tier = 'hot' | 'warm' | 'cold'
 
 export class Entry {
   /** The decoded, deep-frozen value once a read has asked for it (only for values that can be frozen). */
-  private decoded: unknown = UNDECODED
+  protected decoded: unknown = UNDECODED
 
   constructor(
     readonly seq: number,
     readonly time: number,
-    /** The msgpack bytes, exactly as logged: what recovery rebuilds. */
-    readonly bytes: Uint8Array,
+    protected raw: Uint8Array,
   ) {}
+
+  /** The msgpack bytes, exactly as logged: what recovery rebuilds. */
+  get bytes(): Uint8Array {
+    return this.raw
+  }
+
+  get tier(): Tier {
+    return this.decoded === UNDECODED ? 'warm' : 'hot'
+  }
 
   /**
    * Values are decoded on first read, not on put: most writes are never read before being
@@ -22,8 +41,179 @@ export class Entry {
   value(): unknown {
     const d = this.decoded
     if (d !== UNDECODED) return d
-    const v = decodeValue(this.bytes)
+    const v = decodeValue(this.raw)
     if (freezeDecoded(v)) this.decoded = v
     return v
+  }
+}
+
+/** Where a cold entry's compressed bytes are: a store (one slab) and an address in it. */
+export interface ColdPlace {
+  readonly store: ColdStore
+  readonly at: number
+}
+
+/** Places records in stores (the physics layer's slab allocator). */
+export interface ColdWriter {
+  /** Compresses `bytes` into a store. */
+  write(bytes: Uint8Array): ColdPlace
+  /** Stores `bytes` as they are (uncompressed). */
+  writeRaw(bytes: Uint8Array): ColdPlace
+  /** Copies the record at `at` of `from` as it is (compaction), without decompressing it. */
+  move(from: ColdStore, at: number): ColdPlace
+}
+
+/** Holds compressed records, each at an address (one slab of the physics layer). */
+export interface ColdStore {
+  /** The original bytes stored at `at` (a fresh copy). */
+  read(at: number): Uint8Array
+  /** Encoded (uncompressed) length of the bytes stored at `at`. */
+  size(at: number): number
+  /** Bytes the record at `at` takes in the store. */
+  stored(at: number): number
+  /** True when the record at `at` is a cold one (false: settled warm bytes). */
+  cold(at: number): boolean
+  /** The record at `at` is no longer used by the state (it may still be read through old references). */
+  release(at: number): void
+  /** The record at `at` is used by the state again (an undone write put its entry back). */
+  retain(at: number): void
+}
+
+/** A partner that reading this entry's key pulls toward the hot tier (entanglement, wormholes). */
+export interface Link {
+  readonly key: string
+  /** Mass given to the partner per read, in reads (the entanglement or wormhole strength). */
+  readonly weight: number
+  /** Wormholes: load the partner into the hot tier at once. */
+  readonly prefetch: boolean
+}
+
+/**
+ * An entry whose form the physics layer chooses. Unlike Entry it never keeps a decoded value on
+ * its own: value() decodes from whatever form it is in, and only the tiers decide (heat/cool)
+ * which values stay decoded — so a range scan cannot fill memory behind the budget's back.
+ */
+export class TieredEntry extends Entry {
+  // Field order matters a little: a hot read touches `decoded` and `links`, which sit side by side.
+  /** What a read of this key pulls; undefined until first computed. */
+  links: readonly Link[] | undefined = undefined
+  /** Decayed read count in the mass clock's current units (physics/mass.ts); a small integer. */
+  mass = 0
+  /** Index in its tier's list (hot or warm) kept by the tiers; -1 when in neither (cold). */
+  slot = -1
+  /** The slab holding the bytes when `at` ≥ 0 (then `raw` is empty). */
+  private store: ColdStore | undefined = undefined
+  private at = -1
+
+  static from(e: Entry): TieredEntry {
+    return new TieredEntry(e.seq, e.time, e.bytes)
+  }
+
+  override get bytes(): Uint8Array {
+    return this.at < 0 ? this.raw : this.store!.read(this.at)
+  }
+
+  override get tier(): Tier {
+    return this.decoded !== UNDECODED ? 'hot' : this.compressed ? 'cold' : 'warm'
+  }
+
+  /** True when the bytes are held in a cold record (cold, or hot over a cold backing). */
+  get compressed(): boolean {
+    return this.at >= 0 && this.store!.cold(this.at)
+  }
+
+  /** True when the bytes are a Uint8Array of their own (not yet settled into a slab). */
+  get loose(): boolean {
+    return this.at < 0
+  }
+
+  /** Encoded (msgpack) size of the value, whatever the form. */
+  get size(): number {
+    return this.at < 0 ? this.raw.length : this.store!.size(this.at)
+  }
+
+  /** Bytes the compressed form takes (0 when not compressed). */
+  get storedSize(): number {
+    return this.compressed ? this.store!.stored(this.at) : 0
+  }
+
+  override value(): unknown {
+    const d = this.decoded
+    return d !== UNDECODED ? d : decodeValue(this.bytes)
+  }
+
+  /** The decoded value when hot, otherwise undefined (a stored value is never undefined). */
+  peek(): unknown {
+    const d = this.decoded
+    return d === UNDECODED ? undefined : d
+  }
+
+  /** Keeps an already decoded and frozen value (see freezeDecoded): the entry becomes hot. */
+  keep(v: unknown): void {
+    this.decoded = v
+  }
+
+  /** Drops the decoded value: the entry falls back to warm or cold, whichever its bytes are. */
+  cool(): void {
+    this.decoded = UNDECODED
+  }
+
+  /** Moves the bytes into a slab, compressed. */
+  compress(writer: ColdWriter): void {
+    if (this.compressed) return
+    this.place(writer.write(this.bytes))
+  }
+
+  /**
+   * Moves loose bytes into a slab as they are: an entry then no longer keeps alive the buffer
+   * its bytes were a view of (an encoder's 8 KiB scratch buffer, a WAL segment or checkpoint
+   * chunk read at recovery), which one surviving value would otherwise hold whole.
+   */
+  settle(writer: ColdWriter): void {
+    if (this.at >= 0) return
+    this.place(writer.writeRaw(this.raw))
+  }
+
+  /** Moves the record to wherever `writer` puts it now (slab compaction). */
+  relocate(writer: ColdWriter): void {
+    if (this.at < 0) return
+    const place = writer.move(this.store!, this.at)
+    this.store!.release(this.at)
+    this.store = place.store
+    this.at = place.at
+  }
+
+  /** The store holding the bytes (undefined when they are loose). */
+  get coldStore(): ColdStore | undefined {
+    return this.at < 0 ? undefined : this.store
+  }
+
+  /** Brings compressed bytes back uncompressed (loose; warm, or hot over warm bytes). */
+  decompress(): void {
+    if (!this.compressed) return
+    this.raw = this.store!.read(this.at)
+    this.store!.release(this.at)
+    this.store = undefined
+    this.at = -1
+  }
+
+  /**
+   * The entry left the state: its slab record no longer counts as used. It stays readable,
+   * because a checkpoint or a range read may still hold this entry (slabs are never overwritten).
+   */
+  release(): void {
+    if (this.at >= 0) this.store!.release(this.at)
+  }
+
+  /** The entry is back in the state (an undone write restored it). */
+  retain(): void {
+    if (this.at >= 0) this.store!.retain(this.at)
+  }
+
+  private place(p: ColdPlace): void {
+    if (this.at >= 0) this.store!.release(this.at)
+    this.store = p.store
+    this.at = p.at
+    this.raw = NO_BYTES
   }
 }

@@ -17,6 +17,8 @@ export const PAYLOAD_PREFIX_BYTES = 17
 export const RECORD_PUT = 1
 export const RECORD_DEL = 2
 export const RECORD_BATCH = 3
+/** Quantum entanglement: key, u16 partner count, partners (keys), f64 strength. */
+export const RECORD_ENTANGLE = 4
 
 export const VALUE_FLAG_LZ4 = 1
 

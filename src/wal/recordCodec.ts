@@ -1,7 +1,7 @@
 // Encodes events into WAL records and decodes them back, for both entry formats.
 // The binary encoder writes straight into a reusable buffer: this is the put hot path.
 import { compressSync, uncompressSync } from 'lz4-napi'
-import type { Op, WalEvent } from '../events/types.js'
+import type { EntangleEvent, Op, WalEvent } from '../events/types.js'
 import { crc32Range } from './crc.js'
 import { decodeValue, encodeValue } from '../events/valueCodec.js'
 import { fromTaggedJson, toTaggedJson } from '../events/taggedJson.js'
@@ -10,6 +10,7 @@ import {
   PAYLOAD_PREFIX_BYTES,
   RECORD_BATCH,
   RECORD_DEL,
+  RECORD_ENTANGLE,
   RECORD_PUT,
   VALUE_FLAG_LZ4,
   jsonLineWithCrc,
@@ -52,19 +53,35 @@ function opBytesBound(op: Op): number {
   return 3 + op.key.length * 3 + (op.type === 'put' ? 9 + op.value.length + (op.value.length >>> 6) + 16 : 0)
 }
 
+function entangleBytesBound(ev: EntangleEvent): number {
+  let n = 2 + ev.key.length * 3 + 2 + 8
+  for (const k of ev.partners) n += 2 + k.length * 3
+  return n
+}
+
 /** Appends one binary frame for `ev` to `out`. Values over `compressThreshold` bytes go through LZ4. */
 export function encodeBinaryRecord(out: GrowBuffer, ev: WalEvent, compressThreshold: number): void {
   const bound =
-    FRAME_HEADER_BYTES + PAYLOAD_PREFIX_BYTES + 4 + (ev.type === 'batch' ? ev.ops.reduce((n, op) => n + opBytesBound(op), 0) : opBytesBound(ev))
+    FRAME_HEADER_BYTES +
+    PAYLOAD_PREFIX_BYTES +
+    4 +
+    (ev.type === 'batch' ? ev.ops.reduce((n, op) => n + opBytesBound(op), 0) : ev.type === 'entangle' ? entangleBytesBound(ev) : opBytesBound(ev))
   out.ensure(bound)
   const b = out.buf
   const start = out.pos
   let p = start + FRAME_HEADER_BYTES
-  b[p] = ev.type === 'put' ? RECORD_PUT : ev.type === 'del' ? RECORD_DEL : RECORD_BATCH
+  b[p] = ev.type === 'put' ? RECORD_PUT : ev.type === 'del' ? RECORD_DEL : ev.type === 'batch' ? RECORD_BATCH : RECORD_ENTANGLE
   writeU64(b, p + 1, ev.seq)
   b.writeDoubleLE(ev.time, p + 9)
   p += PAYLOAD_PREFIX_BYTES
-  if (ev.type === 'batch') {
+  if (ev.type === 'entangle') {
+    p = writeKey(b, p, ev.key)
+    b.writeUInt16LE(ev.partners.length, p)
+    p += 2
+    for (const k of ev.partners) p = writeKey(b, p, k)
+    b.writeDoubleLE(ev.strength, p)
+    p += 8
+  } else if (ev.type === 'batch') {
     b.writeUInt32LE(ev.ops.length, p)
     p += 4
     for (const op of ev.ops) {
@@ -109,6 +126,8 @@ export function encodeJsonRecord(out: GrowBuffer, ev: WalEvent): void {
   let obj: object
   if (ev.type === 'batch') {
     obj = { seq: ev.seq, time: ev.time, type: 'batch', ops: ev.ops.map(jsonOp) }
+  } else if (ev.type === 'entangle') {
+    obj = { seq: ev.seq, time: ev.time, type: 'entangle', key: ev.key, partners: ev.partners, strength: ev.strength }
   } else {
     obj = { seq: ev.seq, time: ev.time, ...jsonOp(ev) }
   }
@@ -158,6 +177,17 @@ export function decodeBinaryPayload(b: Buffer, start: number, end: number): WalE
       else throw new RecordDecodeError(`unknown batch op type ${opType}`)
     }
     ev = { type: 'batch', seq, time, ops }
+  } else if (type === RECORD_ENTANGLE) {
+    const key = readKey(b, end)
+    if (at + 2 > end) throw new RecordDecodeError('partner count runs past the record')
+    const count = b.readUInt16LE(at)
+    at += 2
+    const partners: string[] = []
+    for (let i = 0; i < count; i++) partners.push(readKey(b, end))
+    if (at + 8 > end) throw new RecordDecodeError('strength runs past the record')
+    const strength = b.readDoubleLE(at)
+    at += 8
+    ev = { type: 'entangle', seq, time, key, partners, strength }
   } else {
     throw new RecordDecodeError(`unknown record type ${type}`)
   }
@@ -195,10 +225,18 @@ function readValue(b: Buffer, end: number): Uint8Array {
 /** Decodes one JSON record object (its checksum already verified). */
 export function decodeJsonRecord(j: unknown): WalEvent {
   if (typeof j !== 'object' || j === null) throw new RecordDecodeError('record is not an object')
-  const r = j as { seq?: unknown; time?: unknown; type?: unknown; ops?: unknown }
+  const r = j as { seq?: unknown; time?: unknown; type?: unknown; ops?: unknown; key?: unknown; partners?: unknown; strength?: unknown }
   if (!Number.isSafeInteger(r.seq) || typeof r.time !== 'number') throw new RecordDecodeError('bad seq or time')
   const seq = r.seq as number
   const time = r.time
+  if (r.type === 'entangle') {
+    if (typeof r.key !== 'string' || r.key.length === 0) throw new RecordDecodeError('bad key')
+    if (!Array.isArray(r.partners) || !r.partners.every((k) => typeof k === 'string' && k.length > 0)) {
+      throw new RecordDecodeError('bad entangle partners')
+    }
+    if (typeof r.strength !== 'number') throw new RecordDecodeError('bad entangle strength')
+    return { type: 'entangle', seq, time, key: r.key, partners: r.partners as string[], strength: r.strength }
+  }
   if (r.type === 'batch') {
     if (!Array.isArray(r.ops)) throw new RecordDecodeError('batch without ops')
     return { type: 'batch', seq, time, ops: r.ops.map(decodeJsonOp) }

@@ -180,3 +180,21 @@ describe('changes().toReadable()', () => {
     await db.close()
   })
 })
+
+describe('history retention', () => {
+  it('keeps the newest retainSegments segments past checkpoints, so old changes stay readable', async () => {
+    const dir = tmpDir()
+    const db = await open({ dir, durability: 'sync', segmentBytes: 256, checkpoint: { keep: 1 }, history: { retainSegments: 1000 } })
+    for (let i = 0; i < 50; i++) await db.put(`k${i % 5}`, i)
+    const cp = (await db.checkpoint())!
+    expect(cp.segmentsDeleted).toEqual([])
+    const all = await take(db.changes({ since: 0, live: false }), 1000)
+    expect(all.map((c) => c.seq)).toEqual([...Array(50).keys()].map((i) => i + 1))
+    expect(await db.getAt('k0', { seq: 1 })).toBe(0)
+    await db.close()
+  })
+
+  it('rejects a negative retention with ISLAB_INVALID_OPTION', async () => {
+    await expect(open({ dir: tmpDir(), history: { retainSegments: -1 } })).rejects.toMatchObject({ code: 'ISLAB_INVALID_OPTION' })
+  })
+})

@@ -1,0 +1,633 @@
+// The physics layer: wires the mechanisms to the database. On the read path a read costs one
+// integer add on the entry (its mass) and one counter; bursts of consecutive reads are also
+// recorded in a ring (no Observable, no allocation per read). A tick every `tickMs`
+// (setInterval, unref'd) drains the ring into `accesses$`, a batched RxJS Subject that the
+// wormhole learner and the entropy monitor observe, publishes `entropy$` (the demon subscribes),
+// and runs gravitational routing within a time budget. Applied write events reach physics
+// through the state's EntryShaper hook, synchronously and in order — every new version is born
+// warm and inherits its key's mass and links; an entangle event resets the key's links — so
+// physics needs no subscription to the change feed and never makes writes keep undo records.
+// See docs/physics.md.
+import { EMPTY, Observable as RxObservable, Subject } from 'rxjs'
+import type { Observable, Subscription } from 'rxjs'
+import { compressSync, uncompressSync } from 'lz4-napi'
+import { Packr } from 'msgpackr'
+import { InvalidOptionError } from '../errors.js'
+import { freezeDecoded } from '../events/valueCodec.js'
+import type { Entry, Link, Tier } from '../state/entry.js'
+import { TieredEntry } from '../state/entry.js'
+import type { EntryShaper, MemoryState } from '../state/memoryState.js'
+import type { EntanglementRules } from './entanglement.js'
+import { partnersOf } from './entanglement.js'
+import type { DemonOptions, DemonState, EntropyReading } from './entropy.js'
+import { DEFAULT_DEMON_OPTIONS, EntropyMonitor, MaxwellDemon, TIER_COLD, TIER_HOT, TIER_WARM } from './entropy.js'
+import { EventHorizon } from './eventHorizon.js'
+import { MAX_MASS, MassClock, addMass } from './mass.js'
+import type { TierBudget, TierCounters } from './spacetimeTiers.js'
+import { SpacetimeTiers } from './spacetimeTiers.js'
+import type { Wormhole, WormholeOptions } from './wormholes.js'
+import { DEFAULT_WORMHOLE_OPTIONS, WormholeNetwork } from './wormholes.js'
+
+/** Options of `open({ physics })`. */
+export interface PhysicsOptions {
+  /** A key's mass (its read count) halves after this long without reads. Default 60000. */
+  halfLifeMs?: number
+  /** Reads of mass a key needs to enter a full hot tier. Default 1.5 (two reads within about a half-life). */
+  escapeVelocity?: number
+  /** Background work period. Default 100. */
+  tickMs?: number
+  /** Background routing may use this much of each tick. Default 10. */
+  routeMs?: number
+  /** Wormhole learning; false turns it off. */
+  wormholes?: boolean | Partial<WormholeOptions>
+  /** Maxwell's demon; false turns it off (the entropy monitor still runs). */
+  demon?: boolean | Partial<DemonOptions>
+  /** Reads the entropy monitor looks back over. Default 8192. */
+  entropyWindow?: number
+  /** An entropy reading is taken every this many ticks. Default 5. */
+  entropyEvery?: number
+  /**
+   * Share of reads recorded for the wormhole learner and the entropy monitor, in bursts of 256
+   * consecutive reads: 1, 1/2, 1/4, … Default 1/4. (Masses count every read regardless.)
+   */
+  recordShare?: number
+  /** Time source in ms (tests and benchmarks drive time themselves). Default Date.now. */
+  clock?: () => number
+}
+
+/** `open({ memory })`: the tiers' budget, in encoded bytes; a number is a total split evenly. */
+export type MemoryOptions = number | { hotBytes?: number; warmBytes?: number }
+
+export interface PhysicsConfig {
+  budget: TierBudget
+  halfLifeMs: number
+  escapeVelocity: number
+  tickMs: number
+  routeMs: number
+  wormholes: WormholeOptions | false
+  demon: DemonOptions | false
+  entropyWindow: number
+  entropyEvery: number
+  recordShare: number
+  clock: () => number
+}
+
+/**
+ * Checks `open({ physics, memory })` and applies defaults. A config this function returned is
+ * accepted as it is (so `open(db.options)` reopens with the same physics).
+ */
+export function resolvePhysics(physics: unknown, memory: unknown, defaultTotal: number): PhysicsConfig | false {
+  if (physics === false) return false
+  if (isConfig(physics)) return { ...physics, budget: { ...physics.budget } }
+  if (physics !== undefined && physics !== true && (typeof physics !== 'object' || physics === null)) {
+    throw new InvalidOptionError('physics must be true, false or an options object')
+  }
+  const p = (typeof physics === 'object' ? physics : {}) as PhysicsOptions
+  const num = (name: string, v: unknown, dflt: number, min: number): number => {
+    if (v === undefined) return dflt
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new InvalidOptionError(`${name} must be a number ≥ ${min}, not ${String(v)}`)
+    return v
+  }
+  let budget: TierBudget
+  if (memory === undefined || typeof memory === 'number') {
+    const total = num('memory', memory, defaultTotal, 0)
+    budget = { hotBytes: Math.floor(total / 2), warmBytes: Math.ceil(total / 2) }
+  } else if (typeof memory === 'object' && memory !== null) {
+    const m = memory as { hotBytes?: unknown; warmBytes?: unknown }
+    budget = { hotBytes: num('memory.hotBytes', m.hotBytes, Math.floor(defaultTotal / 2), 0), warmBytes: num('memory.warmBytes', m.warmBytes, Math.ceil(defaultTotal / 2), 0) }
+  } else {
+    throw new InvalidOptionError('memory must be a number of bytes or { hotBytes, warmBytes }')
+  }
+  const sub = <T extends object>(name: string, v: unknown, dflt: T): T | false => {
+    if (v === false) return false
+    if (v === undefined || v === true) return { ...dflt }
+    if (typeof v !== 'object' || v === null) throw new InvalidOptionError(`physics.${name} must be a boolean or an options object`)
+    return { ...dflt, ...(v as Partial<T>) }
+  }
+  if (p.clock !== undefined && typeof p.clock !== 'function') throw new InvalidOptionError('physics.clock must be a function')
+  const recordShare = num('physics.recordShare', p.recordShare, 1 / 4, 2 ** -10)
+  if (recordShare > 1 || !Number.isInteger(Math.log2(recordShare))) throw new InvalidOptionError(`physics.recordShare must be 1, 1/2, 1/4, …, not ${recordShare}`)
+  return {
+    budget,
+    halfLifeMs: num('physics.halfLifeMs', p.halfLifeMs, 60_000, 1),
+    escapeVelocity: num('physics.escapeVelocity', p.escapeVelocity, 1.5, 0),
+    tickMs: num('physics.tickMs', p.tickMs, 100, 1),
+    routeMs: num('physics.routeMs', p.routeMs, 10, 0),
+    wormholes: sub('wormholes', p.wormholes, DEFAULT_WORMHOLE_OPTIONS),
+    demon: sub('demon', p.demon, DEFAULT_DEMON_OPTIONS),
+    entropyWindow: Math.floor(num('physics.entropyWindow', p.entropyWindow, 8192, 2)),
+    entropyEvery: Math.floor(num('physics.entropyEvery', p.entropyEvery, 5, 1)),
+    recordShare,
+    clock: p.clock ?? Date.now,
+  }
+}
+
+function isConfig(p: unknown): p is PhysicsConfig {
+  const c = p as PhysicsConfig
+  return typeof p === 'object' && p !== null && typeof c.budget === 'object' && typeof c.clock === 'function' && typeof c.tickMs === 'number'
+}
+
+/** The reads of one tick, oldest first, with the tier that served each (TIER_HOT/WARM/COLD). */
+export interface AccessBatch {
+  keys: string[]
+  tiers: Uint8Array
+  /** Reads that happened but fell out of the ring before the tick (not in `keys`). */
+  missed: number
+}
+
+export interface PhysicsMetrics {
+  tiers: {
+    hot: { keys: number; bytes: number }
+    warm: { keys: number; bytes: number }
+    cold: { keys: number; bytes: number }
+    /** Stored bytes of all compressed records (cold values and the bytes behind hot values), and slab space. */
+    compressed: { bytes: number; slabBytes: number }
+  }
+  budget: TierBudget
+  reads: number
+  hits: { hot: number; warm: number; cold: number }
+  /** Reads served by the hot tier ÷ reads. */
+  hotHitRatio: number
+  counters: TierCounters & { prefetches: number; refused: number }
+  wormholes: number
+  entropy: EntropyReading | undefined
+  demon: DemonState | undefined
+  escapeVelocity: number
+  halfLifeMs: number
+}
+
+/** Size of the read ring (a power of two). */
+const RING = 4096
+/** Reads are recorded in bursts of BURST consecutive reads (a power of two). */
+const BURST = 256
+const COUNT_MASK = 2 ** 30 - 1
+const NO_LINKS: readonly Link[] = Object.freeze([])
+const EXTENSION = 'islab.physics'
+const packr = new Packr({ useRecords: false })
+/** Masses below this many reads are not worth saving in a checkpoint. */
+const SAVE_MIN_READS = 0.01
+
+export class Physics implements EntryShaper {
+  readonly clock: MassClock
+  readonly tiers: SpacetimeTiers
+  readonly horizon: EventHorizon
+  readonly wormholes: WormholeNetwork | undefined
+  readonly entropyMonitor: EntropyMonitor
+  readonly demon: MaxwellDemon | undefined
+  /** Each tick's reads, batched. */
+  readonly accesses$ = new Subject<AccessBatch>()
+  private readonly entropySubject = new Subject<EntropyReading>()
+  readonly entropy$: Observable<EntropyReading> = this.entropySubject.asObservable()
+  /** Ticks once per physics tick (after routing). */
+  readonly tick$ = new Subject<number>()
+  lastEntropy: EntropyReading | undefined
+
+  /** Units one read adds (the mass clock's g, copied here for the read path). */
+  private g: number
+  /** Reads n with (n & burstMask) < BURST are recorded: BURST of every BURST / recordShare. */
+  private readonly burstMask: number
+  private readonly ringKeys: string[] = new Array<string>(RING).fill('')
+  private readonly ringTiers = new Uint8Array(RING)
+  private head = 0
+  /** Reads since the last entropy reading. */
+  private sinceEntropy = 0
+  /** Reads counted so far, modulo 2^30 (it also tells which reads fall in a burst). */
+  private n = 0
+  /** `n` at the last drain, and the reads before it. */
+  private drainedN = 0
+  private readsBefore = 0
+  warmHits = 0
+  coldHits = 0
+  prefetches = 0
+  private ticks = 0
+  private rewarm: string[] = []
+  private timer: NodeJS.Timeout | undefined
+  private readonly subs: Subscription[] = []
+
+  constructor(
+    private readonly state: MemoryState,
+    private readonly rules: EntanglementRules,
+    readonly config: PhysicsConfig,
+  ) {
+    const now = config.clock()
+    this.burstMask = Math.round(BURST / config.recordShare) - 1
+    this.clock = new MassClock(config.halfLifeMs, now)
+    this.g = this.clock.g
+    this.tiers = new SpacetimeTiers({ ...config.budget })
+    this.horizon = new EventHorizon(this.tiers, this.clock, config.escapeVelocity)
+    this.wormholes = config.wormholes === false ? undefined : new WormholeNetwork(config.wormholes, now)
+    this.entropyMonitor = new EntropyMonitor(config.entropyWindow)
+    this.demon =
+      config.demon === false
+        ? undefined
+        : new MaxwellDemon(config.budget, config.demon, {
+            budget: this.tiers.budget,
+            setEscapeFactor: (f) => {
+              this.horizon.factor = f
+              this.horizon.refresh()
+            },
+            promote: (keys) => this.promote(keys),
+          })
+    // Entries already in the state (recovered) become tiered: all warm, massless.
+    state.setShaper(this, (e) => {
+      const t = TieredEntry.from(e)
+      this.tiers.enter(t)
+      return t
+    })
+    this.subs.push(
+      this.accesses$.subscribe((b) => this.entropyMonitor.observe(b.keys, b.tiers)),
+      this.entropy$.subscribe((r) => this.demon?.act(r, this.entropyMonitor)),
+    )
+    const wh = this.wormholes
+    if (wh !== undefined) {
+      this.subs.push(this.accesses$.subscribe((b) => this.relink(wh.learn(b.keys, this.config.clock()))))
+    }
+    this.timer = setInterval(() => this.tick(), config.tickMs)
+    this.timer.unref()
+  }
+
+  // ── EntryShaper ──
+
+  make(seq: number, time: number, bytes: Uint8Array, prev: Entry | undefined): Entry {
+    return this.tiers.make(seq, time, bytes, prev)
+  }
+
+  leave(e: Entry): void {
+    this.tiers.leave(e)
+  }
+
+  enter(e: Entry): void {
+    this.tiers.enter(e)
+  }
+
+  entangled(key: string): void {
+    const e = this.state.entries.get(key) as TieredEntry | undefined
+    if (e !== undefined) e.links = undefined
+  }
+
+  // ── The read path ──
+
+  /**
+   * A read of `entry` (the current entry of `key`): counts its mass, returns its value, and lets
+   * the tiers react. Reads are recorded in the ring in bursts — the first BURST reads of every
+   * BURST_PERIOD — so a hot hit outside a burst writes nothing but its mass and one counter,
+   * and the batches still hold runs of consecutive reads (what wormholes learn from).
+   */
+  read(entry: Entry, key: string): unknown {
+    const e = entry as TieredEntry
+    const n = this.n
+    this.n = (n + 1) & COUNT_MASK
+    const m = e.mass + this.g
+    e.mass = m < MAX_MASS ? m : MAX_MASS
+    const v = e.peek()
+    if (v !== undefined && (n & this.burstMask) >= BURST) {
+      if (e.links !== NO_LINKS) this.pull(e, key)
+      return v
+    }
+    return this.observe(e, key, v, n)
+  }
+
+  /** The slower part of a read: a recorded read, or a miss (decode, maybe admit). */
+  private observe(e: TieredEntry, key: string, hot: unknown, n: number): unknown {
+    const inBurst = (n & this.burstMask) < BURST
+    let h = this.head
+    if (inBurst) {
+      // A burst starts after a gap: mark it, so no wormhole bridges it.
+      if ((n & this.burstMask) === 0 && this.burstMask >= BURST) {
+        this.ringKeys[h & (RING - 1)] = ''
+        h = ++this.head
+      }
+      this.ringKeys[h & (RING - 1)] = key
+      this.head = h + 1
+    }
+    let v = hot
+    if (v !== undefined) {
+      this.ringTiers[h & (RING - 1)] = TIER_HOT
+    } else {
+      const cold = e.compressed
+      if (cold) this.coldHits++
+      else this.warmHits++
+      if (inBurst) this.ringTiers[h & (RING - 1)] = cold ? TIER_COLD : TIER_WARM
+      v = e.value()
+      if (freezeDecoded(v)) this.horizon.admit(e, v)
+    }
+    if (e.links !== NO_LINKS) this.pull(e, key)
+    return v
+  }
+
+  /** Gives the partners of a read key their share of mass; wormhole partners are loaded hot. */
+  private pull(e: TieredEntry, key: string): void {
+    let links = e.links
+    if (links === undefined) {
+      links = this.linksOf(key)
+      e.links = links
+    }
+    const entries = this.state.entries
+    for (let i = 0; i < links.length; i++) {
+      const l = links[i]!
+      const p = entries.get(l.key) as TieredEntry | undefined
+      if (p === undefined) continue
+      p.mass = addMass(p.mass, Math.round(l.weight * this.g))
+      if (l.prefetch && p.peek() === undefined && this.horizon.force(p)) {
+        this.prefetches++
+        ;(l as Link & { shared?: { uses: number } }).shared!.uses++
+      }
+    }
+  }
+
+  private linksOf(key: string): readonly Link[] {
+    const out: Link[] = []
+    for (const [p, s] of partnersOf(key, this.state.entanglements, this.rules)) out.push({ key: p, weight: s, prefetch: false })
+    if (this.wormholes !== undefined) for (const m of this.wormholes.mouths(key)) out.push(m)
+    return out.length === 0 ? NO_LINKS : out
+  }
+
+  /** Wormholes changed at these keys: their links are recomputed at their next read. */
+  private relink(keys: Set<string>): void {
+    const entries = this.state.entries
+    for (const k of keys) {
+      const e = entries.get(k) as TieredEntry | undefined
+      if (e !== undefined) e.links = undefined
+    }
+  }
+
+  /** A put's tier hint: 'hot' decodes it now, 'cold' compresses it now, 'warm' is the default. */
+  hint(key: string, tier: Tier): void {
+    const e = this.state.entries.get(key) as TieredEntry | undefined
+    if (e === undefined) return
+    if (tier === 'hot') this.horizon.force(e)
+    else if (tier === 'cold' && e.tier === 'warm') this.tiers.demote(e)
+  }
+
+  /** Brings `keys` into the hot tier (the demon's promotions, rewarming); returns how many moved. */
+  promote(keys: readonly string[]): number {
+    let n = 0
+    for (const k of keys) {
+      const e = this.state.entries.get(k) as TieredEntry | undefined
+      if (e !== undefined && e.tier !== 'hot' && this.horizon.force(e)) n++
+    }
+    return n
+  }
+
+  // ── Background ──
+
+  /** One tick: decay, learning, entropy and the demon, routing. Runs by itself every tickMs. */
+  tick(): void {
+    const now = this.config.clock()
+    const shift = this.clock.advance(now)
+    if (shift > 0) for (const e of this.state.entries.values()) (e as TieredEntry).mass >>= shift
+    this.g = this.clock.g
+    this.horizon.refresh()
+    const batch = this.drain()
+    this.accesses$.next(batch)
+    this.sinceEntropy += batch.keys.length
+    if (++this.ticks % this.config.entropyEvery === 0 && this.sinceEntropy > 0) this.readEntropy(now)
+    const risers: TieredEntry[] = []
+    for (let i = 0; i < batch.keys.length && risers.length < 2048; i++) {
+      if (batch.tiers[i] !== TIER_COLD) continue
+      const e = this.state.entries.get(batch.keys[i]!) as TieredEntry | undefined
+      if (e !== undefined && e.tier === 'cold') risers.push(e)
+    }
+    this.route(this.config.routeMs, risers)
+    this.tiers.age()
+    this.tick$.next(now)
+  }
+
+  /** Runs routing until every budget holds (tests, benchmarks, and after a bulk load). */
+  settle(): void {
+    this.tick()
+    this.tiers.age()
+    while (this.tiers.route(4096) === 4096 || this.rewarm.length > 0) this.rewarmSome(4096)
+    this.compactIfWasteful()
+  }
+
+  private readEntropy(now: number): void {
+    this.sinceEntropy = 0
+    const r = this.entropyMonitor.read(this.state.size, now)
+    this.lastEntropy = r
+    this.entropySubject.next(r)
+  }
+
+  private route(ms: number, risers: readonly TieredEntry[]): void {
+    const until = performance.now() + ms
+    let first = true
+    do {
+      const moves = this.tiers.route(256, first ? risers : [])
+      first = false
+      const warmed = this.rewarmSome(64)
+      if (moves < 256 && warmed === 0) break
+    } while (performance.now() < until)
+    if (this.ticks % 50 === 0) this.compactIfWasteful()
+  }
+
+  private compactIfWasteful(): void {
+    if (!this.tiers.slabs.wasteful) return
+    this.tiers.slabs.compact(this.state.entries.values() as IterableIterator<TieredEntry>)
+  }
+
+  /** After a restart: brings the heaviest saved keys back into the hot tier while it has room. */
+  private rewarmSome(max: number): number {
+    let n = 0
+    const t = this.tiers
+    while (this.rewarm.length > 0 && n < max) {
+      const k = this.rewarm[this.rewarm.length - 1]!
+      const e = this.state.entries.get(k) as TieredEntry | undefined
+      if (e !== undefined && e.tier !== 'hot') {
+        if (t.hotBytes + e.size > t.budget.hotBytes) {
+          this.rewarm = []
+          break
+        }
+        this.horizon.force(e)
+      }
+      this.rewarm.pop()
+      n++
+    }
+    return n
+  }
+
+  /** Moves the ring's new reads into a batch (burst markers, '', included). */
+  private drain(): AccessBatch {
+    const head = this.head
+    const take = Math.min(head, RING)
+    const keys = new Array<string>(take)
+    const tiers = new Uint8Array(take)
+    for (let i = 0; i < take; i++) {
+      const at = (head - take + i) & (RING - 1)
+      keys[i] = this.ringKeys[at]!
+      tiers[i] = this.ringTiers[at]!
+    }
+    this.head = 0
+    this.readsBefore = this.reads
+    this.drainedN = this.n
+    return { keys, tiers, missed: head - take }
+  }
+
+  /** Reads so far. */
+  get reads(): number {
+    return this.readsBefore + ((this.n - this.drainedN) & COUNT_MASK)
+  }
+
+  // ── Introspection ──
+
+  /** A key's mass in reads, decayed to the last tick (0 when absent). */
+  massOf(key: string): number {
+    const e = this.state.entries.get(key) as TieredEntry | undefined
+    return e === undefined ? 0 : this.clock.reads(e.mass)
+  }
+
+  wormholeList(): Wormhole[] {
+    return this.wormholes?.list() ?? []
+  }
+
+  metrics(): PhysicsMetrics {
+    const t = this.tiers
+    const reads = this.reads
+    const hot = reads - this.warmHits - this.coldHits
+    const c = t.counters
+    return {
+      tiers: {
+        hot: { keys: t.hot.length, bytes: t.hotBytes },
+        warm: { keys: t.warm.length, bytes: t.warmBytes },
+        cold: { keys: t.coldKeys, bytes: t.compressedBytes },
+        compressed: { bytes: t.compressedBytes, slabBytes: t.slabs.allocatedBytes },
+      },
+      budget: { ...t.budget },
+      reads,
+      hits: { hot, warm: this.warmHits, cold: this.coldHits },
+      hotHitRatio: reads === 0 ? 0 : hot / reads,
+      counters: { ...c, prefetches: this.prefetches, refused: this.horizon.refused },
+      wormholes: this.wormholes?.count ?? 0,
+      entropy: this.lastEntropy,
+      demon: this.demon === undefined ? undefined : { ...this.demon.state },
+      escapeVelocity: this.horizon.escape,
+      halfLifeMs: this.clock.halfLifeMs,
+    }
+  }
+
+  // ── Checkpoints: masses, wormholes and the demon's state are not derivable from the log ──
+
+  checkpointExtension(): { name: string; save(): Uint8Array; load(data: Uint8Array): void } {
+    return { name: EXTENSION, save: () => this.save(), load: (d) => this.load(d) }
+  }
+
+  private save(): Uint8Array {
+    const keys: string[] = []
+    const masses: number[] = []
+    const min = this.clock.units(SAVE_MIN_READS)
+    for (const [k, e] of this.state.entries) {
+      const m = (e as TieredEntry).mass
+      if (m >= min && m > 0) {
+        keys.push(k)
+        masses.push(this.clock.reads(m))
+      }
+    }
+    const body = packr.pack({
+      v: 1,
+      keys,
+      masses,
+      wormholes: this.wormholes?.save(),
+      demon: this.demon?.state,
+    })
+    return compressSync(body)
+  }
+
+  private load(data: Uint8Array): void {
+    let saved: { v?: unknown; keys?: unknown; masses?: unknown; wormholes?: unknown; demon?: unknown }
+    try {
+      saved = packr.unpack(uncompressSync(data)) as typeof saved
+    } catch {
+      return // a physics blob that does not decode only costs a cold start
+    }
+    if (saved.v !== 1 || !Array.isArray(saved.keys) || !Array.isArray(saved.masses)) return
+    const keys = saved.keys as unknown[]
+    const masses = saved.masses as unknown[]
+    const order: [string, number][] = []
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]
+      const m = masses[i]
+      if (typeof k !== 'string' || typeof m !== 'number') continue
+      const e = this.state.entries.get(k) as TieredEntry | undefined
+      if (e === undefined) continue
+      e.mass = this.clock.units(m)
+      order.push([k, m])
+    }
+    // Rewarm lightest-last, so pop() takes the heaviest first.
+    order.sort((a, b) => a[1] - b[1])
+    this.rewarm = order.map((o) => o[0])
+    if (this.wormholes !== undefined && saved.wormholes instanceof Uint8Array) this.relink(this.wormholes.load(saved.wormholes))
+    if (this.demon !== undefined && typeof saved.demon === 'object' && saved.demon !== null) this.demon.restore(saved.demon as Partial<DemonState>)
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.timer = undefined
+    for (const s of this.subs) s.unsubscribe()
+    this.accesses$.complete()
+    this.entropySubject.complete()
+    this.tick$.complete()
+  }
+}
+
+/** What `db.metrics()` returns; the physics parts are undefined when physics is off. */
+export interface Metrics extends Partial<PhysicsMetrics> {
+  physics: boolean
+  keys: number
+  entanglement: { keys: number; links: number; rules: number }
+  wormholes: number
+}
+
+export function metricsOf(physics: Physics | undefined, state: MemoryState, rules: EntanglementRules): Metrics {
+  const entanglement = { keys: state.entanglements.keys, links: state.entanglements.count, rules: rules.size }
+  if (physics === undefined) return { physics: false, keys: state.size, entanglement, wormholes: 0 }
+  return { physics: true, keys: state.size, entanglement, ...physics.metrics() }
+}
+
+/** `db.physics`: the physics layer's own controls and views (inert when physics is off). */
+export interface PhysicsView {
+  readonly enabled: boolean
+  /** Entropy readings, as they are taken (completes at once when physics is off). */
+  readonly entropy$: Observable<EntropyReading>
+  /** The wormholes formed, strongest first. */
+  wormholes(): Wormhole[]
+  /** A key's mass: its read count, decayed with the half-life (0 when absent or physics is off). */
+  mass(key: string): number
+  /** The tier holding a key's value (undefined when absent; 'hot'/'warm' by decoded state when physics is off). */
+  tier(key: string): Tier | undefined
+  /** Runs one physics tick now (it also runs by itself every tickMs). */
+  tick(): void
+  /** Runs routing until every budget holds (after a bulk load, or in tests). */
+  settle(): void
+}
+
+export function physicsView(physics: Physics | undefined, state: MemoryState): PhysicsView {
+  if (physics === undefined) {
+    return {
+      enabled: false,
+      entropy$: EMPTY,
+      wormholes: () => [],
+      mass: () => 0,
+      tier: (key) => state.entries.get(key)?.tier,
+      tick: () => undefined,
+      settle: () => undefined,
+    }
+  }
+  return {
+    enabled: true,
+    entropy$: physics.entropy$,
+    wormholes: () => physics.wormholeList(),
+    mass: (key) => physics.massOf(key),
+    tier: (key) => state.entries.get(key)?.tier,
+    tick: () => physics.tick(),
+    settle: () => physics.settle(),
+  }
+}
+
+/** An Observable calling `fn` now and every `ms` while subscribed, on an unref'd timer. */
+export function every<T>(ms: number, fn: () => T): Observable<T> {
+  return new RxObservable<T>((sub) => {
+    sub.next(fn())
+    const t = setInterval(() => sub.next(fn()), ms)
+    t.unref()
+    return () => clearInterval(t)
+  })
+}

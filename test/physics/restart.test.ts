@@ -1,0 +1,85 @@
+// Physics state that the log cannot rebuild (masses, wormholes, the demon's budget split) is
+// saved in checkpoints, so a restarted database does not start cold.
+import { describe, expect, it } from 'vitest'
+import { open } from '../../src/index.js'
+import type { Database, PhysicsOptions } from '../../src/index.js'
+import { tmpDir } from '../helpers/tmpdir.js'
+import { blob } from './helpers.js'
+
+const physics: PhysicsOptions = { tickMs: 100_000_000, wormholes: true, recordShare: 1, clock: () => 5_000_000 }
+
+async function warmUp(db: Database): Promise<void> {
+  for (let u = 0; u < 100; u++) for (const p of ['user', 'profile']) await db.put(`${p}:${u}`, blob(u))
+  // Users 0-9 are read a lot, always with their profile; the others once.
+  for (let r = 0; r < 20; r++) {
+    for (let u = 0; u < 10; u++) {
+      db.get(`user:${u}`)
+      db.get(`profile:${u}`)
+    }
+    db.physics.tick()
+  }
+  for (let u = 10; u < 100; u++) db.get(`user:${u}`)
+  db.physics.tick()
+}
+
+describe('physics across a restart', () => {
+  it('masses and wormholes come back from the checkpoint, and the hot set is rewarmed', async () => {
+    const dir = tmpDir()
+    const memory = { hotBytes: 20 * 110, warmBytes: 1e6 }
+    let db = await open({ dir, memory, physics })
+    await warmUp(db)
+    const masses = Array.from({ length: 100 }, (_, u) => db.physics.mass(`user:${u}`))
+    const holes = db.physics.wormholes()
+    expect(holes.length).toBeGreaterThanOrEqual(10)
+    expect(masses[0]).toBeGreaterThanOrEqual(20) // 20 reads, plus the pull of its wormhole partner
+    await db.checkpoint()
+    await db.close()
+
+    db = await open({ dir, memory, physics })
+    for (let u = 0; u < 100; u++) expect(db.physics.mass(`user:${u}`)).toBeCloseTo(masses[u]!, 3)
+    const pairs = (ws: { a: string; b: string }[]) => ws.map((w) => `${w.a} ${w.b}`).sort()
+    expect(pairs(db.physics.wormholes())).toEqual(pairs(holes))
+    db.physics.settle()
+    // The heaviest keys are hot again before anyone reads them.
+    for (let u = 0; u < 10; u++) {
+      expect(db.physics.tier(`user:${u}`)).toBe('hot')
+      expect(db.physics.tier(`profile:${u}`)).toBe('hot')
+    }
+    const before = db.metrics().hits!.hot
+    for (let u = 0; u < 10; u++) db.get(`user:${u}`)
+    expect(db.metrics().hits!.hot - before).toBe(10)
+    await db.close()
+  })
+
+  it('the demon\'s budget split is restored too', async () => {
+    const dir = tmpDir()
+    const opts = { dir, memory: 10_000, physics: { ...physics, demon: { minShare: 0.1 }, entropyEvery: 1 } }
+    let db = await open(opts)
+    for (let i = 0; i < 2000; i++) await db.put(`k:${i}`, i)
+    for (let t = 0; t < 5; t++) {
+      for (let i = 0; i < 2000; i++) db.get(`k:${(i * 7919) % 2000}`)
+      db.physics.tick()
+    }
+    const share = db.metrics().demon!.hotShare
+    expect(share).toBeLessThan(0.5)
+    await db.checkpoint()
+    await db.close()
+    db = await open(opts)
+    expect(db.metrics().demon!.hotShare).toBeCloseTo(share, 10)
+    expect(db.metrics().budget!.hotBytes).toBe(Math.round(10_000 * share))
+    await db.close()
+  })
+
+  it('a physics blob that does not decode costs a cold start, not the open', async () => {
+    const dir = tmpDir()
+    let db = await open({ dir, physics })
+    await db.put('a', 1)
+    db.registerCheckpointExtension({ name: 'islab.physics', save: () => Buffer.from('not lz4'), load: () => undefined })
+    await db.checkpoint()
+    await db.close()
+    db = await open({ dir, physics })
+    expect(db.get('a')).toBe(1)
+    expect(db.physics.mass('a')).toBe(1)
+    await db.close()
+  })
+})

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest'
+import { WormholeNetwork, DEFAULT_WORMHOLE_OPTIONS } from '../../src/physics/wormholes.js'
+import { blob, lab, prng } from './helpers.js'
+
+/** `n` users drawn at random from [0, users). */
+function shuffled(n: number, users: number): number[] {
+  const rnd = prng(12345)
+  return Array.from({ length: n }, () => Math.floor(rnd() * users))
+}
+
+/** Reads user:i, profile:i, settings:i for the given users, one tick per `perTick` sessions. */
+function sessions(db: { get(k: string): unknown; physics: { tick(): void } }, users: number[], perTick = 10): void {
+  users.forEach((u, i) => {
+    db.get(`user:${u}`)
+    db.get(`profile:${u}`)
+    db.get(`settings:${u}`)
+    if (i % perTick === perTick - 1) db.physics.tick()
+  })
+  db.physics.tick()
+}
+
+describe('wormholes', () => {
+  it('form between keys read one after the other, not between keys read at random', () => {
+    const net = new WormholeNetwork(DEFAULT_WORMHOLE_OPTIONS, 0)
+    const batch: string[] = []
+    const rnd = prng(7)
+    const next = (n: number) => Math.floor(rnd() * n)
+    for (let s = 0; s < 400; s++) {
+      const u = next(20)
+      batch.push(`user:${u}`, `profile:${u}`, `noise:${next(5000)}`)
+    }
+    for (let i = 0; i < batch.length; i += 120) net.learn(batch.slice(i, i + 120), 1 + i)
+    const list = net.list()
+    const real = list.filter((w) => w.a.replace('profile:', 'user:') === w.b)
+    const chance = list.filter((w) => w.a.replace('profile:', 'user:') !== w.b)
+    expect(real.length).toBe(20)
+    const weakestReal = Math.min(...real.map((w) => w.strength))
+    expect(weakestReal).toBeGreaterThan(0.7)
+    // Chance neighbours (consecutive sessions) rarely form one, and never as strong.
+    expect(chance.length).toBeLessThanOrEqual(2)
+    for (const w of chance) expect(w.strength).toBeLessThan(weakestReal)
+  })
+
+  it('reading one end prefetches the other into the hot tier', async () => {
+    const { db, advance } = await lab({ memory: { hotBytes: 40 * 120, warmBytes: 1e7 }, physicsOptions: { wormholes: true, halfLifeMs: 1000 } })
+    for (let u = 0; u < 200; u++) for (const p of ['user', 'profile', 'settings']) await db.put(`${p}:${u}`, blob(u))
+    sessions(db, shuffled(400, 50))
+    const holes = db.physics.wormholes()
+    expect(holes.length).toBeGreaterThanOrEqual(50)
+    expect(holes.some((w) => w.a === 'profile:3' && w.b === 'user:3')).toBe(true)
+    // Later (masses have faded, wormholes last longer), other keys fill the hot tier; then
+    // user:3 is read alone: its partners come in with it.
+    advance(10_000)
+    db.physics.tick()
+    for (let r = 0; r < 3; r++) for (let u = 100; u < 160; u++) db.get(`user:${u}`)
+    expect(db.physics.tier('profile:3')).not.toBe('hot')
+    db.get('user:3')
+    expect(db.physics.tier('profile:3')).toBe('hot')
+    expect(db.physics.tier('settings:3')).toBe('hot')
+    expect(db.metrics().counters!.prefetches).toBeGreaterThanOrEqual(2)
+    expect(db.physics.wormholes().find((w) => w.a === 'profile:3')!.uses).toBeGreaterThan(0)
+    // Reviews keep going over few wormholes, many ticks: the count stays the list's length.
+    for (let t = 0; t < 20; t++) db.physics.tick()
+    expect(db.metrics().wormholes).toBe(db.physics.wormholes().length)
+    await db.close()
+  })
+
+  it('strengthen with use and collapse without it', async () => {
+    const { db, advance } = await lab({ physicsOptions: { wormholes: { halfLifeMs: 1000 } } })
+    for (let u = 0; u < 10; u++) for (const p of ['user', 'profile', 'settings']) await db.put(`${p}:${u}`, u)
+    sessions(db, shuffled(40, 10))
+    expect(db.physics.wormholes().length).toBeGreaterThan(0)
+    // Keep reading users 0-4 together; users 5-9 stop being read.
+    for (let t = 0; t < 10; t++) {
+      advance(500)
+      sessions(db, [0, 1, 2, 3, 4])
+    }
+    const left = db.physics.wormholes()
+    expect(left.every((w) => /:[0-4]$/.test(w.a))).toBe(true)
+    expect(left.length).toBeGreaterThan(0)
+    expect(db.metrics().wormholes).toBe(left.length)
+    await db.close()
+  })
+})
