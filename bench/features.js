@@ -246,7 +246,7 @@ fs.writeFileSync(path.join(HERE, 'results', 'features.json'), JSON.stringify({ d
 const md = markdown()
 console.log(md)
 const resultsMd = path.join(HERE, 'RESULTS.md')
-if (!QUICK && ONLY.size === 2 && fs.existsSync(resultsMd)) {
+if (ONLY.size === 2 && fs.existsSync(resultsMd)) {
   let text = fs.readFileSync(resultsMd, 'utf8')
   const re = /<!-- features:start -->[\s\S]*<!-- features:end -->/
   text = re.test(text) ? text.replace(re, md) : `${text.trimEnd()}\n\n${md}\n`
