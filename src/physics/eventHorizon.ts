@@ -60,7 +60,7 @@ export class EventHorizon {
         return false
       }
       for (let n = 0; t.hotBytes + size > budget; n++) {
-        const victim = t.lightest(t.hot)
+        const victim = t.lightestHot()
         if (victim === undefined || n >= MAX_VICTIMS || victim.mass >= e.mass) {
           this.refused++
           return false
@@ -87,7 +87,7 @@ export class EventHorizon {
     const value = e.value()
     if (!freezeDecoded(value)) return false
     for (let n = 0; t.hotBytes + size > budget && n < MAX_VICTIMS; n++) {
-      const victim = t.lightest(t.hot)
+      const victim = t.lightestHot()
       if (victim === undefined) break
       t.evict(victim)
     }

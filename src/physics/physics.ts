@@ -213,7 +213,7 @@ export class Physics implements EntryShaper {
     this.burstMask = Math.round(BURST / config.recordShare) - 1
     this.clock = new MassClock(config.halfLifeMs, now)
     this.g = this.clock.g
-    this.tiers = new SpacetimeTiers({ ...config.budget })
+    this.tiers = new SpacetimeTiers({ ...config.budget }, state.entries)
     this.horizon = new EventHorizon(this.tiers, this.clock, config.escapeVelocity)
     this.wormholes = config.wormholes === false ? undefined : new WormholeNetwork(config.wormholes, now)
     this.entropyMonitor = new EntropyMonitor(config.entropyWindow)
@@ -398,6 +398,9 @@ export class Physics implements EntryShaper {
     this.tick()
     this.tiers.age()
     while (this.tiers.route(4096) === 4096 || this.rewarm.length > 0) this.rewarmSome(4096)
+    // Finish a whole settling pass, so no warm value is left holding a shared buffer.
+    const sweeps = this.tiers.sweeps
+    while (this.tiers.sweeps < sweeps + 1) this.tiers.route(4096)
     this.compactIfWasteful()
   }
 
@@ -487,7 +490,7 @@ export class Physics implements EntryShaper {
     return {
       tiers: {
         hot: { keys: t.hot.length, bytes: t.hotBytes },
-        warm: { keys: t.warm.length, bytes: t.warmBytes },
+        warm: { keys: t.warmKeys, bytes: t.warmBytes },
         cold: { keys: t.coldKeys, bytes: t.compressedBytes },
         compressed: { bytes: t.compressedBytes, slabBytes: t.slabs.allocatedBytes },
       },

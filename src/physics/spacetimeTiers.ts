@@ -6,10 +6,14 @@
 // tier holds) and *gravitational routing*, the background part of placement: each tick, warm
 // entries beyond the warm budget fall to cold, lightest first; heavy cold keys that were read
 // recently rise to warm when there is room; hot entries beyond a (possibly shrunk) hot budget
-// are evicted; and hot values keep their bytes compressed, since reads never need them. Who
-// enters and leaves the hot tier on the read path is the event horizon's decision
+// are evicted; hot values get their bytes compressed and warm values their bytes settled into
+// slabs. Who enters and leaves the hot tier on the read path is the event horizon's decision
 // (eventHorizon.ts). Budgets count encoded (msgpack) bytes: a decoded value takes about 3–4×
 // that in the JS heap, a cold one about half.
+//
+// The hot tier is a list (victims are sampled from it, and entries leave it in O(1) by their
+// slot). The warm tier is only counted: its victims are found by a sweep over the state's
+// entries, so a write — which makes a warm entry — touches no list at all.
 import type { Entry } from '../state/entry.js'
 import { TieredEntry } from '../state/entry.js'
 import type { EntryShaper } from '../state/memoryState.js'
@@ -35,6 +39,10 @@ export interface TierCounters {
 
 /** Entries sampled to find the lightest one (Redis-style approximate minimum). */
 export const SAMPLE = 5
+/** A search for warm entries looks at most this many entries of the state. */
+const SWEEP_LIMIT = 256
+/** A settling pass looks at most this many entries of the state. */
+const SETTLE_LOOK = 8192
 
 /** A small seeded PRNG (xorshift32): placement decisions are reproducible for a given history. */
 export class Rng {
@@ -55,8 +63,8 @@ export class Rng {
 
 export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'enter'> {
   readonly hot: TieredEntry[] = []
-  readonly warm: TieredEntry[] = []
   hotBytes = 0
+  warmKeys = 0
   warmBytes = 0
   coldKeys = 0
   /** Stored bytes of compressed records: cold entries, and the bytes behind hot values. */
@@ -64,18 +72,23 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
   readonly slabs = new ColdSlabs()
   readonly counters: TierCounters = { promotions: 0, evictions: 0, demotions: 0, thaws: 0 }
   /**
-   * Hot entries whose bytes are still uncompressed, by age: those admitted since the last
-   * routing pass, and those admitted before it. Only the older ones are compressed, so values
-   * that come and go within a tick or two (churn) never pay for it.
+   * Hot entries whose bytes are still uncompressed, by age: those admitted since the last tick,
+   * and those admitted before it. Only the older ones are compressed, so values that come and go
+   * within a tick or two (churn) never pay for it.
    */
   private hotRaw: TieredEntry[] = []
   private hotRawOld: TieredEntry[] = []
-  /** Warm entries whose bytes are still loose (settled into slabs by the next ticks), by age likewise. */
-  private loose: TieredEntry[] = []
-  private looseOld: TieredEntry[] = []
+  /** Sweeps over the state's entries: one looks for warm victims, one settles loose bytes. */
+  private victims: Iterator<Entry> | undefined
+  private settler: Iterator<Entry> | undefined
+  /** Full settling passes over the state so far. */
+  sweeps = 0
   readonly rng = new Rng()
 
-  constructor(public budget: TierBudget) {}
+  constructor(
+    public budget: TierBudget,
+    private readonly entries: Map<string, Entry>,
+  ) {}
 
   // ── EntryShaper: every new version is born warm and inherits its key's mass and links ──
 
@@ -87,7 +100,8 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
       e.links = p.links
       this.leave(p)
     }
-    this.pushWarm(e)
+    this.warmKeys++
+    this.warmBytes += bytes.length
     return e
   }
 
@@ -95,11 +109,11 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
     const e = entry as TieredEntry
     const tier = e.tier
     if (tier === 'hot') {
-      this.unlist(this.hot, e)
+      this.unlist(e)
       this.hotBytes -= e.size
       if (e.compressed) this.compressedBytes -= e.storedSize
     } else if (tier === 'warm') {
-      this.unlist(this.warm, e)
+      this.warmKeys--
       this.warmBytes -= e.size
     } else {
       this.coldKeys--
@@ -113,12 +127,13 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
     e.retain()
     const tier = e.tier
     if (tier === 'hot') {
-      this.list(this.hot, e)
+      this.list(e)
       this.hotBytes += e.size
       if (e.compressed) this.compressedBytes += e.storedSize
       else this.hotRaw.push(e)
     } else if (tier === 'warm') {
-      this.pushWarm(e)
+      this.warmKeys++
+      this.warmBytes += e.size
     } else {
       this.coldKeys++
       this.compressedBytes += e.storedSize
@@ -127,18 +142,18 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
 
   // ── Moves between tiers ──
 
-  /** Makes `e` hot with its decoded, frozen value `v`. */
+  /** Makes `e` (warm or cold) hot with its decoded, frozen value `v`. */
   toHot(e: TieredEntry, v: unknown): void {
     const size = e.size
     if (e.compressed) {
       this.coldKeys--
     } else {
-      this.unlist(this.warm, e)
+      this.warmKeys--
       this.warmBytes -= size
       this.hotRaw.push(e)
     }
     e.keep(v)
-    this.list(this.hot, e)
+    this.list(e)
     this.hotBytes += size
     this.counters.promotions++
   }
@@ -148,23 +163,23 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
    * warm tier has room, otherwise to cold.
    */
   evict(e: TieredEntry): void {
-    this.unlist(this.hot, e)
+    this.unlist(e)
     const size = e.size
     this.hotBytes -= size
     e.cool()
     this.counters.evictions++
-    if (!e.compressed) this.pushWarm(e)
+    if (!e.compressed) this.addWarm(size)
     else if (this.warmBytes + size <= this.budget.warmBytes) {
       this.compressedBytes -= e.storedSize
       e.decompress()
-      this.pushWarm(e)
+      this.addWarm(size)
     } else this.coldKeys++
   }
 
   /** Compresses a warm entry into the cold tier. */
   demote(e: TieredEntry): void {
     if (this.slabs.dictionary === undefined) this.slabs.train(this.samples())
-    this.unlist(this.warm, e)
+    this.warmKeys--
     this.warmBytes -= e.size
     e.compress(this.slabs)
     this.coldKeys++
@@ -177,12 +192,13 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
     this.coldKeys--
     this.compressedBytes -= e.storedSize
     e.decompress()
-    this.pushWarm(e)
+    this.addWarm(e.size)
     this.counters.thaws++
   }
 
-  /** The lightest of SAMPLE random entries of `list` (undefined when empty). */
-  lightest(list: readonly TieredEntry[]): TieredEntry | undefined {
+  /** The lightest of SAMPLE random hot entries (undefined when there are none). */
+  lightestHot(): TieredEntry | undefined {
+    const list = this.hot
     const n = list.length
     if (n === 0) return undefined
     let best = list[this.rng.below(n)]!
@@ -193,35 +209,62 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
     return best
   }
 
+  /**
+   * The lightest of SAMPLE warm entries the sweep picks further on (undefined: none nearby). It
+   * takes one warm entry in four, at random, so the sample spans a stretch of the state rather
+   * than a few neighbours written together.
+   */
+  lightestWarm(): TieredEntry | undefined {
+    if (this.warmKeys === 0) return undefined
+    let best: TieredEntry | undefined
+    let found = 0
+    let fallback: TieredEntry | undefined
+    for (let looked = 0; looked < SWEEP_LIMIT && found < SAMPLE; looked++) {
+      let r = this.victims?.next()
+      if (r === undefined || r.done === true) {
+        this.victims = this.entries.values()
+        r = this.victims.next()
+        if (r.done === true) break
+      }
+      const e = r.value as TieredEntry
+      if (e.tier !== 'warm') continue
+      fallback ??= e
+      if (this.rng.below(4) !== 0) continue
+      found++
+      if (best === undefined || e.mass < best.mass) best = e
+    }
+    return best ?? fallback
+  }
+
   // ── Gravitational routing (background) ──
 
   /**
    * One routing pass, doing at most `maxMoves` moves: hot budget, warm budget, compression of
-   * hot bytes, and thawing of `risers` (recently read cold entries) into free warm room.
-   * Returns the moves made; routing is done when it returns less than maxMoves.
+   * hot bytes, settling of warm bytes, and thawing of `risers` (recently read cold entries)
+   * into warm room. Returns the moves made; routing is done when it returns less than maxMoves.
    */
   route(maxMoves: number, risers: readonly TieredEntry[] = []): number {
     let moves = 0
     while (this.hotBytes > this.budget.hotBytes && moves < maxMoves) {
-      const v = this.lightest(this.hot)
+      const v = this.lightestHot()
       if (v === undefined) break
       this.evict(v)
       moves++
     }
     while (this.warmBytes > this.budget.warmBytes && moves < maxMoves) {
-      const v = this.lightest(this.warm)
+      const v = this.lightestWarm()
       if (v === undefined) break
       this.demote(v)
       moves++
     }
     moves += this.compressHot(maxMoves - moves)
     moves += this.settleLoose(maxMoves - moves)
-    // Rise: a cold key read recently and heavier than a sampled warm one moves up if warm has room.
+    // Rise: a cold key read recently moves up if warm has room, or if it is heavier than a warm one.
     for (let i = 0; i < risers.length && moves < maxMoves; i++) {
       const e = risers[i]!
       if (e.tier !== 'cold') continue
       if (this.warmBytes + e.size > this.budget.warmBytes) {
-        const v = this.lightest(this.warm)
+        const v = this.lightestWarm()
         if (v === undefined || v.mass >= e.mass) continue
         this.demote(v)
         moves++
@@ -235,30 +278,12 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
 
   /**
    * A tick went by: hot entries admitted before it become old enough to have their bytes
-   * compressed, warm entries written before it to have them settled.
+   * compressed.
    */
   age(): void {
-    if (this.hotRaw.length > 0) {
-      this.hotRawOld = this.hotRawOld.length === 0 ? this.hotRaw : this.hotRawOld.concat(this.hotRaw)
-      this.hotRaw = []
-    }
-    if (this.loose.length > 0) {
-      this.looseOld = this.looseOld.length === 0 ? this.loose : this.looseOld.concat(this.loose)
-      this.loose = []
-    }
-  }
-
-  /** Settles the loose bytes of warm entries that stayed warm for a tick into slabs. */
-  private settleLoose(max: number): number {
-    let n = 0
-    const list = this.looseOld
-    while (list.length > 0 && n < max) {
-      const e = list.pop()!
-      if (!e.loose || e.slot < 0 || this.warm[e.slot] !== e) continue
-      e.settle(this.slabs)
-      n++
-    }
-    return n
+    if (this.hotRaw.length === 0) return
+    this.hotRawOld = this.hotRawOld.length === 0 ? this.hotRaw : this.hotRawOld.concat(this.hotRaw)
+    this.hotRaw = []
   }
 
   /** Compresses the bytes of hot entries that stayed hot for a tick (their decoded value serves reads). */
@@ -276,31 +301,58 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
     return n
   }
 
-  /** A few values from the warm and hot tiers, to train the cold dictionary on. */
+  /**
+   * Settles the loose bytes of warm entries into slabs, sweeping a stretch of the state (at most
+   * SETTLE_LOOK entries) per pass. Returns the entries settled.
+   */
+  private settleLoose(max: number): number {
+    let n = 0
+    this.settler ??= this.entries.values()
+    for (let looked = 0; looked < SETTLE_LOOK && n < max; looked++) {
+      const r = this.settler.next()
+      if (r.done === true) {
+        // A full pass is done; the next call starts another.
+        this.settler = undefined
+        this.sweeps++
+        break
+      }
+      const e = r.value as TieredEntry
+      if (e.loose && e.tier === 'warm') {
+        e.settle(this.slabs)
+        n++
+      }
+    }
+    return n
+  }
+
+  /** A few values from the state, to train the cold dictionary on. */
   private samples(): Uint8Array[] {
     const out: Uint8Array[] = []
-    for (const list of [this.warm, this.hot]) {
-      for (let i = 0; i < 64 && list.length > 0; i++) out.push(list[this.rng.below(list.length)]!.bytes)
+    for (let i = 0; i < 64 && this.hot.length > 0; i++) out.push(this.hot[this.rng.below(this.hot.length)]!.bytes)
+    let i = 0
+    for (const e of this.entries.values()) {
+      if (i++ >= 64) break
+      out.push(e.bytes)
     }
     return out
   }
 
-  private pushWarm(e: TieredEntry): void {
-    this.list(this.warm, e)
-    this.warmBytes += e.size
-    if (e.loose) this.loose.push(e)
+  private addWarm(size: number): void {
+    this.warmKeys++
+    this.warmBytes += size
   }
 
-  private list(list: TieredEntry[], e: TieredEntry): void {
-    e.slot = list.length
-    list.push(e)
+  private list(e: TieredEntry): void {
+    e.slot = this.hot.length
+    this.hot.push(e)
   }
 
-  /** Swap-remove: O(1), order does not matter (victims are sampled). */
-  private unlist(list: TieredEntry[], e: TieredEntry): void {
+  /** Swap-remove from the hot list: O(1), order does not matter (victims are sampled). */
+  private unlist(e: TieredEntry): void {
+    const list = this.hot
     const i = e.slot
     // An entry outside the list it should be in is a bookkeeping bug: fail loudly, not corrupt.
-    if (i < 0 || list[i] !== e) throw new Error(`physics: a ${e.tier} entry is not where its tier keeps it`)
+    if (i < 0 || list[i] !== e) throw new Error('physics: a hot entry is not in the hot list')
     const last = list.pop()!
     if (last !== e) {
       list[i] = last

