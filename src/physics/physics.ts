@@ -270,8 +270,8 @@ export class Physics implements EntryShaper {
   /**
    * A read of `entry` (the current entry of `key`): counts its mass, returns its value, and lets
    * the tiers react. Reads are recorded in the ring in bursts — the first BURST reads of every
-   * BURST_PERIOD — so a hot hit outside a burst writes nothing but its mass and one counter,
-   * and the batches still hold runs of consecutive reads (what wormholes learn from).
+   * BURST / recordShare — so a hot hit outside a burst writes nothing but its mass and one
+   * counter, and the batches still hold runs of consecutive reads (what wormholes learn from).
    */
   read(entry: Entry, key: string): unknown {
     const e = entry as TieredEntry
@@ -336,6 +336,7 @@ export class Physics implements EntryShaper {
   }
 
   private linksOf(key: string): readonly Link[] {
+    if (this.rules.size === 0 && this.state.entanglements.keys === 0 && (this.wormholes?.count ?? 0) === 0) return NO_LINKS
     const out: Link[] = []
     for (const [p, s] of partnersOf(key, this.state.entanglements, this.rules)) out.push({ key: p, weight: s, prefetch: false })
     if (this.wormholes !== undefined) for (const m of this.wormholes.mouths(key)) out.push(m)
