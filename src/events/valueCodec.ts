@@ -27,6 +27,8 @@ const packr = new Packr({
   useRecords: false, // records need shared structure definitions; a log must be self-describing
   moreTypes: true, // Sets, typed arrays other than Uint8Array
   int64AsType: 'bigint',
+  // Decoded bytes must be copies: a view into the stored bytes would let a reader change the database.
+  copyBuffers: true,
 })
 
 /** Encodes a value for storage. Throws UnserializableError before anything is stored. */

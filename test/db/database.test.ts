@@ -83,6 +83,9 @@ describe.each(modes)('Database (%s)', (durability) => {
     const d = db.get('d') as { when: Date; m: Map<string, number> }
     d.when.setTime(0)
     d.m.set('x', 2)
+    await db.put('b', { bytes: Buffer.from('abc') })
+    ;(db.get('b') as { bytes: Buffer }).bytes[0] = 0x7a
+    expect(db.get('b')).toEqual({ bytes: Buffer.from('abc') })
     expect(db.get('d')).toEqual({ when: new Date(1000), m: new Map([['x', 1]]) })
     await db.close()
   })
