@@ -29,14 +29,5 @@ export function blob(i: number, bytes = 100): { id: number; text: string } {
   return { id: i, text: `value ${i} `.padEnd(bytes - 12, 'x') }
 }
 
-/** mulberry32: a seeded PRNG with floats in [0, 1) whose low bits are not correlated. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The seeded PRNG (mulberry32) the crash tests use: one generator for every test. */
+export { prng } from '../helpers/simFileLayer.js'
