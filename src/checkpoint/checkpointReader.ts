@@ -6,7 +6,6 @@
 import { uncompressSync } from 'lz4-napi'
 import { crc32 } from 'node:zlib'
 import type { FileLayer } from '../io/fileLayer.js'
-import { Entry } from '../state/entry.js'
 import type { MemoryState } from '../state/memoryState.js'
 import { readU64 } from '../wal/format.js'
 import {
@@ -45,13 +44,19 @@ export interface CheckpointProgress {
 }
 
 /**
+ * One checkpoint entry, as bytes in a decompressed chunk: the key is raw[kOff, kOff + kLen),
+ * the msgpack value raw[vOff, vOff + vLen). The chunk buffer is the caller's to keep.
+ */
+export type CheckpointEntrySink = (raw: Buffer, kOff: number, kLen: number, vOff: number, vLen: number, seq: number, time: number) => void
+
+/**
  * Verifies the file, then calls `onEntry` for every entry in order. `onProgress` is told the
  * entries loaded so far, the total, and the bytes read.
  */
 export function readCheckpoint(
   files: FileLayer,
   file: string,
-  onEntry: (key: string, entry: Entry) => void,
+  onEntry: CheckpointEntrySink,
   onProgress?: (p: CheckpointProgress) => void,
   /** The seq the file name promises. */
   expectedSeq?: number,
@@ -110,16 +115,16 @@ export function readCheckpoint(
     let q = 0
     for (let i = 0; i < c.count; i++) {
       if (q + 2 > raw.length) throw new CheckpointDamage(file, c.start, 'chunk ends inside an entry')
-      const kn = raw.readUInt16LE(q)
-      const key = raw.toString('utf8', q + 2, q + 2 + kn)
-      q += 2 + kn
-      if (q + 20 > raw.length) throw new CheckpointDamage(file, c.start, 'chunk ends inside an entry')
+      const kn = raw[q]! | (raw[q + 1]! << 8)
+      const kOff = q + 2
+      q = kOff + kn
+      if (kn === 0 || q + 20 > raw.length) throw new CheckpointDamage(file, c.start, 'chunk ends inside an entry')
       const seq = readU64(raw, q)
       const time = raw.readDoubleLE(q + 8)
       const vn = raw.readUInt32LE(q + 16)
       q += 20
       if (q + vn > raw.length || seq > header.seq) throw new CheckpointDamage(file, c.start, 'malformed entry')
-      onEntry(key, new Entry(seq, time, raw.subarray(q, q + vn)))
+      onEntry(raw, kOff, kn, q, vn, seq, time)
       q += vn
     }
     if (q !== raw.length) throw new CheckpointDamage(file, c.start, 'chunk has trailing bytes')

@@ -5,6 +5,7 @@
 import path from 'node:path'
 import { compressSync } from 'lz4-napi'
 import type { FileLayer } from '../io/fileLayer.js'
+import type { BaseView } from '../state/baseTable.js'
 import type { Entry } from '../state/entry.js'
 import { ENTANGLEMENT_EXTENSION } from '../state/entanglements.js'
 import type { MemoryState } from '../state/memoryState.js'
@@ -18,8 +19,11 @@ const CHUNK_ENTRIES = 4096
 export interface Snapshot {
   seq: number
   time: number
+  /** The keys in the state's Map and their entries. */
   keys: string[]
   entries: Entry[]
+  /** The keys still in the state's base table (not touched since the open), as of the snapshot. */
+  base: { view: BaseView; live: number } | undefined
   /** Named blobs from subsystems whose state cannot be derived from the log (physics, ...). */
   extensions: { name: string; data: Uint8Array }[]
 }
@@ -34,7 +38,7 @@ export function takeSnapshot(state: MemoryState, seq: number, extensions: Snapsh
   const entries = Array.from(state.entries.values())
   const exts = extensions.filter((e) => e.name !== ENTANGLEMENT_EXTENSION)
   if (state.entanglements.keys > 0) exts.push({ name: ENTANGLEMENT_EXTENSION, data: state.entanglements.encode() })
-  return { seq, time: Date.now(), keys, entries, extensions: exts }
+  return { seq, time: Date.now(), keys, entries, base: state.baseView(), extensions: exts }
 }
 
 export interface CheckpointWritten {
@@ -60,10 +64,20 @@ export async function writeCheckpoint(files: FileLayer, dir: string, snap: Snaps
     await put(encodeCheckpointHeader(snap.seq, snap.time))
     const raw = new GrowBuffer(1 << 20)
     let entryFrames = 0
-    for (let start = 0; start < snap.keys.length; start += CHUNK_ENTRIES) {
-      const end = Math.min(start + CHUNK_ENTRIES, snap.keys.length)
+    const total = snap.keys.length + (snap.base?.live ?? 0)
+    const view = snap.base?.view
+    let row = 0
+    for (let start = 0; start < total; start += CHUNK_ENTRIES) {
+      const end = Math.min(start + CHUNK_ENTRIES, total)
       raw.reset()
-      for (let i = start; i < end; i++) encodeEntry(raw, snap.keys[i]!, snap.entries[i]!)
+      for (let i = start; i < end; i++) {
+        if (i < snap.keys.length) {
+          encodeEntry(raw, snap.keys[i]!, snap.entries[i]!)
+        } else {
+          while (view!.valBuf[row] === -1) row++
+          encodeBaseRow(raw, view!, row++)
+        }
+      }
       const packed = compressSync(raw.view())
       const payload = Buffer.allocUnsafe(4 + packed.length)
       payload.writeUInt32LE(end - start, 0)
@@ -80,7 +94,7 @@ export async function writeCheckpoint(files: FileLayer, dir: string, snap: Snaps
       await put(frame(FRAME_EXTENSION, payload))
     }
     await put(
-      encodeFooter({ seq: snap.seq, entries: snap.keys.length, entryFrames, extensionFrames: snap.extensions.length }),
+      encodeFooter({ seq: snap.seq, entries: total, entryFrames, extensionFrames: snap.extensions.length }),
     )
     await file.datasync()
   } finally {
@@ -89,7 +103,7 @@ export async function writeCheckpoint(files: FileLayer, dir: string, snap: Snaps
   const final = path.join(dir, name)
   files.rename(tmp, final)
   files.syncDir(dir)
-  return { file: final, seq: snap.seq, entries: snap.keys.length, bytes, timeMs: performance.now() - started }
+  return { file: final, seq: snap.seq, entries: snap.keys.length + (snap.base?.live ?? 0), bytes, timeMs: performance.now() - started }
 }
 
 function encodeEntry(out: GrowBuffer, key: string, e: Entry): void {
@@ -104,4 +118,23 @@ function encodeEntry(out: GrowBuffer, key: string, e: Entry): void {
   b.writeUInt32LE(e.bytes.length, p + 16)
   b.set(e.bytes, p + 20)
   out.pos = p + 20 + e.bytes.length
+}
+
+/** Same layout as encodeEntry, copied from a base row's bytes without decoding them. */
+function encodeBaseRow(out: GrowBuffer, v: BaseView, row: number): void {
+  const kLen = v.keyLen[row]!
+  const vLen = v.valLen[row]!
+  out.ensure(2 + kLen + 20 + vLen)
+  const b = out.buf
+  let p = out.pos
+  b.writeUInt16LE(kLen, p)
+  const ko = v.keyOff[row]!
+  v.bufs[v.keyBuf[row]!]!.copy(b, p + 2, ko, ko + kLen)
+  p += 2 + kLen
+  writeU64(b, p, v.seqs[row]!)
+  b.writeDoubleLE(v.times[row]!, p + 8)
+  b.writeUInt32LE(vLen, p + 16)
+  const vo = v.valOff[row]!
+  v.bufs[v.valBuf[row]!]!.copy(b, p + 20, vo, vo + vLen)
+  out.pos = p + 20 + vLen
 }

@@ -336,7 +336,7 @@ export class Database {
   get<V = unknown>(key: string): V | undefined {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
-    const e = this.state.entries.get(key)
+    const e = this.state.get(key)
     if (e === undefined) return undefined
     return (this.physics_ === undefined ? e.value() : this.physics_.read(e, key)) as V
   }
@@ -344,7 +344,7 @@ export class Database {
   getEntry<V = unknown>(key: string): Entry<V> | undefined {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
-    const e = this.state.entries.get(key)
+    const e = this.state.get(key)
     if (e === undefined) return undefined
     return { value: (this.physics_ === undefined ? e.value() : this.physics_.read(e, key)) as V, seq: e.seq, time: e.time }
   }
@@ -388,7 +388,7 @@ export class Database {
     const entangled = new Map<string, unknown>()
     for (const [p] of partnersOf(key, this.state.entanglements, this.rules)) {
       if (entangled.size >= this.options.maxEntangled) break
-      const e = this.state.entries.get(p)
+      const e = this.state.get(p)
       if (e !== undefined) entangled.set(p, this.physics_ === undefined ? e.value() : this.physics_.read(e, p))
     }
     return { value, entangled }
@@ -412,7 +412,7 @@ export class Database {
   has(key: string): boolean {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
-    return this.state.entries.has(key)
+    return this.state.has(key)
   }
 
   /**

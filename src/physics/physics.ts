@@ -261,7 +261,7 @@ export class Physics implements EntryShaper {
   }
 
   entangled(key: string): void {
-    const e = this.state.entries.get(key) as TieredEntry | undefined
+    const e = this.state.get(key) as TieredEntry | undefined
     if (e !== undefined) e.links = undefined
   }
 
@@ -322,10 +322,9 @@ export class Physics implements EntryShaper {
       links = this.linksOf(key)
       e.links = links
     }
-    const entries = this.state.entries
     for (let i = 0; i < links.length; i++) {
       const l = links[i]!
-      const p = entries.get(l.key) as TieredEntry | undefined
+      const p = this.state.get(l.key) as TieredEntry | undefined
       if (p === undefined) continue
       p.mass = addMass(p.mass, Math.round(l.weight * this.g))
       if (l.prefetch && p.peek() === undefined && this.horizon.force(p)) {
@@ -354,7 +353,7 @@ export class Physics implements EntryShaper {
 
   /** A put's tier hint: 'hot' decodes it now, 'cold' compresses it now, 'warm' is the default. */
   hint(key: string, tier: Tier): void {
-    const e = this.state.entries.get(key) as TieredEntry | undefined
+    const e = this.state.get(key) as TieredEntry | undefined
     if (e === undefined) return
     if (tier === 'hot') this.horizon.force(e)
     else if (tier === 'cold' && e.tier === 'warm') this.tiers.demote(e)
@@ -364,7 +363,7 @@ export class Physics implements EntryShaper {
   promote(keys: readonly string[]): number {
     let n = 0
     for (const k of keys) {
-      const e = this.state.entries.get(k) as TieredEntry | undefined
+      const e = this.state.get(k) as TieredEntry | undefined
       if (e !== undefined && e.tier !== 'hot' && this.horizon.force(e)) n++
     }
     return n
@@ -386,7 +385,7 @@ export class Physics implements EntryShaper {
     const risers: TieredEntry[] = []
     for (let i = 0; i < batch.keys.length && risers.length < 2048; i++) {
       if (batch.tiers[i] !== TIER_COLD) continue
-      const e = this.state.entries.get(batch.keys[i]!) as TieredEntry | undefined
+      const e = this.state.get(batch.keys[i]!) as TieredEntry | undefined
       if (e !== undefined && e.tier === 'cold') risers.push(e)
     }
     this.route(this.config.routeMs, risers)
@@ -435,7 +434,7 @@ export class Physics implements EntryShaper {
     const t = this.tiers
     while (this.rewarm.length > 0 && n < max) {
       const k = this.rewarm[this.rewarm.length - 1]!
-      const e = this.state.entries.get(k) as TieredEntry | undefined
+      const e = this.state.get(k) as TieredEntry | undefined
       if (e !== undefined && e.tier !== 'hot') {
         if (t.hotBytes + e.size > t.budget.hotBytes) {
           this.rewarm = []
@@ -475,7 +474,7 @@ export class Physics implements EntryShaper {
 
   /** A key's mass in reads, decayed to the last tick (0 when absent). */
   massOf(key: string): number {
-    const e = this.state.entries.get(key) as TieredEntry | undefined
+    const e = this.state.get(key) as TieredEntry | undefined
     return e === undefined ? 0 : this.clock.reads(e.mass)
   }
 
@@ -550,7 +549,7 @@ export class Physics implements EntryShaper {
       const k = keys[i]
       const m = masses[i]
       if (typeof k !== 'string' || typeof m !== 'number') continue
-      const e = this.state.entries.get(k) as TieredEntry | undefined
+      const e = this.state.get(k) as TieredEntry | undefined
       if (e === undefined) continue
       e.mass = this.clock.units(m)
       order.push([k, m])
@@ -610,7 +609,7 @@ export function physicsView(physics: Physics | undefined, state: MemoryState): P
       entropy$: EMPTY,
       wormholes: () => [],
       mass: () => 0,
-      tier: (key) => state.entries.get(key)?.tier,
+      tier: (key) => state.get(key)?.tier,
       tick: () => undefined,
       settle: () => undefined,
     }
@@ -620,7 +619,7 @@ export function physicsView(physics: Physics | undefined, state: MemoryState): P
     entropy$: physics.entropy$,
     wormholes: () => physics.wormholeList(),
     mass: (key) => physics.massOf(key),
-    tier: (key) => state.entries.get(key)?.tier,
+    tier: (key) => state.get(key)?.tier,
     tick: () => physics.tick(),
     settle: () => physics.settle(),
   }

@@ -5,12 +5,12 @@
 import { CheckpointDamage, loadStateExtensions, readCheckpoint } from '../checkpoint/checkpointReader.js'
 import { listCheckpoints } from '../checkpoint/checkpointStore.js'
 import { HistoryGoneError } from '../errors.js'
-import type { WalEvent } from '../events/types.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { MemoryState } from '../state/memoryState.js'
 import { listSegments, readLog } from '../wal/logReader.js'
 import type { LogReadResult } from '../wal/logReader.js'
 import type { RecoveryProgress } from './recover.js'
+import { StateLoader } from './stateLoader.js'
 
 export interface MaterializeOptions {
   /** Last seq to include. Default: all of the log. */
@@ -21,8 +21,6 @@ export interface MaterializeOptions {
    */
   toTime?: number
   onProgress?: (p: RecoveryProgress) => void
-  /** Told each event replayed on top of the checkpoint, after it is applied. */
-  onEvent?: (ev: WalEvent) => void
 }
 
 export interface Materialized {
@@ -40,8 +38,6 @@ export interface Materialized {
   /** True when reading stopped at the time target, before the end of the log. */
   stoppedAtTime: boolean
 }
-
-const PROGRESS_EVERY = 1 << 16
 
 /** Thrown through the reader to stop at a time target: the log has no index by time. */
 class ReachedTime {}
@@ -65,7 +61,7 @@ export function materialize(files: FileLayer, dir: string, opts: MaterializeOpti
       const loaded = readCheckpoint(
         files,
         cp.path,
-        (key, entry) => candidate.load(key, entry),
+        (raw, kOff, kLen, vOff, vLen, seq, time) => candidate.loadPut(raw, kOff, kLen, raw, vOff, vLen, seq, time),
         (p) => opts.onProgress?.({ phase: 'checkpoint', ...p }),
         cp.seq,
       )
@@ -84,38 +80,39 @@ export function materialize(files: FileLayer, dir: string, opts: MaterializeOpti
   const first = listSegments(files, dir)[0]
   if (first !== undefined && first.firstSeq > fromSeq && fromSeq <= toSeq) throw new HistoryGoneError(fromSeq, first.firstSeq)
 
-  let seq = checkpoint?.seq ?? 0
-  let time = checkpoint?.time
-  let replayed = 0
   let walTotal = 0
   let walDone = 0
   let stoppedAtTime = false
   let log: LogReadResult = { segments: [], lastSeq: 0, problem: undefined }
+  const loader = new StateLoader(
+    state,
+    (_seq, time) => {
+      if (time > toTime) throw new ReachedTime()
+    },
+    (n) => opts.onProgress?.({ phase: 'wal', done: n, total: walTotal, bytes: walDone }),
+  )
   if (fromSeq <= toSeq) {
-    const visit = (ev: WalEvent): void => {
-      if (ev.time > toTime) throw new ReachedTime()
-      state.replay(ev)
-      seq = ev.seq
-      time = ev.time
-      opts.onEvent?.(ev)
-      if (++replayed % PROGRESS_EVERY === 0) opts.onProgress?.({ phase: 'wal', done: replayed, total: walTotal, bytes: walDone })
-    }
     try {
-      log = readLog(files, dir, visit, {
+      log = readLog(files, dir, loader.event, {
         fromSeq,
         toSeq,
+        sink: loader,
         onSegment: (_seg, done, total) => {
           walDone = done
           walTotal = total
-          opts.onProgress?.({ phase: 'wal', done: replayed, total, bytes: done })
+          opts.onProgress?.({ phase: 'wal', done: loader.events, total, bytes: done })
         },
       })
     } catch (err) {
       if (!(err instanceof ReachedTime)) throw err
       stoppedAtTime = true
-      log = { segments: [], lastSeq: seq, problem: undefined }
+      log = { segments: [], lastSeq: loader.seq, problem: undefined }
     }
-    opts.onProgress?.({ phase: 'wal', done: replayed, total: walTotal, bytes: walTotal })
+    state.finishLoading()
+    opts.onProgress?.({ phase: 'wal', done: loader.events, total: walTotal, bytes: walTotal })
   }
+  const seq = loader.events > 0 ? loader.seq : (checkpoint?.seq ?? 0)
+  const time = loader.events > 0 ? loader.time : checkpoint?.time
+  const replayed = loader.events
   return { state, seq, time, checkpoint, checkpointsSkipped: skipped, eventsReplayed: replayed, log, stoppedAtTime }
 }

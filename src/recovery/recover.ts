@@ -15,6 +15,7 @@ import { MemoryState } from '../state/memoryState.js'
 import { listSegments, readLog } from '../wal/logReader.js'
 import type { LogProblem, LogReadResult } from '../wal/logReader.js'
 import { salvageSeqRange } from '../wal/segmentReader.js'
+import { StateLoader } from './stateLoader.js'
 import type { WalTail } from '../wal/walWriter.js'
 
 export type RecoveryMode = 'strict' | 'point-in-time'
@@ -58,8 +59,6 @@ export interface RecoverOptions {
   onProgress?: (p: RecoveryProgress) => void
 }
 
-const PROGRESS_EVERY = 1 << 16
-
 export function recover(files: FileLayer, dir: string, opts: RecoverOptions): Recovered {
   const started = performance.now()
   removeCheckpointLeftovers(files, dir)
@@ -73,7 +72,7 @@ export function recover(files: FileLayer, dir: string, opts: RecoverOptions): Re
       const got = readCheckpoint(
         files,
         cp.path,
-        (key, entry) => candidate.load(key, entry),
+        (raw, kOff, kLen, vOff, vLen, seq, time) => candidate.loadPut(raw, kOff, kLen, raw, vOff, vLen, seq, time),
         (p) => opts.onProgress?.({ phase: 'checkpoint', ...p }),
         cp.seq,
       )
@@ -90,25 +89,20 @@ export function recover(files: FileLayer, dir: string, opts: RecoverOptions): Re
   const fromSeq = (loaded?.seq ?? 0) + 1
   assertLogReachesBack(files, dir, fromSeq, loadedFile)
 
-  let replayed = 0
   let walTotal = 0
   let walDone = 0
-  const result = readLog(
-    files,
-    dir,
-    (ev) => {
-      state.replay(ev)
-      if (++replayed % PROGRESS_EVERY === 0) opts.onProgress?.({ phase: 'wal', done: replayed, total: walTotal, bytes: walDone })
+  const loader = new StateLoader(state, undefined, (n) => opts.onProgress?.({ phase: 'wal', done: n, total: walTotal, bytes: walDone }))
+  const result = readLog(files, dir, loader.event, {
+    fromSeq,
+    sink: loader,
+    onSegment: (_seg, done, total) => {
+      walDone = done
+      walTotal = total
+      opts.onProgress?.({ phase: 'wal', done: loader.events, total, bytes: done })
     },
-    {
-      fromSeq,
-      onSegment: (_seg, done, total) => {
-        walDone = done
-        walTotal = total
-        opts.onProgress?.({ phase: 'wal', done: replayed, total, bytes: done })
-      },
-    },
-  )
+  })
+  state.finishLoading()
+  const replayed = loader.events
   opts.onProgress?.({ phase: 'wal', done: replayed, total: walTotal, bytes: walTotal })
 
   let tornBytes = 0

@@ -1,9 +1,16 @@
 // The in-memory projection: key → current Entry, plus the declared entanglements. Applying an
 // event returns what it replaced so that a failed sync-mode commit can be undone and change
 // streams can report `prev`.
+//
+// Keys live in two places. Recovery loads into a BaseTable (columns over the bytes it read: no
+// object per key); a key moves from there into the `entries` Map the first time anything
+// touches it (a read, a write, a physics decision), so the Map holds what is in use and the
+// base what has not been touched since the open. Every lookup goes through get/has/seqOf.
 import type { WalEvent } from '../events/types.js'
 import { ENTANGLEMENT_EXTENSION, Entanglements } from './entanglements.js'
 import type { EntangleUndo } from './entanglements.js'
+import { BaseTable } from './baseTable.js'
+import type { BaseView } from './baseTable.js'
 import { Entry } from './entry.js'
 import { OrderedIndex } from './orderedIndex.js'
 
@@ -26,18 +33,24 @@ export interface EntryShaper {
 }
 
 export class MemoryState {
+  /** Keys touched since the open (and every key written since): key → current entry. */
   readonly entries = new Map<string, Entry>()
   readonly entanglements = new Entanglements()
+  /** Keys as recovery loaded them and nothing has touched since. */
+  private base = new BaseTable()
   /** Keys in order; exists once a range read has asked for it. */
   private ordered: OrderedIndex | undefined
   private shaper: EntryShaper | undefined
+  private adopt: ((e: Entry) => Entry) | undefined
 
   /**
-   * Hands entry shaping to `shaper` from now on. Entries already in the state are passed to
-   * `adopt`, which returns what replaces each one (same key, same seq, same bytes).
+   * Hands entry shaping to `shaper` from now on. Entries already in the Map, and every entry
+   * later moved in from the base, are passed to `adopt`, which returns what replaces each one
+   * (same key, same seq, same bytes).
    */
   setShaper(shaper: EntryShaper, adopt: (e: Entry) => Entry): void {
     this.shaper = shaper
+    this.adopt = adopt
     for (const [k, e] of this.entries) {
       const t = adopt(e)
       if (t !== e) {
@@ -45,6 +58,25 @@ export class MemoryState {
         this.ordered?.set(k, t)
       }
     }
+  }
+
+  // ── Loading (recovery, before any shaper or ordered index exists) ──
+
+  /** Sets a key from bytes read from a checkpoint or a WAL record; keeps references to the buffers. */
+  loadPut(kb: Buffer, kOff: number, kLen: number, vb: Buffer, vOff: number, vLen: number, seq: number, time: number): void {
+    this.base.loadPut(kb, kOff, kLen, vb, vOff, vLen, seq, time)
+    // A JSON segment's records arrive as events, into the Map: a later version loaded here wins.
+    if (this.entries.size > 0) this.entries.delete(kb.toString('utf8', kOff, kOff + kLen))
+  }
+
+  loadDel(kb: Buffer, kOff: number, kLen: number): void {
+    this.base.loadDel(kb, kOff, kLen)
+    if (this.entries.size > 0) this.entries.delete(kb.toString('utf8', kOff, kOff + kLen))
+  }
+
+  /** Loading is over: if replay left the buffers mostly overwritten, copy the live bytes out. */
+  finishLoading(): void {
+    if (this.base.wasteful()) this.base = this.base.compacted()
   }
 
   /** Restores what a checkpoint holds besides entries (call before replaying the log after it). */
@@ -55,29 +87,55 @@ export class MemoryState {
 
   /** The ordered index, built on first use and maintained by every apply from then on. */
   orderedIndex(): OrderedIndex {
-    this.ordered ??= new OrderedIndex(this.entries)
+    if (this.ordered === undefined) {
+      this.promoteAll()
+      this.ordered = new OrderedIndex(this.entries)
+    }
     return this.ordered
   }
 
-  /** Sum of stored value bytes: a walk over all entries, for stats, not for hot paths. */
+  /** Sum of stored value bytes: a walk over the Map's entries, for stats, not for hot paths. */
   valueBytes(): number {
-    let n = 0
+    let n = this.base.liveValueBytes
     for (const e of this.entries.values()) n += e.bytes.length
     return n
   }
 
   get size(): number {
-    return this.entries.size
+    return this.entries.size + this.base.live
   }
 
+  /** The current entry of `key`, moving it into the Map if it was still in the base. */
   get(key: string): Entry | undefined {
-    return this.entries.get(key)
+    const e = this.entries.get(key)
+    if (e !== undefined || this.base.live === 0) return e
+    const b = this.takeFromBase(key)
+    if (b !== undefined) this.entries.set(key, b)
+    return b
+  }
+
+  has(key: string): boolean {
+    return this.entries.has(key) || (this.base.live > 0 && this.base.find(key) >= 0)
   }
 
   /** Current seq of a key, 0 when absent: what `ifSeq` compares against. */
   seqOf(key: string): number {
     const e = this.entries.get(key)
-    return e === undefined ? 0 : e.seq
+    if (e !== undefined) return e.seq
+    const row = this.base.live > 0 ? this.base.find(key) : -1
+    return row < 0 ? 0 : this.base.seqAt(row)
+  }
+
+  /** Calls `fn` with every key and entry, without moving base keys into the Map (reads of a whole state: CLI, export). */
+  forEachEntry(fn: (key: string, e: Entry) => void): void {
+    for (const [k, e] of this.entries) fn(k, e)
+    const base = this.base
+    base.forEachLive((row) => fn(base.keyAt(row), base.entry(row)))
+  }
+
+  /** The base as of now, for a checkpoint (undefined when every key is in the Map). */
+  baseView(): { view: BaseView; live: number } | undefined {
+    return this.base.live === 0 ? undefined : { view: this.base.view(), live: this.base.live }
   }
 
   apply(ev: WalEvent): Undo {
@@ -99,11 +157,20 @@ export class MemoryState {
       return
     }
     const m = this.entries
-    if (ev.type === 'put') m.set(ev.key, new Entry(ev.seq, ev.time, ev.value))
-    else if (ev.type === 'del') m.delete(ev.key)
-    else if (ev.type === 'entangle') this.entanglements.apply(ev.key, ev.partners, ev.strength)
-    else {
+    if (ev.type === 'entangle') {
+      this.entanglements.apply(ev.key, ev.partners, ev.strength)
+      return
+    }
+    const base = this.base.live > 0 ? this.base : undefined
+    if (ev.type === 'put') {
+      if (base !== undefined) this.dropFromBase(ev.key)
+      m.set(ev.key, new Entry(ev.seq, ev.time, ev.value))
+    } else if (ev.type === 'del') {
+      if (base !== undefined) this.dropFromBase(ev.key)
+      m.delete(ev.key)
+    } else {
       for (const op of ev.ops) {
+        if (base !== undefined) this.dropFromBase(op.key)
         if (op.type === 'put') m.set(op.key, new Entry(ev.seq, ev.time, op.value))
         else m.delete(op.key)
       }
@@ -125,14 +192,8 @@ export class MemoryState {
     for (let i = ev.ops.length - 1; i >= 0; i--) this.restore(ev.ops[i]!.key, prev[i])
   }
 
-  /** Installs an entry directly (checkpoint load). */
-  load(key: string, entry: Entry): void {
-    this.entries.set(key, entry)
-    this.ordered?.set(key, entry)
-  }
-
   private put(key: string, seq: number, time: number, bytes: Uint8Array): Entry | undefined {
-    const prev = this.entries.get(key)
+    const prev = this.current(key)
     const e = this.shaper === undefined ? new Entry(seq, time, bytes) : this.shaper.make(seq, time, bytes, prev)
     this.entries.set(key, e)
     this.ordered?.set(key, e)
@@ -140,7 +201,7 @@ export class MemoryState {
   }
 
   private remove(key: string): Entry | undefined {
-    const prev = this.entries.get(key)
+    const prev = this.current(key)
     if (prev !== undefined) {
       this.entries.delete(key)
       this.ordered?.delete(key)
@@ -167,5 +228,35 @@ export class MemoryState {
       if (cur !== undefined) this.shaper.leave(cur)
       this.shaper.enter(prev)
     }
+  }
+
+  /** The current entry, taken out of the base (not put in the Map) when it is there: the caller replaces or removes it. */
+  private current(key: string): Entry | undefined {
+    const e = this.entries.get(key)
+    return e !== undefined || this.base.live === 0 ? e : this.takeFromBase(key)
+  }
+
+  private takeFromBase(key: string): Entry | undefined {
+    const row = this.base.find(key)
+    if (row < 0) return undefined
+    const e = this.base.entry(row)
+    this.base.kill(row)
+    return this.adopt === undefined ? e : this.adopt(e)
+  }
+
+  private dropFromBase(key: string): void {
+    const row = this.base.find(key)
+    if (row >= 0) this.base.kill(row)
+  }
+
+  /** Moves every base key into the Map (the ordered index is built over the Map). */
+  private promoteAll(): void {
+    const base = this.base
+    if (base.live === 0) return
+    base.forEachLive((row) => {
+      const e = base.entry(row)
+      this.entries.set(base.keyAt(row), this.adopt === undefined ? e : this.adopt(e))
+    })
+    this.base = new BaseTable()
   }
 }

@@ -7,6 +7,7 @@ import type { WalEvent } from '../events/types.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { encodeSegmentHeader, parseSegmentName } from './format.js'
 import type { WalFormat } from './format.js'
+import type { RecordSink } from './recordCodec.js'
 import { scanSegment } from './segmentReader.js'
 
 export interface SegmentFile {
@@ -48,6 +49,8 @@ export interface ReadLogOptions {
   toSeq?: number
   /** Called once per segment before it is read, with bytes done and total. */
   onSegment?: (seg: SegmentFile, bytesBefore: number, bytesTotal: number) => void
+  /** Records of binary segments go here instead of to `visit` (see ScanOptions.sink). */
+  sink?: RecordSink
 }
 
 export function listSegments(files: FileLayer, dir: string): SegmentFile[] {
@@ -88,7 +91,7 @@ export function readLog(
       break
     }
     const bytes = files.readFile(seg.path)
-    const scan = scanSegment(bytes, visit, { fromSeq, toSeq })
+    const scan = scanSegment(bytes, visit, { fromSeq, toSeq, sink: opts.sink })
     if ('headerError' in scan) {
       // A crash while creating the last segment leaves a prefix of its header: nothing was in it
       // (headers are fsynced before any record is appended). Anything else is damage.

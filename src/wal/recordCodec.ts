@@ -144,40 +144,42 @@ function jsonOp(op: Op): object {
 
 export class RecordDecodeError extends Error {}
 
-/** Read position of the payload being decoded (a module variable: no cursor object per record). */
+/** Read position of the payload being walked (a module variable: no cursor object per record). */
 let at = 0
 
 /**
- * Decodes one binary payload (its checksum already verified). Values are views into `b`, not
- * copies: replay keeps them without a copy per record, at the price of keeping the buffer they
- * were read from alive while any of its values is current.
+ * Receives the parts of one binary record as walkBinaryPayload finds them: recovery loads
+ * keys and values straight from the bytes this way, with no object or string per record.
+ * Keys and values are (buffer, offset, length); an LZ4 value arrives decompressed, in a
+ * buffer of its own.
  */
-export function decodeBinaryPayload(b: Buffer, start: number, end: number): WalEvent {
-  const type = b[start]
-  const seq = readU64(b, start + 1)
-  const time = b.readDoubleLE(start + 9)
+export interface RecordSink {
+  begin(type: number, seq: number, time: number): void
+  put(kb: Buffer, kOff: number, kLen: number, vb: Buffer, vOff: number, vLen: number): void
+  del(kb: Buffer, kOff: number, kLen: number): void
+  entangle(key: string, partners: string[], strength: number): void
+}
+
+/** Walks one binary payload (its checksum already verified), telling `sink` what it holds. */
+export function walkBinaryPayload(b: Buffer, start: number, end: number, sink: RecordSink): void {
+  const type = b[start]!
   at = start + PAYLOAD_PREFIX_BYTES
-  let ev: WalEvent
-  if (type === RECORD_PUT) {
-    const key = readKey(b, end)
-    ev = { type: 'put', seq, time, key, value: readValue(b, end) }
-  } else if (type === RECORD_DEL) {
-    ev = { type: 'del', seq, time, key: readKey(b, end) }
+  if (type === RECORD_PUT || type === RECORD_DEL) {
+    sink.begin(type, readU64(b, start + 1), b.readDoubleLE(start + 9))
+    walkOp(b, end, type, sink)
   } else if (type === RECORD_BATCH) {
+    sink.begin(type, readU64(b, start + 1), b.readDoubleLE(start + 9))
     if (at + 4 > end) throw new RecordDecodeError('batch count runs past the record')
     const count = b.readUInt32LE(at)
     at += 4
-    const ops: Op[] = []
     for (let i = 0; i < count; i++) {
       if (at >= end) throw new RecordDecodeError('batch op runs past the record')
-      const opType = b[at++]
-      const key = readKey(b, end)
-      if (opType === RECORD_PUT) ops.push({ type: 'put', key, value: readValue(b, end) })
-      else if (opType === RECORD_DEL) ops.push({ type: 'del', key })
-      else throw new RecordDecodeError(`unknown batch op type ${opType}`)
+      const opType = b[at++]!
+      if (opType !== RECORD_PUT && opType !== RECORD_DEL) throw new RecordDecodeError(`unknown batch op type ${opType}`)
+      walkOp(b, end, opType, sink)
     }
-    ev = { type: 'batch', seq, time, ops }
   } else if (type === RECORD_ENTANGLE) {
+    sink.begin(type, readU64(b, start + 1), b.readDoubleLE(start + 9))
     const key = readKey(b, end)
     if (at + 2 > end) throw new RecordDecodeError('partner count runs past the record')
     const count = b.readUInt16LE(at)
@@ -187,12 +189,41 @@ export function decodeBinaryPayload(b: Buffer, start: number, end: number): WalE
     if (at + 8 > end) throw new RecordDecodeError('strength runs past the record')
     const strength = b.readDoubleLE(at)
     at += 8
-    ev = { type: 'entangle', seq, time, key, partners, strength }
+    sink.entangle(key, partners, strength)
   } else {
     throw new RecordDecodeError(`unknown record type ${type}`)
   }
   if (at !== end) throw new RecordDecodeError('record has trailing bytes')
-  return ev
+}
+
+function walkOp(b: Buffer, end: number, type: number, sink: RecordSink): void {
+  if (at + 2 > end) throw new RecordDecodeError('key length runs past the record')
+  const kLen = b[at]! | (b[at + 1]! << 8)
+  const kOff = at + 2
+  if (kLen === 0 || kOff + kLen > end) throw new RecordDecodeError('key runs past the record')
+  at = kOff + kLen
+  if (type === RECORD_DEL) {
+    sink.del(b, kOff, kLen)
+    return
+  }
+  if (at + 5 > end) throw new RecordDecodeError('value header runs past the record')
+  const flags = b[at]!
+  const n = b.readUInt32LE(at + 1)
+  const s = at + 5
+  if (s + n > end) throw new RecordDecodeError('value runs past the record')
+  at = s + n
+  if (flags === 0) {
+    sink.put(b, kOff, kLen, b, s, n)
+    return
+  }
+  if (flags !== VALUE_FLAG_LZ4) throw new RecordDecodeError(`unknown value flags ${flags}`)
+  let v: Buffer
+  try {
+    v = uncompressSync(b.subarray(s, s + n))
+  } catch (err) {
+    throw new RecordDecodeError(`LZ4 value does not decompress: ${(err as Error).message}`)
+  }
+  sink.put(b, kOff, kLen, v, 0, v.length)
 }
 
 function readKey(b: Buffer, end: number): string {
@@ -204,22 +235,56 @@ function readKey(b: Buffer, end: number): string {
   return b.toString('utf8', s, s + n)
 }
 
-function readValue(b: Buffer, end: number): Uint8Array {
-  if (at + 5 > end) throw new RecordDecodeError('value header runs past the record')
-  const flags = b[at]!
-  const n = b.readUInt32LE(at + 1)
-  const s = at + 5
-  if (s + n > end) throw new RecordDecodeError('value runs past the record')
-  at = s + n
-  if (flags === VALUE_FLAG_LZ4) {
-    try {
-      return uncompressSync(b.subarray(s, s + n))
-    } catch (err) {
-      throw new RecordDecodeError(`LZ4 value does not decompress: ${(err as Error).message}`)
-    }
+/** Builds the WalEvent of one record from what the walker reports. */
+class EventBuilder implements RecordSink {
+  private type = 0
+  private seq = 0
+  private time = 0
+  private ev: WalEvent | undefined
+  private ops: Op[] = []
+
+  begin(type: number, seq: number, time: number): void {
+    this.type = type
+    this.seq = seq
+    this.time = time
+    if (type === RECORD_BATCH) this.ops = []
   }
-  if (flags !== 0) throw new RecordDecodeError(`unknown value flags ${flags}`)
-  return b.subarray(s, s + n)
+
+  put(kb: Buffer, kOff: number, kLen: number, vb: Buffer, vOff: number, vLen: number): void {
+    const key = kb.toString('utf8', kOff, kOff + kLen)
+    const value = vb.subarray(vOff, vOff + vLen)
+    if (this.type === RECORD_BATCH) this.ops.push({ type: 'put', key, value })
+    else this.ev = { type: 'put', seq: this.seq, time: this.time, key, value }
+  }
+
+  del(kb: Buffer, kOff: number, kLen: number): void {
+    const key = kb.toString('utf8', kOff, kOff + kLen)
+    if (this.type === RECORD_BATCH) this.ops.push({ type: 'del', key })
+    else this.ev = { type: 'del', seq: this.seq, time: this.time, key }
+  }
+
+  entangle(key: string, partners: string[], strength: number): void {
+    this.ev = { type: 'entangle', seq: this.seq, time: this.time, key, partners, strength }
+  }
+
+  take(): WalEvent {
+    if (this.type === RECORD_BATCH) return { type: 'batch', seq: this.seq, time: this.time, ops: this.ops }
+    const ev = this.ev!
+    this.ev = undefined
+    return ev
+  }
+}
+
+const builder = new EventBuilder()
+
+/**
+ * Decodes one binary payload (its checksum already verified). Values are views into `b`, not
+ * copies: replay keeps them without a copy per record, at the price of keeping the buffer they
+ * were read from alive while any of its values is current.
+ */
+export function decodeBinaryPayload(b: Buffer, start: number, end: number): WalEvent {
+  walkBinaryPayload(b, start, end, builder)
+  return builder.take()
 }
 
 /** Decodes one JSON record object (its checksum already verified). */

@@ -4,7 +4,8 @@ import type { WalEvent } from '../events/types.js'
 import { crc32Range } from './crc.js'
 import { FRAME_HEADER_BYTES, PAYLOAD_PREFIX_BYTES, decodeSegmentHeader, parseJsonLineWithCrc, readU64 } from './format.js'
 import type { SegmentHeader } from './format.js'
-import { RecordDecodeError, decodeBinaryPayload, decodeJsonRecord } from './recordCodec.js'
+import { RecordDecodeError, decodeBinaryPayload, decodeJsonRecord, walkBinaryPayload } from './recordCodec.js'
+import type { RecordSink } from './recordCodec.js'
 
 export interface SegmentDamage {
   /** Byte offset in the segment where the first bad record starts. */
@@ -35,6 +36,11 @@ export interface ScanOptions {
   resume?: { offset: number; seq: number }
   /** Stop after visiting this many records. */
   limit?: number
+  /**
+   * Binary segments: records go to this sink instead of `visit`, with no event object per
+   * record (recovery's loading path). JSON records still go to `visit`.
+   */
+  sink?: RecordSink
 }
 
 /**
@@ -78,6 +84,7 @@ function scanBinary(
   let records = 0
   let visited = 0
   const limit = opts.limit ?? Infinity
+  const sink = opts.sink
   let damage: SegmentDamage | undefined
   const end = b.length
   while (p < end) {
@@ -108,16 +115,17 @@ function scanBinary(
       break
     }
     if (seq >= fromSeq) {
-      let ev: WalEvent
+      let ev: WalEvent | undefined
       try {
-        ev = decodeBinaryPayload(b, ps, ps + len)
+        if (sink === undefined) ev = decodeBinaryPayload(b, ps, ps + len)
+        else walkBinaryPayload(b, ps, ps + len, sink)
       } catch (err) {
         if (!(err instanceof RecordDecodeError)) throw err
         // The checksum matched, so the writer produced these bytes: not an interrupted write.
         damage = { offset: p, reason: `undecodable record: ${err.message}`, validRecordsFollow: true }
         break
       }
-      visit(ev, p)
+      if (ev !== undefined) visit(ev, p)
       visited++
     }
     p = ps + len

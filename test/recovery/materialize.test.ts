@@ -19,7 +19,11 @@ async function history(checkpointsAt = [10, 20]): Promise<{ dir: string; times: 
   return { dir, times }
 }
 
-const asObject = (m: ReturnType<typeof materialize>) => Object.fromEntries([...m.state.entries].map(([k, e]) => [k, e.value()]))
+const asObject = (m: ReturnType<typeof materialize>) => {
+  const o: Record<string, unknown> = {}
+  m.state.forEachEntry((k, e) => (o[k] = e.value()))
+  return o
+}
 
 describe('materialize', () => {
   it('rebuilds the state as of any retained seq from the nearest checkpoint, read-only', async () => {

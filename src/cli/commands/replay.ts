@@ -7,6 +7,7 @@ import { HistoryGoneError } from '../../errors.js'
 import { writeJsonString, writeTaggedJson } from '../../events/taggedJsonWriter.js'
 import { materialize } from '../../recovery/materialize.js'
 import type { Materialized } from '../../recovery/materialize.js'
+import type { Entry } from '../../state/entry.js'
 import { listCheckpoints } from '../../checkpoint/checkpointStore.js'
 import { listSegments } from '../../wal/logReader.js'
 import type { CommandSpec, ParsedArgs } from '../args.js'
@@ -92,7 +93,9 @@ export async function run(args: ParsedArgs): Promise<number> {
     )
   }
 
-  const keys = Array.from(m.state.entries.keys()).sort()
+  const current = new Map<string, Entry>()
+  m.state.forEachEntry((k, e) => current.set(k, e))
+  const keys = Array.from(current.keys()).sort()
   const what =
     `seq ${fmtInt(m.seq)}${m.time !== undefined ? ` (${fmtTime(m.time)})` : ''}: ${plural(keys.length, 'key')}, ` +
     `from ${m.checkpoint === undefined ? 'the log alone' : `checkpoint seq ${fmtInt(m.checkpoint.seq)}`} + ${plural(m.eventsReplayed, 'event')}`
@@ -100,7 +103,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     const sink = exportTo === '-' ? stdout : new Sink(fs.openSync(exportTo, 'w'))
     let bytes = 0
     for (const key of keys) {
-      const e = m.state.entries.get(key)!
+      const e = current.get(key)!
       const o = sink.out
       o.ensure(16)
       o.pos += o.buf.write('{"key":', o.pos, 'latin1')

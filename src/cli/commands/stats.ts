@@ -104,10 +104,10 @@ export async function run(args: ParsedArgs): Promise<number> {
 
   let valueBytes = 0
   let newest = 0
-  for (const e of m.state.entries.values()) {
+  m.state.forEachEntry((_k, e) => {
     valueBytes += e.bytes.length
     if (e.time > newest) newest = e.time
-  }
+  })
   const lastTime = m.eventsReplayed > 0 ? m.time : newest > 0 ? newest : undefined
   const problem = m.log.problem ?? coveredProblem
   const others = otherFiles(dir)

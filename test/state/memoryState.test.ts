@@ -1,0 +1,179 @@
+// The state keeps recovered keys in a base table until they are touched, and the rest in a Map.
+// Whatever mix of the two a key sequence produces, the state must behave like one plain Map.
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { readCheckpoint } from '../../src/checkpoint/checkpointReader.js'
+import { takeSnapshot, writeCheckpoint } from '../../src/checkpoint/checkpointWriter.js'
+import { encodeValue } from '../../src/events/valueCodec.js'
+import type { WalEvent } from '../../src/events/types.js'
+import { nodeFileLayer } from '../../src/io/nodeFileLayer.js'
+import { BaseTable } from '../../src/state/baseTable.js'
+import { MemoryState } from '../../src/state/memoryState.js'
+import type { Undo } from '../../src/state/memoryState.js'
+import { tmpDir } from '../helpers/tmpdir.js'
+
+// Short ASCII keys, keys that collide in length, and keys that are not ASCII.
+const keyArb = fc.oneof(
+  fc.constantFrom('a', 'b', 'c', 'ab', 'ba', 'user:1', 'user:2', 'ключ', '🔑', 'é'),
+  fc.string({ minLength: 1, maxLength: 3, unit: 'grapheme' }),
+)
+
+/** Writes key and value bytes into one buffer, as a WAL segment or checkpoint chunk holds them. */
+function packed(key: string, value: unknown): { b: Buffer; kLen: number; vLen: number } {
+  const k = Buffer.from(key, 'utf8')
+  const v = encodeValue(value)
+  const b = Buffer.alloc(3 + k.length + v.length)
+  k.copy(b, 1)
+  b.set(v, 2 + k.length)
+  return { b, kLen: k.length, vLen: v.length }
+}
+
+function load(state: MemoryState, ops: { key: string; value: number | null }[]): Map<string, { value: number; seq: number }> {
+  const model = new Map<string, { value: number; seq: number }>()
+  ops.forEach((op, i) => {
+    const seq = i + 1
+    const { b, kLen, vLen } = packed(op.key, op.value)
+    if (op.value === null) {
+      state.loadDel(b, 1, kLen)
+      model.delete(op.key)
+    } else {
+      state.loadPut(b, 1, kLen, b, 2 + kLen, vLen, seq, 1000 + seq)
+      model.set(op.key, { value: op.value, seq })
+    }
+  })
+  state.finishLoading()
+  return model
+}
+
+function contents(state: MemoryState): Map<string, { value: unknown; seq: number }> {
+  const out = new Map<string, { value: unknown; seq: number }>()
+  state.forEachEntry((k, e) => {
+    expect(out.has(k)).toBe(false)
+    out.set(k, { value: e.value(), seq: e.seq })
+  })
+  return out
+}
+
+const loadOps = fc.array(fc.record({ key: keyArb, value: fc.option(fc.integer(), { nil: null }) }), { maxLength: 60 })
+const liveOp = fc.oneof(
+  fc.record({ kind: fc.constant('get' as const), key: keyArb }),
+  fc.record({ kind: fc.constant('has' as const), key: keyArb }),
+  fc.record({ kind: fc.constant('put' as const), key: keyArb, value: fc.integer(), undo: fc.boolean() }),
+  fc.record({ kind: fc.constant('del' as const), key: keyArb, undo: fc.boolean() }),
+  fc.record({ kind: fc.constant('replay' as const), key: keyArb, value: fc.option(fc.integer(), { nil: null }) }),
+  fc.record({ kind: fc.constant('batch' as const), keys: fc.array(keyArb, { minLength: 1, maxLength: 4 }), undo: fc.boolean() }),
+)
+
+describe('MemoryState over a base table', () => {
+  it('behaves like one Map whatever was loaded, touched, written, deleted or undone', () => {
+    fc.assert(
+      fc.property(loadOps, fc.array(liveOp, { maxLength: 40 }), fc.boolean(), (loaded, live, ordered) => {
+        const state = new MemoryState()
+        const model = load(state, loaded)
+        expect(contents(state)).toEqual(model)
+        expect(state.size).toBe(model.size)
+        expect(state.valueBytes()).toBe([...model.values()].reduce((n, e) => n + encodeValue(e.value).length, 0))
+        if (ordered) state.orderedIndex()
+        let seq = loaded.length
+        for (const op of live) {
+          if (op.kind === 'get') {
+            const e = state.get(op.key)
+            expect(e === undefined ? undefined : { value: e.value(), seq: e.seq }).toEqual(model.get(op.key))
+          } else if (op.kind === 'has') {
+            expect(state.has(op.key)).toBe(model.has(op.key))
+            expect(state.seqOf(op.key)).toBe(model.get(op.key)?.seq ?? 0)
+          } else if (op.kind === 'replay') {
+            seq++
+            const ev: WalEvent =
+              op.value === null
+                ? { type: 'del', seq, time: seq, key: op.key }
+                : { type: 'put', seq, time: seq, key: op.key, value: encodeValue(op.value) }
+            state.replay(ev)
+            if (op.value === null) model.delete(op.key)
+            else model.set(op.key, { value: op.value, seq })
+          } else {
+            seq++
+            const ev: WalEvent =
+              op.kind === 'put'
+                ? { type: 'put', seq, time: seq, key: op.key, value: encodeValue(op.value) }
+                : op.kind === 'del'
+                  ? { type: 'del', seq, time: seq, key: op.key }
+                  : { type: 'batch', seq, time: seq, ops: op.keys.map((k, i) => (i % 2 ? { type: 'del', key: k } : { type: 'put', key: k, value: encodeValue(i) })) }
+            const undo: Undo = state.apply(ev)
+            if (op.undo) {
+              state.revert(ev, undo)
+              seq--
+            } else if (ev.type === 'batch') {
+              ev.ops.forEach((o, i) => (o.type === 'put' ? model.set(o.key, { value: i, seq }) : model.delete(o.key)))
+            } else if (ev.type === 'put') {
+              model.set(ev.key, { value: (op as { value: number }).value, seq })
+            } else {
+              model.delete(ev.key)
+            }
+          }
+          expect(state.size).toBe(model.size)
+        }
+        expect(contents(state)).toEqual(model)
+        if (ordered) expect(state.orderedIndex().snapshot().size).toBe(model.size)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('writes a checkpoint holding base keys and Map keys that loads back to the same state', async () => {
+    await fc.assert(
+      fc.asyncProperty(loadOps, fc.array(keyArb, { maxLength: 10 }), fc.array(keyArb, { maxLength: 10 }), async (loaded, touched, deleted) => {
+        const state = new MemoryState()
+        const model = load(state, loaded)
+        for (const k of touched) state.get(k)
+        let seq = loaded.length
+        for (const k of deleted) {
+          state.apply({ type: 'del', seq: ++seq, time: seq, key: k })
+          model.delete(k)
+        }
+        const dir = tmpDir()
+        const snap = takeSnapshot(state, seq, [])
+        // Touching keys after the snapshot must not change what it writes.
+        for (const k of [...model.keys()].slice(0, 3)) state.apply({ type: 'put', seq: ++seq, time: seq, key: k, value: encodeValue('later') })
+        const written = await writeCheckpoint(nodeFileLayer, dir, snap)
+        expect(written.entries).toBe(model.size)
+        const back = new MemoryState()
+        readCheckpoint(nodeFileLayer, written.file, (raw, kOff, kLen, vOff, vLen, s, t) => back.loadPut(raw, kOff, kLen, raw, vOff, vLen, s, t))
+        expect(contents(back)).toEqual(model)
+      }),
+      { numRuns: 60 },
+    )
+  })
+})
+
+describe('BaseTable', () => {
+  it('finds every key among many (rehashing), by string and after compaction', () => {
+    const t = new BaseTable()
+    const n = 5000
+    const bufs: Buffer[] = []
+    for (let i = 0; i < n; i++) {
+      const { b, kLen, vLen } = packed(`k${i}-${'é'.repeat(i % 3)}`, i)
+      bufs.push(b)
+      t.loadPut(b, 1, kLen, b, 2 + kLen, vLen, i + 1, i)
+    }
+    for (let i = 0; i < n; i += 2) {
+      const k = Buffer.from(`k${i}-${'é'.repeat(i % 3)}`)
+      t.loadDel(k, 0, k.length)
+    }
+    expect(t.live).toBe(n / 2)
+    for (const table of [t, t.compacted()]) {
+      for (let i = 0; i < n; i++) {
+        const row = table.find(`k${i}-${'é'.repeat(i % 3)}`)
+        if (i % 2 === 0) expect(row).toBe(-1)
+        else {
+          expect(row).toBeGreaterThanOrEqual(0)
+          expect(table.entry(row).value()).toBe(i)
+          expect(table.entry(row).seq).toBe(i + 1)
+          expect(table.keyAt(row)).toBe(`k${i}-${'é'.repeat(i % 3)}`)
+        }
+      }
+      expect(table.find('k1')).toBe(-1)
+      expect(table.find('absent')).toBe(-1)
+    }
+  })
+})
