@@ -5,9 +5,8 @@
 // or, with --flat, each batch op on its own line with "batch":{"op":i,"ops":n}. Values use the
 // reversible tagged JSON of docs/wal-format.md. Lines are built as bytes straight into the
 // output buffer: this is the hot loop of `islab dump`.
-import type { Op, WalEvent } from '../events/types.js'
-import { toTaggedJson } from '../events/taggedJson.js'
-import { putAscii, putNumber, writeJsonString, writeTaggedJson } from '../events/taggedJsonWriter.js'
+import type { BatchEvent, DelEvent, EntangleEvent, Op, PutEvent, WalEvent } from '../events/types.js'
+import { putAscii, putJsonString, putNumber, writeJsonString, writeTaggedJson } from '../events/taggedJsonWriter.js'
 import { GrowBuffer } from '../wal/recordCodec.js'
 import type { ByteSink } from './output.js'
 import { terminalColumns } from './output.js'
@@ -22,8 +21,10 @@ export interface EventSelection {
 }
 
 export class EventPrinter {
-  private timeOf = NaN
-  private timeBytes: Uint8Array = new Uint8Array(0)
+  // Events come many to a millisecond: the members from time to the key are made once per
+  // time and type, and copied into each line.
+  private headTime = NaN
+  private readonly heads: Record<'put' | 'del', Uint8Array> = { put: new Uint8Array(0), del: new Uint8Array(0) }
   private lastTime = NaN
   private lastIso = ''
   private readonly scratch = new GrowBuffer(1 << 12)
@@ -39,14 +40,16 @@ export class EventPrinter {
   /** Prints the event if it matches the selection. */
   print(ev: WalEvent): void {
     const prefix = this.sel.prefix
-    if (ev.type !== 'put' && ev.type !== 'del' && ev.type !== 'batch') {
-      this.other(ev as unknown as OtherEvent)
+    if (ev.type === 'put' || ev.type === 'del') {
+      if (prefix !== undefined && !ev.key.startsWith(prefix)) return
+      if (this.format === 'ndjson') this.opLine(ev)
+      else this.row(ev, ev, '')
       return
     }
-    if (ev.type !== 'batch') {
+    if (ev.type === 'entangle') {
       if (prefix !== undefined && !ev.key.startsWith(prefix)) return
-      if (this.format === 'ndjson') this.line(ev, ev, undefined, 0)
-      else this.row(ev, ev, '')
+      if (this.format === 'ndjson') this.entangleLine(ev)
+      else this.entangleRow(ev)
       return
     }
     const ops = prefix === undefined ? ev.ops : ev.ops.filter((op) => op.key.startsWith(prefix))
@@ -55,29 +58,9 @@ export class EventPrinter {
       this.row(ev, undefined, `${ops.length} of ${ev.ops.length} ops`)
       for (const op of ops) this.row(undefined, op, '')
     } else if (this.sel.flat) {
-      for (const op of ops) {
-        this.line(ev, op, undefined, ev.ops.indexOf(op))
-      }
+      for (const op of ops) this.batchLine(ev, op, undefined, ev.ops.indexOf(op))
     } else {
-      this.line(ev, undefined, ops, 0)
-    }
-  }
-
-  /**
-   * An event of a type added after this printer (physics events, ...): its members as tagged
-   * JSON after seq, time and iso. It has a key when it names one, for --prefix.
-   */
-  private other(ev: OtherEvent): void {
-    const { seq, time, ...rest } = ev
-    const key = typeof rest.key === 'string' ? rest.key : undefined
-    if (this.sel.prefix !== undefined && key !== undefined && !key.startsWith(this.sel.prefix)) return
-    const members = JSON.stringify(toTaggedJson(rest))
-    if (this.format === 'ndjson') {
-      this.sink.line(`{"seq":${seq},"time":${time},"iso":"${this.iso(time)}",${members.slice(1)}`)
-    } else {
-      const { type, ...more } = rest
-      this.headerRow()
-      this.sink.line(`${String(seq).padStart(9)}  ${this.iso(time).padEnd(24)}  ${String(type).padEnd(5)}  ${clip(key ?? '', 24).padEnd(24)}  ${clip(JSON.stringify(toTaggedJson(more)), Math.max(10, this.width - 70))}`)
+      this.batchLine(ev, undefined, ops, 0)
     }
   }
 
@@ -90,23 +73,49 @@ export class EventPrinter {
     return this.lastIso
   }
 
-  /** One NDJSON line: a put/del (op), a whole batch (ops), or one op of a batch (--flat). */
-  private line(ev: WalEvent, op: Op | undefined, ops: readonly Op[] | undefined, index: number): void {
+  /** `{"seq":<seq>,"time":<time>,"iso":"<iso>",` into `out`. */
+  private start(out: GrowBuffer, ev: WalEvent): void {
+    out.ensure(96)
+    const at = putNumber(out.buf, putAscii(out.buf, out.pos, '{"seq":'), ev.seq)
+    out.pos = putAscii(out.buf, at, `,"time":${Number.isFinite(ev.time) ? ev.time : 'null'},"iso":"${this.iso(ev.time)}",`)
+  }
+
+  /** A put or delete: the hot loop of `islab dump`, one copy of the cached head and no strings made. */
+  private opLine(ev: PutEvent | DelEvent): void {
     const out = this.sink.out
-    out.ensure(128)
-    const b = out.buf
-    let at = putAscii(b, out.pos, '{"seq":')
-    at = putNumber(b, at, ev.seq)
-    // Events come many to a millisecond: the time and iso members are made once per time.
-    if (ev.time !== this.timeOf) {
-      this.timeOf = ev.time
-      this.timeBytes = Buffer.from(`,"time":${Number.isFinite(ev.time) ? ev.time : 'null'},"iso":"${this.iso(ev.time)}",`, 'latin1')
+    if (ev.time !== this.headTime) {
+      this.headTime = ev.time
+      const members = `,"time":${Number.isFinite(ev.time) ? ev.time : 'null'},"iso":"${this.iso(ev.time)}","type":`
+      this.heads.put = Buffer.from(`${members}"put","key":`, 'latin1')
+      this.heads.del = Buffer.from(`${members}"del","key":`, 'latin1')
     }
-    b.set(this.timeBytes, at)
-    out.pos = at + this.timeBytes.length
+    const head = this.heads[ev.type]
+    out.ensure(head.length + ev.key.length * 6 + 48)
+    const b = out.buf
+    let at = putNumber(b, putAscii(b, out.pos, '{"seq":'), ev.seq)
+    b.set(head, at)
+    at += head.length
+    const keyEnd = putJsonString(b, at, ev.key)
+    if (keyEnd >= 0) out.pos = keyEnd
+    else {
+      out.pos = at
+      writeJsonString(out, ev.key)
+    }
+    if (ev.type === 'put') {
+      ascii(out, ',"value":')
+      writeTaggedJson(out, ev.value)
+    }
+    ascii(out, '}\n')
+    this.sink.maybeFlush()
+  }
+
+  /** A whole batch (ops), or one op of a batch (--flat). */
+  private batchLine(ev: BatchEvent, op: Op | undefined, ops: readonly Op[] | undefined, index: number): void {
+    const out = this.sink.out
+    this.start(out, ev)
     if (op !== undefined) {
       writeOp(out, op)
-      if (ev.type === 'batch') ascii(out, `,"batch":{"op":${index},"ops":${ev.ops.length}}`)
+      ascii(out, `,"batch":{"op":${index},"ops":${ev.ops.length}}`)
     } else {
       ascii(out, '"type":"batch","ops":[')
       ops!.forEach((o, i) => {
@@ -120,33 +129,62 @@ export class EventPrinter {
     this.sink.maybeFlush()
   }
 
+  /** {"seq":…,"type":"entangle","key":"k","partners":["p",…],"strength":0.5} (docs/wal-format.md). */
+  private entangleLine(ev: EntangleEvent): void {
+    const out = this.sink.out
+    this.start(out, ev)
+    writeEntangleMembers(out, ev)
+    ascii(out, '}\n')
+    this.sink.maybeFlush()
+  }
+
   private headerRow(): void {
     if (this.headerDone) return
     this.headerDone = true
-    this.sink.line(`${'SEQ'.padStart(9)}  ${'TIME'.padEnd(24)}  TYPE   ${'KEY'.padEnd(24)}  VALUE`)
+    this.sink.line(`${'SEQ'.padStart(9)}  ${'TIME'.padEnd(24)}  ${'TYPE'.padEnd(TYPE_WIDTH)}  ${'KEY'.padEnd(24)}  VALUE`)
   }
 
   private row(ev: WalEvent | undefined, op: Op | undefined, note: string): void {
+    const type = op === undefined ? 'batch' : ev === undefined ? `↳${op.type}` : op.type
+    let value = note
+    if (op?.type === 'put') {
+      this.scratch.reset()
+      writeTaggedJson(this.scratch, op.value)
+      value = this.scratch.view().toString('utf8')
+    }
+    this.tableRow(ev, type, op?.key, value)
+  }
+
+  /** The partners and the strength in the VALUE column: `0.5 → ["b","c"]` (strength 0 removes them). */
+  private entangleRow(ev: EntangleEvent): void {
+    this.tableRow(ev, 'entangle', ev.key, `${ev.strength} → ${JSON.stringify(ev.partners)}`)
+  }
+
+  private tableRow(ev: WalEvent | undefined, type: string, key: string | undefined, value: string): void {
     this.headerRow()
     const seq = ev === undefined ? '' : String(ev.seq)
     const time = ev === undefined ? '' : this.iso(ev.time)
-    const type = op === undefined ? 'batch' : ev === undefined ? `↳${op.type}` : op.type
-    let text = `${seq.padStart(9)}  ${time.padEnd(24)}  ${type.padEnd(5)}  `
-    if (op === undefined) {
-      text += note
-    } else {
-      text += `${clip(op.key, 24).padEnd(24)}  `
-      if (op.type === 'put') {
-        this.scratch.reset()
-        writeTaggedJson(this.scratch, op.value)
-        text += clip(this.scratch.view().toString('utf8'), Math.max(10, this.width - [...text].length))
-      }
-    }
+    let text = `${seq.padStart(9)}  ${time.padEnd(24)}  ${type.padEnd(TYPE_WIDTH)}  `
+    if (key === undefined) text += value
+    else text += `${clip(key, 24).padEnd(24)}  ${clip(value, Math.max(10, this.width - [...text].length - 26))}`
     this.sink.line(text.trimEnd())
   }
 }
 
-type OtherEvent = { type: string; seq: number; time: number; key?: unknown } & Record<string, unknown>
+/** The TYPE column fits 'entangle'. */
+const TYPE_WIDTH = 8
+
+/** `"type":"entangle","key":…,"partners":[…],"strength":…` (also what `islab replay --export` writes). */
+export function writeEntangleMembers(out: GrowBuffer, ev: Pick<EntangleEvent, 'key' | 'partners' | 'strength'>): void {
+  ascii(out, '"type":"entangle","key":')
+  writeJsonString(out, ev.key)
+  ascii(out, ',"partners":[')
+  ev.partners.forEach((p, i) => {
+    if (i > 0) ascii(out, ',')
+    writeJsonString(out, p)
+  })
+  ascii(out, `],"strength":${JSON.stringify(ev.strength)}`)
+}
 
 function writeOp(out: GrowBuffer, op: Op): void {
   out.ensure(32)

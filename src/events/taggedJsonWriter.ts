@@ -27,20 +27,24 @@ export function writeTaggedJson(out: GrowBuffer, bytes: Uint8Array): void {
 /** Appends `s` as a JSON string literal (what JSON.stringify(s) gives for a well-formed string). */
 export function writeJsonString(out: GrowBuffer, s: string): void {
   out.ensure(s.length * 6 + 2)
-  const b = out.buf
-  let at = out.pos
+  const at = putJsonString(out.buf, out.pos, s)
+  out.pos = at >= 0 ? at : out.pos + out.buf.write(JSON.stringify(s), out.pos, 'utf8')
+}
+
+/**
+ * Writes `s` as a JSON string literal at `at` when it is printable ASCII without '"' or '\\'
+ * (most keys), and returns the end; -1 for any other string (what was written is garbage).
+ * The caller makes room for s.length + 2 bytes.
+ */
+export function putJsonString(b: Uint8Array, at: number, s: string): number {
   b[at++] = 0x22
-  // Plain ASCII (most keys) is copied by this loop; anything else goes to JSON.stringify.
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) {
-      out.pos += out.buf.write(JSON.stringify(s), out.pos, 'utf8')
-      return
-    }
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) return -1
     b[at++] = c
   }
   b[at++] = 0x22
-  out.pos = at
+  return at
 }
 
 /** Writes an ASCII string at `at`; returns the end. (A loop beats Buffer#write for short strings.) */
