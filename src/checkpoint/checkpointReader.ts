@@ -44,22 +44,26 @@ export interface CheckpointProgress {
 }
 
 /**
- * One checkpoint entry, as bytes in a decompressed chunk: the key is raw[kOff, kOff + kLen),
- * the msgpack value raw[vOff, vOff + vLen). The chunk buffer is the caller's to keep.
+ * The `n` entries of one decompressed chunk, as places in it: entry k's key is at
+ * raw[pos[4k], +pos[4k+1]), its msgpack value at raw[pos[4k+2], +pos[4k+3]), its seq is
+ * nums[2k] and its time nums[2k+1]. The chunk buffer is the caller's to keep; `pos` and `nums`
+ * are reused for the next chunk.
  */
-export type CheckpointEntrySink = (raw: Buffer, kOff: number, kLen: number, vOff: number, vLen: number, seq: number, time: number) => void
+export type CheckpointChunkSink = (raw: Buffer, n: number, pos: Int32Array, nums: Float64Array) => void
 
 /**
- * Verifies the file, then calls `onEntry` for every entry in order. `onProgress` is told the
+ * Verifies the file, then calls `onChunk` for every chunk of entries in order. `onProgress` is told the
  * entries loaded so far, the total, and the bytes read.
  */
 export function readCheckpoint(
   files: FileLayer,
   file: string,
-  onEntry: CheckpointEntrySink,
+  onChunk: CheckpointChunkSink,
   onProgress?: (p: CheckpointProgress) => void,
   /** The seq the file name promises. */
   expectedSeq?: number,
+  /** Told the number of entries once the file is verified, before the first one is delivered. */
+  onCount?: (entries: number) => void,
 ): LoadedCheckpoint {
   const b = files.readFile(file)
   const header = decodeCheckpointHeader(b)
@@ -103,14 +107,21 @@ export function readCheckpoint(
   if (footer.entries !== counted || footer.entryFrames !== chunks.length || footer.extensionFrames !== extensions.size) {
     throw new CheckpointDamage(file, b.length, 'footer counts do not match the frames')
   }
-  // Pass 2: decode entries.
+  // Pass 2: decode entries. A chunk is checked whole before any of it is delivered.
+  onCount?.(counted)
   let done = 0
+  let pos = new Int32Array(0)
+  let nums = new Float64Array(0)
   for (const c of chunks) {
     let raw: Buffer
     try {
       raw = uncompressSync(b.subarray(c.start, c.end))
     } catch (err) {
       throw new CheckpointDamage(file, c.start, `chunk does not decompress: ${(err as Error).message}`)
+    }
+    if (pos.length < 4 * c.count) {
+      pos = new Int32Array(4 * c.count)
+      nums = new Float64Array(2 * c.count)
     }
     let q = 0
     for (let i = 0; i < c.count; i++) {
@@ -120,14 +131,18 @@ export function readCheckpoint(
       q = kOff + kn
       if (kn === 0 || q + 20 > raw.length) throw new CheckpointDamage(file, c.start, 'chunk ends inside an entry')
       const seq = readU64(raw, q)
-      const time = raw.readDoubleLE(q + 8)
       const vn = raw.readUInt32LE(q + 16)
-      q += 20
-      if (q + vn > raw.length || seq > header.seq) throw new CheckpointDamage(file, c.start, 'malformed entry')
-      onEntry(raw, kOff, kn, q, vn, seq, time)
-      q += vn
+      if (q + 20 + vn > raw.length || seq > header.seq) throw new CheckpointDamage(file, c.start, 'malformed entry')
+      pos[4 * i] = kOff
+      pos[4 * i + 1] = kn
+      pos[4 * i + 2] = q + 20
+      pos[4 * i + 3] = vn
+      nums[2 * i] = seq
+      nums[2 * i + 1] = raw.readDoubleLE(q + 8)
+      q += 20 + vn
     }
     if (q !== raw.length) throw new CheckpointDamage(file, c.start, 'chunk has trailing bytes')
+    onChunk(raw, c.count, pos, nums)
     done += c.count
     onProgress?.({ done, total: counted, bytes: c.end })
   }

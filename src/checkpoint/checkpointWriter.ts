@@ -74,7 +74,7 @@ export async function writeCheckpoint(files: FileLayer, dir: string, snap: Snaps
         if (i < snap.keys.length) {
           encodeEntry(raw, snap.keys[i]!, snap.entries[i]!)
         } else {
-          while (view!.valBuf[row] === -1) row++
+          while (!view!.isLive(row)) row++
           encodeBaseRow(raw, view!, row++)
         }
       }
@@ -122,19 +122,17 @@ function encodeEntry(out: GrowBuffer, key: string, e: Entry): void {
 
 /** Same layout as encodeEntry, copied from a base row's bytes without decoding them. */
 function encodeBaseRow(out: GrowBuffer, v: BaseView, row: number): void {
-  const kLen = v.keyLen[row]!
-  const vLen = v.valLen[row]!
+  const kLen = v.keyLength(row)
+  const vLen = v.valueLength(row)
   out.ensure(2 + kLen + 20 + vLen)
   const b = out.buf
   let p = out.pos
   b.writeUInt16LE(kLen, p)
-  const ko = v.keyOff[row]!
-  v.bufs[v.keyBuf[row]!]!.copy(b, p + 2, ko, ko + kLen)
+  v.copyKey(row, b, p + 2)
   p += 2 + kLen
-  writeU64(b, p, v.seqs[row]!)
-  b.writeDoubleLE(v.times[row]!, p + 8)
+  writeU64(b, p, v.seq(row))
+  b.writeDoubleLE(v.time(row), p + 8)
   b.writeUInt32LE(vLen, p + 16)
-  const vo = v.valOff[row]!
-  v.bufs[v.valBuf[row]!]!.copy(b, p + 20, vo, vo + vLen)
+  v.copyValue(row, b, p + 20)
   out.pos = p + 20 + vLen
 }

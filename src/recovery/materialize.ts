@@ -61,9 +61,10 @@ export function materialize(files: FileLayer, dir: string, opts: MaterializeOpti
       const loaded = readCheckpoint(
         files,
         cp.path,
-        (raw, kOff, kLen, vOff, vLen, seq, time) => candidate.loadPut(raw, kOff, kLen, raw, vOff, vLen, seq, time),
+        (raw, n, pos, nums) => candidate.loadMany(raw, n, pos, nums),
         (p) => opts.onProgress?.({ phase: 'checkpoint', ...p }),
         cp.seq,
+        (n) => candidate.reserve(n),
       )
       loadStateExtensions(candidate, cp.path, loaded.extensions)
       // The header time is when the snapshot was taken, so every event in it is older.

@@ -72,9 +72,10 @@ export function recover(files: FileLayer, dir: string, opts: RecoverOptions): Re
       const got = readCheckpoint(
         files,
         cp.path,
-        (raw, kOff, kLen, vOff, vLen, seq, time) => candidate.loadPut(raw, kOff, kLen, raw, vOff, vLen, seq, time),
+        (raw, n, pos, nums) => candidate.loadMany(raw, n, pos, nums),
         (p) => opts.onProgress?.({ phase: 'checkpoint', ...p }),
         cp.seq,
+        (n) => candidate.reserve(n),
       )
       loadStateExtensions(candidate, cp.path, got.extensions)
       loaded = got

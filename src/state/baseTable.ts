@@ -1,16 +1,32 @@
 // The recovered part of the state: every key as recovery left it (checkpoint + replayed log),
-// held in typed-array columns that point into the byte buffers it was read from, instead of
-// one Map entry, one key string and several objects per key. Loading a key costs a hash of its
-// bytes and a probe; no JS string or object is made until the key is first touched, when
-// MemoryState moves it into its Map ("promotes" it) and the row here dies.
+// held in two typed arrays of fixed-width rows that point into the byte buffers it was read
+// from, instead of one Map entry, one key string and several objects per key. Loading a key
+// costs a hash of its bytes and a probe; no JS string or object is made until the key is first
+// touched, when MemoryState moves it into its Map ("promotes" it) and the row here dies.
 //
 // Rows are written only while the state is being rebuilt (loadPut/loadDel). After that the only
-// change is a row dying (kill), so a snapshot needs nothing but a copy of the liveness column.
+// change is a row dying (kill), so a snapshot needs nothing but a copy of the liveness field.
+// Rows are laid out as structs (all of a row's fields in one or two cache lines), and the hash
+// table keeps each slot's hash next to its row: replay updates rows in random order, and each
+// scattered field would be a cache miss of its own.
 import { Entry } from './entry.js'
 
 const FNV_OFFSET = 0x811c9dc5 | 0
 const FNV_PRIME = 16777619
-const DEAD = -1
+
+// Int32 fields of a row (stride I), then Float64 fields (stride F).
+const KEY_BUF = 0
+const KEY_OFF = 1
+const KEY_LEN = 2
+const VAL_BUF = 3
+const VAL_OFF = 4
+const VAL_LEN = 5
+/** 1 while the row holds its key's current version; kills write only this field, which snapshots copy. */
+const LIVE = 6
+const I = 8
+const SEQ = 0
+const TIME = 1
+const F = 2
 
 /** FNV-1a over bytes; a key string hashes to the same value as its UTF-8 bytes. */
 function hashBytes(b: Uint8Array, off: number, len: number): number {
@@ -19,19 +35,48 @@ function hashBytes(b: Uint8Array, off: number, len: number): number {
   return h
 }
 
-/** The columns of a table as of one moment: what a checkpoint writes from. */
-export interface BaseView {
-  readonly rows: number
-  /** Liveness as of the snapshot: a value buffer index, or -1 for a dead row. */
-  readonly valBuf: Int32Array
-  readonly bufs: readonly Buffer[]
-  readonly keyBuf: Int32Array
-  readonly keyOff: Int32Array
-  readonly keyLen: Int32Array
-  readonly valOff: Int32Array
-  readonly valLen: Int32Array
-  readonly seqs: Float64Array
-  readonly times: Float64Array
+/** The rows of a table as of one moment: what a checkpoint writes from. */
+export class BaseView {
+  constructor(
+    readonly rows: number,
+    /** Liveness as of the snapshot. */
+    private readonly live: Uint8Array,
+    private readonly bufs: readonly Buffer[],
+    private readonly ints: Int32Array,
+    private readonly nums: Float64Array,
+  ) {}
+
+  isLive(row: number): boolean {
+    return this.live[row] === 1
+  }
+
+  keyLength(row: number): number {
+    return this.ints[row * I + KEY_LEN]!
+  }
+
+  valueLength(row: number): number {
+    return this.ints[row * I + VAL_LEN]!
+  }
+
+  /** Copies the key's UTF-8 bytes to `to` at `at`. */
+  copyKey(row: number, to: Buffer, at: number): void {
+    const o = row * I
+    copyBytes(this.bufs[this.ints[o + KEY_BUF]!]!, this.ints[o + KEY_OFF]!, this.ints[o + KEY_LEN]!, to, at)
+  }
+
+  /** Copies the value's msgpack bytes to `to` at `at`. */
+  copyValue(row: number, to: Buffer, at: number): void {
+    const o = row * I
+    copyBytes(this.bufs[this.ints[o + VAL_BUF]!]!, this.ints[o + VAL_OFF]!, this.ints[o + VAL_LEN]!, to, at)
+  }
+
+  seq(row: number): number {
+    return this.nums[row * F + SEQ]!
+  }
+
+  time(row: number): number {
+    return this.nums[row * F + TIME]!
+  }
 }
 
 export class BaseTable {
@@ -42,50 +87,121 @@ export class BaseTable {
   private rows = 0
   private bufs: Buffer[] = []
   private bufBytes = 0
-  private keyBuf = new Int32Array(0)
-  private keyOff = new Int32Array(0)
-  private keyLen = new Int32Array(0)
-  private valBuf = new Int32Array(0)
-  private valOff = new Int32Array(0)
-  private valLen = new Int32Array(0)
-  private seqs = new Float64Array(0)
-  private times = new Float64Array(0)
-  private hashes = new Int32Array(0)
-  /** Open addressing, linear probing: row + 1, 0 for an empty slot. At most half full. */
-  private table = new Int32Array(16)
+  private ints = new Int32Array(0)
+  private nums = new Float64Array(0)
+  /** Open addressing, linear probing, at most half full: pairs (row + 1, hash); row + 1 = 0 is empty. */
+  private table = new Int32Array(32)
   private mask = 15
   /** The buffer loadPut/loadDel saw last, and its index: callers pass the same buffer many times. */
   private lastBuf: Buffer | undefined
   private lastBufIndex = -1
+  private hashScratch = new Int32Array(0)
 
   // ── Loading (recovery) ──
+
+  /** Makes room for `n` more rows at once (a checkpoint knows its count). */
+  reserve(n: number): void {
+    const need = this.rows + n
+    if (need * I > this.ints.length) this.growRows(need)
+    let size = this.mask + 1
+    while (need * 2 > size) size *= 2
+    if (size > this.mask + 1) this.rehash(size)
+  }
 
   /** Sets `key` (bytes in `kb`) to the value bytes in `vb`, as of `seq` and `time`. Keeps references to both buffers. */
   loadPut(kb: Buffer, kOff: number, kLen: number, vb: Buffer, vOff: number, vLen: number, seq: number, time: number): void {
     const h = hashBytes(kb, kOff, kLen)
-    let row = this.findBytes(kb, kOff, kLen, h)
-    if (row < 0) {
-      row = this.addRow(h)
-      this.keyBuf[row] = this.bufferIndex(kb)
-      this.keyOff[row] = kOff
-      this.keyLen[row] = kLen
-    } else if (this.valBuf[row] !== DEAD) {
-      this.live--
-      this.liveValueBytes -= this.valLen[row]!
+    let slot = this.slotOf(kb, kOff, kLen, h)
+    let row: number
+    if (this.table[slot] === 0) {
+      row = this.addRow()
+      // Adding may have rehashed: find the empty slot again.
+      if (this.rows * 2 > this.mask + 1) {
+        this.rehash((this.mask + 1) * 2)
+        slot = this.slotOf(kb, kOff, kLen, h)
+      }
+      this.table[slot] = row + 1
+      this.table[slot + 1] = h
+      const o = row * I
+      this.ints[o + KEY_BUF] = this.bufferIndex(kb)
+      this.ints[o + KEY_OFF] = kOff
+      this.ints[o + KEY_LEN] = kLen
+    } else {
+      row = this.table[slot]! - 1
+      if (this.ints[row * I + LIVE] === 1) {
+        this.live--
+        this.liveValueBytes -= this.ints[row * I + VAL_LEN]!
+      }
     }
-    this.valBuf[row] = this.bufferIndex(vb)
-    this.valOff[row] = vOff
-    this.valLen[row] = vLen
-    this.seqs[row] = seq
-    this.times[row] = time
+    const o = row * I
+    this.ints[o + VAL_BUF] = this.bufferIndex(vb)
+    this.ints[o + VAL_OFF] = vOff
+    this.ints[o + VAL_LEN] = vLen
+    this.ints[o + LIVE] = 1
+    this.nums[row * F + SEQ] = seq
+    this.nums[row * F + TIME] = time
     this.live++
     this.liveValueBytes += vLen
   }
 
+  /**
+   * Sets `n` keys whose bytes all sit in `b` (a checkpoint chunk): entry k has its key at
+   * b[pos[4k], +pos[4k+1]), its value at b[pos[4k+2], +pos[4k+3]), seq nums[2k] and time
+   * nums[2k+1]. Same result as n loadPut calls, but rows are written first and the hash table
+   * after, in a tight loop whose cache misses the CPU can overlap.
+   */
+  loadMany(b: Buffer, n: number, pos: Int32Array, nums: Float64Array): void {
+    this.reserve(n)
+    const bi = this.bufferIndex(b)
+    const first = this.rows
+    const ints = this.ints
+    const rowNums = this.nums
+    if (this.hashScratch.length < n) this.hashScratch = new Int32Array(n)
+    const hs = this.hashScratch
+    for (let k = 0; k < n; k++) {
+      const o = (first + k) * I
+      const kOff = pos[4 * k]!
+      const kLen = pos[4 * k + 1]!
+      hs[k] = hashBytes(b, kOff, kLen)
+      ints[o + KEY_BUF] = bi
+      ints[o + KEY_OFF] = kOff
+      ints[o + KEY_LEN] = kLen
+      ints[o + VAL_BUF] = bi
+      ints[o + VAL_OFF] = pos[4 * k + 2]!
+      ints[o + VAL_LEN] = pos[4 * k + 3]!
+      ints[o + LIVE] = 1
+      rowNums[(first + k) * F + SEQ] = nums[2 * k]!
+      rowNums[(first + k) * F + TIME] = nums[2 * k + 1]!
+      this.liveValueBytes += pos[4 * k + 3]!
+    }
+    this.rows += n
+    this.live += n
+    const table = this.table
+    const mask = this.mask
+    for (let k = 0; k < n; k++) {
+      const h = hs[k]!
+      let i = h & mask
+      while (table[2 * i] !== 0) {
+        if (table[2 * i + 1] === h && this.sameKey(table[2 * i]! - 1, first + k)) break
+        i = (i + 1) & mask
+      }
+      const had = table[2 * i]! - 1
+      if (had < 0) {
+        table[2 * i] = first + k + 1
+        table[2 * i + 1] = h
+      } else {
+        // The key was already loaded: the newer row takes over its slot.
+        if (ints[had * I + LIVE] === 1) this.kill(had)
+        table[2 * i] = first + k + 1
+      }
+    }
+  }
+
   /** Removes `key` (bytes in `kb`) if present. */
   loadDel(kb: Buffer, kOff: number, kLen: number): void {
-    const row = this.findBytes(kb, kOff, kLen, hashBytes(kb, kOff, kLen))
-    if (row >= 0 && this.valBuf[row] !== DEAD) this.kill(row)
+    const slot = this.slotOf(kb, kOff, kLen, hashBytes(kb, kOff, kLen))
+    const row = this.table[slot]! - 1
+    if (row >= 0 && this.ints[row * I + LIVE] === 1) this.kill(row)
   }
 
   /**
@@ -100,21 +216,24 @@ export class BaseTable {
   /** A table holding only the live rows, their bytes copied into fresh, dense buffers. */
   compacted(): BaseTable {
     const t = new BaseTable()
+    t.reserve(this.live)
     const CHUNK = 8 * 2 ** 20
     let arena = Buffer.allocUnsafe(0)
     let at = 0
+    const ints = this.ints
     for (let r = 0; r < this.rows; r++) {
-      const vb = this.valBuf[r]!
-      if (vb === DEAD) continue
-      const kLen = this.keyLen[r]!
-      const vLen = this.valLen[r]!
+      const o = r * I
+      if (ints[o + LIVE] !== 1) continue
+      const vb = ints[o + VAL_BUF]!
+      const kLen = ints[o + KEY_LEN]!
+      const vLen = ints[o + VAL_LEN]!
       if (at + kLen + vLen > arena.length) {
         arena = Buffer.allocUnsafe(Math.max(CHUNK, kLen + vLen))
         at = 0
       }
-      this.bufs[this.keyBuf[r]!]!.copy(arena, at, this.keyOff[r]!, this.keyOff[r]! + kLen)
-      this.bufs[vb]!.copy(arena, at + kLen, this.valOff[r]!, this.valOff[r]! + vLen)
-      t.loadPut(arena, at, kLen, arena, at + kLen, vLen, this.seqs[r]!, this.times[r]!)
+      copyBytes(this.bufs[ints[o + KEY_BUF]!]!, ints[o + KEY_OFF]!, kLen, arena, at)
+      copyBytes(this.bufs[vb]!, ints[o + VAL_OFF]!, vLen, arena, at + kLen)
+      t.loadPut(arena, at, kLen, arena, at + kLen, vLen, this.nums[r * F + SEQ]!, this.nums[r * F + TIME]!)
       at += kLen + vLen
     }
     return t
@@ -130,20 +249,20 @@ export class BaseTable {
       const c = key.charCodeAt(i)
       if (c >= 0x80) {
         const b = Buffer.from(key, 'utf8')
-        return this.liveRow(this.findBytes(b, 0, b.length, hashBytes(b, 0, b.length)))
+        return this.liveRow(this.table[this.slotOf(b, 0, b.length, hashBytes(b, 0, b.length))]! - 1)
       }
       h = Math.imul(h ^ c, FNV_PRIME)
     }
     // ASCII: the string's length is its byte length and each char its byte.
     const table = this.table
     const mask = this.mask
+    const ints = this.ints
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const slot = table[i]!
-      if (slot === 0) return -1
-      const row = slot - 1
-      if (this.hashes[row] !== h || this.keyLen[row] !== n) continue
-      const b = this.bufs[this.keyBuf[row]!]!
-      const off = this.keyOff[row]!
+      const row = table[2 * i]! - 1
+      if (row < 0) return -1
+      if (table[2 * i + 1] !== h || ints[row * I + KEY_LEN] !== n) continue
+      const b = this.bufs[ints[row * I + KEY_BUF]!]!
+      const off = ints[row * I + KEY_OFF]!
       let j = 0
       while (j < n && b[off + j] === key.charCodeAt(j)) j++
       if (j === n) return this.liveRow(row)
@@ -152,73 +271,83 @@ export class BaseTable {
 
   /** The current entry of a live row, as a plain Entry whose bytes are a view into the row's buffer. */
   entry(row: number): Entry {
-    const o = this.valOff[row]!
-    return new Entry(this.seqs[row]!, this.times[row]!, this.bufs[this.valBuf[row]!]!.subarray(o, o + this.valLen[row]!))
+    const o = row * I
+    const off = this.ints[o + VAL_OFF]!
+    const bytes = this.bufs[this.ints[o + VAL_BUF]!]!.subarray(off, off + this.ints[o + VAL_LEN]!)
+    return new Entry(this.nums[row * F + SEQ]!, this.nums[row * F + TIME]!, bytes)
   }
 
   seqAt(row: number): number {
-    return this.seqs[row]!
+    return this.nums[row * F + SEQ]!
   }
 
   keyAt(row: number): string {
-    const o = this.keyOff[row]!
-    return this.bufs[this.keyBuf[row]!]!.toString('utf8', o, o + this.keyLen[row]!)
+    const o = row * I
+    const off = this.ints[o + KEY_OFF]!
+    return this.bufs[this.ints[o + KEY_BUF]!]!.toString('utf8', off, off + this.ints[o + KEY_LEN]!)
   }
 
   /** The row no longer holds its key's current version (it moved to the Map, or the key was deleted). */
   kill(row: number): void {
     this.live--
-    this.liveValueBytes -= this.valLen[row]!
-    this.valBuf[row] = DEAD
+    this.liveValueBytes -= this.ints[row * I + VAL_LEN]!
+    this.ints[row * I + LIVE] = 0
   }
 
   /** Calls `fn` with every live row. */
   forEachLive(fn: (row: number) => void): void {
-    for (let r = 0; r < this.rows; r++) if (this.valBuf[r] !== DEAD) fn(r)
+    for (let r = 0; r < this.rows; r++) if (this.ints[r * I + LIVE] === 1) fn(r)
   }
 
   /** The table as of now, unaffected by later kills: a checkpoint snapshot of the rows. */
   view(): BaseView {
-    return {
-      rows: this.rows,
-      valBuf: this.valBuf.slice(0, this.rows),
-      bufs: this.bufs.slice(),
-      keyBuf: this.keyBuf,
-      keyOff: this.keyOff,
-      keyLen: this.keyLen,
-      valOff: this.valOff,
-      valLen: this.valLen,
-      seqs: this.seqs,
-      times: this.times,
-    }
+    const live = new Uint8Array(this.rows)
+    for (let r = 0; r < this.rows; r++) live[r] = this.ints[r * I + LIVE]!
+    // Rows are not rewritten after loading, so sharing the row arrays is safe; growth replaces them.
+    return new BaseView(this.rows, live, this.bufs.slice(), this.ints, this.nums)
   }
 
   // ── Internals ──
 
+  /**
+   * The table index (even) of `key`'s slot, or of the empty slot where it would go.
+   */
+  private slotOf(kb: Uint8Array, kOff: number, kLen: number, h: number): number {
+    const table = this.table
+    const mask = this.mask
+    const ints = this.ints
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const row = table[2 * i]! - 1
+      if (row < 0) return 2 * i
+      if (table[2 * i + 1] !== h || ints[row * I + KEY_LEN] !== kLen) continue
+      const b = this.bufs[ints[row * I + KEY_BUF]!]!
+      const off = ints[row * I + KEY_OFF]!
+      let j = 0
+      while (j < kLen && b[off + j] === kb[kOff + j]) j++
+      if (j === kLen) return 2 * i
+    }
+  }
+
+  private sameKey(a: number, b: number): boolean {
+    const ints = this.ints
+    const n = ints[a * I + KEY_LEN]!
+    if (ints[b * I + KEY_LEN] !== n) return false
+    const ab = this.bufs[ints[a * I + KEY_BUF]!]!
+    const bb = this.bufs[ints[b * I + KEY_BUF]!]!
+    const ao = ints[a * I + KEY_OFF]!
+    const bo = ints[b * I + KEY_OFF]!
+    for (let j = 0; j < n; j++) if (ab[ao + j] !== bb[bo + j]) return false
+    return true
+  }
+
   private liveRow(row: number): number {
-    return row >= 0 && this.valBuf[row] !== DEAD ? row : -1
+    return row >= 0 && this.ints[row * I + LIVE] === 1 ? row : -1
   }
 
   private liveBytes(): number {
     let n = this.liveValueBytes
-    for (let r = 0; r < this.rows; r++) if (this.valBuf[r] !== DEAD) n += this.keyLen[r]!
+    for (let r = 0; r < this.rows; r++) if (this.ints[r * I + LIVE] === 1) n += this.ints[r * I + KEY_LEN]!
     return n
-  }
-
-  private findBytes(kb: Buffer, kOff: number, kLen: number, h: number): number {
-    const table = this.table
-    const mask = this.mask
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const slot = table[i]!
-      if (slot === 0) return -1
-      const row = slot - 1
-      if (this.hashes[row] !== h || this.keyLen[row] !== kLen) continue
-      const b = this.bufs[this.keyBuf[row]!]!
-      const off = this.keyOff[row]!
-      let j = 0
-      while (j < kLen && b[off + j] === kb[kOff + j]) j++
-      if (j === kLen) return row
-    }
   }
 
   private bufferIndex(b: Buffer): number {
@@ -230,52 +359,44 @@ export class BaseTable {
     return this.lastBufIndex
   }
 
-  private addRow(h: number): number {
+  private addRow(): number {
     const row = this.rows++
-    if (row >= this.hashes.length) this.growColumns(Math.max(1024, this.hashes.length * 2))
-    if (this.rows * 2 > this.table.length) this.rehash(this.table.length * 2)
-    this.hashes[row] = h
-    const table = this.table
-    const mask = this.mask
-    let i = h & mask
-    while (table[i] !== 0) i = (i + 1) & mask
-    table[i] = row + 1
+    if (this.rows * I > this.ints.length) this.growRows(Math.max(1024, this.rows * 2))
     return row
   }
 
-  private growColumns(n: number): void {
-    this.keyBuf = growI32(this.keyBuf, n)
-    this.keyOff = growI32(this.keyOff, n)
-    this.keyLen = growI32(this.keyLen, n)
-    this.valBuf = growI32(this.valBuf, n)
-    this.valOff = growI32(this.valOff, n)
-    this.valLen = growI32(this.valLen, n)
-    this.seqs = growF64(this.seqs, n)
-    this.times = growF64(this.times, n)
-    this.hashes = growI32(this.hashes, n)
+  private growRows(n: number): void {
+    const ints = new Int32Array(n * I)
+    ints.set(this.ints)
+    const nums = new Float64Array(n * F)
+    nums.set(this.nums)
+    this.ints = ints
+    this.nums = nums
   }
 
   private rehash(size: number): void {
-    const table = new Int32Array(size)
+    const old = this.table
+    const table = new Int32Array(size * 2)
     const mask = size - 1
-    for (let row = 0; row < this.rows - 1; row++) {
-      let i = this.hashes[row]! & mask
-      while (table[i] !== 0) i = (i + 1) & mask
-      table[i] = row + 1
+    for (let s = 0; s < old.length; s += 2) {
+      const r = old[s]!
+      if (r === 0) continue
+      const h = old[s + 1]!
+      let i = h & mask
+      while (table[2 * i] !== 0) i = (i + 1) & mask
+      table[2 * i] = r
+      table[2 * i + 1] = h
     }
     this.table = table
     this.mask = mask
   }
 }
 
-function growI32(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n)
-  b.set(a)
-  return b
-}
-
-function growF64(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(n)
-  b.set(a)
-  return b
+/** Copies short ranges in JS: Buffer.copy's argument checks cost more than the copy itself. */
+function copyBytes(from: Buffer, off: number, len: number, to: Buffer, at: number): void {
+  if (len > 512) {
+    from.copy(to, at, off, off + len)
+    return
+  }
+  for (let i = 0; i < len; i++) to[at + i] = from[off + i]!
 }

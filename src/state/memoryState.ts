@@ -69,6 +69,16 @@ export class MemoryState {
     if (this.entries.size > 0) this.entries.delete(kb.toString('utf8', kOff, kOff + kLen))
   }
 
+  /** Sets the `n` keys of a checkpoint chunk (see BaseTable.loadMany). Only while the Map is empty. */
+  loadMany(b: Buffer, n: number, pos: Int32Array, nums: Float64Array): void {
+    this.base.loadMany(b, n, pos, nums)
+  }
+
+  /** Makes room for `n` keys about to be loaded. */
+  reserve(n: number): void {
+    this.base.reserve(n)
+  }
+
   loadDel(kb: Buffer, kOff: number, kLen: number): void {
     this.base.loadDel(kb, kOff, kLen)
     if (this.entries.size > 0) this.entries.delete(kb.toString('utf8', kOff, kOff + kLen))

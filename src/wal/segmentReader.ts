@@ -88,28 +88,27 @@ function scanBinary(
   let damage: SegmentDamage | undefined
   const end = b.length
   while (p < end) {
-    // Records before fromSeq are already covered (by a checkpoint, or the reader does not want
-    // them): walk over them by length and seq without the checksum. A damaged length cannot
-    // go unnoticed: the walk would land off a record boundary and fail the seq or checksum check
-    // of the first record that is read.
-    if (p + FRAME_HEADER_BYTES + PAYLOAD_PREFIX_BYTES <= end) {
-      const len = b.readUInt32LE(p)
-      const seq = readU64(b, p + FRAME_HEADER_BYTES + 1)
-      if (seq < fromSeq && seq === expected && len >= PAYLOAD_PREFIX_BYTES && p + FRAME_HEADER_BYTES + len <= end) {
-        p += FRAME_HEADER_BYTES + len
+    const ps = p + FRAME_HEADER_BYTES
+    let len = -1
+    let seq = -1
+    if (ps + PAYLOAD_PREFIX_BYTES <= end) {
+      len = u32(b, p)
+      seq = u32(b, ps + 1) + u32(b, ps + 5) * 0x100000000
+      // Records before fromSeq are already covered (by a checkpoint, or the reader does not want
+      // them): walk over them by length and seq without the checksum. A damaged length cannot
+      // go unnoticed: the walk would land off a record boundary and fail the seq or checksum
+      // check of the first record that is read.
+      if (seq < fromSeq && seq === expected && len >= PAYLOAD_PREFIX_BYTES && ps + len <= end) {
+        p = ps + len
         records++
         expected++
         continue
       }
     }
-    const bad = checkFrame(b, p, end)
-    if (bad !== undefined) {
-      damage = { offset: p, reason: bad, validRecordsFollow: validFrameAfter(b, p + 1, end) }
+    if (len < PAYLOAD_PREFIX_BYTES || ps + len > end || crc32Range(b, ps, ps + len) !== u32(b, p + 4)) {
+      damage = { offset: p, reason: checkFrame(b, p, end) ?? 'checksum mismatch', validRecordsFollow: validFrameAfter(b, p + 1, end) }
       break
     }
-    const len = b.readUInt32LE(p)
-    const ps = p + FRAME_HEADER_BYTES
-    const seq = readU64(b, ps + 1)
     if (seq !== expected) {
       damage = { offset: p, reason: `sequence gap: expected seq ${expected}, found ${seq}`, validRecordsFollow: true }
       break
@@ -134,6 +133,11 @@ function scanBinary(
     if (seq >= toSeq || visited >= limit) break
   }
   return { header, validEnd: p, records, lastSeq: expected - 1, damage }
+}
+
+/** Little-endian u32 at p, without Buffer's per-call argument checks (the caller checked bounds). */
+function u32(b: Buffer, p: number): number {
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16)) + b[p + 3]! * 0x1000000
 }
 
 /** Returns why the frame at p is not valid, or undefined when it is. */

@@ -28,19 +28,46 @@ function packed(key: string, value: unknown): { b: Buffer; kLen: number; vLen: n
   return { b, kLen: k.length, vLen: v.length }
 }
 
-function load(state: MemoryState, ops: { key: string; value: number | null }[]): Map<string, { value: number; seq: number }> {
+/**
+ * Loads `ops` as recovery would: puts one by one (WAL records) or, with `chunk` > 1, runs of up
+ * to `chunk` puts at once (checkpoint chunks, which may repeat a key across or within runs).
+ */
+function load(state: MemoryState, ops: { key: string; value: number | null }[], chunk = 1): Map<string, { value: number; seq: number }> {
   const model = new Map<string, { value: number; seq: number }>()
+  let run: { key: string; value: number; seq: number }[] = []
+  const flush = () => {
+    if (run.length === 0) return
+    const parts = run.map((r) => packed(r.key, r.value))
+    const b = Buffer.concat(parts.map((x) => x.b))
+    const pos = new Int32Array(4 * run.length)
+    const nums = new Float64Array(2 * run.length)
+    let at = 0
+    parts.forEach((x, k) => {
+      pos.set([at + 1, x.kLen, at + 2 + x.kLen, x.vLen], 4 * k)
+      nums.set([run[k]!.seq, 1000 + run[k]!.seq], 2 * k)
+      at += x.b.length
+    })
+    state.loadMany(b, run.length, pos, nums)
+    run = []
+  }
   ops.forEach((op, i) => {
     const seq = i + 1
     const { b, kLen, vLen } = packed(op.key, op.value)
     if (op.value === null) {
+      flush()
       state.loadDel(b, 1, kLen)
       model.delete(op.key)
+      return
+    }
+    if (chunk > 1) {
+      run.push({ key: op.key, value: op.value, seq })
+      if (run.length === chunk) flush()
     } else {
       state.loadPut(b, 1, kLen, b, 2 + kLen, vLen, seq, 1000 + seq)
-      model.set(op.key, { value: op.value, seq })
     }
+    model.set(op.key, { value: op.value, seq })
   })
+  flush()
   state.finishLoading()
   return model
 }
@@ -67,9 +94,9 @@ const liveOp = fc.oneof(
 describe('MemoryState over a base table', () => {
   it('behaves like one Map whatever was loaded, touched, written, deleted or undone', () => {
     fc.assert(
-      fc.property(loadOps, fc.array(liveOp, { maxLength: 40 }), fc.boolean(), (loaded, live, ordered) => {
+      fc.property(loadOps, fc.array(liveOp, { maxLength: 40 }), fc.boolean(), fc.integer({ min: 1, max: 5 }), (loaded, live, ordered, chunk) => {
         const state = new MemoryState()
-        const model = load(state, loaded)
+        const model = load(state, loaded, chunk)
         expect(contents(state)).toEqual(model)
         expect(state.size).toBe(model.size)
         expect(state.valueBytes()).toBe([...model.values()].reduce((n, e) => n + encodeValue(e.value).length, 0))
@@ -138,7 +165,7 @@ describe('MemoryState over a base table', () => {
         const written = await writeCheckpoint(nodeFileLayer, dir, snap)
         expect(written.entries).toBe(model.size)
         const back = new MemoryState()
-        readCheckpoint(nodeFileLayer, written.file, (raw, kOff, kLen, vOff, vLen, s, t) => back.loadPut(raw, kOff, kLen, raw, vOff, vLen, s, t))
+        readCheckpoint(nodeFileLayer, written.file, (raw, n, pos, nums) => back.loadMany(raw, n, pos, nums))
         expect(contents(back)).toEqual(model)
       }),
       { numRuns: 60 },
