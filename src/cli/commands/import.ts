@@ -20,8 +20,10 @@ Reads <file> ('-' for stdin), one JSON object per line, and writes each line as 
   {"type":"put","key":"k","value":<tagged JSON>}      what 'islab dump' prints (seq, time and
   {"type":"del","key":"k"}                             iso are ignored: events get new seqs)
   {"type":"batch","ops":[{"type":"put",…},…]}         one atomic batch
+  {"type":"entangle","key":"k","partners":["p",…],"strength":0.5}
+                                                      db.entangle (strength 0: disentangle)
   {"key":"k","value":<tagged JSON>}                   what 'islab replay --export' prints
-Blank lines are skipped. Values use the tagged JSON of 'islab dump', so bigints, Dates,
+Blank lines are skipped, and so are entangle lines without partners (they change nothing). Values use the tagged JSON of 'islab dump', so bigints, Dates,
 Buffers, Maps and Sets come back as they were.
 
 Streams with backpressure: memory stays bounded however large the file (the database itself
@@ -51,7 +53,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   const firstSeq = db.seq + 1
   const started = performance.now()
   const bar = Progress.start({ label: 'import', totalBytes: total, itemName: 'lines' })
-  const counts = { put: 0, del: 0, batch: 0 }
+  const counts: Counts = { put: 0, del: 0, batch: 0, entangle: 0 }
   let lineNo = 0
   let bytes = 0
   let sinceFlush = 0
@@ -93,9 +95,10 @@ export async function run(args: ParsedArgs): Promise<number> {
     await db.close()
   }
   const secs = (performance.now() - started) / 1000
-  const events = counts.put + counts.del + counts.batch
+  const events = counts.put + counts.del + counts.batch + counts.entangle
+  const entangles = counts.entangle > 0 ? `, ${fmtInt(counts.entangle)} entangles` : ''
   stdout.line(
-    `Imported ${plural(events, 'event')} (${fmtInt(counts.put)} puts, ${fmtInt(counts.del)} deletes, ${fmtInt(counts.batch)} batches) ` +
+    `Imported ${plural(events, 'event')} (${fmtInt(counts.put)} puts, ${fmtInt(counts.del)} deletes, ${fmtInt(counts.batch)} batches${entangles}) ` +
       `into ${dir}${events > 0 ? `, seqs ${fmtInt(firstSeq)}–${fmtInt(firstSeq + events - 1)}` : ''}, in ${secs.toFixed(2)} s ` +
       `(${fmtCount(events / Math.max(secs, 1e-3))} events/s).`,
   )
@@ -111,10 +114,17 @@ class LineError extends Error {
   }
 }
 
+interface Counts {
+  put: number
+  del: number
+  batch: number
+  entangle: number
+}
+
 /** Writes one line; the promise rejects with a LineError naming the line. */
-function write(db: Database, line: string, n: number, counts: { put: number; del: number; batch: number }): Promise<unknown> {
+function write(db: Database, line: string, n: number, counts: Counts): Promise<unknown> {
   if (line.trim() === '') return Promise.resolve()
-  let j: { type?: unknown; key?: unknown; value?: unknown; ops?: unknown }
+  let j: { type?: unknown; key?: unknown; value?: unknown; ops?: unknown; partners?: unknown; strength?: unknown }
   try {
     j = JSON.parse(line) as typeof j
   } catch {
@@ -137,7 +147,17 @@ function write(db: Database, line: string, n: number, counts: { put: number; del
       counts.del++
       return db.delete(j.key as string).catch(fail)
     }
-    if (j.type !== undefined && j.type !== 'put') throw new Error(`unknown type ${JSON.stringify(j.type)} (expected put, del or batch)`)
+    if (j.type === 'entangle') {
+      const { partners, strength } = j
+      if (!Array.isArray(partners)) throw new Error('an entangle line needs a "partners" array of keys')
+      if (typeof strength !== 'number') throw new Error('an entangle line needs a number "strength" (0 removes the partners)')
+      // Only disentangle() of a key without partners logs none: nothing to write.
+      if (partners.length === 0) return Promise.resolve()
+      counts.entangle++
+      const written = strength === 0 ? db.disentangle(j.key as string, partners as string[]) : db.entangle(j.key as string, partners as string[], { strength })
+      return written.catch(fail)
+    }
+    if (j.type !== undefined && j.type !== 'put') throw new Error(`unknown type ${JSON.stringify(j.type)} (expected put, del, batch or entangle)`)
     if (!('value' in j)) throw new Error('a put needs a "value"')
     counts.put++
     return db.put(j.key as string, decode(j.value)).catch(fail)

@@ -14,6 +14,7 @@ import type { CommandSpec, ParsedArgs } from '../args.js'
 import { CliError, UsageError, parseSeqOrTime, stringOption } from '../args.js'
 import { files, requireDatabaseDir, retryIfVanished } from '../dbDir.js'
 import { fmtBytes, fmtInt, fmtTime, plural } from '../format.js'
+import { writeEntangleMembers } from '../eventFormat.js'
 import { describeProblem } from '../logRead.js'
 import { Sink, say, stdout } from '../output.js'
 import { Progress } from '../progress.js'
@@ -32,7 +33,10 @@ the log up to it, exactly as recovery would. The result goes to --out, a new dat
 directory holding one checkpoint at that seq (open it with open({ dir }) or any islab
 command), and/or to --export, NDJSON with one line per key, sorted by key:
   {"key":"user:1","value":{"name":"Ada"},"seq":17,"time":1764162000000}
-(values in the tagged JSON of 'islab dump'; 'islab import' reads these lines back).
+(values in the tagged JSON of 'islab dump'), then the entanglements, one line per key and
+strength, as 'islab dump' prints entangle events:
+  {"type":"entangle","key":"user:1","partners":["team:1"],"strength":0.5}
+'islab import' reads all these lines back. --out keeps the entanglements in the checkpoint.
 
 The source is never modified and no lock is taken. A point before the oldest retained
 checkpoint, whose log was deleted, cannot be materialized (exit 1, saying what is left).`,
@@ -114,6 +118,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       sink.write(`,"seq":${e.seq},"time":${e.time}}\n`)
       bytes += e.bytes.length
     }
+    writeEntanglements(sink, m)
     sink.flush()
     if (sink !== stdout) fs.closeSync(sink.fd)
     const line = `Exported the state as of ${what} (${fmtBytes(bytes)} of values) to ${exportTo === '-' ? 'stdout' : exportTo}.`
@@ -137,6 +142,24 @@ export async function run(args: ParsedArgs): Promise<number> {
     }
   }
   return 0
+}
+
+/** The entanglements as entangle lines, by key, one per strength: importing them rebuilds them. */
+function writeEntanglements(sink: Sink, m: Materialized): void {
+  const links = Array.from(m.state.entanglements.entries()).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  for (const [key, partners] of links) {
+    const byStrength = new Map<number, string[]>()
+    for (const [partner, strength] of partners) {
+      const list = byStrength.get(strength)
+      if (list === undefined) byStrength.set(strength, [partner])
+      else list.push(partner)
+    }
+    for (const [strength, list] of byStrength) {
+      sink.write('{')
+      writeEntangleMembers(sink.out, { key, partners: list, strength })
+      sink.write('}\n')
+    }
+  }
 }
 
 function checkNewDir(out: string, src: string): void {

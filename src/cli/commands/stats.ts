@@ -23,7 +23,7 @@ export const spec: CommandSpec = {
   description: `
 Shows the WAL segments (count, bytes, seq range and entry format of each), the checkpoints
 (seq, size, age, and whether each one is valid), and the current state: keys, value bytes,
-last seq and its time. The state is rebuilt the way open() rebuilds it (newest valid
+keys with entanglements (db.entangle), last seq and its time. The state is rebuilt the way open() rebuilds it (newest valid
 checkpoint + the log after it), in memory, without the lock: it works while an application
 has the database open, and shows what is on disk.
 
@@ -122,6 +122,8 @@ export async function run(args: ParsedArgs): Promise<number> {
         lastTime: lastTime ?? null,
         keys: m.state.size,
         valueBytes,
+        entangledKeys: m.state.entanglements.keys,
+        entanglementLinks: m.state.entanglements.count,
         state: { checkpoint: m.checkpoint?.file ?? null, eventsReplayed: m.eventsReplayed },
         walBytes,
         segments,
@@ -139,6 +141,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     ['last seq', m.seq === 0 ? '0 (empty)' : `${fmtInt(m.seq)}${lastTime !== undefined ? `  at ${fmtTime(lastTime)} (${fmtAge(lastTime)})` : ''}`],
     ['keys', fmtInt(m.state.size)],
     ['value bytes', `${fmtBytes(valueBytes)} (msgpack, as held in memory)`],
+    ['entangled', `${plural(m.state.entanglements.keys, 'key')} with partners (${plural(m.state.entanglements.count, 'link')})`],
     [
       'state from',
       `${m.checkpoint === undefined ? 'the log alone' : `checkpoint seq ${fmtInt(m.checkpoint.seq)}`} + ${plural(m.eventsReplayed, 'event')} replayed`,
