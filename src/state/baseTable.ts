@@ -23,6 +23,7 @@ const VAL_OFF = 4
 const VAL_LEN = 5
 /** 1 while the row holds its key's current version; kills write only this field, which snapshots copy. */
 const LIVE = 6
+const HASH = 7
 const I = 8
 const SEQ = 0
 const TIME = 1
@@ -80,11 +81,11 @@ export class BaseView {
 }
 
 export class BaseTable {
-  /** Live rows. */
-  live = 0
-  /** Value bytes of live rows. */
-  liveValueBytes = 0
+  private liveRows = 0
+  private liveValues = 0
   private rows = 0
+  /** Rows below this are in the hash table; loadMany leaves the rest for index(). */
+  private indexed = 0
   private bufs: Buffer[] = []
   private bufBytes = 0
   private ints = new Int32Array(0)
@@ -95,7 +96,18 @@ export class BaseTable {
   /** The buffer loadPut/loadDel saw last, and its index: callers pass the same buffer many times. */
   private lastBuf: Buffer | undefined
   private lastBufIndex = -1
-  private hashScratch = new Int32Array(0)
+
+  /** Live rows. */
+  get live(): number {
+    if (this.indexed < this.rows) this.index()
+    return this.liveRows
+  }
+
+  /** Value bytes of live rows. */
+  get liveValueBytes(): number {
+    if (this.indexed < this.rows) this.index()
+    return this.liveValues
+  }
 
   // ── Loading (recovery) ──
 
@@ -110,6 +122,7 @@ export class BaseTable {
 
   /** Sets `key` (bytes in `kb`) to the value bytes in `vb`, as of `seq` and `time`. Keeps references to both buffers. */
   loadPut(kb: Buffer, kOff: number, kLen: number, vb: Buffer, vOff: number, vLen: number, seq: number, time: number): void {
+    if (this.indexed < this.rows) this.index()
     const h = hashBytes(kb, kOff, kLen)
     let slot = this.slotOf(kb, kOff, kLen, h)
     let row: number
@@ -122,15 +135,17 @@ export class BaseTable {
       }
       this.table[slot] = row + 1
       this.table[slot + 1] = h
+      this.indexed = this.rows
       const o = row * I
+      this.ints[o + HASH] = h
       this.ints[o + KEY_BUF] = this.bufferIndex(kb)
       this.ints[o + KEY_OFF] = kOff
       this.ints[o + KEY_LEN] = kLen
     } else {
       row = this.table[slot]! - 1
       if (this.ints[row * I + LIVE] === 1) {
-        this.live--
-        this.liveValueBytes -= this.ints[row * I + VAL_LEN]!
+        this.liveRows--
+        this.liveValues -= this.ints[row * I + VAL_LEN]!
       }
     }
     const o = row * I
@@ -140,15 +155,15 @@ export class BaseTable {
     this.ints[o + LIVE] = 1
     this.nums[row * F + SEQ] = seq
     this.nums[row * F + TIME] = time
-    this.live++
-    this.liveValueBytes += vLen
+    this.liveRows++
+    this.liveValues += vLen
   }
 
   /**
    * Sets `n` keys whose bytes all sit in `b` (a checkpoint chunk): entry k has its key at
    * b[pos[4k], +pos[4k+1]), its value at b[pos[4k+2], +pos[4k+3]), seq nums[2k] and time
-   * nums[2k+1]. Same result as n loadPut calls, but rows are written first and the hash table
-   * after, in a tight loop whose cache misses the CPU can overlap.
+   * nums[2k+1]. Same result as n loadPut calls, but only the rows are written now: the hash
+   * table is filled later, all pending rows at once, in the order of their slots (index()).
    */
   loadMany(b: Buffer, n: number, pos: Int32Array, nums: Float64Array): void {
     this.reserve(n)
@@ -156,13 +171,11 @@ export class BaseTable {
     const first = this.rows
     const ints = this.ints
     const rowNums = this.nums
-    if (this.hashScratch.length < n) this.hashScratch = new Int32Array(n)
-    const hs = this.hashScratch
     for (let k = 0; k < n; k++) {
       const o = (first + k) * I
       const kOff = pos[4 * k]!
       const kLen = pos[4 * k + 1]!
-      hs[k] = hashBytes(b, kOff, kLen)
+      ints[o + HASH] = hashBytes(b, kOff, kLen)
       ints[o + KEY_BUF] = bi
       ints[o + KEY_OFF] = kOff
       ints[o + KEY_LEN] = kLen
@@ -172,33 +185,15 @@ export class BaseTable {
       ints[o + LIVE] = 1
       rowNums[(first + k) * F + SEQ] = nums[2 * k]!
       rowNums[(first + k) * F + TIME] = nums[2 * k + 1]!
-      this.liveValueBytes += pos[4 * k + 3]!
+      this.liveValues += pos[4 * k + 3]!
     }
     this.rows += n
-    this.live += n
-    const table = this.table
-    const mask = this.mask
-    for (let k = 0; k < n; k++) {
-      const h = hs[k]!
-      let i = h & mask
-      while (table[2 * i] !== 0) {
-        if (table[2 * i + 1] === h && this.sameKey(table[2 * i]! - 1, first + k)) break
-        i = (i + 1) & mask
-      }
-      const had = table[2 * i]! - 1
-      if (had < 0) {
-        table[2 * i] = first + k + 1
-        table[2 * i + 1] = h
-      } else {
-        // The key was already loaded: the newer row takes over its slot.
-        if (ints[had * I + LIVE] === 1) this.kill(had)
-        table[2 * i] = first + k + 1
-      }
-    }
+    this.liveRows += n
   }
 
   /** Removes `key` (bytes in `kb`) if present. */
   loadDel(kb: Buffer, kOff: number, kLen: number): void {
+    if (this.indexed < this.rows) this.index()
     const slot = this.slotOf(kb, kOff, kLen, hashBytes(kb, kOff, kLen))
     const row = this.table[slot]! - 1
     if (row >= 0 && this.ints[row * I + LIVE] === 1) this.kill(row)
@@ -210,11 +205,13 @@ export class BaseTable {
    * value keeps alive, and copying the live rows out is worth it.
    */
   wasteful(): boolean {
+    if (this.indexed < this.rows) this.index()
     return this.bufBytes > 4 * 2 ** 20 && this.bufBytes > 2 * this.liveBytes()
   }
 
   /** A table holding only the live rows, their bytes copied into fresh, dense buffers. */
   compacted(): BaseTable {
+    if (this.indexed < this.rows) this.index()
     const t = new BaseTable()
     t.reserve(this.live)
     const CHUNK = 8 * 2 ** 20
@@ -243,6 +240,7 @@ export class BaseTable {
 
   /** The live row holding `key`, or -1. */
   find(key: string): number {
+    if (this.indexed < this.rows) this.index()
     let h = FNV_OFFSET
     const n = key.length
     for (let i = 0; i < n; i++) {
@@ -289,18 +287,20 @@ export class BaseTable {
 
   /** The row no longer holds its key's current version (it moved to the Map, or the key was deleted). */
   kill(row: number): void {
-    this.live--
-    this.liveValueBytes -= this.ints[row * I + VAL_LEN]!
+    this.liveRows--
+    this.liveValues -= this.ints[row * I + VAL_LEN]!
     this.ints[row * I + LIVE] = 0
   }
 
   /** Calls `fn` with every live row. */
   forEachLive(fn: (row: number) => void): void {
+    if (this.indexed < this.rows) this.index()
     for (let r = 0; r < this.rows; r++) if (this.ints[r * I + LIVE] === 1) fn(r)
   }
 
   /** The table as of now, unaffected by later kills: a checkpoint snapshot of the rows. */
   view(): BaseView {
+    if (this.indexed < this.rows) this.index()
     const live = new Uint8Array(this.rows)
     for (let r = 0; r < this.rows; r++) live[r] = this.ints[r * I + LIVE]!
     // Rows are not rewritten after loading, so sharing the row arrays is safe; growth replaces them.
@@ -328,6 +328,47 @@ export class BaseTable {
     }
   }
 
+  /**
+   * Puts the rows loadMany appended into the hash table. They go in the order of their slots
+   * (a counting sort on the slot's top bits), so the table is written front to back instead
+   * of at random: a big table costs a cache miss per random write. Rows of one key keep their
+   * order, so the last one loaded wins.
+   */
+  private index(): void {
+    const from = this.indexed
+    const to = this.rows
+    this.indexed = to
+    const n = to - from
+    if ((to + 1) * 2 > this.mask + 1) this.reserve(0)
+    const ints = this.ints
+    const mask = this.mask
+    let order: Int32Array | undefined
+    if (n >= 4096) {
+      const bits = 31 - Math.clz32(mask + 1)
+      const shift = Math.max(0, bits - 12)
+      const counts = new Int32Array((1 << Math.min(12, bits)) + 1)
+      for (let r = from; r < to; r++) counts[((ints[r * I + HASH]! & mask) >>> shift) + 1]!++
+      for (let i = 1; i < counts.length; i++) counts[i]! += counts[i - 1]!
+      order = new Int32Array(n)
+      for (let r = from; r < to; r++) order[counts[(ints[r * I + HASH]! & mask) >>> shift]!++] = r
+    }
+    const table = this.table
+    for (let k = 0; k < n; k++) {
+      const row = order === undefined ? from + k : order[k]!
+      const h = ints[row * I + HASH]!
+      let i = h & mask
+      while (table[2 * i] !== 0) {
+        if (table[2 * i + 1] === h && this.sameKey(table[2 * i]! - 1, row)) break
+        i = (i + 1) & mask
+      }
+      const had = table[2 * i]! - 1
+      table[2 * i] = row + 1
+      table[2 * i + 1] = h
+      // The key was loaded before: the newer row takes over its slot.
+      if (had >= 0 && ints[had * I + LIVE] === 1) this.kill(had)
+    }
+  }
+
   private sameKey(a: number, b: number): boolean {
     const ints = this.ints
     const n = ints[a * I + KEY_LEN]!
@@ -345,7 +386,7 @@ export class BaseTable {
   }
 
   private liveBytes(): number {
-    let n = this.liveValueBytes
+    let n = this.liveValues
     for (let r = 0; r < this.rows; r++) if (this.ints[r * I + LIVE] === 1) n += this.ints[r * I + KEY_LEN]!
     return n
   }

@@ -203,4 +203,30 @@ describe('BaseTable', () => {
       expect(table.find('absent')).toBe(-1)
     }
   })
+
+  it('loads big checkpoint chunks in slot order: repeated keys keep their last version', () => {
+    const t = new BaseTable()
+    const n = 10_000
+    const parts = Array.from({ length: n }, (_, i) => packed(`key:${i % 7000}`, i))
+    const b = Buffer.concat(parts.map((x) => x.b))
+    const pos = new Int32Array(4 * n)
+    const nums = new Float64Array(2 * n)
+    let at = 0
+    parts.forEach((x, k) => {
+      pos.set([at + 1, x.kLen, at + 2 + x.kLen, x.vLen], 4 * k)
+      nums.set([k + 1, k], 2 * k)
+      at += x.b.length
+    })
+    t.loadMany(b, n, pos, nums)
+    expect(t.live).toBe(7000)
+    for (let k = 0; k < 7000; k++) {
+      const row = t.find(`key:${k}`)
+      const last = k + 7000 < n ? k + 7000 : k
+      expect(t.entry(row).value()).toBe(last)
+      expect(t.seqAt(row)).toBe(last + 1)
+    }
+    let live = 0
+    t.forEachLive(() => live++)
+    expect(live).toBe(7000)
+  })
 })
