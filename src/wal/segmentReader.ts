@@ -95,10 +95,8 @@ function scanBinary(
       len = u32(b, p)
       seq = u32(b, ps + 1) + u32(b, ps + 5) * 0x100000000
       // Records before fromSeq are already covered (by a checkpoint, or the reader does not want
-      // them): walk over them by length and seq without the checksum. A damaged length cannot
-      // go unnoticed: the walk would land off a record boundary and fail the seq or checksum
-      // check of the first record that is read.
-      if (seq < fromSeq && seq === expected && len >= PAYLOAD_PREFIX_BYTES && ps + len <= end) {
+      // them): checked (frame, checksum, seq) but not decoded.
+      if (seq < fromSeq && seq === expected && len >= PAYLOAD_PREFIX_BYTES && ps + len <= end && crc32Range(b, ps, ps + len) === u32(b, p + 4)) {
         p = ps + len
         records++
         expected++

@@ -94,3 +94,17 @@ describe.each(['binary', 'json'] as const)('scanSegment (%s)', (format) => {
     expect(seen).toEqual([6, 7])
   })
 })
+
+describe('scanSegment before fromSeq', () => {
+  // Regression (corruption property, seed -926100892): a flipped checksum byte in a record
+  // before fromSeq was walked over unchecked, and strict recovery opened a damaged log.
+  it('still checks the checksum of records it does not decode', () => {
+    const b = segment('binary', events)
+    b[32 + 4]! ^= 1 // first record's CRC field (the header is 32 bytes)
+    const seen: WalEvent[] = []
+    const s = scanSegment(b, (ev) => seen.push(ev), { fromSeq: 7 })
+    if ('headerError' in s) throw new Error(s.headerError)
+    expect(s.damage).toMatchObject({ offset: 32, reason: 'checksum mismatch', validRecordsFollow: true })
+    expect(seen).toEqual([])
+  })
+})
