@@ -2,13 +2,13 @@
 // the log, read with the one log reader, and hands the bytes to the main thread in chunks,
 // waiting whenever it is more than WINDOW chunks ahead of what the main thread has written.
 import { parentPort, workerData } from 'node:worker_threads'
-import type { WalEvent } from '../events/types.js'
 import { nodeFileLayer } from '../io/nodeFileLayer.js'
 import { readLog } from '../wal/logReader.js'
 import { GrowBuffer } from '../wal/recordCodec.js'
 import { EventPrinter } from './eventFormat.js'
 import type { EventFormat } from './eventFormat.js'
 import type { ByteSink } from './output.js'
+import { RecordPrinter, StopReading } from './recordPrinter.js'
 
 export interface DumpSettings {
   dir: string
@@ -52,45 +52,56 @@ export type WorkerMessage =
 export const WINDOW = 96
 const CHUNK = 1 << 20
 
-class StopAtTime {}
-
+/** Gathers a job's output, and posts it in chunks at record boundaries (RecordPrinter flushes there). */
 class ChunkSink implements ByteSink {
   readonly out = new GrowBuffer(CHUNK + (1 << 16))
-  maybeFlush(): void {}
+  private posted = 0
+  /** Seq of the last record whose output is in `out`. */
+  upTo: number
+  private readonly counters: Int32Array
+
+  constructor(private readonly job: DumpJob) {
+    this.counters = new Int32Array(job.shared)
+    this.upTo = job.fromSeq - 1
+  }
+
+  maybeFlush(): void {
+    if (this.out.pos >= CHUNK) this.post()
+  }
+
   line(text = ''): void {
     this.out.ensure(text.length * 3 + 1)
     this.out.pos += this.out.buf.write(`${text}\n`, this.out.pos, 'utf8')
   }
-}
 
-function runJob(s: DumpSettings, job: DumpJob): void {
-  const counters = new Int32Array(job.shared)
-  const sink = new ChunkSink()
-  const printer = new EventPrinter(sink, s.format, { prefix: s.prefix, flat: s.flat })
-  let posted = 0
-  let last = job.fromSeq - 1
-  const post = (): void => {
-    const bytes = new Uint8Array(sink.out.view()) // a copy with a buffer of its own, to transfer
-    sink.out.reset()
-    parentPort!.postMessage({ type: 'chunk', id: job.id, bytes, upTo: last } satisfies WorkerMessage, [bytes.buffer])
-    Atomics.store(counters, 0, ++posted)
-    for (let written = Atomics.load(counters, 1); posted - written >= WINDOW; written = Atomics.load(counters, 1)) {
+  /** RecordCounter: record `seq` is read; its output is complete when the next one begins. */
+  event(seq: number): void {
+    this.upTo = seq
+    if ((seq & 0x3ff) === 0) Atomics.store(this.counters, 2, seq - this.job.fromSeq + 1)
+  }
+
+  post(): void {
+    const bytes = new Uint8Array(this.out.view()) // a copy with a buffer of its own, to transfer
+    this.out.reset()
+    parentPort!.postMessage({ type: 'chunk', id: this.job.id, bytes, upTo: this.upTo } satisfies WorkerMessage, [bytes.buffer])
+    const counters = this.counters
+    Atomics.store(counters, 0, ++this.posted)
+    for (let written = Atomics.load(counters, 1); this.posted - written >= WINDOW; written = Atomics.load(counters, 1)) {
       Atomics.wait(counters, 1, written, 1000)
     }
   }
-  const visit = (ev: WalEvent): void => {
-    if (s.toTime !== undefined && ev.time > s.toTime) throw new StopAtTime()
-    if (s.fromTime === undefined || ev.time >= s.fromTime) printer.print(ev)
-    last = ev.seq
-    if ((last & 0x3ff) === 0) Atomics.store(counters, 2, last - job.fromSeq + 1)
-    if (sink.out.pos >= CHUNK) post()
-  }
+}
+
+function runJob(s: DumpSettings, job: DumpJob): void {
+  const sink = new ChunkSink(job)
+  const printer = new EventPrinter(sink, s.format, { prefix: s.prefix, flat: s.flat })
+  const records = new RecordPrinter(printer, sink, { fromTime: s.fromTime, toTime: s.toTime }, sink)
   let lastSeq = job.fromSeq - 1
   let problem: import('../wal/logReader.js').LogProblem | undefined
   let stopped = false
   let exact = true
   try {
-    const r = readLog(nodeFileLayer, s.dir, visit, { fromSeq: job.fromSeq, toSeq: job.toSeq })
+    const r = readLog(nodeFileLayer, s.dir, records.visit, { fromSeq: job.fromSeq, toSeq: job.toSeq, sink: records })
     lastSeq = r.lastSeq
     problem = r.problem
     const seg = r.segments[0]
@@ -99,12 +110,14 @@ function runJob(s: DumpSettings, job: DumpJob): void {
     // garbage) is for the sequential reader to judge.
     if (job.endsSegment && problem === undefined && seg !== undefined && r.segments.length === 1 && seg.validEnd !== seg.size) exact = false
   } catch (err) {
-    if (!(err instanceof StopAtTime)) throw err
+    if (!(err instanceof StopReading)) throw err
     stopped = true
-    lastSeq = last
+    lastSeq = Math.max(lastSeq, records.lastSeq)
   }
-  Atomics.store(counters, 2, last - job.fromSeq + 1)
-  if (sink.out.pos > 0) post()
+  records.finish(lastSeq)
+  sink.upTo = lastSeq
+  Atomics.store(new Int32Array(job.shared), 2, Math.max(0, lastSeq - job.fromSeq + 1))
+  if (sink.out.pos > 0) sink.post()
   parentPort!.postMessage({ type: 'done', id: job.id, lastSeq, problem, stopped, exact } satisfies WorkerMessage)
 }
 

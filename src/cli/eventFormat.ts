@@ -6,7 +6,7 @@
 // reversible tagged JSON of docs/wal-format.md. Lines are built as bytes straight into the
 // output buffer: this is the hot loop of `islab dump`.
 import type { BatchEvent, DelEvent, EntangleEvent, Op, PutEvent, WalEvent } from '../events/types.js'
-import { putAscii, putJsonString, putNumber, writeJsonString, writeTaggedJson } from '../events/taggedJsonWriter.js'
+import { putAscii, putJsonString, putNumber, putString, writeJsonString, writeTaggedJson, writeTaggedJsonAt } from '../events/taggedJsonWriter.js'
 import { GrowBuffer } from '../wal/recordCodec.js'
 import type { ByteSink } from './output.js'
 import { terminalColumns } from './output.js'
@@ -21,8 +21,6 @@ export interface EventSelection {
 }
 
 export class EventPrinter {
-  // Events come many to a millisecond: the members from time to the key are made once per
-  // time and type, and copied into each line.
   private headTime = NaN
   private readonly heads: Record<'put' | 'del', Uint8Array> = { put: new Uint8Array(0), del: new Uint8Array(0) }
   private lastTime = NaN
@@ -30,12 +28,17 @@ export class EventPrinter {
   private readonly scratch = new GrowBuffer(1 << 12)
   private headerDone = false
   private readonly width = terminalColumns()
+  private readonly prefixBytes: Buffer | undefined
+  private readonly prefixAscii: boolean
 
   constructor(
     private readonly sink: ByteSink,
-    private readonly format: EventFormat,
+    readonly format: EventFormat,
     private readonly sel: EventSelection,
-  ) {}
+  ) {
+    this.prefixBytes = sel.prefix === undefined ? undefined : Buffer.from(sel.prefix, 'utf8')
+    this.prefixAscii = sel.prefix !== undefined && /^[\x00-\x7f]*$/.test(sel.prefix)
+  }
 
   /** Prints the event if it matches the selection. */
   print(ev: WalEvent): void {
@@ -80,33 +83,87 @@ export class EventPrinter {
     out.pos = putAscii(out.buf, at, `,"time":${Number.isFinite(ev.time) ? ev.time : 'null'},"iso":"${this.iso(ev.time)}",`)
   }
 
-  /** A put or delete: the hot loop of `islab dump`, one copy of the cached head and no strings made. */
+  /** A put or delete event (see putRecord for the records of binary segments). */
   private opLine(ev: PutEvent | DelEvent): void {
     const out = this.sink.out
-    if (ev.time !== this.headTime) {
-      this.headTime = ev.time
-      const members = `,"time":${Number.isFinite(ev.time) ? ev.time : 'null'},"iso":"${this.iso(ev.time)}","type":`
-      this.heads.put = Buffer.from(`${members}"put","key":`, 'latin1')
-      this.heads.del = Buffer.from(`${members}"del","key":`, 'latin1')
-    }
-    const head = this.heads[ev.type]
-    out.ensure(head.length + ev.key.length * 6 + 48)
-    const b = out.buf
-    let at = putNumber(b, putAscii(b, out.pos, '{"seq":'), ev.seq)
-    b.set(head, at)
-    at += head.length
-    const keyEnd = putJsonString(b, at, ev.key)
+    this.opHead(ev.type, ev.seq, ev.time, ev.key.length * 6 + 2)
+    const keyEnd = putJsonString(out.buf, out.pos, ev.key)
     if (keyEnd >= 0) out.pos = keyEnd
-    else {
-      out.pos = at
-      writeJsonString(out, ev.key)
-    }
+    else writeJsonString(out, ev.key)
     if (ev.type === 'put') {
       ascii(out, ',"value":')
       writeTaggedJson(out, ev.value)
     }
     ascii(out, '}\n')
     this.sink.maybeFlush()
+  }
+
+  /**
+   * The line of a put record, straight from its bytes: the hot loop of `islab dump`. The key is
+   * UTF-8 (kb[kOff, kOff + kLen)), the value msgpack; neither becomes a string or a view. No
+   * flush: the caller flushes between records (see RecordPrinter).
+   */
+  putRecord(seq: number, time: number, kb: Buffer, kOff: number, kLen: number, vb: Buffer, vOff: number, vLen: number): void {
+    if (this.prefixBytes !== undefined && !this.keyMatches(kb, kOff, kLen)) return
+    const out = this.sink.out
+    this.opHead('put', seq, time, kLen * 6 + 12)
+    this.recordKey(out, kb, kOff, kLen)
+    ascii(out, ',"value":')
+    writeTaggedJsonAt(out, vb, vOff, vOff + vLen)
+    out.ensure(2)
+    out.buf[out.pos++] = 0x7d // }
+    out.buf[out.pos++] = 0x0a
+  }
+
+  /** The line of a delete record, straight from its bytes (see putRecord). */
+  delRecord(seq: number, time: number, kb: Buffer, kOff: number, kLen: number): void {
+    if (this.prefixBytes !== undefined && !this.keyMatches(kb, kOff, kLen)) return
+    const out = this.sink.out
+    this.opHead('del', seq, time, kLen * 6 + 4)
+    this.recordKey(out, kb, kOff, kLen)
+    out.ensure(2)
+    out.buf[out.pos++] = 0x7d // }
+    out.buf[out.pos++] = 0x0a
+  }
+
+  /**
+   * `{"seq":<seq>,"time":<time>,"iso":"<iso>","type":"<type>","key":` into the output, with room
+   * for `extra` more bytes after it. Events come many to a millisecond: all from time to the
+   * key is made once per time, and copied into each line.
+   */
+  private opHead(type: 'put' | 'del', seq: number, time: number, extra: number): void {
+    if (time !== this.headTime) {
+      this.headTime = time
+      const members = `,"time":${Number.isFinite(time) ? time : 'null'},"iso":"${this.iso(time)}","type":`
+      this.heads.put = Buffer.from(`${members}"put","key":`, 'latin1')
+      this.heads.del = Buffer.from(`${members}"del","key":`, 'latin1')
+    }
+    const head = type === 'put' ? this.heads.put : this.heads.del
+    const out = this.sink.out
+    out.ensure(head.length + extra + 32)
+    const b = out.buf
+    const at = putNumber(b, putAscii(b, out.pos, '{"seq":'), seq)
+    b.set(head, at)
+    out.pos = at + head.length
+  }
+
+  /** A key's UTF-8 bytes as a JSON string; invalid UTF-8 is decoded first, as the event path does. */
+  private recordKey(out: GrowBuffer, kb: Buffer, kOff: number, kLen: number): void {
+    const end = putString(kb, kOff, kLen, out.buf, out.pos)
+    if (end >= 0) out.pos = end
+    else writeJsonString(out, kb.toString('utf8', kOff, kOff + kLen))
+  }
+
+  /**
+   * Does the key start with the prefix? Compared as bytes when the prefix is ASCII: an ASCII
+   * prefix begins the decoded key exactly when its bytes begin the key's bytes.
+   */
+  private keyMatches(kb: Buffer, kOff: number, kLen: number): boolean {
+    const p = this.prefixBytes!
+    if (!this.prefixAscii) return kb.toString('utf8', kOff, kOff + kLen).startsWith(this.sel.prefix!)
+    if (kLen < p.length) return false
+    for (let i = 0; i < p.length; i++) if (kb[kOff + i] !== p[i]) return false
+    return true
   }
 
   /** A whole batch (ops), or one op of a batch (--flat). */

@@ -3,9 +3,11 @@
 import type { WalEvent } from '../events/types.js'
 import type { LogProblem, LogReadResult, SegmentFile } from '../wal/logReader.js'
 import { listSegments, readLog } from '../wal/logReader.js'
+import type { RecordSink } from '../wal/recordCodec.js'
 import { files } from './dbDir.js'
 import { fmtInt } from './format.js'
 import type { Progress } from './progress.js'
+import { StopReading } from './recordPrinter.js'
 
 /**
  * Feeds a progress bar from the reader's callbacks. Bytes within a segment are estimated from
@@ -55,9 +57,6 @@ export class ReadProgress {
   }
 }
 
-/** Thrown through the reader to stop early. */
-export class StopReading {}
-
 export interface ResilientRead extends LogReadResult {
   /** Seqs that a writer deleted (pruned after a checkpoint) while we were reading, if any. */
   vanished: { fromSeq: number; toSeq: number } | undefined
@@ -65,12 +64,19 @@ export interface ResilientRead extends LogReadResult {
 
 /**
  * readLog, but when a segment disappears under it (a running writer pruned it after a
- * checkpoint), it carries on from the next seq not yet visited instead of failing.
+ * checkpoint), it carries on from the next seq not yet visited instead of failing. `visit` or
+ * `sink` may throw StopReading to end the read there.
  */
 export function readLogResilient(
   dir: string,
   visit: (ev: WalEvent) => void,
-  opts: { fromSeq?: number; toSeq?: number; onSegment?: (seg: SegmentFile, before: number, total: number) => void },
+  opts: {
+    fromSeq?: number
+    toSeq?: number
+    onSegment?: (seg: SegmentFile, before: number, total: number) => void
+    /** Binary records go here (ReadLogOptions.sink); lastSeq: the last one it was given. */
+    sink?: RecordSink & { readonly lastSeq: number }
+  },
 ): ResilientRead {
   let next = opts.fromSeq ?? 1
   let vanished: ResilientRead['vanished']
@@ -85,6 +91,7 @@ export function readLogResilient(
       segments.push(...r.segments)
       return { ...r, segments, vanished }
     } catch (err) {
+      if (opts.sink !== undefined) next = Math.max(next, opts.sink.lastSeq + 1)
       if (err instanceof StopReading) return { segments, lastSeq: next - 1, problem: undefined, vanished }
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 10) throw err
       const first = listSegments(files, dir)[0]

@@ -12,14 +12,19 @@ import { decodeValue } from './valueCodec.js'
 
 /** Appends the tagged JSON text of the msgpack-encoded value `bytes` to `out`. */
 export function writeTaggedJson(out: GrowBuffer, bytes: Uint8Array): void {
+  writeTaggedJsonAt(out, bytes, 0, bytes.length)
+}
+
+/** writeTaggedJson of the value in src[start, end), without a view of it. */
+export function writeTaggedJsonAt(out: GrowBuffer, src: Uint8Array, start: number, end: number): void {
   // Worst case the text is 8 times the msgpack (a 6-byte Date becomes 37 characters) plus a little.
-  out.ensure(bytes.length * 8 + 64)
-  const end = transcode(bytes, out.buf, out.pos)
-  if (end >= 0) {
-    out.pos = end
+  out.ensure((end - start) * 8 + 64)
+  const at = transcode(src, start, end, out.buf, out.pos)
+  if (at >= 0) {
+    out.pos = at
     return
   }
-  const text = JSON.stringify(toTaggedJson(decodeValue(bytes)))
+  const text = JSON.stringify(toTaggedJson(decodeValue(src.subarray(start, end))))
   out.ensure(text.length * 3)
   out.pos += out.buf.write(text, out.pos, 'utf8')
 }
@@ -147,13 +152,11 @@ function loadWord(src: Uint8Array, p: number, n: number): void {
 }
 
 /**
- * Transcodes the msgpack value in `src` into `dst` at `o`, one loop with an explicit stack.
- * Returns the end of what it wrote, or -1 for a value it leaves to the exact path: a type it
- * does not handle, or bytes that are not one well-formed msgpack value.
+ * Transcodes the msgpack value in src[p, end) into `dst` at `o`, one loop with an explicit
+ * stack. Returns the end of what it wrote, or -1 for a value it leaves to the exact path: a
+ * type it does not handle, or bytes that are not one well-formed msgpack value.
  */
-function transcode(src: Uint8Array, dst: Uint8Array, o: number): number {
-  const end = src.length
-  let p = 0
+function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: number): number {
   let sp = 0
   for (;;) {
     if (sp > 0) {
@@ -331,8 +334,12 @@ function transcode(src: Uint8Array, dst: Uint8Array, o: number): number {
 const SPECIAL = new Uint8Array(256)
 for (let c = 0; c < 256; c++) SPECIAL[c] = c < 0x20 || c === 0x22 || c === 0x5c ? 1 : c >= 0x80 ? 2 : 0
 
-/** Copies a UTF-8 string as a JSON string literal; -1 for invalid UTF-8 (msgpackr makes it U+FFFD). */
-function putString(src: Uint8Array, p: number, len: number, dst: Uint8Array, o: number): number {
+/**
+ * Copies the UTF-8 string src[p, p + len) as a JSON string literal (what JSON.stringify gives
+ * for the decoded string) to `dst` at `o`; returns the end, or -1 for invalid UTF-8 (decoding
+ * makes that U+FFFD). The caller makes room for len * 6 + 2 bytes.
+ */
+export function putString(src: Uint8Array, p: number, len: number, dst: Uint8Array, o: number): number {
   const end = p + len
   let high = false
   dst[o++] = 0x22

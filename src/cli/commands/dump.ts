@@ -1,5 +1,4 @@
 // `islab dump`: the events of the log, as JSON lines or a table, optionally a range and a key prefix.
-import type { WalEvent } from '../../events/types.js'
 import { listSegments } from '../../wal/logReader.js'
 import type { LogProblem } from '../../wal/logReader.js'
 import type { CommandSpec, ParsedArgs } from '../args.js'
@@ -7,11 +6,12 @@ import { choice, flag, parseSeqOrTime, stringOption } from '../args.js'
 import { files, requireDatabaseDir, writerPid } from '../dbDir.js'
 import { EventPrinter } from '../eventFormat.js'
 import { fmtInt } from '../format.js'
-import { ReadProgress, StopReading, describeProblem, readLogResilient } from '../logRead.js'
+import { ReadProgress, describeProblem, readLogResilient } from '../logRead.js'
 import type { ResilientRead } from '../logRead.js'
 import { say, stdout } from '../output.js'
 import { dumpParallel, dumpWorkers } from '../parallelDump.js'
 import { Progress } from '../progress.js'
+import { RecordPrinter } from '../recordPrinter.js'
 
 export const spec: CommandSpec = {
   name: 'dump',
@@ -61,10 +61,11 @@ export async function run(args: ParsedArgs): Promise<number> {
   const progress = new ReadProgress(bar, touched)
   const fromTime = from?.time
   const toTime = to?.time
-  const visit = (ev: WalEvent): void => {
-    if (toTime !== undefined && ev.time > toTime) throw new StopReading()
-    if (fromTime === undefined || ev.time >= fromTime) printer.print(ev)
-    progress.event(ev.seq)
+  const read = (afterSeq: number, opts: Parameters<typeof readLogResilient>[2]): ResilientRead => {
+    const records = new RecordPrinter(printer, stdout, { fromTime, toTime, afterSeq }, progress)
+    const r = readLogResilient(dir, records.visit, { ...opts, sink: records })
+    records.finish(r.lastSeq)
+    return r
   }
   let result: { lastSeq: number; problem: LogProblem | undefined; vanished: ResilientRead['vanished'] }
   // Tables are for a few screens of events; long NDJSON dumps use every core.
@@ -73,13 +74,10 @@ export async function run(args: ParsedArgs): Promise<number> {
     const settings = { dir, format, prefix, flat: flag(args, 'flat'), fromTime, toTime }
     const r = await dumpParallel(settings, segments, { fromSeq: from?.seq, toSeq: to?.seq }, stdout, bar, workers)
     if (r.finished) result = { ...r, vanished: undefined }
-    else {
-      // Something only a sequential read can judge (or a segment deleted meanwhile): go on with one.
-      const after = r.printedUpTo
-      result = readLogResilient(dir, (ev) => ev.seq > after && visit(ev), { fromSeq: r.fromSeq, toSeq: to?.seq })
-    }
+    // Something only a sequential read can judge (or a segment deleted meanwhile): go on with one.
+    else result = read(r.printedUpTo, { fromSeq: r.fromSeq, toSeq: to?.seq })
   } else {
-    result = readLogResilient(dir, visit, { fromSeq: from?.seq, toSeq: to?.seq, onSegment: progress.onSegment })
+    result = read(0, { fromSeq: from?.seq, toSeq: to?.seq, onSegment: progress.onSegment })
   }
   stdout.flush()
   bar.finish(`dump: read the log up to seq ${fmtInt(result.lastSeq)}`)
