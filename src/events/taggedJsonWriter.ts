@@ -131,24 +131,26 @@ function putShortDecimal(b: Uint8Array, at: number, v: number): number {
 const HEX = '0123456789abcdef'
 const MAX_DEPTH = 512
 
-// The containers open while transcoding: items left (a map counts keys and values), kind, and
-// whether an item was written yet (for commas). Preallocated: no allocation per value.
+// The containers open while transcoding. The innermost one's kind, items left (a map counts
+// keys and values) and whether an item was written yet (for commas) live in locals; opening a
+// container saves its parent's kind and items left here. Preallocated: no allocation per value.
+const TOP = -1
 const ARRAY = 0
 const MAP = 1
 const WRAPPED_MAP = 2 // a map with one '$'-key, written as {"$object":{...}} (see taggedJson.ts)
-const left = new Float64Array(MAX_DEPTH)
-const kind = new Uint8Array(MAX_DEPTH)
-const started = new Uint8Array(MAX_DEPTH)
+const savedKind = new Int8Array(MAX_DEPTH)
+const savedLeft = new Int32Array(MAX_DEPTH)
 
-// Big-endian floats and 64-bit integers are read through one scratch word: no DataView per value.
-const word = new Uint8Array(8)
-const wordF64 = new Float64Array(word.buffer)
-const wordF32 = new Float32Array(word.buffer, 0, 1)
-const wordU64 = new BigUint64Array(word.buffer)
-const wordI64 = new BigInt64Array(word.buffer)
+// DataViews of the last source and destination buffers: strings are copied a 4-byte word at a
+// time, and floats and 64-bit integers read in one go. A view is made when the buffer changes
+// (a segment read, the output buffer grown), not per value.
+let srcBuf: Uint8Array | undefined
+let srcView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0))
+let dstBuf: Uint8Array | undefined
+let dstView = srcView
 
-function loadWord(src: Uint8Array, p: number, n: number): void {
-  for (let i = 0; i < n; i++) word[i] = src[p + n - 1 - i]!
+function viewOf(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength)
 }
 
 /**
@@ -157,22 +159,39 @@ function loadWord(src: Uint8Array, p: number, n: number): void {
  * type it does not handle, or bytes that are not one well-formed msgpack value.
  */
 function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: number): number {
+  if (src !== srcBuf) {
+    srcBuf = src
+    srcView = viewOf(src)
+  }
+  if (dst !== dstBuf) {
+    dstBuf = dst
+    dstView = viewOf(dst)
+  }
+  const sv = srcView
+  const dv = dstView
   let sp = 0
+  let k = TOP
+  let left = 0
+  let first = true
   for (;;) {
-    if (sp > 0) {
-      const lvl = sp - 1
-      const k = kind[lvl]!
-      if (left[lvl] === 0) {
+    if (k !== TOP) {
+      if (left === 0) {
         dst[o++] = k === ARRAY ? 0x5d : 0x7d
         if (k === WRAPPED_MAP) dst[o++] = 0x7d
         sp--
-        if (sp === 0) break
+        k = savedKind[sp]!
+        left = savedLeft[sp]!
+        first = false
+        if (k === TOP) break
         continue
       }
-      const n = left[lvl]--
-      if (started[lvl] === 0) started[lvl] = 1
-      else if (k === ARRAY || (n & 1) === 0) dst[o++] = 0x2c
-      if (k !== ARRAY && (n & 1) === 0) {
+      left--
+      if (k === ARRAY) {
+        if (first) first = false
+        else dst[o++] = 0x2c
+      } else if ((left & 1) === 1) {
+        if (first) first = false
+        else dst[o++] = 0x2c
         // A key: a non-empty string not starting with a digit (JS objects move integer-like
         // keys first; msgpackr stringifies other types and renames '__proto__': exact path).
         const t = src[p++]!
@@ -186,7 +205,7 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
         if (!(p + len <= end)) return -1
         const c0 = src[p]
         if (len > 0 && ((c0! >= 0x30 && c0! <= 0x39) || (len === 9 && c0 === 0x5f && isProto(src, p)))) return -1
-        o = putString(src, p, len, dst, o)
+        o = putWords(src, sv, p, len, dst, dv, o)
         if (o < 0) return -1
         p += len
         dst[o++] = 0x3a
@@ -196,7 +215,8 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
     if (p >= end) return -1
     const t = src[p++]!
     if (t < 0x80) {
-      o = t < 10 ? ((dst[o] = 0x30 + t), o + 1) : putNumber(dst, o, t)
+      if (t < 10) dst[o++] = 0x30 + t
+      else o = putUint31(dst, o, t)
     } else if (t < 0xa0 || t === 0xdc || t === 0xdd || t === 0xde || t === 0xdf) {
       let n: number
       let isMap: boolean
@@ -213,17 +233,21 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
           p += 4
         }
       }
-      if (sp >= MAX_DEPTH || !(p <= end)) return -1
-      let k = isMap ? MAP : ARRAY
+      // Every item takes a byte at least: a count beyond the bytes left is not well-formed
+      // (and so a map's 2n fits an Int32).
+      if (sp >= MAX_DEPTH || !(p + n <= end)) return -1
+      let kind = isMap ? MAP : ARRAY
       if (isMap && n === 1 && isDollarKey(src, p)) {
-        k = WRAPPED_MAP
+        kind = WRAPPED_MAP
         o = putAscii(dst, o, '{"$object":')
       }
       dst[o++] = isMap ? 0x7b : 0x5b
-      kind[sp] = k
-      left[sp] = isMap ? n * 2 : n
-      started[sp] = 0
+      savedKind[sp] = k
+      savedLeft[sp] = left
       sp++
+      k = kind
+      left = isMap ? n * 2 : n
+      first = true
       continue
     } else if (t < 0xc0 || t === 0xd9 || t === 0xda || t === 0xdb) {
       let len: number
@@ -237,7 +261,7 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
         p += 4
       }
       if (!(p + len <= end)) return -1
-      o = putString(src, p, len, dst, o)
+      o = putWords(src, sv, p, len, dst, dv, o)
       if (o < 0) return -1
       p += len
     } else if (t >= 0xe0) {
@@ -254,34 +278,39 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
           o = putAscii(dst, o, 'true')
           break
         case 0xcc:
-          o = putNumber(dst, o, src[p++]!)
+          if (p + 1 > end) return -1
+          o = putUint31(dst, o, src[p++]!)
           break
         case 0xcd:
-          o = putNumber(dst, o, (src[p]! << 8) | src[p + 1]!)
+          if (p + 2 > end) return -1
+          o = putUint31(dst, o, (src[p]! << 8) | src[p + 1]!)
           p += 2
           break
         case 0xce:
-          o = putNumber(dst, o, src[p]! * 0x1000000 + ((src[p + 1]! << 16) | (src[p + 2]! << 8) | src[p + 3]!))
+          if (p + 4 > end) return -1
+          o = putNumber(dst, o, sv.getUint32(p))
           p += 4
           break
         case 0xd0:
-          o = putNumber(dst, o, (src[p++]! << 24) >> 24)
+          if (p + 1 > end) return -1
+          o = putNumber(dst, o, sv.getInt8(p++))
           break
         case 0xd1:
-          o = putNumber(dst, o, (((src[p]! << 8) | src[p + 1]!) << 16) >> 16)
+          if (p + 2 > end) return -1
+          o = putNumber(dst, o, sv.getInt16(p))
           p += 2
           break
         case 0xd2:
-          o = putNumber(dst, o, (src[p]! << 24) | (src[p + 1]! << 16) | (src[p + 2]! << 8) | src[p + 3]!)
+          if (p + 4 > end) return -1
+          o = putNumber(dst, o, sv.getInt32(p))
           p += 4
           break
         case 0xca:
         case 0xcb: {
           const n = t === 0xca ? 4 : 8
           if (p + n > end) return -1
-          loadWord(src, p, n)
+          const v = n === 4 ? sv.getFloat32(p) : sv.getFloat64(p)
           p += n
-          const v = n === 4 ? wordF32[0]! : wordF64[0]!
           if (Number.isFinite(v) && !Object.is(v, -0)) o = putNumber(dst, o, v)
           else o = putAscii(dst, o, `{"$num":"${Object.is(v, -0) ? '-0' : String(v)}"}`)
           break
@@ -289,9 +318,8 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
         case 0xcf:
         case 0xd3:
           if (p + 8 > end) return -1
-          loadWord(src, p, 8)
+          o = putAscii(dst, o, `{"$bigint":"${(t === 0xcf ? sv.getBigUint64(p) : sv.getBigInt64(p)).toString()}"}`)
           p += 8
-          o = putAscii(dst, o, `{"$bigint":"${(t === 0xcf ? wordU64[0]! : wordI64[0]!).toString()}"}`)
           break
         case 0xc4:
         case 0xc5:
@@ -325,7 +353,7 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
           return -1
       }
     }
-    if (sp === 0) break
+    if (k === TOP) break
   }
   return p === end ? o : -1
 }
@@ -340,10 +368,37 @@ for (let c = 0; c < 256; c++) SPECIAL[c] = c < 0x20 || c === 0x22 || c === 0x5c 
  * makes that U+FFFD). The caller makes room for len * 6 + 2 bytes.
  */
 export function putString(src: Uint8Array, p: number, len: number, dst: Uint8Array, o: number): number {
+  if (src !== srcBuf) {
+    srcBuf = src
+    srcView = viewOf(src)
+  }
+  if (dst !== dstBuf) {
+    dstBuf = dst
+    dstView = viewOf(dst)
+  }
+  return putWords(src, srcView, p, len, dst, dstView, o)
+}
+
+/**
+ * putString with the buffers' views at hand. Printable ASCII without '"' and '\\' (most of
+ * any text) is copied four bytes at a time: a word is tested for a byte to escape or a
+ * non-ASCII byte with the bit tricks of "Bit Twiddling Hacks" (hasless, haszero), which say
+ * exactly whether there is one; from the first such word on, byte by byte.
+ */
+function putWords(src: Uint8Array, sv: DataView, p: number, len: number, dst: Uint8Array, dv: DataView, o: number): number {
   const end = p + len
-  let high = false
   dst[o++] = 0x22
-  for (let i = p; i < end; i++) {
+  let i = p
+  for (; i + 4 <= end; i += 4) {
+    const x = sv.getInt32(i, true)
+    const q = x ^ 0x22222222
+    const s = x ^ 0x5c5c5c5c
+    if (((x | ((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) !== 0) break
+    dv.setInt32(o, x, true)
+    o += 4
+  }
+  let high = false
+  for (; i < end; i++) {
     const c = src[i]!
     const kind = SPECIAL[c]!
     if (kind === 0) {
