@@ -22,7 +22,10 @@ export interface EventSelection {
 
 export class EventPrinter {
   private headTime = NaN
-  private readonly heads: Record<'put' | 'del', Uint8Array> = { put: new Uint8Array(0), del: new Uint8Array(0) }
+  /** The heads of put and delete lines for headTime, views of headBytes. */
+  private readonly headBytes = new Uint8Array(2 * HEAD_DEL)
+  private putHead = this.headBytes.subarray(0, 0)
+  private delHead = this.putHead
   private lastTime = NaN
   private lastIso = ''
   private readonly scratch = new GrowBuffer(1 << 12)
@@ -135,10 +138,11 @@ export class EventPrinter {
     if (time !== this.headTime) {
       this.headTime = time
       const members = `,"time":${Number.isFinite(time) ? time : 'null'},"iso":"${this.iso(time)}","type":`
-      this.heads.put = Buffer.from(`${members}"put","key":`, 'latin1')
-      this.heads.del = Buffer.from(`${members}"del","key":`, 'latin1')
+      const b = this.headBytes
+      this.putHead = b.subarray(0, putAscii(b, 0, `${members}"put","key":`))
+      this.delHead = b.subarray(HEAD_DEL, putAscii(b, HEAD_DEL, `${members}"del","key":`))
     }
-    const head = type === 'put' ? this.heads.put : this.heads.del
+    const head = type === 'put' ? this.putHead : this.delHead
     const out = this.sink.out
     out.ensure(head.length + extra + 32)
     const b = out.buf
@@ -227,6 +231,9 @@ export class EventPrinter {
     this.sink.line(text.trimEnd())
   }
 }
+
+/** Room for a line's head from time to key (the time may be any double: 24 characters at most). */
+const HEAD_DEL = 128
 
 /** The TYPE column fits 'entangle'. */
 const TYPE_WIDTH = 8
