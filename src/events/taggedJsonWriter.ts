@@ -192,6 +192,34 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
       } else if ((left & 1) === 1) {
         if (first) first = false
         else dst[o++] = 0x2c
+        // A key seen before (its msgpack bytes, compared a word at a time): its text at once.
+        if (p + 4 <= end) {
+          const w0 = sv.getInt32(p)
+          const h = Math.imul(w0, 0x9e3779b1) >>> KEY_SHIFT
+          const n = keyBytes[h]!
+          if (n !== 0 && keyTag[h] === w0 && p + n <= end) {
+            const slot = h * KEY_SLOT
+            let same = true
+            for (let i = 4; i < n; i += 4) {
+              const at = i + 4 <= n ? i : n - 4
+              if (sv.getInt32(p + at) !== keyView.getInt32(slot + at)) {
+                same = false
+                break
+              }
+            }
+            if (same) {
+              const m = keyText[h]!
+              const from = slot + KEY_TEXT
+              for (let i = 0; i < m; i += 4) {
+                const at = i + 4 <= m ? i : m - 4
+                dv.setInt32(o + at, keyView.getInt32(from + at))
+              }
+              o += m
+              p += n
+              continue
+            }
+          }
+        }
         // A key: a non-empty string not starting with a digit (JS objects move integer-like
         // keys first; msgpackr stringifies other types and renames '__proto__': exact path).
         const t = src[p++]!
@@ -205,10 +233,12 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
         if (!(p + len <= end)) return -1
         const c0 = src[p]
         if (len > 0 && ((c0! >= 0x30 && c0! <= 0x39) || (len === 9 && c0 === 0x5f && isProto(src, p)))) return -1
+        const keyStart = o
         o = putWords(src, sv, p, len, dst, dv, o)
         if (o < 0) return -1
         p += len
         dst[o++] = 0x3a
+        if (t < 0xc0 && len >= 3 && o - keyStart === len + 3) rememberKey(src, p - len - 1, dst, keyStart, o)
         continue
       }
     }
@@ -356,6 +386,31 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
     if (k === TOP) break
   }
   return p === end ? o : -1
+}
+
+// Map keys seen before, by their msgpack bytes (a fixstr of 3 to 31 bytes needing no escapes,
+// as objects' keys mostly are): a slot holds the bytes, then the text `"key":`. Keyed by a hash
+// of the first four bytes; a slot is overwritten by the next key hashing to it. A key found
+// here passed the checks above when it was remembered, and the same bytes make the same text.
+const KEY_SHIFT = 23 // 512 slots
+const KEY_SLOT = 80
+const KEY_TEXT = 32
+const keyTag = new Int32Array(1 << (32 - KEY_SHIFT))
+const keyBytes = new Uint8Array(1 << (32 - KEY_SHIFT))
+const keyText = new Uint8Array(1 << (32 - KEY_SHIFT))
+const keyPool = new Uint8Array(KEY_SLOT << (32 - KEY_SHIFT))
+const keyView = new DataView(keyPool.buffer)
+
+/** Remembers the key whose msgpack bytes start at src[p] and whose text is dst[from, to). */
+function rememberKey(src: Uint8Array, p: number, dst: Uint8Array, from: number, to: number): void {
+  const n = to - from - 2 // header byte + characters
+  const h = Math.imul((src[p]! << 24) | (src[p + 1]! << 16) | (src[p + 2]! << 8) | src[p + 3]!, 0x9e3779b1) >>> KEY_SHIFT
+  const slot = h * KEY_SLOT
+  keyPool.set(src.subarray(p, p + n), slot)
+  keyPool.set(dst.subarray(from, to), slot + KEY_TEXT)
+  keyTag[h] = keyView.getInt32(slot)
+  keyBytes[h] = n
+  keyText[h] = to - from
 }
 
 /** Bytes a JSON string cannot hold as they are: 1 control, '"' or '\\'; 2 the bytes of non-ASCII UTF-8. */

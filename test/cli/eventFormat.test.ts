@@ -151,6 +151,18 @@ describe('EventPrinter (ndjson)', () => {
     )
   })
 
+  it('prints map keys met before exactly, however alike they are', () => {
+    const keys = ['abcd', 'abce', 'abc', 'abcde', 'abc"', 'bcda', 'abcdefghijklmnopqrstuvwxyz01234', 'abcdefghijklmnopqrstuvwxyz01235', 'éab', '__proto__', '123']
+    const events: WalEvent[] = []
+    for (let i = 0; i < 200; i++) {
+      const obj: Record<string, unknown> = {}
+      for (let j = 0; j < 3; j++) obj[keys[(i * 7 + j * 3) % keys.length]!] = i
+      events.push({ type: 'put', seq: i + 1, time: 5, key: 'k', value: encodeValue(obj) })
+    }
+    expect(printed(events, false)).toBe(reference(events, false))
+    expect(printedFromRecords(events, false, undefined, false)).toBe(reference(events, false))
+  })
+
   it('prints a key that is not UTF-8 as decoding makes it, and takes back a record the reader rejects', () => {
     const sink = new MemorySink()
     const records = new RecordPrinter(new EventPrinter(sink, 'ndjson', { prefix: undefined, flat: false }), sink, { fromTime: undefined, toTime: undefined }, undefined)
