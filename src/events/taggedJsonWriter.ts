@@ -90,6 +90,8 @@ function putUint31(b: Uint8Array, at: number, v: number): number {
 
 /** Exactly `digits` decimal digits of v (< 2^31), with leading zeros. */
 function putPadded(b: Uint8Array, at: number, v: number, digits: number): number {
+  // As an int32, v / 100 | 0 compiles to a multiplication, not a floating-point division.
+  v |= 0
   const end = at + digits
   let i = end
   while (i - at >= 2) {
