@@ -151,8 +151,16 @@ let srcView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0))
 let dstBuf: Uint8Array | undefined
 let dstView = srcView
 
-function viewOf(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength)
+/** Points srcView and dstView at these buffers. */
+function useViews(src: Uint8Array, dst: Uint8Array): void {
+  if (src !== srcBuf) {
+    srcBuf = src
+    srcView = new DataView(src.buffer, src.byteOffset, src.byteLength)
+  }
+  if (dst !== dstBuf) {
+    dstBuf = dst
+    dstView = new DataView(dst.buffer, dst.byteOffset, dst.byteLength)
+  }
 }
 
 /**
@@ -161,14 +169,7 @@ function viewOf(b: Uint8Array): DataView {
  * type it does not handle, or bytes that are not one well-formed msgpack value.
  */
 function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: number): number {
-  if (src !== srcBuf) {
-    srcBuf = src
-    srcView = viewOf(src)
-  }
-  if (dst !== dstBuf) {
-    dstBuf = dst
-    dstView = viewOf(dst)
-  }
+  useViews(src, dst)
   const sv = srcView
   const dv = dstView
   let sp = 0
@@ -425,14 +426,7 @@ for (let c = 0; c < 256; c++) SPECIAL[c] = c < 0x20 || c === 0x22 || c === 0x5c 
  * makes that U+FFFD). The caller makes room for len * 6 + 2 bytes.
  */
 export function putString(src: Uint8Array, p: number, len: number, dst: Uint8Array, o: number): number {
-  if (src !== srcBuf) {
-    srcBuf = src
-    srcView = viewOf(src)
-  }
-  if (dst !== dstBuf) {
-    dstBuf = dst
-    dstView = viewOf(dst)
-  }
+  useViews(src, dst)
   return putWords(src, srcView, p, len, dst, dstView, o)
 }
 
