@@ -37,8 +37,14 @@ export class Slab implements ColdStore {
     const n = head & LENGTH_MASK
     const payload = this.buf.subarray(at + 4, at + 4 + n)
     if ((head & RAW_FLAG) !== 0) return Buffer.from(payload.subarray(4))
-    const dict = this.owner.dictionary
-    return dict === undefined ? uncompressSync(payload) : uncompressSync(payload, dict)
+    return this.owner.inflate(payload)
+  }
+
+  /** The compressed payload at `at` (what inflate() reverses), or undefined when the record is raw. */
+  packed(at: number): Uint8Array | undefined {
+    const head = this.buf.readUInt32LE(at)
+    if ((head & RAW_FLAG) !== 0) return undefined
+    return this.buf.subarray(at + 4, at + 4 + (head & LENGTH_MASK))
   }
 
   size(at: number): number {
@@ -105,6 +111,12 @@ export class ColdSlabs implements ColdWriter {
     return this.slabs.length
   }
 
+  /** The bytes a compressed payload holds (it starts with their length, as lz4-napi writes it). */
+  inflate(payload: Uint8Array): Buffer {
+    const dict = this.dictionary
+    return dict === undefined ? uncompressSync(payload as Buffer) : uncompressSync(payload as Buffer, dict)
+  }
+
   /** Sets the dictionary from sample values, once, before anything is compressed (records depend on it). */
   train(samples: readonly Uint8Array[]): void {
     if (this.dictionary !== undefined || this.compressing || samples.length === 0) return
@@ -125,6 +137,12 @@ export class ColdSlabs implements ColdWriter {
     return this.place(raw ? bytes : packed, raw ? RAW_FLAG : 0, bytes.length)
   }
 
+  /** Stores a payload write() compressed before (Slab.packed gave it), as a cold record again. */
+  writePacked(payload: Uint8Array): ColdPlace {
+    this.compressing = true
+    return this.place(payload, 0, 0)
+  }
+
   writeRaw(bytes: Uint8Array): ColdPlace {
     return this.place(bytes, RAW_FLAG | WARM_FLAG, bytes.length)
   }
@@ -139,10 +157,10 @@ export class ColdSlabs implements ColdWriter {
     return this.place(payload, (head & (RAW_FLAG | WARM_FLAG)) >>> 0, raw ? src.buf.readUInt32LE(at + 4) : 0)
   }
 
-  /** True when more than half of the slab space holds records no longer used. */
+  /** True when more than a quarter of the slab space holds records no longer used. */
   get wasteful(): boolean {
     const allocated = this.allocatedBytes
-    return this.slabs.length > 2 && this.liveBytes * 2 < allocated
+    return this.slabs.length > 2 && this.liveBytes * 4 < allocated * 3
   }
 
   /**
@@ -150,7 +168,7 @@ export class ColdSlabs implements ColdWriter {
    * sitting in sparse slabs into fresh ones, after which the sparse slabs are dropped.
    */
   compact(compressedEntries: Iterable<{ coldStore: ColdStore | undefined; relocate(w: ColdWriter): void }>): number {
-    const sparse = new Set(this.slabs.filter((s) => s !== this.current && s.live * 2 < s.used))
+    const sparse = new Set(this.slabs.filter((s) => s !== this.current && s.live * 4 < s.used * 3))
     if (sparse.size === 0) return 0
     this.current = undefined
     let moved = 0

@@ -53,6 +53,11 @@ export interface PhysicsOptions {
   recordShare?: number
   /** Time source in ms (tests and benchmarks drive time themselves). Default Date.now. */
   clock?: () => number
+  /**
+   * Hawking radiation: a cold key whose mass falls below this many reads evaporates — it leaves
+   * the key → entry Map for the state's packed table, keeping no object. false: never. Default 1.
+   */
+  evaporateBelow?: number | false
 }
 
 /** `open({ memory })`: the tiers' budget, in encoded bytes; a number is a total split evenly. */
@@ -70,6 +75,7 @@ export interface PhysicsConfig {
   entropyEvery: number
   recordShare: number
   clock: () => number
+  evaporateBelow: number | false
 }
 
 /**
@@ -119,6 +125,7 @@ export function resolvePhysics(physics: unknown, memory: unknown, defaultTotal: 
     entropyEvery: Math.floor(num('physics.entropyEvery', p.entropyEvery, 5, 1)),
     recordShare,
     clock: p.clock ?? Date.now,
+    evaporateBelow: p.evaporateBelow === false ? false : num('physics.evaporateBelow', p.evaporateBelow, 1, 0),
   }
 }
 
@@ -142,13 +149,15 @@ export interface PhysicsMetrics {
     cold: { keys: number; bytes: number }
     /** Stored bytes of all compressed records (cold values and the bytes behind hot values), and slab space. */
     compressed: { bytes: number; slabBytes: number }
+    /** Keys outside the Map: evaporated ones (packed) and recovered ones never touched since the open (msgpack bytes). */
+    dormant: { keys: number; bytes: number }
   }
   budget: TierBudget
   reads: number
   hits: { hot: number; warm: number; cold: number }
   /** Reads served by the hot tier ÷ reads. */
   hotHitRatio: number
-  counters: TierCounters & { prefetches: number; refused: number }
+  counters: TierCounters & { prefetches: number; refused: number; evaporated: number }
   wormholes: number
   entropy: EntropyReading | undefined
   demon: DemonState | undefined
@@ -164,6 +173,8 @@ const COUNT_MASK = 2 ** 30 - 1
 const NO_LINKS: readonly Link[] = Object.freeze([])
 const EXTENSION = 'islab.physics'
 const packr = new Packr({ useRecords: false })
+/** An evaporation pass looks at most this many entries of the state. */
+const EVAPORATE_LOOK = 8192
 /** Masses below this many reads are not worth saving in a checkpoint. */
 const SAVE_MIN_READS = 0.01
 
@@ -199,6 +210,11 @@ export class Physics implements EntryShaper {
   warmHits = 0
   coldHits = 0
   prefetches = 0
+  /** Cold keys moved out of the Map (Hawking radiation). */
+  evaporated = 0
+  private evaporator: Iterator<[string, Entry]> | undefined
+  /** `evaporated` when the tiers' sweeps last started over. */
+  private sweptAt = 0
   private ticks = 0
   private rewarm: string[] = []
   private timer: NodeJS.Timeout | undefined
@@ -228,6 +244,7 @@ export class Physics implements EntryShaper {
             },
             promote: (keys) => this.promote(keys),
           })
+    state.setInflater((p) => this.tiers.slabs.inflate(p))
     // Entries already in the state (recovered) become tiered: all warm, massless.
     state.setShaper(this, (e) => {
       const t = TieredEntry.from(e)
@@ -254,6 +271,10 @@ export class Physics implements EntryShaper {
 
   leave(e: Entry): void {
     this.tiers.leave(e)
+  }
+
+  revive(seq: number, time: number, packed: Uint8Array): Entry {
+    return this.tiers.revive(seq, time, packed)
   }
 
   enter(e: Entry): void {
@@ -401,7 +422,12 @@ export class Physics implements EntryShaper {
     // Finish a whole settling pass, so no warm value is left holding a shared buffer.
     const sweeps = this.tiers.sweeps
     while (this.tiers.sweeps < sweeps + 1) this.tiers.route(4096)
+    // And a whole evaporation pass.
+    this.evaporator = undefined
+    do this.evaporate(4096)
+    while (this.evaporator !== undefined)
     this.compactIfWasteful()
+    this.state.compactBase()
   }
 
   private readEntropy(now: number): void {
@@ -418,9 +444,48 @@ export class Physics implements EntryShaper {
       const moves = this.tiers.route(256, first ? risers : [])
       first = false
       const warmed = this.rewarmSome(64)
-      if (moves < 256 && warmed === 0) break
+      const gone = this.evaporate(256)
+      if (moves < 256 && warmed === 0 && gone < 256) break
     } while (performance.now() < until)
-    if (this.ticks % 50 === 0) this.compactIfWasteful()
+    if (this.ticks % 50 === 0) {
+      this.compactIfWasteful()
+      this.state.compactBase()
+    }
+  }
+
+  /**
+   * Hawking radiation: cold keys lighter than `evaporateBelow` reads leave the Map for the
+   * state's base table, their packed bytes copied there (about 50 bytes of row and table per
+   * key instead of a Map entry, a key string and an entry object). A read brings one back as a
+   * warm entry. Sweeps at most EVAPORATE_LOOK entries; returns the keys moved.
+   */
+  private evaporate(max: number): number {
+    const below = this.config.evaporateBelow
+    if (below === false) return 0
+    const limit = this.clock.units(below)
+    let n = 0
+    this.evaporator ??= this.state.entries.entries()
+    for (let looked = 0; looked < EVAPORATE_LOOK && n < max; looked++) {
+      const r = this.evaporator.next()
+      if (r.done === true) {
+        this.evaporator = undefined
+        if (this.evaporated + n > this.sweptAt) this.tiers.restartSweeps()
+        this.sweptAt = this.evaporated + n
+        break
+      }
+      const [key, entry] = r.value
+      const e = entry as TieredEntry
+      if (e.mass >= limit || e.tier !== 'cold') continue
+      if (!this.state.evaporate(key, e, e.packedBytes())) {
+        // The state keeps every entry (an ordered index exists): stop sweeping.
+        this.evaporator = undefined
+        break
+      }
+      this.tiers.leave(e)
+      n++
+    }
+    this.evaporated += n
+    return n
   }
 
   private compactIfWasteful(): void {
@@ -493,12 +558,13 @@ export class Physics implements EntryShaper {
         warm: { keys: t.warmKeys, bytes: t.warmBytes },
         cold: { keys: t.coldKeys, bytes: t.compressedBytes },
         compressed: { bytes: t.compressedBytes, slabBytes: t.slabs.allocatedBytes },
+        dormant: this.state.dormant(),
       },
       budget: { ...t.budget },
       reads,
       hits: { hot, warm: this.warmHits, cold: this.coldHits },
       hotHitRatio: reads === 0 ? 0 : hot / reads,
-      counters: { ...c, prefetches: this.prefetches, refused: this.horizon.refused },
+      counters: { ...c, prefetches: this.prefetches, refused: this.horizon.refused, evaporated: this.evaporated },
       wormholes: this.wormholes?.count ?? 0,
       entropy: this.lastEntropy,
       demon: this.demon === undefined ? undefined : { ...this.demon.state },

@@ -105,6 +105,14 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
     return e
   }
 
+  /** An evaporated key comes back: cold, its packed bytes stored in a slab again (never decompressed on the way). */
+  revive(seq: number, time: number, packed: Uint8Array): TieredEntry {
+    const e = TieredEntry.cold(seq, time, this.slabs.writePacked(packed))
+    this.coldKeys++
+    this.compressedBytes += e.storedSize
+    return e
+  }
+
   leave(entry: Entry): void {
     const e = entry as TieredEntry
     const tier = e.tier
@@ -234,6 +242,15 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
       if (best === undefined || e.mass < best.mass) best = e
     }
     return best ?? fallback
+  }
+
+  /**
+   * Starts the sweeps over again. A Map iterator keeps the table it started on alive, with every
+   * entry in it, after the Map has shrunk: call this once many entries have left the Map.
+   */
+  restartSweeps(): void {
+    this.victims = undefined
+    this.settler = undefined
   }
 
   // ── Gravitational routing (background) ──

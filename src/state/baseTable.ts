@@ -21,13 +21,29 @@ const KEY_LEN = 2
 const VAL_BUF = 3
 const VAL_OFF = 4
 const VAL_LEN = 5
-/** 1 while the row holds its key's current version; kills write only this field, which snapshots copy. */
+/**
+ * 0: dead (the key moved to the Map or was deleted); 1: live, the value is msgpack bytes;
+ * 2: live, the value is packed (the physics layer's compressed form, see setInflater). Kills
+ * write only this field, which snapshots copy.
+ */
 const LIVE = 6
-const HASH = 7
-const I = 8
+const RAW = 1
+const PACKED = 2
+const I = 7
 const SEQ = 0
 const TIME = 1
 const F = 2
+
+/** Reverses the physics layer's packing of a value (LZ4 against its dictionary). */
+export type Inflater = (packed: Uint8Array) => Uint8Array
+
+const ARENA_BYTES = 1 << 20
+const NO_HASHES = new Int32Array(0)
+
+/** The msgpack length a packed value starts with (u32 little-endian, as lz4-napi writes it). */
+function packedLength(p: Uint8Array): number {
+  return (p[0]! | (p[1]! << 8) | (p[2]! << 16)) + p[3]! * 0x1000000
+}
 
 /** FNV-1a over bytes; a key string hashes to the same value as its UTF-8 bytes. */
 function hashBytes(b: Uint8Array, off: number, len: number): number {
@@ -45,18 +61,20 @@ export class BaseView {
     private readonly bufs: readonly Buffer[],
     private readonly ints: Int32Array,
     private readonly nums: Float64Array,
+    private readonly inflate: Inflater | undefined,
   ) {}
 
   isLive(row: number): boolean {
-    return this.live[row] === 1
+    return this.live[row] !== 0
   }
 
   keyLength(row: number): number {
     return this.ints[row * I + KEY_LEN]!
   }
 
+  /** Length of the value's msgpack bytes. */
   valueLength(row: number): number {
-    return this.ints[row * I + VAL_LEN]!
+    return this.live[row] === PACKED ? packedLength(this.stored(row)) : this.ints[row * I + VAL_LEN]!
   }
 
   /** Copies the key's UTF-8 bytes to `to` at `at`. */
@@ -67,8 +85,18 @@ export class BaseView {
 
   /** Copies the value's msgpack bytes to `to` at `at`. */
   copyValue(row: number, to: Buffer, at: number): void {
+    if (this.live[row] === PACKED) {
+      to.set(this.inflate!(this.stored(row)), at)
+      return
+    }
     const o = row * I
     copyBytes(this.bufs[this.ints[o + VAL_BUF]!]!, this.ints[o + VAL_OFF]!, this.ints[o + VAL_LEN]!, to, at)
+  }
+
+  private stored(row: number): Buffer {
+    const o = row * I
+    const off = this.ints[o + VAL_OFF]!
+    return this.bufs[this.ints[o + VAL_BUF]!]!.subarray(off, off + this.ints[o + VAL_LEN]!)
   }
 
   seq(row: number): number {
@@ -96,6 +124,13 @@ export class BaseTable {
   /** The buffer loadPut/loadDel saw last, and its index: callers pass the same buffer many times. */
   private lastBuf: Buffer | undefined
   private lastBufIndex = -1
+  /** Hashes of the rows loadMany appended that index() has not put in the table yet. */
+  private pending = NO_HASHES
+  /** Turns a packed value back into msgpack bytes (set by whoever packs values: the physics layer). */
+  private inflate: Inflater | undefined
+  /** Where append() copies keys and values. */
+  private arena: Buffer | undefined
+  private arenaAt = 0
 
   /** Live rows. */
   get live(): number {
@@ -121,7 +156,7 @@ export class BaseTable {
   }
 
   /** Sets `key` (bytes in `kb`) to the value bytes in `vb`, as of `seq` and `time`. Keeps references to both buffers. */
-  loadPut(kb: Buffer, kOff: number, kLen: number, vb: Buffer, vOff: number, vLen: number, seq: number, time: number): void {
+  loadPut(kb: Buffer, kOff: number, kLen: number, vb: Buffer, vOff: number, vLen: number, seq: number, time: number): number {
     if (this.indexed < this.rows) this.index()
     const h = hashBytes(kb, kOff, kLen)
     let slot = this.slotOf(kb, kOff, kLen, h)
@@ -137,26 +172,26 @@ export class BaseTable {
       this.table[slot + 1] = h
       this.indexed = this.rows
       const o = row * I
-      this.ints[o + HASH] = h
       this.ints[o + KEY_BUF] = this.bufferIndex(kb)
       this.ints[o + KEY_OFF] = kOff
       this.ints[o + KEY_LEN] = kLen
     } else {
       row = this.table[slot]! - 1
-      if (this.ints[row * I + LIVE] === 1) {
+      if (this.ints[row * I + LIVE] !== 0) {
         this.liveRows--
-        this.liveValues -= this.ints[row * I + VAL_LEN]!
+        this.liveValues -= this.rawLength(row)
       }
     }
     const o = row * I
     this.ints[o + VAL_BUF] = this.bufferIndex(vb)
     this.ints[o + VAL_OFF] = vOff
     this.ints[o + VAL_LEN] = vLen
-    this.ints[o + LIVE] = 1
+    this.ints[o + LIVE] = RAW
     this.nums[row * F + SEQ] = seq
     this.nums[row * F + TIME] = time
     this.liveRows++
     this.liveValues += vLen
+    return row
   }
 
   /**
@@ -169,20 +204,27 @@ export class BaseTable {
     this.reserve(n)
     const bi = this.bufferIndex(b)
     const first = this.rows
+    const need = first - this.indexed + n
+    if (this.pending.length < need) {
+      const grown = new Int32Array(Math.max(need, this.pending.length * 2))
+      grown.set(this.pending)
+      this.pending = grown
+    }
+    const pending = this.pending
     const ints = this.ints
     const rowNums = this.nums
     for (let k = 0; k < n; k++) {
       const o = (first + k) * I
       const kOff = pos[4 * k]!
       const kLen = pos[4 * k + 1]!
-      ints[o + HASH] = hashBytes(b, kOff, kLen)
+      pending[first - this.indexed + k] = hashBytes(b, kOff, kLen)
       ints[o + KEY_BUF] = bi
       ints[o + KEY_OFF] = kOff
       ints[o + KEY_LEN] = kLen
       ints[o + VAL_BUF] = bi
       ints[o + VAL_OFF] = pos[4 * k + 2]!
       ints[o + VAL_LEN] = pos[4 * k + 3]!
-      ints[o + LIVE] = 1
+      ints[o + LIVE] = RAW
       rowNums[(first + k) * F + SEQ] = nums[2 * k]!
       rowNums[(first + k) * F + TIME] = nums[2 * k + 1]!
       this.liveValues += pos[4 * k + 3]!
@@ -196,7 +238,7 @@ export class BaseTable {
     if (this.indexed < this.rows) this.index()
     const slot = this.slotOf(kb, kOff, kLen, hashBytes(kb, kOff, kLen))
     const row = this.table[slot]! - 1
-    if (row >= 0 && this.ints[row * I + LIVE] === 1) this.kill(row)
+    if (row >= 0 && this.ints[row * I + LIVE] !== 0) this.kill(row)
   }
 
   /**
@@ -213,6 +255,7 @@ export class BaseTable {
   compacted(): BaseTable {
     if (this.indexed < this.rows) this.index()
     const t = new BaseTable()
+    t.inflate = this.inflate
     t.reserve(this.live)
     const CHUNK = 8 * 2 ** 20
     let arena = Buffer.allocUnsafe(0)
@@ -220,7 +263,8 @@ export class BaseTable {
     const ints = this.ints
     for (let r = 0; r < this.rows; r++) {
       const o = r * I
-      if (ints[o + LIVE] !== 1) continue
+      const flag = ints[o + LIVE]!
+      if (flag === 0) continue
       const vb = ints[o + VAL_BUF]!
       const kLen = ints[o + KEY_LEN]!
       const vLen = ints[o + VAL_LEN]!
@@ -230,10 +274,67 @@ export class BaseTable {
       }
       copyBytes(this.bufs[ints[o + KEY_BUF]!]!, ints[o + KEY_OFF]!, kLen, arena, at)
       copyBytes(this.bufs[vb]!, ints[o + VAL_OFF]!, vLen, arena, at + kLen)
-      t.loadPut(arena, at, kLen, arena, at + kLen, vLen, this.nums[r * F + SEQ]!, this.nums[r * F + TIME]!)
+      const row = t.loadPut(arena, at, kLen, arena, at + kLen, vLen, this.nums[r * F + SEQ]!, this.nums[r * F + TIME]!)
+      if (flag === PACKED) t.markPacked(row)
       at += kLen + vLen
     }
     return t
+  }
+
+  // ── Appending (after loading: keys the state moves out of its Map) ──
+
+  setInflater(inflate: Inflater): void {
+    this.inflate = inflate
+  }
+
+  /**
+   * Adds `key` with these bytes (packed: the physics layer's compressed form, which the inflater
+   * reverses), copying them into the table's own buffers. The key must not be live here.
+   */
+  append(key: string, seq: number, time: number, bytes: Uint8Array, packed: boolean): void {
+    if (this.indexed < this.rows) this.index()
+    const need = key.length * 3 + bytes.length
+    if (this.arena === undefined || this.arenaAt + need > this.arena.length) {
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, need))
+      this.arenaAt = 0
+    }
+    const a = this.arena
+    const kOff = this.arenaAt
+    const kLen = a.write(key, kOff, 'utf8')
+    const vOff = kOff + kLen
+    a.set(bytes, vOff)
+    this.arenaAt = vOff + bytes.length
+    // Always a new row: a snapshot may still read the key's old row, which must not change.
+    const h = hashBytes(a, kOff, kLen)
+    let slot = this.slotOf(a, kOff, kLen, h)
+    const old = this.table[slot]! - 1
+    if (old >= 0 && this.ints[old * I + LIVE] !== 0) this.kill(old)
+    const row = this.addRow()
+    // Appended rows may fill the table to 3/4 (loading keeps it at half, for speed).
+    if (old < 0 && this.rows * 4 > (this.mask + 1) * 3) {
+      this.rehash((this.mask + 1) * 2)
+      slot = this.slotOf(a, kOff, kLen, h)
+    }
+    this.table[slot] = row + 1
+    this.table[slot + 1] = h
+    this.indexed = this.rows
+    const o = row * I
+    this.ints[o + KEY_BUF] = this.bufferIndex(a)
+    this.ints[o + KEY_OFF] = kOff
+    this.ints[o + KEY_LEN] = kLen
+    this.ints[o + VAL_BUF] = this.ints[o + KEY_BUF]!
+    this.ints[o + VAL_OFF] = vOff
+    this.ints[o + VAL_LEN] = bytes.length
+    this.ints[o + LIVE] = packed ? PACKED : RAW
+    this.nums[row * F + SEQ] = seq
+    this.nums[row * F + TIME] = time
+    this.liveRows++
+    this.liveValues += this.rawLength(row)
+  }
+
+  /** Rows that no longer hold anything, against live ones: when most are dead, compact. */
+  get deadRows(): number {
+    return this.rows - this.live
   }
 
   // ── Reading ──
@@ -271,12 +372,25 @@ export class BaseTable {
   entry(row: number): Entry {
     const o = row * I
     const off = this.ints[o + VAL_OFF]!
-    const bytes = this.bufs[this.ints[o + VAL_BUF]!]!.subarray(off, off + this.ints[o + VAL_LEN]!)
+    const stored = this.bufs[this.ints[o + VAL_BUF]!]!.subarray(off, off + this.ints[o + VAL_LEN]!)
+    const bytes = this.ints[o + LIVE] === PACKED ? this.inflate!(stored) : stored
     return new Entry(this.nums[row * F + SEQ]!, this.nums[row * F + TIME]!, bytes)
   }
 
   seqAt(row: number): number {
     return this.nums[row * F + SEQ]!
+  }
+
+  timeAt(row: number): number {
+    return this.nums[row * F + TIME]!
+  }
+
+  /** A live row's packed value as append() was given it (a view), or undefined when the row holds msgpack bytes. */
+  packedAt(row: number): Uint8Array | undefined {
+    const o = row * I
+    if (this.ints[o + LIVE] !== PACKED) return undefined
+    const off = this.ints[o + VAL_OFF]!
+    return this.bufs[this.ints[o + VAL_BUF]!]!.subarray(off, off + this.ints[o + VAL_LEN]!)
   }
 
   keyAt(row: number): string {
@@ -288,14 +402,14 @@ export class BaseTable {
   /** The row no longer holds its key's current version (it moved to the Map, or the key was deleted). */
   kill(row: number): void {
     this.liveRows--
-    this.liveValues -= this.ints[row * I + VAL_LEN]!
+    this.liveValues -= this.rawLength(row)
     this.ints[row * I + LIVE] = 0
   }
 
   /** Calls `fn` with every live row. */
   forEachLive(fn: (row: number) => void): void {
     if (this.indexed < this.rows) this.index()
-    for (let r = 0; r < this.rows; r++) if (this.ints[r * I + LIVE] === 1) fn(r)
+    for (let r = 0; r < this.rows; r++) if (this.ints[r * I + LIVE] !== 0) fn(r)
   }
 
   /** The table as of now, unaffected by later kills: a checkpoint snapshot of the rows. */
@@ -304,7 +418,7 @@ export class BaseTable {
     const live = new Uint8Array(this.rows)
     for (let r = 0; r < this.rows; r++) live[r] = this.ints[r * I + LIVE]!
     // Rows are not rewritten after loading, so sharing the row arrays is safe; growth replaces them.
-    return new BaseView(this.rows, live, this.bufs.slice(), this.ints, this.nums)
+    return new BaseView(this.rows, live, this.bufs.slice(), this.ints, this.nums, this.inflate)
   }
 
   // ── Internals ──
@@ -342,20 +456,22 @@ export class BaseTable {
     if ((to + 1) * 2 > this.mask + 1) this.reserve(0)
     const ints = this.ints
     const mask = this.mask
+    const pending = this.pending
+    this.pending = NO_HASHES
     let order: Int32Array | undefined
     if (n >= 4096) {
       const bits = 31 - Math.clz32(mask + 1)
       const shift = Math.max(0, bits - 12)
       const counts = new Int32Array((1 << Math.min(12, bits)) + 1)
-      for (let r = from; r < to; r++) counts[((ints[r * I + HASH]! & mask) >>> shift) + 1]!++
+      for (let r = from; r < to; r++) counts[((pending[r - from]! & mask) >>> shift) + 1]!++
       for (let i = 1; i < counts.length; i++) counts[i]! += counts[i - 1]!
       order = new Int32Array(n)
-      for (let r = from; r < to; r++) order[counts[(ints[r * I + HASH]! & mask) >>> shift]!++] = r
+      for (let r = from; r < to; r++) order[counts[(pending[r - from]! & mask) >>> shift]!++] = r
     }
     const table = this.table
     for (let k = 0; k < n; k++) {
       const row = order === undefined ? from + k : order[k]!
-      const h = ints[row * I + HASH]!
+      const h = pending[row - from]!
       let i = h & mask
       while (table[2 * i] !== 0) {
         if (table[2 * i + 1] === h && this.sameKey(table[2 * i]! - 1, row)) break
@@ -365,7 +481,7 @@ export class BaseTable {
       table[2 * i] = row + 1
       table[2 * i + 1] = h
       // The key was loaded before: the newer row takes over its slot.
-      if (had >= 0 && ints[had * I + LIVE] === 1) this.kill(had)
+      if (had >= 0 && ints[had * I + LIVE] !== 0) this.kill(had)
     }
   }
 
@@ -381,13 +497,28 @@ export class BaseTable {
     return true
   }
 
+  /** Marks a just-loaded row's value as packed (its length accounting changes with it). */
+  private markPacked(row: number): void {
+    this.liveValues -= this.ints[row * I + VAL_LEN]!
+    this.ints[row * I + LIVE] = PACKED
+    this.liveValues += this.rawLength(row)
+  }
+
+  /** Length of a row's msgpack bytes (a packed value records it in its first four bytes). */
+  private rawLength(row: number): number {
+    const o = row * I
+    if (this.ints[o + LIVE] !== PACKED) return this.ints[o + VAL_LEN]!
+    const b = this.bufs[this.ints[o + VAL_BUF]!]!
+    return packedLength(b.subarray(this.ints[o + VAL_OFF]!))
+  }
+
   private liveRow(row: number): number {
-    return row >= 0 && this.ints[row * I + LIVE] === 1 ? row : -1
+    return row >= 0 && this.ints[row * I + LIVE] !== 0 ? row : -1
   }
 
   private liveBytes(): number {
     let n = this.liveValues
-    for (let r = 0; r < this.rows; r++) if (this.ints[r * I + LIVE] === 1) n += this.ints[r * I + KEY_LEN]!
+    for (let r = 0; r < this.rows; r++) if (this.ints[r * I + LIVE] !== 0) n += this.ints[r * I + KEY_LEN]!
     return n
   }
 
@@ -402,7 +533,7 @@ export class BaseTable {
 
   private addRow(): number {
     const row = this.rows++
-    if (this.rows * I > this.ints.length) this.growRows(Math.max(1024, this.rows * 2))
+    if (this.rows * I > this.ints.length) this.growRows(Math.max(1024, Math.ceil(this.rows * 1.2)))
     return row
   }
 

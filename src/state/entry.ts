@@ -67,6 +67,8 @@ export interface ColdWriter {
 export interface ColdStore {
   /** The original bytes stored at `at` (a fresh copy). */
   read(at: number): Uint8Array
+  /** The compressed payload stored at `at` (a view), or undefined when it is stored raw. */
+  packed(at: number): Uint8Array | undefined
   /** Encoded (uncompressed) length of the bytes stored at `at`. */
   size(at: number): number
   /** Bytes the record at `at` takes in the store. */
@@ -107,6 +109,13 @@ export class TieredEntry extends Entry {
 
   static from(e: Entry): TieredEntry {
     return new TieredEntry(e.seq, e.time, e.bytes)
+  }
+
+  /** A cold entry whose compressed bytes are already in a store. */
+  static cold(seq: number, time: number, place: ColdPlace): TieredEntry {
+    const e = new TieredEntry(seq, time, NO_BYTES)
+    e.place(place)
+    return e
   }
 
   override get bytes(): Uint8Array {
@@ -186,6 +195,11 @@ export class TieredEntry extends Entry {
   /** The store holding the bytes (undefined when they are loose). */
   get coldStore(): ColdStore | undefined {
     return this.at < 0 ? undefined : this.store
+  }
+
+  /** The compressed form of a cold entry's bytes (a view into its slab), or undefined when they are not compressed. */
+  packedBytes(): Uint8Array | undefined {
+    return this.compressed ? this.store!.packed(this.at) : undefined
   }
 
   /** Brings compressed bytes back uncompressed (loose; warm, or hot over warm bytes). */

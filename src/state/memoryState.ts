@@ -10,7 +10,7 @@ import type { WalEvent } from '../events/types.js'
 import { ENTANGLEMENT_EXTENSION, Entanglements } from './entanglements.js'
 import type { EntangleUndo } from './entanglements.js'
 import { BaseTable } from './baseTable.js'
-import type { BaseView } from './baseTable.js'
+import type { BaseView, Inflater } from './baseTable.js'
 import { Entry } from './entry.js'
 import { OrderedIndex } from './orderedIndex.js'
 
@@ -30,6 +30,8 @@ export interface EntryShaper {
   enter(e: Entry): void
   /** The entanglements of `key` changed. */
   entangled(key: string): void
+  /** An evaporated key comes back into the Map: its entry from the packed bytes evaporate() was given. */
+  revive(seq: number, time: number, packed: Uint8Array): Entry
 }
 
 export class MemoryState {
@@ -143,6 +145,38 @@ export class MemoryState {
     base.forEachLive((row) => fn(base.keyAt(row), base.entry(row)))
   }
 
+  // ── Dormant keys: the physics layer's coldest keys leave the Map for the base ──
+
+  /** How the base turns packed values (see evaporate) back into msgpack bytes. */
+  setInflater(inflate: Inflater): void {
+    this.base.setInflater(inflate)
+  }
+
+  /**
+   * Moves `key`, whose current entry is `e`, from the Map into the base: its bytes (or their
+   * packed form) are copied there and no object for it stays behind. Not while the ordered
+   * index exists (it holds entries). Returns whether it moved.
+   */
+  evaporate(key: string, e: Entry, packed: Uint8Array | undefined): boolean {
+    if (this.ordered !== undefined || this.entries.get(key) !== e) return false
+    this.entries.delete(key)
+    this.base.append(key, e.seq, e.time, packed ?? e.bytes, packed !== undefined)
+    return true
+  }
+
+  /** Keys in the base (not touched since the open, or evaporated) and their value bytes. */
+  dormant(): { keys: number; bytes: number } {
+    return { keys: this.base.live, bytes: this.base.liveValueBytes }
+  }
+
+  /** Rebuilds the base without its dead rows once they are a fifth of all rows (a walk over the live rows). */
+  compactBase(): boolean {
+    const dead = this.base.deadRows
+    if (dead < 65536 || dead * 4 < this.base.live) return false
+    this.base = this.base.compacted()
+    return true
+  }
+
   /** The base as of now, for a checkpoint (undefined when every key is in the Map). */
   baseView(): { view: BaseView; live: number } | undefined {
     return this.base.live === 0 ? undefined : { view: this.base.view(), live: this.base.live }
@@ -247,11 +281,13 @@ export class MemoryState {
   }
 
   private takeFromBase(key: string): Entry | undefined {
-    const row = this.base.find(key)
+    const base = this.base
+    const row = base.find(key)
     if (row < 0) return undefined
-    const e = this.base.entry(row)
-    this.base.kill(row)
-    return this.adopt === undefined ? e : this.adopt(e)
+    const packed = this.shaper === undefined ? undefined : base.packedAt(row)
+    const e = packed !== undefined ? this.shaper!.revive(base.seqAt(row), base.timeAt(row), packed) : base.entry(row)
+    base.kill(row)
+    return this.adopt === undefined || packed !== undefined ? e : this.adopt(e)
   }
 
   private dropFromBase(key: string): void {
@@ -264,8 +300,9 @@ export class MemoryState {
     const base = this.base
     if (base.live === 0) return
     base.forEachLive((row) => {
-      const e = base.entry(row)
-      this.entries.set(base.keyAt(row), this.adopt === undefined ? e : this.adopt(e))
+      const packed = this.shaper === undefined ? undefined : base.packedAt(row)
+      const e = packed !== undefined ? this.shaper!.revive(base.seqAt(row), base.timeAt(row), packed) : base.entry(row)
+      this.entries.set(base.keyAt(row), this.adopt === undefined || packed !== undefined ? e : this.adopt(e))
     })
     this.base = new BaseTable()
   }

@@ -17,9 +17,9 @@ export async function lab(opts: OpenOptions & { physicsOptions?: PhysicsOptions 
   const db = await open({
     durability: 'memory',
     ...rest,
-    // The demon and wormholes act on what they see: the tests of each turn it on.
+    // The demon, wormholes and evaporation act on what they see: the tests of each turn it on.
     // Every read is recorded (the default records bursts: 1/8 of reads), so tests are exact.
-    physics: { tickMs: 100_000_000, entropyEvery: 1, recordShare: 1, demon: false, wormholes: false, ...physicsOptions, clock: () => now },
+    physics: { tickMs: 100_000_000, entropyEvery: 1, recordShare: 1, demon: false, wormholes: false, evaporateBelow: false, ...physicsOptions, clock: () => now },
   })
   return { db, advance: (ms) => (now += ms), now: () => now }
 }

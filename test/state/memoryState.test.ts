@@ -89,13 +89,31 @@ const liveOp = fc.oneof(
   fc.record({ kind: fc.constant('del' as const), key: keyArb, undo: fc.boolean() }),
   fc.record({ kind: fc.constant('replay' as const), key: keyArb, value: fc.option(fc.integer(), { nil: null }) }),
   fc.record({ kind: fc.constant('batch' as const), keys: fc.array(keyArb, { minLength: 1, maxLength: 4 }), undo: fc.boolean() }),
+  fc.record({ kind: fc.constant('evaporate' as const), key: keyArb, packed: fc.boolean() }),
+  fc.record({ kind: fc.constant('compact' as const) }),
 )
+
+/** A stand-in for the physics layer's packing: u32 length, then the bytes XOR 0x55. */
+function pack(bytes: Uint8Array): Uint8Array {
+  const out = Buffer.alloc(4 + bytes.length)
+  out.writeUInt32LE(bytes.length, 0)
+  bytes.forEach((b, i) => (out[4 + i] = b ^ 0x55))
+  return out
+}
+const unpack = (p: Uint8Array): Uint8Array => Buffer.from(p.subarray(4)).map((b) => b ^ 0x55)
+
+/** Moves `key` out of the Map the way the physics layer does, if it is in the Map. */
+function evaporate(state: MemoryState, key: string, packed: boolean): void {
+  const e = state.entries.get(key)
+  if (e !== undefined) state.evaporate(key, e, packed ? pack(e.bytes) : undefined)
+}
 
 describe('MemoryState over a base table', () => {
   it('behaves like one Map whatever was loaded, touched, written, deleted or undone', () => {
     fc.assert(
       fc.property(loadOps, fc.array(liveOp, { maxLength: 40 }), fc.boolean(), fc.integer({ min: 1, max: 5 }), (loaded, live, ordered, chunk) => {
         const state = new MemoryState()
+        state.setInflater(unpack)
         const model = load(state, loaded, chunk)
         expect(contents(state)).toEqual(model)
         expect(state.size).toBe(model.size)
@@ -109,6 +127,10 @@ describe('MemoryState over a base table', () => {
           } else if (op.kind === 'has') {
             expect(state.has(op.key)).toBe(model.has(op.key))
             expect(state.seqOf(op.key)).toBe(model.get(op.key)?.seq ?? 0)
+          } else if (op.kind === 'evaporate') {
+            evaporate(state, op.key, op.packed)
+          } else if (op.kind === 'compact') {
+            state.compactBase()
           } else if (op.kind === 'replay') {
             seq++
             const ev: WalEvent =
@@ -141,6 +163,7 @@ describe('MemoryState over a base table', () => {
           expect(state.size).toBe(model.size)
         }
         expect(contents(state)).toEqual(model)
+        expect(state.valueBytes()).toBe([...model.values()].reduce((n, e) => n + encodeValue(e.value).length, 0))
         if (ordered) expect(state.orderedIndex().snapshot().size).toBe(model.size)
       }),
       { numRuns: 300 },
@@ -151,8 +174,10 @@ describe('MemoryState over a base table', () => {
     await fc.assert(
       fc.asyncProperty(loadOps, fc.array(keyArb, { maxLength: 10 }), fc.array(keyArb, { maxLength: 10 }), async (loaded, touched, deleted) => {
         const state = new MemoryState()
+        state.setInflater(unpack)
         const model = load(state, loaded)
         for (const k of touched) state.get(k)
+        touched.forEach((k, i) => evaporate(state, k, i % 2 === 0))
         let seq = loaded.length
         for (const k of deleted) {
           state.apply({ type: 'del', seq: ++seq, time: seq, key: k })
@@ -160,8 +185,14 @@ describe('MemoryState over a base table', () => {
         }
         const dir = tmpDir()
         const snap = takeSnapshot(state, seq, [])
-        // Touching keys after the snapshot must not change what it writes.
+        // Touching keys after the snapshot must not change what it writes: writes, and keys that
+        // leave the Map again (new base rows) after a read brought them into it.
         for (const k of [...model.keys()].slice(0, 3)) state.apply({ type: 'put', seq: ++seq, time: seq, key: k, value: encodeValue('later') })
+        for (const k of [...model.keys()].slice(0, 6)) {
+          evaporate(state, k, true)
+          state.get(k)
+          evaporate(state, k, false)
+        }
         const written = await writeCheckpoint(nodeFileLayer, dir, snap)
         expect(written.entries).toBe(model.size)
         const back = new MemoryState()
