@@ -7,7 +7,7 @@ import { listCheckpoints } from '../checkpoint/checkpointStore.js'
 import { HistoryGoneError } from '../errors.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { MemoryState } from '../state/memoryState.js'
-import { listSegments, readLog } from '../wal/logReader.js'
+import { listSegments } from '../wal/logReader.js'
 import type { LogReadResult } from '../wal/logReader.js'
 import type { RecoveryProgress } from './recover.js'
 import { StateLoader } from './stateLoader.js'
@@ -81,8 +81,6 @@ export function materialize(files: FileLayer, dir: string, opts: MaterializeOpti
   const first = listSegments(files, dir)[0]
   if (first !== undefined && first.firstSeq > fromSeq && fromSeq <= toSeq) throw new HistoryGoneError(fromSeq, first.firstSeq)
 
-  let walTotal = 0
-  let walDone = 0
   let stoppedAtTime = false
   let log: LogReadResult = { segments: [], lastSeq: 0, problem: undefined }
   const loader = new StateLoader(
@@ -90,27 +88,16 @@ export function materialize(files: FileLayer, dir: string, opts: MaterializeOpti
     (_seq, time) => {
       if (time > toTime) throw new ReachedTime()
     },
-    (n) => opts.onProgress?.({ phase: 'wal', done: n, total: walTotal, bytes: walDone }),
+    opts.onProgress,
   )
   if (fromSeq <= toSeq) {
     try {
-      log = readLog(files, dir, loader.event, {
-        fromSeq,
-        toSeq,
-        sink: loader,
-        onSegment: (_seg, done, total) => {
-          walDone = done
-          walTotal = total
-          opts.onProgress?.({ phase: 'wal', done: loader.events, total, bytes: done })
-        },
-      })
+      log = loader.load(files, dir, fromSeq, toSeq)
     } catch (err) {
       if (!(err instanceof ReachedTime)) throw err
       stoppedAtTime = true
       log = { segments: [], lastSeq: loader.seq, problem: undefined }
     }
-    state.finishLoading()
-    opts.onProgress?.({ phase: 'wal', done: loader.events, total: walTotal, bytes: walTotal })
   }
   const seq = loader.events > 0 ? loader.seq : (checkpoint?.seq ?? 0)
   const time = loader.events > 0 ? loader.time : checkpoint?.time

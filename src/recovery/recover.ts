@@ -12,7 +12,7 @@ import { listCheckpoints, removeCheckpointLeftovers } from '../checkpoint/checkp
 import { CorruptionError } from '../errors.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { MemoryState } from '../state/memoryState.js'
-import { listSegments, readLog } from '../wal/logReader.js'
+import { listSegments } from '../wal/logReader.js'
 import type { LogProblem, LogReadResult } from '../wal/logReader.js'
 import { salvageSeqRange } from '../wal/segmentReader.js'
 import { StateLoader } from './stateLoader.js'
@@ -90,21 +90,9 @@ export function recover(files: FileLayer, dir: string, opts: RecoverOptions): Re
   const fromSeq = (loaded?.seq ?? 0) + 1
   assertLogReachesBack(files, dir, fromSeq, loadedFile)
 
-  let walTotal = 0
-  let walDone = 0
-  const loader = new StateLoader(state, undefined, (n) => opts.onProgress?.({ phase: 'wal', done: n, total: walTotal, bytes: walDone }))
-  const result = readLog(files, dir, loader.event, {
-    fromSeq,
-    sink: loader,
-    onSegment: (_seg, done, total) => {
-      walDone = done
-      walTotal = total
-      opts.onProgress?.({ phase: 'wal', done: loader.events, total, bytes: done })
-    },
-  })
-  state.finishLoading()
+  const loader = new StateLoader(state, undefined, opts.onProgress)
+  const result = loader.load(files, dir, fromSeq)
   const replayed = loader.events
-  opts.onProgress?.({ phase: 'wal', done: replayed, total: walTotal, bytes: walTotal })
 
   let tornBytes = 0
   let tornAt: RecoveryReport['tornAt']

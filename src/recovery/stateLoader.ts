@@ -1,9 +1,16 @@
-// Feeds what the readers find into a state being rebuilt: binary WAL records arrive as bytes
-// (no event object, key string or value view per record) and go into the state's base table;
-// JSON records arrive as events. One place counts what was applied and reports progress.
+// Feeds the log into a state being rebuilt: binary WAL records arrive as bytes (no event object,
+// key string or value view per record) and go into the state's base table; JSON records arrive
+// as events. One place counts what was applied and reports progress, for recovery and for
+// materialize alike.
 import type { WalEvent } from '../events/types.js'
+import type { FileLayer } from '../io/fileLayer.js'
 import type { MemoryState } from '../state/memoryState.js'
+import { readLog } from '../wal/logReader.js'
+import type { LogReadResult } from '../wal/logReader.js'
 import type { RecordSink } from '../wal/recordCodec.js'
+import type { RecoveryProgress } from './recover.js'
+
+const PROGRESS_EVERY = 1 << 16
 
 export class StateLoader implements RecordSink {
   /** Records applied. */
@@ -11,23 +18,43 @@ export class StateLoader implements RecordSink {
   /** Seq and time of the last record applied (0 and undefined before any). */
   seq = 0
   time: number | undefined
+  private walDone = 0
+  private walTotal = 0
 
   /**
    * `before` is told each record's seq and time before it is applied; it may throw to stop
-   * (a time target). `progress` is called every `every` records.
+   * (a time target), and the throw comes out of load().
    */
   constructor(
     private readonly state: MemoryState,
     private readonly before: ((seq: number, time: number) => void) | undefined,
-    private readonly progress: (events: number) => void,
-    private readonly every = 1 << 16,
+    private readonly onProgress: ((p: RecoveryProgress) => void) | undefined,
   ) {}
+
+  /** Applies the log's records from `fromSeq` (to `toSeq`), then lets the state settle its memory. */
+  load(files: FileLayer, dir: string, fromSeq: number, toSeq = Infinity): LogReadResult {
+    try {
+      return readLog(files, dir, this.event, {
+        fromSeq,
+        toSeq,
+        sink: this,
+        onSegment: (_seg, done, total) => {
+          this.walDone = done
+          this.walTotal = total
+          this.report(done)
+        },
+      })
+    } finally {
+      this.state.finishLoading()
+      this.report(this.walTotal)
+    }
+  }
 
   begin(_type: number, seq: number, time: number): void {
     this.before?.(seq, time)
     this.seq = seq
     this.time = time
-    if (++this.events % this.every === 0) this.progress(this.events)
+    if (++this.events % PROGRESS_EVERY === 0) this.report(this.walDone)
   }
 
   put(kb: Buffer, kOff: number, kLen: number, vb: Buffer, vOff: number, vLen: number): void {
@@ -46,5 +73,9 @@ export class StateLoader implements RecordSink {
   event = (ev: WalEvent): void => {
     this.begin(0, ev.seq, ev.time)
     this.state.replay(ev)
+  }
+
+  private report(bytes: number): void {
+    this.onProgress?.({ phase: 'wal', done: this.events, total: this.walTotal, bytes })
   }
 }

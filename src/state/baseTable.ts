@@ -159,22 +159,10 @@ export class BaseTable {
   loadPut(kb: Buffer, kOff: number, kLen: number, vb: Buffer, vOff: number, vLen: number, seq: number, time: number): number {
     if (this.indexed < this.rows) this.index()
     const h = hashBytes(kb, kOff, kLen)
-    let slot = this.slotOf(kb, kOff, kLen, h)
+    const slot = this.slotOf(kb, kOff, kLen, h)
     let row: number
     if (this.table[slot] === 0) {
-      row = this.addRow()
-      // Adding may have rehashed: find the empty slot again.
-      if (this.rows * 2 > this.mask + 1) {
-        this.rehash((this.mask + 1) * 2)
-        slot = this.slotOf(kb, kOff, kLen, h)
-      }
-      this.table[slot] = row + 1
-      this.table[slot + 1] = h
-      this.indexed = this.rows
-      const o = row * I
-      this.ints[o + KEY_BUF] = this.bufferIndex(kb)
-      this.ints[o + KEY_OFF] = kOff
-      this.ints[o + KEY_LEN] = kLen
+      row = this.newRow(kb, kOff, kLen, h, slot, 0.5)
     } else {
       row = this.table[slot]! - 1
       if (this.ints[row * I + LIVE] !== 0) {
@@ -182,15 +170,7 @@ export class BaseTable {
         this.liveValues -= this.rawLength(row)
       }
     }
-    const o = row * I
-    this.ints[o + VAL_BUF] = this.bufferIndex(vb)
-    this.ints[o + VAL_OFF] = vOff
-    this.ints[o + VAL_LEN] = vLen
-    this.ints[o + LIVE] = RAW
-    this.nums[row * F + SEQ] = seq
-    this.nums[row * F + TIME] = time
-    this.liveRows++
-    this.liveValues += vLen
+    this.setValue(row, this.bufferIndex(vb), vOff, vLen, RAW, seq, time)
     return row
   }
 
@@ -306,30 +286,12 @@ export class BaseTable {
     this.arenaAt = vOff + bytes.length
     // Always a new row: a snapshot may still read the key's old row, which must not change.
     const h = hashBytes(a, kOff, kLen)
-    let slot = this.slotOf(a, kOff, kLen, h)
+    const slot = this.slotOf(a, kOff, kLen, h)
     const old = this.table[slot]! - 1
     if (old >= 0 && this.ints[old * I + LIVE] !== 0) this.kill(old)
-    const row = this.addRow()
     // Appended rows may fill the table to 3/4 (loading keeps it at half, for speed).
-    if (old < 0 && this.rows * 4 > (this.mask + 1) * 3) {
-      this.rehash((this.mask + 1) * 2)
-      slot = this.slotOf(a, kOff, kLen, h)
-    }
-    this.table[slot] = row + 1
-    this.table[slot + 1] = h
-    this.indexed = this.rows
-    const o = row * I
-    this.ints[o + KEY_BUF] = this.bufferIndex(a)
-    this.ints[o + KEY_OFF] = kOff
-    this.ints[o + KEY_LEN] = kLen
-    this.ints[o + VAL_BUF] = this.ints[o + KEY_BUF]!
-    this.ints[o + VAL_OFF] = vOff
-    this.ints[o + VAL_LEN] = bytes.length
-    this.ints[o + LIVE] = packed ? PACKED : RAW
-    this.nums[row * F + SEQ] = seq
-    this.nums[row * F + TIME] = time
-    this.liveRows++
-    this.liveValues += this.rawLength(row)
+    const row = this.newRow(a, kOff, kLen, h, slot, 0.75)
+    this.setValue(row, this.ints[row * I + KEY_BUF]!, vOff, bytes.length, packed ? PACKED : RAW, seq, time)
   }
 
   /** Rows that no longer hold anything, against live ones: when most are dead, compact. */
@@ -495,6 +457,39 @@ export class BaseTable {
     const bo = ints[b * I + KEY_OFF]!
     for (let j = 0; j < n; j++) if (ab[ao + j] !== bb[bo + j]) return false
     return true
+  }
+
+  /**
+   * Adds a row for a key whose table slot is `slot` (empty, or holding the key's old row, which
+   * the new one replaces), growing the table first if an empty slot would fill it past `load`.
+   */
+  private newRow(kb: Buffer, kOff: number, kLen: number, h: number, slot: number, load: number): number {
+    const row = this.addRow()
+    if (this.table[slot] === 0 && this.rows > (this.mask + 1) * load) {
+      this.rehash((this.mask + 1) * 2)
+      slot = this.slotOf(kb, kOff, kLen, h)
+    }
+    this.table[slot] = row + 1
+    this.table[slot + 1] = h
+    this.indexed = this.rows
+    const o = row * I
+    this.ints[o + KEY_BUF] = this.bufferIndex(kb)
+    this.ints[o + KEY_OFF] = kOff
+    this.ints[o + KEY_LEN] = kLen
+    return row
+  }
+
+  /** Sets a row's value, as of `seq` and `time`; the row becomes live. */
+  private setValue(row: number, vb: number, vOff: number, vLen: number, flag: number, seq: number, time: number): void {
+    const o = row * I
+    this.ints[o + VAL_BUF] = vb
+    this.ints[o + VAL_OFF] = vOff
+    this.ints[o + VAL_LEN] = vLen
+    this.ints[o + LIVE] = flag
+    this.nums[row * F + SEQ] = seq
+    this.nums[row * F + TIME] = time
+    this.liveRows++
+    this.liveValues += this.rawLength(row)
   }
 
   /** Marks a just-loaded row's value as packed (its length accounting changes with it). */
