@@ -461,7 +461,8 @@ export class Physics implements EntryShaper {
    */
   private evaporate(max: number): number {
     const below = this.config.evaporateBelow
-    if (below === false) return 0
+    // Only cold entries evaporate: with none, a sweep would only cost time.
+    if (below === false || this.tiers.coldKeys === 0) return 0
     const limit = this.clock.units(below)
     let n = 0
     this.evaporator ??= this.state.entries.entries()
