@@ -169,6 +169,10 @@ export class BaseTable {
         this.liveRows--
         this.liveValues -= this.rawLength(row)
       }
+      // The key's bytes in the newer record: next to its value, likelier in cache at the next
+      // compare, and the older buffer no longer needed for it.
+      this.ints[row * I + KEY_BUF] = this.bufferIndex(kb)
+      this.ints[row * I + KEY_OFF] = kOff
     }
     this.setValue(row, this.bufferIndex(vb), vOff, vLen, RAW, seq, time)
     return row
@@ -464,7 +468,8 @@ export class BaseTable {
    * the new one replaces), growing the table first if an empty slot would fill it past `load`.
    */
   private newRow(kb: Buffer, kOff: number, kLen: number, h: number, slot: number, load: number): number {
-    const row = this.addRow()
+    // Loading grows the rows by doubling (speed); later appends by a fifth (memory).
+    const row = this.addRow(load === 0.5 ? 2 : 1.2)
     if (this.table[slot] === 0 && this.rows > (this.mask + 1) * load) {
       this.rehash((this.mask + 1) * 2)
       slot = this.slotOf(kb, kOff, kLen, h)
@@ -526,9 +531,9 @@ export class BaseTable {
     return this.lastBufIndex
   }
 
-  private addRow(): number {
+  private addRow(growth: number): number {
     const row = this.rows++
-    if (this.rows * I > this.ints.length) this.growRows(Math.max(1024, Math.ceil(this.rows * 1.2)))
+    if (this.rows * I > this.ints.length) this.growRows(Math.max(1024, Math.ceil(this.rows * growth)))
     return row
   }
 

@@ -99,7 +99,23 @@ export function writeU64(b: Buffer, off: number, n: number): void {
 }
 
 export function readU64(b: Buffer, off: number): number {
-  return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 0x100000000
+  // Byte arithmetic instead of Buffer.readUInt32LE: replay reads one per record, and the
+  // callers have checked the bounds.
+  const lo = (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16)) + b[off + 3]! * 0x1000000
+  const hi = (b[off + 4]! | (b[off + 5]! << 8) | (b[off + 6]! << 16)) + b[off + 7]! * 0x1000000
+  return lo + hi * 0x100000000
+}
+
+const f64 = new Float64Array(1)
+const f64Bytes = new Uint8Array(f64.buffer)
+
+const littleEndian = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f
+
+/** A little-endian float64 at `off` (bounds checked by the caller). */
+export function readF64(b: Buffer, off: number): number {
+  if (!littleEndian) return b.readDoubleLE(off)
+  for (let i = 0; i < 8; i++) f64Bytes[i] = b[off + i]!
+  return f64[0]!
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   RECORD_PUT,
   VALUE_FLAG_LZ4,
   jsonLineWithCrc,
+  readF64,
   readU64,
   writeU64,
 } from './format.js'
@@ -165,10 +166,10 @@ export function walkBinaryPayload(b: Buffer, start: number, end: number, sink: R
   const type = b[start]!
   at = start + PAYLOAD_PREFIX_BYTES
   if (type === RECORD_PUT || type === RECORD_DEL) {
-    sink.begin(type, readU64(b, start + 1), b.readDoubleLE(start + 9))
+    sink.begin(type, readU64(b, start + 1), readF64(b, start + 9))
     walkOp(b, end, type, sink)
   } else if (type === RECORD_BATCH) {
-    sink.begin(type, readU64(b, start + 1), b.readDoubleLE(start + 9))
+    sink.begin(type, readU64(b, start + 1), readF64(b, start + 9))
     if (at + 4 > end) throw new RecordDecodeError('batch count runs past the record')
     const count = b.readUInt32LE(at)
     at += 4
@@ -179,7 +180,7 @@ export function walkBinaryPayload(b: Buffer, start: number, end: number, sink: R
       walkOp(b, end, opType, sink)
     }
   } else if (type === RECORD_ENTANGLE) {
-    sink.begin(type, readU64(b, start + 1), b.readDoubleLE(start + 9))
+    sink.begin(type, readU64(b, start + 1), readF64(b, start + 9))
     const key = readKey(b, end)
     if (at + 2 > end) throw new RecordDecodeError('partner count runs past the record')
     const count = b.readUInt16LE(at)
