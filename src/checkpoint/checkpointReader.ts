@@ -7,7 +7,7 @@ import { uncompressSync } from 'lz4-napi'
 import { crc32 } from 'node:zlib'
 import type { FileLayer } from '../io/fileLayer.js'
 import type { MemoryState } from '../state/memoryState.js'
-import { readU64 } from '../wal/format.js'
+import { readF64, readU64 } from '../wal/format.js'
 import {
   CHECKPOINT_HEADER_BYTES,
   FOOTER_PAYLOAD_BYTES,
@@ -131,14 +131,14 @@ export function readCheckpoint(
       q = kOff + kn
       if (kn === 0 || q + 20 > raw.length) throw new CheckpointDamage(file, c.start, 'chunk ends inside an entry')
       const seq = readU64(raw, q)
-      const vn = raw.readUInt32LE(q + 16)
+      const vn = (raw[q + 16]! | (raw[q + 17]! << 8) | (raw[q + 18]! << 16)) + raw[q + 19]! * 0x1000000
       if (q + 20 + vn > raw.length || seq > header.seq) throw new CheckpointDamage(file, c.start, 'malformed entry')
       pos[4 * i] = kOff
       pos[4 * i + 1] = kn
       pos[4 * i + 2] = q + 20
       pos[4 * i + 3] = vn
       nums[2 * i] = seq
-      nums[2 * i + 1] = raw.readDoubleLE(q + 8)
+      nums[2 * i + 1] = readF64(raw, q + 8)
       q += 20 + vn
     }
     if (q !== raw.length) throw new CheckpointDamage(file, c.start, 'chunk has trailing bytes')
