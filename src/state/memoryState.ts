@@ -265,7 +265,8 @@ export class MemoryState {
       this.remove(key)
       return
     }
-    const cur = this.entries.get(key)
+    // The entry being undone may have left the Map meanwhile (evaporated): take it from wherever it is.
+    const cur = this.current(key)
     this.entries.set(key, prev)
     this.ordered?.set(key, prev)
     if (this.shaper !== undefined && cur !== prev) {
