@@ -29,7 +29,7 @@ const ALL = ['hit', 'memory', 'throughput', 'wormholes', 'demon']
 const ONLY = args.includes('--only') ? new Set(args[args.indexOf('--only') + 1].split(',')) : new Set(ALL)
 const SIZE = QUICK
   ? { hitKeys: 50_000, hitReads: 500_000, memKeys: 1_000_000, memReads: 4_000_000, memHot: [0.45], tpKeys: 100_000, tpGets: 500_000, tpRounds: 3, users: 10_000, sessions: 150_000, demonKeys: 50_000, demonPhase: 100_000 }
-  : { hitKeys: 200_000, hitReads: 2_000_000, memKeys: 1_000_000, memReads: 8_000_000, memHot: [0.25, 0.35, 0.45], tpKeys: 200_000, tpGets: 2_000_000, tpRounds: 7, users: 30_000, sessions: 500_000, demonKeys: 100_000, demonPhase: 200_000 }
+  : { hitKeys: 200_000, hitReads: 2_000_000, memKeys: 1_000_000, memReads: 8_000_000, memHot: [0.35, 0.4, 0.45], tpKeys: 200_000, tpGets: 2_000_000, tpRounds: 7, users: 30_000, sessions: 500_000, demonKeys: 100_000, demonPhase: 200_000 }
 
 const packr = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'bigint' })
 const log = (s) => process.stderr.write(`  · ${s}\n`)
