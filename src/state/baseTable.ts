@@ -14,7 +14,8 @@ import { Entry } from './entry.js'
 const FNV_OFFSET = 0x811c9dc5 | 0
 const FNV_PRIME = 16777619
 
-// Int32 fields of a row (stride I), then Float64 fields (stride F).
+// A row is 48 bytes of one buffer, seen as Int32 fields (stride I) and, in its last 16 bytes,
+// Float64 fields (stride F): one or two cache lines per row, where separate arrays took two.
 const KEY_BUF = 0
 const KEY_OFF = 1
 const KEY_LEN = 2
@@ -29,10 +30,10 @@ const VAL_LEN = 5
 const LIVE = 6
 const RAW = 1
 const PACKED = 2
-const I = 7
-const SEQ = 0
-const TIME = 1
-const F = 2
+const I = 12
+const SEQ = 4
+const TIME = 5
+const F = 6
 
 /** Reverses the physics layer's packing of a value (LZ4 against its dictionary). */
 export type Inflater = (packed: Uint8Array) => Uint8Array
@@ -538,12 +539,11 @@ export class BaseTable {
   }
 
   private growRows(n: number): void {
-    const ints = new Int32Array(n * I)
+    const buf = new ArrayBuffer(n * I * 4)
+    const ints = new Int32Array(buf)
     ints.set(this.ints)
-    const nums = new Float64Array(n * F)
-    nums.set(this.nums)
     this.ints = ints
-    this.nums = nums
+    this.nums = new Float64Array(buf)
   }
 
   private rehash(size: number): void {
