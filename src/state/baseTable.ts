@@ -122,9 +122,11 @@ export class BaseTable {
   /** Open addressing, linear probing, at most half full: pairs (row + 1, hash); row + 1 = 0 is empty. */
   private table = new Int32Array(32)
   private mask = 15
-  /** The buffer loadPut/loadDel saw last, and its index: callers pass the same buffer many times. */
+  /** The buffers loadPut/append saw last, and their indexes: callers pass the same ones many times. */
   private lastBuf: Buffer | undefined
   private lastBufIndex = -1
+  private prevBuf: Buffer | undefined
+  private prevBufIndex = -1
   /** Hashes of the rows loadMany appended that index() has not put in the table yet. */
   private pending = NO_HASHES
   /** Turns a packed value back into msgpack bytes (set by whoever packs values: the physics layer). */
@@ -523,12 +525,24 @@ export class BaseTable {
     return n
   }
 
+  /**
+   * The index of `b` in bufs, adding it when new. The last two buffers are remembered: a record's
+   * key sits in its segment and an LZ4 value in a buffer of its own, alternately.
+   */
   private bufferIndex(b: Buffer): number {
     if (b === this.lastBuf) return this.lastBufIndex
+    const prev = this.prevBuf
+    const prevIndex = this.prevBufIndex
+    this.prevBuf = this.lastBuf
+    this.prevBufIndex = this.lastBufIndex
     this.lastBuf = b
-    this.lastBufIndex = this.bufs.length
-    this.bufs.push(b)
-    this.bufBytes += b.length
+    if (b === prev) {
+      this.lastBufIndex = prevIndex
+    } else {
+      this.lastBufIndex = this.bufs.length
+      this.bufs.push(b)
+      this.bufBytes += b.length
+    }
     return this.lastBufIndex
   }
 

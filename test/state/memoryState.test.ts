@@ -262,4 +262,15 @@ describe('BaseTable', () => {
     t.forEachLive(() => live++)
     expect(live).toBe(7000)
   })
+
+  it('holds each buffer once when keys and values alternate between two (LZ4 values come in their own)', () => {
+    const t = new BaseTable()
+    const seg = Buffer.from('k1k2k3k4')
+    for (let i = 0; i < 4; i++) {
+      const v = Buffer.from(encodeValue(i))
+      t.loadPut(seg, 2 * i, 2, v, 0, v.length, i + 1, i)
+    }
+    expect((t as unknown as { bufs: Buffer[] }).bufs.length).toBe(5)
+    for (let i = 0; i < 4; i++) expect(t.entry(t.find(`k${i + 1}`)).value()).toBe(i)
+  })
 })
