@@ -3,7 +3,7 @@
 // to an older checkpoint. Checksums and the footer are verified before any entry is delivered;
 // a chunk that then fails to decode still throws after earlier chunks were delivered, so
 // callers load into a scratch state.
-import { uncompressSync } from 'lz4-napi'
+import { uncompressSync } from '../events/lz4.js'
 import { crc32 } from 'node:zlib'
 import type { FileLayer } from '../io/fileLayer.js'
 import type { MemoryState } from '../state/memoryState.js'

@@ -3,7 +3,7 @@
 // compression and I/O then proceed chunk by chunk, yielding to the event loop between chunks
 // so writers are not stalled. Temp file, fdatasync, rename, fsync the directory.
 import path from 'node:path'
-import { compressSync } from 'lz4-napi'
+import { compressSync } from '../events/lz4.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import type { BaseView } from '../state/baseTable.js'
 import type { Entry } from '../state/entry.js'

@@ -12,7 +12,7 @@
 // Slabs are append-only and never reused: an entry that left the state may still be read (a
 // checkpoint being written holds it), so its record must stay as it was. Space is reclaimed by
 // compaction, which copies live records into fresh slabs and lets the old ones be collected.
-import { compressSync, uncompressSync } from 'lz4-napi'
+import { compressSync, uncompressSync } from '../events/lz4.js'
 import type { ColdPlace, ColdStore, ColdWriter } from '../state/entry.js'
 
 export const SLAB_BYTES = 1 << 20

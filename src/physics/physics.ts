@@ -10,7 +10,7 @@
 // See docs/physics.md.
 import { EMPTY, Observable as RxObservable, Subject } from 'rxjs'
 import type { Observable, Subscription } from 'rxjs'
-import { compressSync, uncompressSync } from 'lz4-napi'
+import { compressSync, uncompressSync } from '../events/lz4.js'
 import { Packr } from 'msgpackr'
 import { InvalidOptionError } from '../errors.js'
 import { freezeDecoded } from '../events/valueCodec.js'

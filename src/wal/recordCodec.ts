@@ -1,6 +1,6 @@
 // Encodes events into WAL records and decodes them back, for both entry formats.
 // The binary encoder writes straight into a reusable buffer: this is the put hot path.
-import { compressSync, uncompressSync } from 'lz4-napi'
+import { compressSync, uncompressSync } from '../events/lz4.js'
 import type { EntangleEvent, Op, WalEvent } from '../events/types.js'
 import { crc32Range } from './crc.js'
 import { decodeValue, encodeValue } from '../events/valueCodec.js'
