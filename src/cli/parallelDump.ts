@@ -22,13 +22,15 @@ export type ParallelDumpResult =
 
 /**
  * Workers to use, or 0 for none: the cores that are idle (parallelism minus the load average;
- * on a busy machine workers only contend with each other), at most 3 (each worker beyond the
- * first may hold WINDOW MiB of output). ISLAB_WORKERS overrides it (0: one thread).
+ * on a busy machine workers only contend with each other) less the one the main thread needs to
+ * write the output, at most 3 (each worker beyond the first may hold WINDOW MiB of output). So a
+ * 2-core machine dumps in one thread: measured there, 2 workers lost to it even when idle.
+ * ISLAB_WORKERS overrides it (0: one thread).
  */
 export function dumpWorkers(segs: SegmentFile[]): number {
   const env = process.env.ISLAB_WORKERS
   const idle = Math.round(os.availableParallelism() - os.loadavg()[0]!)
-  const n = env !== undefined && env !== '' ? Number(env) : Math.min(3, idle)
+  const n = env !== undefined && env !== '' ? Number(env) : Math.min(3, idle - 1)
   const minBytes = Number(process.env.ISLAB_PARALLEL_MIN_BYTES ?? 8 << 20)
   const bytes = segs.reduce((t, s) => t + s.size, 0)
   return n >= 2 && segs.length >= 2 && bytes >= minBytes ? Math.min(n, segs.length) : 0
