@@ -7,9 +7,8 @@ import type { Op, WalEvent } from '../src/events/types.js'
 import { decodeValue, encodeValue } from '../src/events/valueCodec.js'
 import { Entanglements } from '../src/state/entanglements.js'
 import { MemoryState } from '../src/state/memoryState.js'
-import { encodeSegmentHeader } from '../src/wal/format.js'
-import { GrowBuffer, encodeBinaryRecord, encodeJsonRecord } from '../src/wal/recordCodec.js'
 import { scanSegment } from '../src/wal/segmentReader.js'
+import { encodeSegment } from '../test/helpers/segmentBytes.js'
 
 const FUZZ = process.env.ISLAB_FUZZ === '1'
 const keyArb = fc.string({ minLength: 1, maxLength: 12, unit: 'binary' }).filter((k) => k.isWellFormed())
@@ -28,18 +27,6 @@ const eventsArb = fc
   .tuple(fc.integer({ min: 1, max: 2 ** 40 }), fc.array(bodyArb, { minLength: 1, maxLength: 20 }))
   .map(([first, bodies]) => bodies.map((b, i) => ({ ...b, seq: first + i, time: 1_700_000_000_000 + i }) as WalEvent))
 
-function encode(format: 'binary' | 'json', events: WalEvent[]): { bytes: Buffer; ends: number[] } {
-  const out = new GrowBuffer(256)
-  out.append(encodeSegmentHeader(format, events[0]!.seq))
-  const ends = [out.pos]
-  for (const ev of events) {
-    if (format === 'binary') encodeBinaryRecord(out, ev, 1024)
-    else encodeJsonRecord(out, ev)
-    ends.push(out.pos)
-  }
-  return { bytes: Buffer.from(out.view()), ends }
-}
-
 function comparable(ev: WalEvent): unknown {
   const op = (o: Op) => (o.type === 'put' ? { ...o, value: decodeValue(o.value) } : o)
   if (ev.type === 'batch') return { ...ev, ops: ev.ops.map(op) }
@@ -56,7 +43,7 @@ describe.each(['binary', 'json'] as const)('entangle records (%s)', (format) => 
   it('read back exactly what was written, and a cut reads back a prefix', () => {
     fc.assert(
       fc.property(eventsArb, fc.double({ min: 0, max: 1, noNaN: true }), (events, where) => {
-        const { bytes, ends } = encode(format, events)
+        const { bytes, ends } = encodeSegment(format, events)
         const seen: WalEvent[] = []
         const scan = scanSegment(bytes, (ev) => seen.push(ev))
         expect('headerError' in scan).toBe(false)
@@ -76,7 +63,7 @@ describe.each(['binary', 'json'] as const)('entangle records (%s)', (format) => 
         const live = new MemoryState()
         for (const ev of events) live.apply(ev)
         const replayed = new MemoryState()
-        scanSegment(encode(format, events).bytes, (ev) => replayed.replay(ev))
+        scanSegment(encodeSegment(format, events).bytes, (ev) => replayed.replay(ev))
         expect(entanglementsOf(replayed)).toEqual(entanglementsOf(live))
         // A checkpoint after `cut` events, then the rest of the log.
         const before = new MemoryState()

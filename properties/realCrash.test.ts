@@ -21,6 +21,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { open } from '../src/index.js'
 import { KEY_COUNT, applyOp, applyToModel, modelAfter, opAt } from './fixtures/crashOps.mjs'
 import type { ModelState } from './fixtures/crashOps.mjs'
+import { prng } from '../test/helpers/simFileLayer.js'
 import { tmpDir } from '../test/helpers/tmpdir.js'
 
 const FUZZ = process.env.ISLAB_FUZZ === '1'
@@ -84,17 +85,6 @@ function snapshotDist(): string {
 }
 
 let distEntry = ''
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
@@ -273,9 +263,9 @@ describe('real crashes (SIGKILL of a writing child process)', () => {
     `recovers every acknowledged write, exactly a prefix, and continues the sequence (${CHAINS * KILLS_PER_CHAIN} kills)`,
     async () => {
       const started = performance.now()
-      const master = mulberry32(MASTER_SEED)
+      const master = prng(MASTER_SEED)
       const chains: Chain[] = Array.from({ length: CHAINS }, (_, index) => {
-        const rng = mulberry32(Math.floor(master() * 2 ** 32))
+        const rng = prng(Math.floor(master() * 2 ** 32))
         return {
           index,
           seed: Math.floor(rng() * 2 ** 31),

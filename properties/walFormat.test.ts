@@ -4,9 +4,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Op, WalEvent } from '../src/events/types.js'
 import { decodeValue, encodeValue } from '../src/events/valueCodec.js'
-import { encodeSegmentHeader } from '../src/wal/format.js'
-import { GrowBuffer, encodeBinaryRecord, encodeJsonRecord } from '../src/wal/recordCodec.js'
 import { scanSegment } from '../src/wal/segmentReader.js'
+import { encodeSegment } from '../test/helpers/segmentBytes.js'
 
 const FUZZ = process.env.ISLAB_FUZZ === '1'
 const keyArb = fc.string({ minLength: 1, maxLength: 20, unit: 'binary' }).filter((k) => k.isWellFormed())
@@ -26,18 +25,6 @@ const eventsArb = fc.tuple(fc.integer({ min: 1, max: 2 ** 40 }), fc.array(bodyAr
   bodies.map((b, i) => ({ ...b, seq: first + i, time: 1_700_000_000_000 + i }) as WalEvent),
 )
 
-function encode(format: 'binary' | 'json', events: WalEvent[]): { bytes: Buffer; ends: number[] } {
-  const out = new GrowBuffer(256)
-  out.append(encodeSegmentHeader(format, events[0]!.seq))
-  const ends = [out.pos]
-  for (const ev of events) {
-    if (format === 'binary') encodeBinaryRecord(out, ev, 1024)
-    else encodeJsonRecord(out, ev)
-    ends.push(out.pos)
-  }
-  return { bytes: Buffer.from(out.view()), ends }
-}
-
 /** Compares decoded values, not encodings: JSON segments re-encode the value they parse. */
 function comparable(ev: WalEvent): unknown {
   const op = (o: Op | WalEvent) => (o.type === 'put' ? { ...o, value: decodeValue(o.value) } : o)
@@ -49,7 +36,7 @@ describe.each(['binary', 'json'] as const)('WAL records (%s)', (format) => {
     fc.assert(
       fc.property(eventsArb, (events) => {
         const seen: WalEvent[] = []
-        const scan = scanSegment(encode(format, events).bytes, (ev) => seen.push(ev))
+        const scan = scanSegment(encodeSegment(format, events).bytes, (ev) => seen.push(ev))
         expect('headerError' in scan).toBe(false)
         expect(seen.map(comparable)).toEqual(events.map(comparable))
       }),
@@ -60,7 +47,7 @@ describe.each(['binary', 'json'] as const)('WAL records (%s)', (format) => {
   it('read a prefix from any cut of the segment and report the rest as a torn tail', () => {
     fc.assert(
       fc.property(eventsArb, fc.double({ min: 0, max: 1, noNaN: true }), (events, where) => {
-        const { bytes, ends } = encode(format, events)
+        const { bytes, ends } = encodeSegment(format, events)
         const cut = ends[0]! + Math.floor(where * (bytes.length - ends[0]!))
         const seen: number[] = []
         const scan = scanSegment(bytes.subarray(0, cut), (ev) => seen.push(ev.seq))

@@ -7,7 +7,7 @@ import { uncompressSync } from '../events/lz4.js'
 import { crc32 } from 'node:zlib'
 import type { FileLayer } from '../io/fileLayer.js'
 import type { MemoryState } from '../state/memoryState.js'
-import { readF64, readU64 } from '../wal/format.js'
+import { readF64, readU32, readU64 } from '../wal/format.js'
 import {
   CHECKPOINT_HEADER_BYTES,
   FOOTER_PAYLOAD_BYTES,
@@ -131,7 +131,7 @@ export function readCheckpoint(
       q = kOff + kn
       if (kn === 0 || q + 20 > raw.length) throw new CheckpointDamage(file, c.start, 'chunk ends inside an entry')
       const seq = readU64(raw, q)
-      const vn = (raw[q + 16]! | (raw[q + 17]! << 8) | (raw[q + 18]! << 16)) + raw[q + 19]! * 0x1000000
+      const vn = readU32(raw, q + 16)
       if (q + 20 + vn > raw.length || seq > header.seq) throw new CheckpointDamage(file, c.start, 'malformed entry')
       pos[4 * i] = kOff
       pos[4 * i + 1] = kn

@@ -230,7 +230,7 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
         if (t >= 0xa0 && t < 0xc0) len = t - 0xa0
         else if (t === 0xd9) len = src[p++]!
         else if (t === 0xda) {
-          len = (src[p]! << 8) | src[p + 1]!
+          len = be16(src, p)
           p += 2
         } else return -1
         if (!(p + len <= end)) return -1
@@ -259,10 +259,10 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
       } else {
         isMap = t >= 0xde
         if (t === 0xdc || t === 0xde) {
-          n = (src[p]! << 8) | src[p + 1]!
+          n = be16(src, p)
           p += 2
         } else {
-          n = src[p]! * 0x1000000 + ((src[p + 1]! << 16) | (src[p + 2]! << 8) | src[p + 3]!)
+          n = be32(src, p)
           p += 4
         }
       }
@@ -287,10 +287,10 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
       if (t < 0xc0) len = t - 0xa0
       else if (t === 0xd9) len = src[p++]!
       else if (t === 0xda) {
-        len = (src[p]! << 8) | src[p + 1]!
+        len = be16(src, p)
         p += 2
       } else {
-        len = src[p]! * 0x1000000 + ((src[p + 1]! << 16) | (src[p + 2]! << 8) | src[p + 3]!)
+        len = be32(src, p)
         p += 4
       }
       if (!(p + len <= end)) return -1
@@ -316,7 +316,7 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
           break
         case 0xcd:
           if (p + 2 > end) return -1
-          o = putUint31(dst, o, (src[p]! << 8) | src[p + 1]!)
+          o = putUint31(dst, o, be16(src, p))
           p += 2
           break
         case 0xce:
@@ -360,10 +360,10 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
           let len: number
           if (t === 0xc4) len = src[p++]!
           else if (t === 0xc5) {
-            len = (src[p]! << 8) | src[p + 1]!
+            len = be16(src, p)
             p += 2
           } else {
-            len = src[p]! * 0x1000000 + ((src[p + 1]! << 16) | (src[p + 2]! << 8) | src[p + 3]!)
+            len = be32(src, p)
             p += 4
           }
           if (!(p + len <= end)) return -1
@@ -482,6 +482,15 @@ function putWords(src: Uint8Array, sv: DataView, p: number, len: number, dst: Ui
 }
 
 /** Is the map's first key (at p) a non-empty string starting with '$'? */
+/** msgpack's big-endian lengths and counts. */
+function be16(src: Uint8Array, p: number): number {
+  return (src[p]! << 8) | src[p + 1]!
+}
+
+function be32(src: Uint8Array, p: number): number {
+  return src[p]! * 0x1000000 + ((src[p + 1]! << 16) | (src[p + 2]! << 8) | src[p + 3]!)
+}
+
 function isDollarKey(src: Uint8Array, p: number): boolean {
   const t = src[p]!
   if (t > 0xa0 && t < 0xc0) return src[p + 1] === 0x24

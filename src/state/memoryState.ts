@@ -205,16 +205,16 @@ export class MemoryState {
       this.entanglements.apply(ev.key, ev.partners, ev.strength)
       return
     }
-    const base = this.base.live > 0 ? this.base : undefined
+    const inBase = this.base.live > 0
     if (ev.type === 'put') {
-      if (base !== undefined) this.dropFromBase(ev.key)
+      if (inBase) this.dropFromBase(ev.key)
       m.set(ev.key, new Entry(ev.seq, ev.time, ev.value))
     } else if (ev.type === 'del') {
-      if (base !== undefined) this.dropFromBase(ev.key)
+      if (inBase) this.dropFromBase(ev.key)
       m.delete(ev.key)
     } else {
       for (const op of ev.ops) {
-        if (base !== undefined) this.dropFromBase(op.key)
+        if (inBase) this.dropFromBase(op.key)
         if (op.type === 'put') m.set(op.key, new Entry(ev.seq, ev.time, op.value))
         else m.delete(op.key)
       }

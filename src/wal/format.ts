@@ -98,12 +98,16 @@ export function writeU64(b: Buffer, off: number, n: number): void {
   b.writeUInt32LE(Math.floor(n / 0x100000000), off + 4)
 }
 
-export function readU64(b: Buffer, off: number): number {
-  // Byte arithmetic instead of Buffer.readUInt32LE: replay reads one per record, and the
-  // callers have checked the bounds.
-  const lo = (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16)) + b[off + 3]! * 0x1000000
-  const hi = (b[off + 4]! | (b[off + 5]! << 8) | (b[off + 6]! << 16)) + b[off + 7]! * 0x1000000
-  return lo + hi * 0x100000000
+/**
+ * A little-endian u32 at `off`, by byte arithmetic instead of Buffer.readUInt32LE: replay reads
+ * several per record, and the callers have checked the bounds.
+ */
+export function readU32(b: Uint8Array, off: number): number {
+  return (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16)) + b[off + 3]! * 0x1000000
+}
+
+export function readU64(b: Uint8Array, off: number): number {
+  return readU32(b, off) + readU32(b, off + 4) * 0x100000000
 }
 
 const f64 = new Float64Array(1)

@@ -2,7 +2,7 @@
 // records follow it) but decides nothing: strict vs point-in-time is the caller's policy.
 import type { WalEvent } from '../events/types.js'
 import { crc32Range } from './crc.js'
-import { FRAME_HEADER_BYTES, PAYLOAD_PREFIX_BYTES, decodeSegmentHeader, parseJsonLineWithCrc, readU64 } from './format.js'
+import { FRAME_HEADER_BYTES, PAYLOAD_PREFIX_BYTES, decodeSegmentHeader, parseJsonLineWithCrc, readU32, readU64 } from './format.js'
 import type { SegmentHeader } from './format.js'
 import { RecordDecodeError, decodeBinaryPayload, decodeJsonRecord, walkBinaryPayload } from './recordCodec.js'
 import type { RecordSink } from './recordCodec.js'
@@ -92,8 +92,8 @@ function scanBinary(
     let len = -1
     let seq = -1
     if (ps + PAYLOAD_PREFIX_BYTES <= end) {
-      len = u32(b, p)
-      seq = u32(b, ps + 1) + u32(b, ps + 5) * 0x100000000
+      len = readU32(b, p)
+      seq = readU64(b, ps + 1)
       // Records before fromSeq are already covered (by a checkpoint, or the reader does not want
       // them): walked over by length and seq, without the checksum, since nothing in them is
       // used. A damaged length or seq cannot go unnoticed: the walk would land off a record
@@ -106,7 +106,7 @@ function scanBinary(
         continue
       }
     }
-    if (len < PAYLOAD_PREFIX_BYTES || ps + len > end || crc32Range(b, ps, ps + len) !== u32(b, p + 4)) {
+    if (len < PAYLOAD_PREFIX_BYTES || ps + len > end || crc32Range(b, ps, ps + len) !== readU32(b, p + 4)) {
       damage = { offset: p, reason: checkFrame(b, p, end) ?? 'checksum mismatch', validRecordsFollow: validFrameAfter(b, p + 1, end) }
       break
     }
@@ -134,11 +134,6 @@ function scanBinary(
     if (seq >= toSeq || visited >= limit) break
   }
   return { header, validEnd: p, records, lastSeq: expected - 1, damage }
-}
-
-/** Little-endian u32 at p, without Buffer's per-call argument checks (the caller checked bounds). */
-function u32(b: Buffer, p: number): number {
-  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16)) + b[p + 3]! * 0x1000000
 }
 
 /** Returns why the frame at p is not valid, or undefined when it is. */
