@@ -285,13 +285,10 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
     } else if (t < 0xc0 || t === 0xd9 || t === 0xda || t === 0xdb) {
       let len: number
       if (t < 0xc0) len = t - 0xa0
-      else if (t === 0xd9) len = src[p++]!
-      else if (t === 0xda) {
-        len = be16(src, p)
-        p += 2
-      } else {
-        len = be32(src, p)
-        p += 4
+      else {
+        const w = 1 << (t - 0xd9) // str 8/16/32
+        len = beN(src, p, w)
+        p += w
       }
       if (!(p + len <= end)) return -1
       o = putWords(src, sv, p, len, dst, dv, o)
@@ -357,15 +354,9 @@ function transcode(src: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
         case 0xc4:
         case 0xc5:
         case 0xc6: {
-          let len: number
-          if (t === 0xc4) len = src[p++]!
-          else if (t === 0xc5) {
-            len = be16(src, p)
-            p += 2
-          } else {
-            len = be32(src, p)
-            p += 4
-          }
+          const w = 1 << (t - 0xc4) // bin 8/16/32
+          const len = beN(src, p, w)
+          p += w
           if (!(p + len <= end)) return -1
           o = putAscii(dst, o, `{"$bytes":"${Buffer.from(src.buffer, src.byteOffset + p, len).toString('base64')}"}`)
           p += len
@@ -489,6 +480,11 @@ function be16(src: Uint8Array, p: number): number {
 
 function be32(src: Uint8Array, p: number): number {
   return src[p]! * 0x1000000 + ((src[p + 1]! << 16) | (src[p + 2]! << 8) | src[p + 3]!)
+}
+
+/** A `w`-byte (1, 2 or 4) big-endian length. */
+function beN(src: Uint8Array, p: number, w: number): number {
+  return w === 1 ? src[p]! : w === 2 ? be16(src, p) : be32(src, p)
 }
 
 function isDollarKey(src: Uint8Array, p: number): boolean {
