@@ -48,7 +48,9 @@ export interface PhysicsOptions {
   entropyEvery?: number
   /**
    * Share of reads recorded for the wormhole learner and the entropy monitor, in bursts of 256
-   * consecutive reads: 1, 1/2, 1/4, … Default 1/4. (Masses count every read regardless.)
+   * consecutive reads: 1, 1/2, 1/4, … Default 1/4. It is the most that is recorded: when reads
+   * come faster than a tick's ring (4096) can keep, the share halves until the next tick. (Masses
+   * count every read regardless.)
    */
   recordShare?: number
   /** Time source in ms (tests and benchmarks drive time themselves). Default Date.now. */
@@ -170,6 +172,8 @@ const RING = 4096
 /** Reads are recorded in bursts of BURST consecutive reads (a power of two). */
 const BURST = 256
 const COUNT_MASK = 2 ** 30 - 1
+/** The smallest share of reads ever recorded, as a burst mask: BURST of every 2^18 reads. */
+const MIN_SHARE_MASK = BURST * 1024 - 1
 const NO_LINKS: readonly Link[] = Object.freeze([])
 const EXTENSION = 'islab.physics'
 const packr = new Packr({ useRecords: false })
@@ -195,8 +199,16 @@ export class Physics implements EntryShaper {
 
   /** Units one read adds (the mass clock's g, copied here for the read path). */
   private g: number
-  /** Reads n with (n & burstMask) < BURST are recorded: BURST of every BURST / recordShare. */
-  private readonly burstMask: number
+  /**
+   * Reads n with (n & burstMask) < BURST are recorded: BURST of every burstMask + 1. It starts at
+   * the configured recordShare and halves whenever the ring fills before a tick drains it (reads
+   * the ring cannot keep are not worth recording), down to MIN_SHARE; each drain doubles it back,
+   * up to recordShare.
+   */
+  private burstMask: number
+  private readonly widestMask: number
+  /** Ring writes after which the share halves again (reset at each drain). */
+  private lowerAt = RING
   private readonly ringKeys: string[] = new Array<string>(RING).fill('')
   private readonly ringTiers = new Uint8Array(RING)
   private head = 0
@@ -227,6 +239,7 @@ export class Physics implements EntryShaper {
   ) {
     const now = config.clock()
     this.burstMask = Math.round(BURST / config.recordShare) - 1
+    this.widestMask = this.burstMask
     this.clock = new MassClock(config.halfLifeMs, now)
     this.g = this.clock.g
     this.tiers = new SpacetimeTiers({ ...config.budget }, state.entries)
@@ -291,8 +304,9 @@ export class Physics implements EntryShaper {
   /**
    * A read of `entry` (the current entry of `key`): counts its mass, returns its value, and lets
    * the tiers react. Reads are recorded in the ring in bursts — the first BURST reads of every
-   * BURST / recordShare — so a hot hit outside a burst writes nothing but its mass and one
-   * counter, and the batches still hold runs of consecutive reads (what wormholes learn from).
+   * burstMask + 1, a share that shrinks while reads outrun the ticks — so a hot hit outside a
+   * burst writes nothing but its mass and one counter, and the batches still hold runs of
+   * consecutive reads (what wormholes learn from).
    */
   read(entry: Entry, key: string): unknown {
     const e = entry as TieredEntry
@@ -320,6 +334,7 @@ export class Physics implements EntryShaper {
       }
       this.ringKeys[h & (RING - 1)] = key
       this.head = h + 1
+      if (h >= this.lowerAt) this.recordLess()
     }
     let v = hot
     if (v !== undefined) {
@@ -334,6 +349,12 @@ export class Physics implements EntryShaper {
     }
     if (e.links !== NO_LINKS) this.pull(e, key)
     return v
+  }
+
+  /** The ring is full before a tick: record half as many reads until the next drain. */
+  private recordLess(): void {
+    this.lowerAt += RING
+    if (this.burstMask < MIN_SHARE_MASK) this.burstMask = this.burstMask * 2 + 1
   }
 
   /** Gives the partners of a read key their share of mass; wormhole partners are loaded hot. */
@@ -526,6 +547,8 @@ export class Physics implements EntryShaper {
       tiers[i] = this.ringTiers[at]!
     }
     this.head = 0
+    this.lowerAt = RING
+    this.burstMask = Math.max(this.widestMask, this.burstMask >>> 1)
     this.readsBefore = this.reads
     this.drainedN = this.n
     return { keys, tiers, missed: head - take }
