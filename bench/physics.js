@@ -28,8 +28,8 @@ const QUICK = args.includes('--quick')
 const ALL = ['hit', 'memory', 'throughput', 'wormholes', 'demon']
 const ONLY = args.includes('--only') ? new Set(args[args.indexOf('--only') + 1].split(',')) : new Set(ALL)
 const SIZE = QUICK
-  ? { hitKeys: 50_000, hitReads: 500_000, memKeys: 1_000_000, memReads: 4_000_000, memHot: [0.45], tpKeys: 100_000, tpGets: 500_000, tpRounds: 3, users: 10_000, sessions: 150_000, demonKeys: 50_000, demonPhase: 100_000 }
-  : { hitKeys: 200_000, hitReads: 2_000_000, memKeys: 1_000_000, memReads: 8_000_000, memHot: [0.35, 0.4, 0.45], tpKeys: 200_000, tpGets: 2_000_000, tpRounds: 7, users: 30_000, sessions: 500_000, demonKeys: 100_000, demonPhase: 200_000 }
+  ? { hitKeys: 50_000, hitReads: 500_000, memKeys: 1_000_000, memReads: 4_000_000, memHot: [0.45], tpKeys: 100_000, tpGets: 500_000, tpRounds: 3, pairRounds: 2, pairPasses: 6, users: 10_000, sessions: 150_000, demonKeys: 50_000, demonPhase: 100_000 }
+  : { hitKeys: 200_000, hitReads: 2_000_000, memKeys: 1_000_000, memReads: 8_000_000, memHot: [0.35, 0.4, 0.45], tpKeys: 200_000, tpGets: 2_000_000, tpRounds: 7, pairRounds: 4, pairPasses: 10, users: 30_000, sessions: 500_000, demonKeys: 100_000, demonPhase: 200_000 }
 
 const packr = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'bigint' })
 const log = (s) => process.stderr.write(`  · ${s}\n`)
@@ -324,6 +324,57 @@ async function throughputChild({ physics, n, gets, tight }) {
   return { putRate, zipf, uniform, hot, settleMs }
 }
 
+/**
+ * The same gets, physics off and on, in one process: two databases with the same data, read in
+ * alternating passes. Drift in the machine's load then hits both alike, and both live in one heap,
+ * so what differs is the read path's own cost.
+ */
+async function pairedChild({ n, gets, passes, offFirst }) {
+  const keys = Array.from({ length: n }, (_, i) => makeKey(i))
+  const values = Array.from({ length: n }, (_, i) => makeValue(i))
+  const dbs = {}
+  for (const mode of offFirst ? ['off', 'on'] : ['on', 'off']) {
+    const db = await open({ durability: 'memory', physics: mode === 'on' ? {} : false })
+    for (let i = 0; i < n; i += 1000) await Promise.all(values.slice(i, i + 1000).map((v, j) => db.put(keys[i + j], v)))
+    if (mode === 'on') db.physics.settle()
+    dbs[mode] = db
+  }
+  const seq = zipfianSequence(keys, gets, 0.99, 31)
+  const uni = Array.from({ length: gets }, ((rnd) => () => keys[Math.floor(rnd() * n)])(prng(32)))
+  const rate = (db, s) => {
+    gc()
+    let acc = 0
+    const c = process.cpuUsage()
+    for (let i = 0; i < s.length; i++) acc += db.get(s[i]).id
+    const r = s.length / cpuSeconds(c)
+    if (acc < 0) throw new Error('unreachable')
+    return r
+  }
+  const out = {}
+  for (const [name, s] of [['zipf', seq], ['uniform', uni]]) {
+    // Untimed first passes: decodes and admissions, and optimized code for both paths.
+    for (let i = 0; i < 2; i++) {
+      rate(dbs.off, s)
+      rate(dbs.on, s)
+    }
+    const ratios = []
+    for (let i = 0; i < passes; i++) {
+      let off, on
+      if (i % 2 === 0) {
+        off = rate(dbs.off, s)
+        on = rate(dbs.on, s)
+      } else {
+        on = rate(dbs.on, s)
+        off = rate(dbs.off, s)
+      }
+      ratios.push(on / off)
+    }
+    out[name] = median(ratios)
+  }
+  for (const db of Object.values(dbs)) await db.close()
+  return out
+}
+
 /** CPU seconds (user + system) of this process since `from`: steadier than wall time on a shared machine. */
 function cpuSeconds(from) {
   const d = process.cpuUsage(from)
@@ -352,7 +403,18 @@ async function throughput() {
     hotHitRatio: median(samples[mode].map((s) => s.hot)),
     settleMs: median(samples[mode].map((s) => s.settleMs)),
   })
-  return { keys: SIZE.tpKeys, gets: SIZE.tpGets, rounds: SIZE.tpRounds, rows: [row('off'), row('on'), row('tight')] }
+  const paired = []
+  for (let r = 0; r < SIZE.pairRounds; r++) {
+    paired.push(child('paired', { n: SIZE.tpKeys, gets: SIZE.tpGets >> 1, passes: SIZE.pairPasses, offFirst: r % 2 === 0 }))
+    log(`paired round ${r + 1}: get zipf ${pct(paired.at(-1).zipf)}, uniform ${pct(paired.at(-1).uniform)} of physics off`)
+  }
+  return {
+    keys: SIZE.tpKeys,
+    gets: SIZE.tpGets,
+    rounds: SIZE.tpRounds,
+    rows: [row('off'), row('on'), row('tight')],
+    paired: { rounds: SIZE.pairRounds, passes: SIZE.pairPasses, gets: SIZE.tpGets >> 1, zipf: median(paired.map((p) => p.zipf)), uniform: median(paired.map((p) => p.uniform)), samples: paired },
+  }
 }
 
 // ── 4. Wormholes: correlated reads ──
@@ -477,6 +539,10 @@ function markdown(res, meta) {
     out.push(`### Throughput cost`, '')
     out.push(`${t.keys.toLocaleString('en-US')} keys, memory mode; put = bulk load in chunks of 1000; get = ${t.gets.toLocaleString('en-US')} reads per pass (a quarter of that for the tight budget) after an untimed pass (median of 3 passes). Rates are per CPU-second of the process (user + system), which the other tenants of this shared machine disturb less than wall time. ${t.rounds} rounds, each mode in its own process, order alternating; ratios are medians of per-round ratios to the physics-off process of the same round. "tight" = hot 20% + warm 10% of the data, so values move between tiers: for reference (it trades CPU for memory); its routing after the load (compressing ~70% of the values) took ${t.rows[2].settleMs.toFixed(0)} ms of CPU, not counted in put/s.`, '')
     out.push(table(['Physics', 'put/s', 'vs off', 'get/s Zipfian', 'vs off', 'get/s uniform', 'vs off', 'hot hit ratio'], t.rows.map((r) => [r.mode === 'off' ? 'off' : r.mode === 'on' ? 'on (default budget)' : 'on, tight budget', fmtRate(r.put), pct(r.putRatio), fmtRate(r.getZipf), pct(r.getZipfRatio), fmtRate(r.getUniform), pct(r.getUniformRatio), pct(r.hotHitRatio)])), '')
+    if (t.paired) {
+      const p = t.paired
+      out.push(`Paired, in one process (physics off and on over the same data, ${p.gets.toLocaleString('en-US')}-read passes alternating between the two databases after 2 untimed passes each, median ratio of ${p.passes} pairs, ${p.rounds} processes with the creation order alternating): gets with physics on run at **${pct(p.zipf)}** (Zipfian) and **${pct(p.uniform)}** (uniform) of physics off; per process: ${p.samples.map((x) => `${pct(x.zipf)} / ${pct(x.uniform)}`).join(', ')}. Load drift hits both alike here, and both share one heap and cache, so this is the read path's own cost; the separate processes above also include what the larger footprint of physics-on entries costs in cache misses when each mode has the machine's cache to itself.`, '')
+    }
   }
   if (res.wormholes) {
     const w = res.wormholes
@@ -575,7 +641,7 @@ async function main() {
   }
   if (args[0] === '--child') {
     const params = JSON.parse(args[2])
-    const out = args[1] === 'memory' ? await memoryChild(params) : await throughputChild(params)
+    const out = args[1] === 'memory' ? await memoryChild(params) : args[1] === 'paired' ? await pairedChild(params) : await throughputChild(params)
     process.stdout.write(`${JSON.stringify(out)}\n`)
     return
   }

@@ -39,6 +39,10 @@ const F = 6
 export type Inflater = (packed: Uint8Array) => Uint8Array
 
 const ARENA_BYTES = 1 << 20
+/** Table fill while loading (fewer probes: loading is the hot path of recovery)… */
+const LOAD_FILL = 0.5
+/** …and for appends after it (memory: appended rows are the physics layer's evaporated keys). */
+const APPEND_FILL = 0.75
 const NO_HASHES = new Int32Array(0)
 
 /** The msgpack length a packed value starts with (u32 little-endian, as lz4-napi writes it). */
@@ -131,6 +135,8 @@ export class BaseTable {
   private pending = NO_HASHES
   /** Turns a packed value back into msgpack bytes (set by whoever packs values: the physics layer). */
   private inflate: Inflater | undefined
+  /** How full loading lets the hash table get (compaction loads at the appends' fill). */
+  private loadFill = LOAD_FILL
   /** Where append() copies keys and values. */
   private arena: Buffer | undefined
   private arenaAt = 0
@@ -154,7 +160,7 @@ export class BaseTable {
     const need = this.rows + n
     if (need * I > this.ints.length) this.growRows(need)
     let size = this.mask + 1
-    while (need * 2 > size) size *= 2
+    while (need > size * this.loadFill) size *= 2
     if (size > this.mask + 1) this.rehash(size)
   }
 
@@ -165,7 +171,7 @@ export class BaseTable {
     const slot = this.slotOf(kb, kOff, kLen, h)
     let row: number
     if (this.table[slot] === 0) {
-      row = this.newRow(kb, kOff, kLen, h, slot, 0.5)
+      row = this.newRow(kb, kOff, kLen, h, slot, this.loadFill)
     } else {
       row = this.table[slot]! - 1
       if (this.ints[row * I + LIVE] !== 0) {
@@ -243,6 +249,9 @@ export class BaseTable {
     if (this.indexed < this.rows) this.index()
     const t = new BaseTable()
     t.inflate = this.inflate
+    // The copy is sized for appends, not for loading: a table at a quarter full (loading's
+    // half, right after a doubling) would cost twice the slots for as long as it lives.
+    t.loadFill = APPEND_FILL
     t.reserve(this.live)
     const CHUNK = 8 * 2 ** 20
     let arena = Buffer.allocUnsafe(0)
@@ -297,7 +306,7 @@ export class BaseTable {
     const old = this.table[slot]! - 1
     if (old >= 0 && this.ints[old * I + LIVE] !== 0) this.kill(old)
     // Appended rows may fill the table to 3/4 (loading keeps it at half, for speed).
-    const row = this.newRow(a, kOff, kLen, h, slot, 0.75)
+    const row = this.newRow(a, kOff, kLen, h, slot, APPEND_FILL)
     this.setValue(row, this.ints[row * I + KEY_BUF]!, vOff, bytes.length, packed ? PACKED : RAW, seq, time)
   }
 
@@ -472,7 +481,7 @@ export class BaseTable {
    */
   private newRow(kb: Buffer, kOff: number, kLen: number, h: number, slot: number, load: number): number {
     // Loading grows the rows by doubling (speed); later appends by a fifth (memory).
-    const row = this.addRow(load === 0.5 ? 2 : 1.2)
+    const row = this.addRow(load === LOAD_FILL ? 2 : 1.2)
     if (this.table[slot] === 0 && this.rows > (this.mask + 1) * load) {
       this.rehash((this.mask + 1) * 2)
       slot = this.slotOf(kb, kOff, kLen, h)
