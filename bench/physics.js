@@ -28,8 +28,8 @@ const QUICK = args.includes('--quick')
 const ALL = ['hit', 'memory', 'throughput', 'wormholes', 'demon']
 const ONLY = args.includes('--only') ? new Set(args[args.indexOf('--only') + 1].split(',')) : new Set(ALL)
 const SIZE = QUICK
-  ? { hitKeys: 50_000, hitReads: 500_000, memKeys: 1_000_000, memReads: 4_000_000, memHot: [0.45], tpKeys: 100_000, tpGets: 500_000, tpRounds: 3, pairRounds: 2, pairPasses: 6, users: 10_000, sessions: 150_000, demonKeys: 50_000, demonPhase: 100_000 }
-  : { hitKeys: 200_000, hitReads: 2_000_000, memKeys: 1_000_000, memReads: 8_000_000, memHot: [0.35, 0.4, 0.45], tpKeys: 200_000, tpGets: 2_000_000, tpRounds: 7, pairRounds: 4, pairPasses: 10, users: 30_000, sessions: 500_000, demonKeys: 100_000, demonPhase: 200_000 }
+  ? { hitKeys: 50_000, hitReads: 500_000, memKeys: 1_000_000, memReads: 4_000_000, memHot: [0.45], tpKeys: 100_000, tpGets: 500_000, tpRounds: 3, pairRounds: 2, pairPasses: 6, pairLoads: 2, users: 10_000, sessions: 150_000, demonKeys: 50_000, demonPhase: 100_000 }
+  : { hitKeys: 200_000, hitReads: 2_000_000, memKeys: 1_000_000, memReads: 8_000_000, memHot: [0.35, 0.4, 0.45], tpKeys: 200_000, tpGets: 2_000_000, tpRounds: 7, pairRounds: 4, pairPasses: 10, pairLoads: 4, users: 30_000, sessions: 500_000, demonKeys: 100_000, demonPhase: 200_000 }
 
 const packr = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'bigint' })
 const log = (s) => process.stderr.write(`  · ${s}\n`)
@@ -329,13 +329,31 @@ async function throughputChild({ physics, n, gets, tight }) {
  * alternating passes. Drift in the machine's load then hits both alike, and both live in one heap,
  * so what differs is the read path's own cost.
  */
-async function pairedChild({ n, gets, passes, offFirst }) {
+async function pairedChild({ n, gets, passes, loads, offFirst }) {
   const keys = Array.from({ length: n }, (_, i) => makeKey(i))
   const values = Array.from({ length: n }, (_, i) => makeValue(i))
+  // Puts: whole loads into fresh databases, alternating; each database is closed before the next
+  // opens, so no physics tick runs while the other mode is being timed.
+  const load = async (mode) => {
+    const db = await open({ durability: 'memory', physics: mode === 'on' ? {} : false })
+    gc()
+    const c = process.cpuUsage()
+    for (let i = 0; i < n; i += 1000) await Promise.all(values.slice(i, i + 1000).map((v, j) => db.put(keys[i + j], v)))
+    return { db, rate: n / cpuSeconds(c) }
+  }
+  const putRatios = []
+  for (let r = 0; r < loads; r++) {
+    const rates = {}
+    for (const mode of (r + (offFirst ? 0 : 1)) % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
+      const { db, rate } = await load(mode)
+      rates[mode] = rate
+      await db.close()
+    }
+    putRatios.push(rates.on / rates.off)
+  }
   const dbs = {}
   for (const mode of offFirst ? ['off', 'on'] : ['on', 'off']) {
-    const db = await open({ durability: 'memory', physics: mode === 'on' ? {} : false })
-    for (let i = 0; i < n; i += 1000) await Promise.all(values.slice(i, i + 1000).map((v, j) => db.put(keys[i + j], v)))
+    const { db } = await load(mode)
     if (mode === 'on') db.physics.settle()
     dbs[mode] = db
   }
@@ -350,7 +368,7 @@ async function pairedChild({ n, gets, passes, offFirst }) {
     if (acc < 0) throw new Error('unreachable')
     return r
   }
-  const out = {}
+  const out = { put: median(putRatios) }
   for (const [name, s] of [['zipf', seq], ['uniform', uni]]) {
     // Untimed first passes: decodes and admissions, and optimized code for both paths.
     for (let i = 0; i < 2; i++) {
@@ -405,15 +423,15 @@ async function throughput() {
   })
   const paired = []
   for (let r = 0; r < SIZE.pairRounds; r++) {
-    paired.push(child('paired', { n: SIZE.tpKeys, gets: SIZE.tpGets >> 1, passes: SIZE.pairPasses, offFirst: r % 2 === 0 }))
-    log(`paired round ${r + 1}: get zipf ${pct(paired.at(-1).zipf)}, uniform ${pct(paired.at(-1).uniform)} of physics off`)
+    paired.push(child('paired', { n: SIZE.tpKeys, gets: SIZE.tpGets >> 1, passes: SIZE.pairPasses, loads: SIZE.pairLoads, offFirst: r % 2 === 0 }))
+    log(`paired round ${r + 1}: put ${pct(paired.at(-1).put)}, get zipf ${pct(paired.at(-1).zipf)}, uniform ${pct(paired.at(-1).uniform)} of physics off`)
   }
   return {
     keys: SIZE.tpKeys,
     gets: SIZE.tpGets,
     rounds: SIZE.tpRounds,
     rows: [row('off'), row('on'), row('tight')],
-    paired: { rounds: SIZE.pairRounds, passes: SIZE.pairPasses, gets: SIZE.tpGets >> 1, zipf: median(paired.map((p) => p.zipf)), uniform: median(paired.map((p) => p.uniform)), samples: paired },
+    paired: { rounds: SIZE.pairRounds, passes: SIZE.pairPasses, loads: SIZE.pairLoads, gets: SIZE.tpGets >> 1, put: median(paired.map((p) => p.put)), zipf: median(paired.map((p) => p.zipf)), uniform: median(paired.map((p) => p.uniform)), samples: paired },
   }
 }
 
@@ -541,7 +559,7 @@ function markdown(res, meta) {
     out.push(table(['Physics', 'put/s', 'vs off', 'get/s Zipfian', 'vs off', 'get/s uniform', 'vs off', 'hot hit ratio'], t.rows.map((r) => [r.mode === 'off' ? 'off' : r.mode === 'on' ? 'on (default budget)' : 'on, tight budget', fmtRate(r.put), pct(r.putRatio), fmtRate(r.getZipf), pct(r.getZipfRatio), fmtRate(r.getUniform), pct(r.getUniformRatio), pct(r.hotHitRatio)])), '')
     if (t.paired) {
       const p = t.paired
-      out.push(`Paired, in one process (physics off and on over the same data, ${p.gets.toLocaleString('en-US')}-read passes alternating between the two databases after 2 untimed passes each, median ratio of ${p.passes} pairs, ${p.rounds} processes with the creation order alternating): gets with physics on run at **${pct(p.zipf)}** (Zipfian) and **${pct(p.uniform)}** (uniform) of physics off; per process: ${p.samples.map((x) => `${pct(x.zipf)} / ${pct(x.uniform)}`).join(', ')}. Load drift hits both alike here, and both share one heap and cache, so this is the read path's own cost; the separate processes above also include what the larger footprint of physics-on entries costs in cache misses when each mode has the machine's cache to itself.`, '')
+      out.push(`Paired, in one process (${p.rounds} processes, the order alternating): puts = ${p.loads} pairs of whole loads into fresh databases, physics off and on alternating, each closed before the next opens; gets = physics off and on over the same data, ${p.gets.toLocaleString('en-US')}-read passes alternating between the two databases after 2 untimed passes each, ${p.passes} pairs; medians of the per-pair ratios. With physics on, puts run at **${pct(p.put)}**, Zipfian gets at **${pct(p.zipf)}** and uniform gets at **${pct(p.uniform)}** of physics off; per process (put / Zipfian / uniform): ${p.samples.map((x) => `${pct(x.put)} / ${pct(x.zipf)} / ${pct(x.uniform)}`).join(', ')}. Load drift hits both modes alike here, and for gets both share one heap and cache, so this is the read path's own cost; the separate processes above also include what the larger physics-on entries cost in cache misses when each mode has the machine's cache to itself.`, '')
     }
   }
   if (res.wormholes) {
