@@ -209,6 +209,11 @@ export class Physics implements EntryShaper {
   private readonly widestMask: number
   /** Ring writes after which the share halves again (reset at each drain). */
   private lowerAt = RING
+  /**
+   * Whether any key may have partners (rules, entanglements, wormholes): until one exists, reads
+   * do not look at their entry's links.
+   */
+  private linked: boolean
   private readonly ringKeys: string[] = new Array<string>(RING).fill('')
   private readonly ringTiers = new Uint8Array(RING)
   private head = 0
@@ -240,6 +245,7 @@ export class Physics implements EntryShaper {
     const now = config.clock()
     this.burstMask = Math.round(BURST / config.recordShare) - 1
     this.widestMask = this.burstMask
+    this.linked = rules.size > 0 || state.entanglements.keys > 0
     this.clock = new MassClock(config.halfLifeMs, now)
     this.g = this.clock.g
     this.tiers = new SpacetimeTiers({ ...config.budget }, state.entries)
@@ -295,6 +301,7 @@ export class Physics implements EntryShaper {
   }
 
   entangled(key: string): void {
+    this.linked = true
     const e = this.state.get(key) as TieredEntry | undefined
     if (e !== undefined) e.links = undefined
   }
@@ -316,7 +323,7 @@ export class Physics implements EntryShaper {
     e.mass = m < MAX_MASS ? m : MAX_MASS
     const v = e.peek()
     if (v !== undefined && (n & this.burstMask) >= BURST) {
-      if (e.links !== NO_LINKS) this.pull(e, key)
+      if (this.linked && e.links !== NO_LINKS) this.pull(e, key)
       return v
     }
     return this.observe(e, key, v, n)
@@ -347,7 +354,7 @@ export class Physics implements EntryShaper {
       v = e.value()
       if (freezeDecoded(v)) this.horizon.admit(e, v)
     }
-    if (e.links !== NO_LINKS) this.pull(e, key)
+    if (this.linked && e.links !== NO_LINKS) this.pull(e, key)
     return v
   }
 
@@ -386,6 +393,7 @@ export class Physics implements EntryShaper {
 
   /** Wormholes changed at these keys: their links are recomputed at their next read. */
   private relink(keys: Set<string>): void {
+    if (keys.size > 0) this.linked = true
     const entries = this.state.entries
     for (const k of keys) {
       const e = entries.get(k) as TieredEntry | undefined

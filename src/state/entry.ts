@@ -15,14 +15,18 @@ const NO_BYTES = new Uint8Array(0)
 export type Tier = 'hot' | 'warm' | 'cold'
 
 export class Entry {
+  // Declared first, so a read touches the object's first bytes only (its map and this field).
   /** The decoded, deep-frozen value once a read has asked for it (only for values that can be frozen). */
   protected decoded: unknown = UNDECODED
+  readonly seq: number
+  readonly time: number
+  protected raw: Uint8Array
 
-  constructor(
-    readonly seq: number,
-    readonly time: number,
-    protected raw: Uint8Array,
-  ) {}
+  constructor(seq: number, time: number, raw: Uint8Array) {
+    this.seq = seq
+    this.time = time
+    this.raw = raw
+  }
 
   /** The msgpack bytes, exactly as logged: what recovery rebuilds. */
   get bytes(): Uint8Array {
@@ -96,11 +100,11 @@ export interface Link {
  * which values stay decoded — so a range scan cannot fill memory behind the budget's back.
  */
 export class TieredEntry extends Entry {
-  // Field order matters a little: a hot read touches `decoded` and `links`, which sit side by side.
-  /** What a read of this key pulls; undefined until first computed. */
-  links: readonly Link[] | undefined = undefined
+  // Field order matters a little: a hot read writes `mass`, the first field after Entry's.
   /** Decayed read count in the mass clock's current units (physics/mass.ts); a small integer. */
   mass = 0
+  /** What a read of this key pulls; undefined until first computed. */
+  links: readonly Link[] | undefined = undefined
   /** Index in its tier's list (hot or warm) kept by the tiers; -1 when in neither (cold). */
   slot = -1
   /** The slab holding the bytes when `at` ≥ 0 (then `raw` is empty). */
