@@ -304,17 +304,8 @@ async function throughputChild({ physics, n, gets, tight }) {
   if (physics) db.physics.settle()
   const settleMs = cpuSeconds(c1) * 1000
   const g = tight ? gets >> 2 : gets
-  const seq = zipfianSequence(keys, g, 0.99, 31)
-  const uni = Array.from({ length: g }, ((rnd) => () => keys[Math.floor(rnd() * n)])(prng(32)))
-  const rate = (s) => {
-    gc()
-    let acc = 0
-    const c = process.cpuUsage()
-    for (let i = 0; i < s.length; i++) acc += db.get(s[i]).id
-    const r = s.length / cpuSeconds(c)
-    if (acc < 0) throw new Error('unreachable')
-    return r
-  }
+  const { seq, uni } = getTraces(keys, g)
+  const rate = (s) => getRate(db, s)
   rate(seq) // first pass: decodes, admits
   const zipf = median([rate(seq), rate(seq), rate(seq)])
   rate(uni)
@@ -357,17 +348,8 @@ async function pairedChild({ n, gets, passes, loads, offFirst }) {
     if (mode === 'on') db.physics.settle()
     dbs[mode] = db
   }
-  const seq = zipfianSequence(keys, gets, 0.99, 31)
-  const uni = Array.from({ length: gets }, ((rnd) => () => keys[Math.floor(rnd() * n)])(prng(32)))
-  const rate = (db, s) => {
-    gc()
-    let acc = 0
-    const c = process.cpuUsage()
-    for (let i = 0; i < s.length; i++) acc += db.get(s[i]).id
-    const r = s.length / cpuSeconds(c)
-    if (acc < 0) throw new Error('unreachable')
-    return r
-  }
+  const { seq, uni } = getTraces(keys, gets)
+  const rate = getRate
   const out = { put: median(putRatios) }
   for (const [name, s] of [['zipf', seq], ['uniform', uni]]) {
     // Untimed first passes: decodes and admissions, and optimized code for both paths.
@@ -391,6 +373,23 @@ async function pairedChild({ n, gets, passes, loads, offFirst }) {
   }
   for (const db of Object.values(dbs)) await db.close()
   return out
+}
+
+/** The throughput sections' read traces: Zipfian θ=0.99 and uniform, `g` reads each. */
+function getTraces(keys, g) {
+  const rnd = prng(32)
+  return { seq: zipfianSequence(keys, g, 0.99, 31), uni: Array.from({ length: g }, () => keys[Math.floor(rnd() * keys.length)]) }
+}
+
+/** Gets of every key in `s`, per CPU-second, after a full GC. */
+function getRate(db, s) {
+  gc()
+  let acc = 0
+  const c = process.cpuUsage()
+  for (let i = 0; i < s.length; i++) acc += db.get(s[i]).id
+  const r = s.length / cpuSeconds(c)
+  if (acc < 0) throw new Error('unreachable')
+  return r
 }
 
 /** CPU seconds (user + system) of this process since `from`: steadier than wall time on a shared machine. */
