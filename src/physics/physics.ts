@@ -486,7 +486,8 @@ export class Physics implements EntryShaper {
    * Hawking radiation: cold keys lighter than `evaporateBelow` reads leave the Map for the
    * state's base table, their packed bytes copied there (about 50 bytes of row and table per
    * key instead of a Map entry, a key string and an entry object). A read brings one back as a
-   * warm entry. Sweeps at most EVAPORATE_LOOK entries; returns the keys moved.
+   * cold entry, its packed bytes never decompressed on the way. Sweeps at most EVAPORATE_LOOK
+   * entries; returns the keys moved.
    */
   private evaporate(max: number): number {
     const below = this.config.evaporateBelow

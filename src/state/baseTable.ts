@@ -123,7 +123,7 @@ export class BaseTable {
   private bufBytes = 0
   private ints = new Int32Array(0)
   private nums = new Float64Array(0)
-  /** Open addressing, linear probing, at most half full: pairs (row + 1, hash); row + 1 = 0 is empty. */
+  /** Open addressing, linear probing, half full at most while loading, 3/4 for appends: pairs (row + 1, hash); row + 1 = 0 is empty. */
   private table = new Int32Array(32)
   private mask = 15
   /** The buffers loadPut/append saw last, and their indexes: callers pass the same ones many times. */

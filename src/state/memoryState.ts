@@ -288,10 +288,18 @@ export class MemoryState {
     const base = this.base
     const row = base.find(key)
     if (row < 0) return undefined
-    const packed = this.shaper === undefined ? undefined : base.packedAt(row)
-    const e = packed !== undefined ? this.shaper!.revive(base.seqAt(row), base.timeAt(row), packed) : base.entry(row)
+    const e = this.entryOfRow(row)
     base.kill(row)
-    return this.adopt === undefined || packed !== undefined ? e : this.adopt(e)
+    return e
+  }
+
+  /** The entry a base row becomes in the Map: an evaporated key revived by the shaper, or a recovered one adopted. */
+  private entryOfRow(row: number): Entry {
+    const base = this.base
+    const packed = this.shaper === undefined ? undefined : base.packedAt(row)
+    if (packed !== undefined) return this.shaper!.revive(base.seqAt(row), base.timeAt(row), packed)
+    const e = base.entry(row)
+    return this.adopt === undefined ? e : this.adopt(e)
   }
 
   private dropFromBase(key: string): void {
@@ -303,11 +311,7 @@ export class MemoryState {
   private promoteAll(): void {
     const base = this.base
     if (base.live === 0) return
-    base.forEachLive((row) => {
-      const packed = this.shaper === undefined ? undefined : base.packedAt(row)
-      const e = packed !== undefined ? this.shaper!.revive(base.seqAt(row), base.timeAt(row), packed) : base.entry(row)
-      this.entries.set(base.keyAt(row), this.adopt === undefined || packed !== undefined ? e : this.adopt(e))
-    })
+    base.forEachLive((row) => this.entries.set(base.keyAt(row), this.entryOfRow(row)))
     this.base = new BaseTable()
   }
 }

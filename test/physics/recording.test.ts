@@ -31,10 +31,10 @@ describe('read recording', () => {
 
     // A flood: 60,000 reads between two ticks. The ring keeps at most RING entries, and far
     // fewer reads than were made went into it.
-    const before = db.metrics().reads
+    const before = db.metrics().reads!
     const flood = 60_000
     for (let i = 0; i < flood; i++) db.get(keys[i & 63]!)
-    expect(db.metrics().reads - before).toBe(flood)
+    expect(db.metrics().reads! - before).toBe(flood)
     db.physics.tick()
     const b = batches.at(-1)!
     expect(b.keys.length).toBeLessThanOrEqual(RING)
