@@ -9,7 +9,8 @@
 // Rows are laid out as structs (all of a row's fields in one or two cache lines), and the hash
 // table keeps each slot's hash next to its row: replay updates rows in random order, and each
 // scattered field would be a cache miss of its own.
-import { Entry } from './entry.js'
+import { PlainEntry } from './entry.js'
+import type { Entry } from './entry.js'
 
 const FNV_OFFSET = 0x811c9dc5 | 0
 const FNV_PRIME = 16777619
@@ -346,13 +347,13 @@ export class BaseTable {
     }
   }
 
-  /** The current entry of a live row, as a plain Entry whose bytes are a view into the row's buffer. */
+  /** The current entry of a live row, as a PlainEntry whose bytes are a view into the row's buffer. */
   entry(row: number): Entry {
     const o = row * I
     const off = this.ints[o + VAL_OFF]!
     const stored = this.bufs[this.ints[o + VAL_BUF]!]!.subarray(off, off + this.ints[o + VAL_LEN]!)
     const bytes = this.ints[o + LIVE] === PACKED ? this.inflate!(stored) : stored
-    return new Entry(this.nums[row * F + SEQ]!, this.nums[row * F + TIME]!, bytes)
+    return new PlainEntry(this.nums[row * F + SEQ]!, this.nums[row * F + TIME]!, bytes)
   }
 
   seqAt(row: number): number {

@@ -11,7 +11,8 @@ import { ENTANGLEMENT_EXTENSION, Entanglements } from './entanglements.js'
 import type { EntangleUndo } from './entanglements.js'
 import { BaseTable } from './baseTable.js'
 import type { BaseView, Inflater } from './baseTable.js'
-import { Entry } from './entry.js'
+import { PlainEntry } from './entry.js'
+import type { Entry } from './entry.js'
 import { OrderedIndex } from './orderedIndex.js'
 
 /** What an event replaced: one slot for put/del, one per op (in order) for a batch, the partner map for entangle. */
@@ -211,14 +212,14 @@ export class MemoryState {
     const inBase = this.base.live > 0
     if (ev.type === 'put') {
       if (inBase) this.dropFromBase(ev.key)
-      m.set(ev.key, new Entry(ev.seq, ev.time, ev.value))
+      m.set(ev.key, new PlainEntry(ev.seq, ev.time, ev.value))
     } else if (ev.type === 'del') {
       if (inBase) this.dropFromBase(ev.key)
       m.delete(ev.key)
     } else {
       for (const op of ev.ops) {
         if (inBase) this.dropFromBase(op.key)
-        if (op.type === 'put') m.set(op.key, new Entry(ev.seq, ev.time, op.value))
+        if (op.type === 'put') m.set(op.key, new PlainEntry(ev.seq, ev.time, op.value))
         else m.delete(op.key)
       }
     }
@@ -241,7 +242,7 @@ export class MemoryState {
 
   private put(key: string, seq: number, time: number, bytes: Uint8Array): Entry | undefined {
     const prev = this.current(key)
-    const e = this.shaper === undefined ? new Entry(seq, time, bytes) : this.shaper.make(seq, time, bytes, prev)
+    const e = this.shaper === undefined ? new PlainEntry(seq, time, bytes) : this.shaper.make(seq, time, bytes, prev)
     this.entries.set(key, e)
     this.ordered?.set(key, e)
     return prev
