@@ -25,6 +25,8 @@ export class EventHorizon {
   factor = 1
   /** Admissions refused because the key was too light. */
   refused = 0
+  /** Entries one read brought in together (the read key and its prefetched partners): none evicts another. */
+  private readonly together: TieredEntry[] = []
 
   constructor(
     private readonly tiers: SpacetimeTiers,
@@ -75,8 +77,9 @@ export class EventHorizon {
   /**
    * Brings `e` into the hot tier whatever its mass (wormhole prefetch, put hints, the demon's
    * promotions), evicting the lightest sampled entries to make room; its mass is raised to the
-   * escape velocity so it is not the next victim. Returns false for values that cannot be kept
-   * decoded (not freezable, or larger than the whole budget).
+   * escape velocity so it is not the next victim. Entries held by hold() are not evicted for it.
+   * Returns false for values that cannot be kept decoded (not freezable, or larger than the
+   * whole budget).
    */
   force(e: TieredEntry): boolean {
     if (e.tier === 'hot') return true
@@ -89,11 +92,21 @@ export class EventHorizon {
     for (let n = 0; t.hotBytes + size > budget && n < MAX_VICTIMS; n++) {
       const victim = t.lightestHot()
       if (victim === undefined) break
+      if (this.together.length > 0 && this.together.includes(victim)) continue
       t.evict(victim)
     }
     if (t.hotBytes + size > budget) return false
     if (e.mass < this.escapeUnits) e.mass = addMass(0, this.escapeUnits)
     t.toHot(e, value)
     return true
+  }
+
+  /** Keeps `e` from being evicted by force() until release(): a read's partners come in together. */
+  hold(e: TieredEntry): void {
+    this.together.push(e)
+  }
+
+  release(): void {
+    this.together.length = 0
   }
 }

@@ -371,16 +371,25 @@ export class Physics implements EntryShaper {
       links = this.linksOf(key)
       e.links = links
     }
+    let held = false
     for (let i = 0; i < links.length; i++) {
       const l = links[i]!
       const p = this.state.get(l.key) as TieredEntry | undefined
       if (p === undefined) continue
       p.mass = addMass(p.mass, Math.round(l.weight * this.g))
-      if (l.prefetch && p.peek() === undefined && this.horizon.force(p)) {
+      if (l.prefetch && p.peek() === undefined) {
+        // The read key and the partners already brought in stay: one prefetch must not evict another.
+        if (!held) {
+          held = true
+          this.horizon.hold(e)
+        }
+        if (!this.horizon.force(p)) continue
+        this.horizon.hold(p)
         this.prefetches++
         ;(l as Link & { shared?: { uses: number } }).shared!.uses++
       }
     }
+    if (held) this.horizon.release()
   }
 
   private linksOf(key: string): readonly Link[] {

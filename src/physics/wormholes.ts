@@ -5,12 +5,19 @@
 // Learning happens off the read path, on the batches of recent reads the physics tick hands
 // over. Two reads at most `window` reads apart count as one co-read of the pair; a key's reads
 // are counted on the same sample. Both counts decay (forward decay, as masses do, with their own
-// half-life), so a link strengthens with use and fades without it. A pair becomes a wormhole
-// when it has at least `minCoReads` co-reads and its strength — co-reads ÷ (the reads of its less
-// read end + 1) — reaches `formAt`; the ratio keeps a key that is read all the time from forming
-// links with everything read near it. A wormhole collapses when its strength falls below
-// `collapseAt`. Each key keeps its `maxPerKey` strongest wormholes; the pairs tracked are
-// bounded by `maxTracked` (the weakest are forgotten).
+// half-life), so a link strengthens with use and fades without it.
+//
+// Popular keys are read near everything by chance: under Zipfian reads the most read key is among
+// a read's six neighbours about a third of the time. So a pair is judged on its co-reads *beyond
+// chance*: a read of the less read end b finds the other end a nearby by chance 2·window·share(a)
+// times on average (share = a's part of all reads), and
+//   excess   = co-reads − reads(b) · 2·window·share(a)
+//   strength = excess ÷ (reads(b) + 1)
+// A pair becomes a wormhole when its excess is at least `minCoReads` and at least three standard
+// deviations of the chance count (Poisson: 3·√expected), and its strength reaches `formAt`; the
+// +1 read keeps a pair seen twice among four reads below one seen twice among two. A wormhole
+// collapses when its strength falls below `collapseAt`. Each key keeps its `maxPerKey` strongest
+// wormholes; the pairs tracked are bounded by `maxTracked` (the weakest are forgotten).
 import { Packr } from 'msgpackr'
 import type { Link } from '../state/entry.js'
 
@@ -19,9 +26,9 @@ export interface WormholeOptions {
   halfLifeMs: number
   /** Reads this close together (in reads) count as co-read. */
   window: number
-  /** Strength (co-reads ÷ (reads of the less read end + 1)) a pair needs to become a wormhole. */
+  /** Strength (co-reads beyond chance ÷ (reads of the less read end + 1)) a pair needs to become a wormhole. */
   formAt: number
-  /** Decayed co-reads a pair needs to become a wormhole. */
+  /** Decayed co-reads beyond chance a pair needs to become a wormhole. */
   minCoReads: number
   /** A wormhole whose strength falls below this collapses. */
   collapseAt: number
@@ -49,7 +56,7 @@ export const DEFAULT_WORMHOLE_OPTIONS: WormholeOptions = {
 export interface Wormhole {
   a: string
   b: string
-  /** Co-reads ÷ (reads of the less read end + 1), at most 1. */
+  /** Co-reads beyond chance ÷ (reads of the less read end + 1), between 0 and 1. */
   strength: number
   /** Decayed co-reads. */
   coReads: number
@@ -74,12 +81,19 @@ const packr = new Packr({ useRecords: false })
 const REVIEW_PER_TICK = 512
 /** Counts are rescaled when the forward-decay factor passes this. */
 const RESCALE_AT = 2 ** 40
+/**
+ * A new wormhole's co-reads must be this unlikely by chance (Poisson tail). Thousands of pairs
+ * are tested, so a 1% test would form dozens of chance wormholes under skewed reads.
+ */
+const SIGNIFICANCE = 1e-6
 
 export class WormholeNetwork {
   /** Forward-decay factor: a co-read now adds g. */
   private g = 1
   private origin: number
   private readonly reads = new Map<string, number>()
+  /** All reads learned from (decayed like the counts): what a key's share is a share of. */
+  private total = 0
   /** co-reads, stored once per pair under the smaller key. */
   private readonly co = new Map<string, Map<string, number>>()
   private tracked = 0
@@ -135,6 +149,7 @@ export class WormholeNetwork {
     for (let i = seq.length - sample.length; i < seq.length; i++) {
       const k = seq[i]!
       if (k === '') continue // a gap in the recorded reads
+      this.total += g
       const rk = (this.reads.get(k) ?? 0) + g
       this.reads.set(k, rk)
       if (rk < seen) continue
@@ -161,7 +176,10 @@ export class WormholeNetwork {
     return changed
   }
 
-  /** Everything needed to restore the formed wormholes: [a, b, coReads, readsA, readsB, uses]. */
+  /**
+   * Everything needed to restore the formed wormholes: rows [a, b, coReads, readsA, readsB, uses],
+   * then one last row [total reads] (a checkpoint written before it existed ends at the rows).
+   */
   save(): Uint8Array {
     const rows: [string, string, number, number, number, number][] = []
     for (const [a, m] of this.holes) {
@@ -169,7 +187,7 @@ export class WormholeNetwork {
         if (a < b) rows.push([a, b, this.coOf(a, b) / this.g, (this.reads.get(a) ?? 0) / this.g, (this.reads.get(b) ?? 0) / this.g, mouth.shared.uses])
       }
     }
-    return packr.pack(rows)
+    return packr.pack([...rows, [this.total / this.g]])
   }
 
   /** Restores what save() wrote; returns the keys that gained wormholes. */
@@ -177,7 +195,10 @@ export class WormholeNetwork {
     const rows = packr.unpack(data) as [string, string, number, number, number, number][]
     const changed = new Set<string>()
     if (!Array.isArray(rows)) return changed
+    const last = rows.at(-1) as unknown[] | undefined
+    if (Array.isArray(last) && last.length === 1 && typeof last[0] === 'number' && last[0] >= 0) this.total = Math.max(this.total, last[0] * this.g)
     for (const r of rows) {
+      if (!Array.isArray(r) || r.length < 6) continue
       const [a, b, co, ra, rb, uses] = r
       if (typeof a !== 'string' || typeof b !== 'string' || a === b) continue
       const [x, y] = a < b ? [a, b] : [b, a]
@@ -198,19 +219,25 @@ export class WormholeNetwork {
     return this.co.get(x)?.get(y) ?? 0
   }
 
-  /**
-   * co-reads ÷ (reads of the less read end + 1): the +1 read keeps a pair seen twice among four
-   * reads (chance) below one seen twice among two (a pattern), and matters little later.
-   */
-  private strengthOf(a: string, b: string): number {
-    const co = this.coOf(a, b)
-    const least = Math.min(this.reads.get(a) ?? 0, this.reads.get(b) ?? 0)
-    return Math.min(1, co / (least + this.g))
+  /** Co-reads of a pair beyond chance, and the chance count itself (see the top of this file). */
+  private excessOf(a: string, b: string): { excess: number; expected: number; least: number } {
+    const ra = this.reads.get(a) ?? 0
+    const rb = this.reads.get(b) ?? 0
+    const least = Math.min(ra, rb)
+    const share = this.total > 0 ? Math.max(ra, rb) / this.total : 0
+    const expected = least * 2 * this.opts.window * share
+    return { excess: this.coOf(a, b) - expected, expected, least }
   }
 
-  private maybeForm(a: string, b: string, changed: Set<string>): void {
+  private strengthOf(a: string, b: string): number {
+    const { excess, least } = this.excessOf(a, b)
+    return Math.max(0, Math.min(1, excess / (least + this.g)))
+  }
+
+    private maybeForm(a: string, b: string, changed: Set<string>): void {
     const o = this.opts
-    if (this.coOf(a, b) / this.g < o.minCoReads) return
+    const { excess, expected } = this.excessOf(a, b)
+    if (excess / this.g < o.minCoReads || poissonTail(Math.floor(this.coOf(a, b) / this.g), expected / this.g) > SIGNIFICANCE) return
     const strength = this.strengthOf(a, b)
     if (strength < o.formAt || this.holeCount >= o.maxWormholes) return
     // A full end gives up its weakest wormhole only for a stronger one.
@@ -316,8 +343,38 @@ export class WormholeNetwork {
     if (this.g < RESCALE_AT) return
     const f = 1 / this.g
     for (const [k, v] of this.reads) this.reads.set(k, v * f)
+    this.total *= f
     for (const m of this.co.values()) for (const [k, v] of m) m.set(k, v * f)
     this.origin = now
     this.g = 1
   }
+}
+
+/** P(X ≥ k) for X ~ Poisson(λ): how likely chance alone gives k co-reads. */
+export function poissonTail(k: number, lambda: number): number {
+  if (k <= 0) return 1
+  if (lambda <= 0) return 0
+  if (k <= lambda) {
+    // Up to the mean: 1 − P(X < k), the terms summed in log space (e^−λ underflows for large λ).
+    let cdf = 0
+    for (let i = 0; i < k; i++) cdf += Math.exp(-lambda + i * Math.log(lambda) - logFactorial(i))
+    return Math.max(0, 1 - cdf)
+  }
+  let term = Math.exp(-lambda + k * Math.log(lambda) - logFactorial(k))
+  let sum = 0
+  // Past the mean the terms shrink at least geometrically.
+  for (let i = k; term > sum * 1e-12 && i < k + 1000; i++) {
+    sum += term
+    term *= lambda / (i + 1)
+  }
+  return Math.min(1, sum)
+}
+
+function logFactorial(k: number): number {
+  if (k < 20) {
+    let s = 0
+    for (let i = 2; i <= k; i++) s += Math.log(i)
+    return s
+  }
+  return k * Math.log(k) - k + 0.5 * Math.log(2 * Math.PI * k) + 1 / (12 * k)
 }

@@ -10,16 +10,17 @@ const physics: PhysicsOptions = { tickMs: 100_000_000, wormholes: true, recordSh
 
 async function warmUp(db: Database): Promise<void> {
   for (let u = 0; u < 100; u++) for (const p of ['user', 'profile']) await db.put(`${p}:${u}`, blob(u))
-  // Users 0-9 are read a lot, always with their profile; the others once.
+  // Users 0-9 are read a lot, always with their profile, and between them another user (10-99);
+  // those others are read about twice each.
+  let other = 0
   for (let r = 0; r < 20; r++) {
     for (let u = 0; u < 10; u++) {
-      db.get(`user:${u}`)
-      db.get(`profile:${u}`)
+      db.get(`user:${(u * 3 + r) % 10}`)
+      db.get(`profile:${(u * 3 + r) % 10}`)
+      db.get(`user:${10 + (other++ % 90)}`)
     }
     db.physics.tick()
   }
-  for (let u = 10; u < 100; u++) db.get(`user:${u}`)
-  db.physics.tick()
 }
 
 describe('physics across a restart', () => {
