@@ -3,14 +3,15 @@
 //               same read traces: Zipfian θ=0.9 and 0.99, Zipfian polluted by scans, shifting;
 //   memory:     heap of 1M keys × ~100-byte values, physics vs the flat map (physics: false), after
 //               the same Zipfian θ=0.99 reads, with the hot tier's hit ratio reported;
-//   throughput: put and get rates with physics on (default budget) vs off, interleaved rounds in
-//               separate processes, plus physics on under a tight budget for reference;
+//   throughput: put and get rates with physics on (default budget) vs off, each mode in its own
+//               process, the processes timing passes in turn (lockstep), plus paired in one
+//               process, and physics on under a tight budget for reference;
 //   wormholes:  hot hit ratio with wormholes vs tiers alone on user → profile → settings sessions;
 //   demon:      Maxwell's demon on vs off on a workload whose hot set shifts and whose spread changes.
 // Usage: node bench/physics.js [--quick] [--only hit,memory,throughput,wormholes,demon]
 // (run `npm run build` first: it uses dist/). Prints tables; writes bench/results/physics.json,
 // the chart bench/results/physics.svg and the <!-- physics:start --> section of bench/RESULTS.md.
-import { spawnSync } from 'node:child_process'
+import { fork, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -28,8 +29,8 @@ const QUICK = args.includes('--quick')
 const ALL = ['hit', 'memory', 'throughput', 'wormholes', 'demon']
 const ONLY = args.includes('--only') ? new Set(args[args.indexOf('--only') + 1].split(',')) : new Set(ALL)
 const SIZE = QUICK
-  ? { hitKeys: 50_000, hitReads: 500_000, memKeys: 1_000_000, memReads: 4_000_000, memHot: [0.45], tpKeys: 100_000, tpGets: 500_000, tpRounds: 3, pairRounds: 2, pairPasses: 6, pairLoads: 2, users: 10_000, sessions: 150_000, demonKeys: 50_000, demonPhase: 100_000 }
-  : { hitKeys: 200_000, hitReads: 2_000_000, memKeys: 1_000_000, memReads: 8_000_000, memHot: [0.35, 0.4, 0.45], tpKeys: 200_000, tpGets: 2_000_000, tpRounds: 7, pairRounds: 4, pairPasses: 10, pairLoads: 4, users: 30_000, sessions: 500_000, demonKeys: 100_000, demonPhase: 200_000 }
+  ? { hitKeys: 50_000, hitReads: 500_000, memKeys: 1_000_000, memReads: 4_000_000, memHot: [0.45], tpKeys: 100_000, tpGets: 500_000, tpRounds: 2, tpPasses: 4, pairRounds: 2, pairPasses: 6, pairLoads: 2, users: 10_000, sessions: 150_000, demonKeys: 50_000, demonPhase: 100_000 }
+  : { hitKeys: 200_000, hitReads: 2_000_000, memKeys: 1_000_000, memReads: 8_000_000, memHot: [0.35, 0.4, 0.45], tpKeys: 200_000, tpGets: 2_000_000, tpRounds: 4, tpPasses: 10, pairRounds: 4, pairPasses: 10, pairLoads: 4, users: 30_000, sessions: 500_000, demonKeys: 100_000, demonPhase: 200_000 }
 
 const packr = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'bigint' })
 const log = (s) => process.stderr.write(`  · ${s}\n`)
@@ -275,8 +276,13 @@ async function memory() {
   return { keys: n, reads: SIZE.memReads, valueBytes: flat.dataBytes / n, rows }
 }
 
-// ── 3. Throughput cost (child processes, interleaved) ──
+// ── 3. Throughput cost (child processes in lockstep) ──
 
+/**
+ * One mode's database in its own process, driven by the parent: it loads (timing the puts),
+ * then times one pass of reads each time it is asked. Between passes it sits idle, so while one
+ * mode is timed it has the machine's caches to itself, and modes take turns pass by pass.
+ */
 async function throughputChild({ physics, n, gets, tight }) {
   const keys = Array.from({ length: n }, (_, i) => makeKey(i))
   const values = Array.from({ length: n }, (_, i) => makeValue(i))
@@ -303,16 +309,43 @@ async function throughputChild({ physics, n, gets, tight }) {
   const c1 = process.cpuUsage()
   if (physics) db.physics.settle()
   const settleMs = cpuSeconds(c1) * 1000
-  const g = tight ? gets >> 2 : gets
-  const { seq, uni } = getTraces(keys, g)
-  const rate = (s) => getRate(db, s)
-  rate(seq) // first pass: decodes, admits
-  const zipf = median([rate(seq), rate(seq), rate(seq)])
-  rate(uni)
-  const uniform = median([rate(uni), rate(uni), rate(uni)])
-  const hot = physics ? db.metrics().hotHitRatio : 1
-  await db.close()
-  return { putRate, zipf, uniform, hot, settleMs }
+  const { seq, uni } = getTraces(keys, tight ? gets >> 2 : gets)
+  const traces = { zipf: seq, uniform: uni }
+  // Untimed first passes: decodes and admissions, and optimized code.
+  for (let i = 0; i < 2; i++) for (const s of [seq, uni]) getRate(db, s)
+  process.send({ putRate, settleMs })
+  process.on('message', async (m) => {
+    if (m.pass !== undefined) {
+      process.send({ rate: getRate(db, traces[m.pass]) })
+      return
+    }
+    const hot = physics ? db.metrics().hotHitRatio : 1
+    await db.close()
+    process.send({ hot }, () => process.exit(0))
+  })
+}
+
+/** Starts a lockstep child (see throughputChild); resolves once it has loaded, with what it measured so far. */
+async function lockstepChild(params) {
+  const c = fork(SELF, ['--child', 'throughput', JSON.stringify(params)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  const failed = new Promise((_, reject) => c.once('exit', (code) => reject(new Error(`throughput child exited with status ${code}`))))
+  const ask = () => Promise.race([new Promise((resolve) => c.once('message', resolve)), failed])
+  const loaded = await ask()
+  return {
+    ...loaded,
+    pass: async (trace) => {
+      const r = ask()
+      c.send({ pass: trace })
+      return (await r).rate
+    },
+    finish: async () => {
+      const r = ask()
+      c.send({ finish: true })
+      const out = await r
+      await new Promise((resolve) => (c.exitCode !== null ? resolve() : c.once('exit', resolve)))
+      return out
+    },
+  }
 }
 
 /**
@@ -402,21 +435,35 @@ async function throughput() {
   const base = { n: SIZE.tpKeys, gets: SIZE.tpGets }
   const samples = { off: [], on: [], tight: [] }
   for (let r = 0; r < SIZE.tpRounds; r++) {
-    // Alternate the order, so drift on a shared machine does not favour either mode.
+    // The order alternates between rounds, for starting the processes (the one started first has
+    // measured a few percent faster here) and within each round's passes.
     const order = r % 2 === 0 ? ['off', 'on', 'tight'] : ['tight', 'on', 'off']
-    for (const mode of order) samples[mode].push(child('throughput', { ...base, physics: mode !== 'off', tight: mode === 'tight' }))
+    const kids = {}
+    for (const mode of order) kids[mode] = await lockstepChild({ ...base, physics: mode !== 'off', tight: mode === 'tight' })
+    const rates = { off: { zipf: [], uniform: [] }, on: { zipf: [], uniform: [] }, tight: { zipf: [], uniform: [] } }
+    for (const trace of ['zipf', 'uniform']) {
+      for (let i = 0; i < SIZE.tpPasses; i++) {
+        for (const mode of i % 2 === 0 ? order : [...order].reverse()) rates[mode][trace].push(await kids[mode].pass(trace))
+      }
+    }
+    for (const mode of order) {
+      const { hot } = await kids[mode].finish()
+      samples[mode].push({ putRate: kids[mode].putRate, settleMs: kids[mode].settleMs, hot, ...rates[mode] })
+    }
     const [off, on] = [samples.off.at(-1), samples.on.at(-1)]
-    log(`round ${r + 1}: put ${fmtRate(off.putRate)} → ${fmtRate(on.putRate)}/s, get zipf ${fmtRate(off.zipf)} → ${fmtRate(on.zipf)}/s, uniform ${fmtRate(off.uniform)} → ${fmtRate(on.uniform)}/s`)
+    log(`round ${r + 1}: put ${fmtRate(off.putRate)} → ${fmtRate(on.putRate)}/s, get zipf ${fmtRate(median(off.zipf))} → ${fmtRate(median(on.zipf))}/s, uniform ${fmtRate(median(off.uniform))} → ${fmtRate(median(on.uniform))}/s`)
   }
-  const ratio = (mode, field) => median(samples[mode].map((s, i) => s[field] / samples.off[i][field]))
+  // Get ratios: per pass, to the physics-off pass next to it; the median over all rounds' passes.
+  const passRatios = (mode, field) => samples[mode].flatMap((s, r) => s[field].map((x, i) => x / samples.off[r][field][i]))
   const row = (mode) => ({
     mode,
     put: median(samples[mode].map((s) => s.putRate)),
-    getZipf: median(samples[mode].map((s) => s.zipf)),
-    getUniform: median(samples[mode].map((s) => s.uniform)),
-    putRatio: mode === 'off' ? 1 : ratio(mode, 'putRate'),
-    getZipfRatio: mode === 'off' ? 1 : ratio(mode, 'zipf'),
-    getUniformRatio: mode === 'off' ? 1 : ratio(mode, 'uniform'),
+    getZipf: median(samples[mode].flatMap((s) => s.zipf)),
+    getUniform: median(samples[mode].flatMap((s) => s.uniform)),
+    putRatio: mode === 'off' ? 1 : median(samples[mode].map((s, i) => s.putRate / samples.off[i].putRate)),
+    getZipfRatio: mode === 'off' ? 1 : median(passRatios(mode, 'zipf')),
+    getUniformRatio: mode === 'off' ? 1 : median(passRatios(mode, 'uniform')),
+    perRound: mode === 'off' ? undefined : samples[mode].map((s, r) => ({ zipf: median(s.zipf.map((x, i) => x / samples.off[r].zipf[i])), uniform: median(s.uniform.map((x, i) => x / samples.off[r].uniform[i])) })),
     hotHitRatio: median(samples[mode].map((s) => s.hot)),
     settleMs: median(samples[mode].map((s) => s.settleMs)),
   })
@@ -429,6 +476,7 @@ async function throughput() {
     keys: SIZE.tpKeys,
     gets: SIZE.tpGets,
     rounds: SIZE.tpRounds,
+    passes: SIZE.tpPasses,
     rows: [row('off'), row('on'), row('tight')],
     paired: { rounds: SIZE.pairRounds, passes: SIZE.pairPasses, loads: SIZE.pairLoads, gets: SIZE.tpGets >> 1, put: median(paired.map((p) => p.put)), zipf: median(paired.map((p) => p.zipf)), uniform: median(paired.map((p) => p.uniform)), samples: paired },
   }
@@ -554,7 +602,8 @@ function markdown(res, meta) {
   if (res.throughput) {
     const t = res.throughput
     out.push(`### Throughput cost`, '')
-    out.push(`${t.keys.toLocaleString('en-US')} keys, memory mode; put = bulk load in chunks of 1000; get = ${t.gets.toLocaleString('en-US')} reads per pass (a quarter of that for the tight budget) after an untimed pass (median of 3 passes). Rates are per CPU-second of the process (user + system), which the other tenants of this shared machine disturb less than wall time. ${t.rounds} rounds, each mode in its own process, order alternating; ratios are medians of per-round ratios to the physics-off process of the same round. "tight" = hot 20% + warm 10% of the data, so values move between tiers: for reference (it trades CPU for memory); its routing after the load (compressing ~70% of the values) took ${t.rows[2].settleMs.toFixed(0)} ms of CPU, not counted in put/s.`, '')
+    out.push(`${t.keys.toLocaleString('en-US')} keys, memory mode; put = bulk load in chunks of 1000; get = ${t.gets.toLocaleString('en-US')} reads per pass (a quarter of that for the tight budget) after 2 untimed passes. Each mode runs in its own process, and the processes take turns (lockstep): each times one pass while the others wait, so every mode has the machine's caches to itself while timed and drift in the machine's load hits all modes alike. ${t.rounds} rounds of ${t.passes} passes per workload, the order of starting the processes and of the passes alternating. Rates are per CPU-second of the process (user + system), which the other tenants of this shared machine disturb less than wall time; get ratios are medians over all rounds of each pass's ratio to the physics-off pass next to it, put ratios medians of the rounds' ratios. "tight" = hot 20% + warm 10% of the data, so values move between tiers: for reference (it trades CPU for memory); its routing after the load (compressing ~70% of the values) took ${t.rows[2].settleMs.toFixed(0)} ms of CPU, not counted in put/s.`, '')
+    if (t.rows[1].perRound) out.push(`Per round, physics on ÷ off (get Zipfian / uniform): ${t.rows[1].perRound.map((x) => `${pct(x.zipf)} / ${pct(x.uniform)}`).join(', ')}.`, '')
     out.push(table(['Physics', 'put/s', 'vs off', 'get/s Zipfian', 'vs off', 'get/s uniform', 'vs off', 'hot hit ratio'], t.rows.map((r) => [r.mode === 'off' ? 'off' : r.mode === 'on' ? 'on (default budget)' : 'on, tight budget', fmtRate(r.put), pct(r.putRatio), fmtRate(r.getZipf), pct(r.getZipfRatio), fmtRate(r.getUniform), pct(r.getUniformRatio), pct(r.hotHitRatio)])), '')
     if (t.paired) {
       const p = t.paired
@@ -658,7 +707,8 @@ async function main() {
   }
   if (args[0] === '--child') {
     const params = JSON.parse(args[2])
-    const out = args[1] === 'memory' ? await memoryChild(params) : args[1] === 'paired' ? await pairedChild(params) : await throughputChild(params)
+    if (args[1] === 'throughput') return throughputChild(params)
+    const out = args[1] === 'memory' ? await memoryChild(params) : await pairedChild(params)
     process.stdout.write(`${JSON.stringify(out)}\n`)
     return
   }
