@@ -74,7 +74,7 @@ function squeezed(clock: () => number): OpenOptions {
       halfLifeMs: 2000,
       entropyEvery: 1,
       entropyWindow: 64,
-      wormholes: { minCoReads: 1, formAt: 0.2, collapseAt: 0.1, halfLifeMs: 3000 },
+      wormholes: { minCoReads: 1, formAt: 0.2, collapseAt: 0.1, halfLifeMs: 3000, significance: 1 },
       demon: { low: 0.7, high: 0.8, promote: 4 },
     },
   }

@@ -13,9 +13,10 @@
 // times on average (share = a's part of all reads), and
 //   excess   = co-reads − reads(b) · 2·window·share(a)
 //   strength = excess ÷ (reads(b) + 1)
-// A pair becomes a wormhole when its excess is at least `minCoReads` and at least three standard
-// deviations of the chance count (Poisson: 3·√expected), and its strength reaches `formAt`; the
-// +1 read keeps a pair seen twice among four reads below one seen twice among two. A wormhole
+// A pair becomes a wormhole when its excess is at least `minCoReads`, its co-reads are less likely
+// than `significance` (10⁻⁶) under chance alone (the Poisson tail: thousands of pairs are tested,
+// so a 1% test would still form dozens of chance wormholes), and its strength reaches `formAt`;
+// the +1 read keeps a pair seen twice among four reads below one seen twice among two. A wormhole
 // collapses when its strength falls below `collapseAt`. Each key keeps its `maxPerKey` strongest
 // wormholes; the pairs tracked are bounded by `maxTracked` (the weakest are forgotten).
 import { Packr } from 'msgpackr'
@@ -38,6 +39,12 @@ export interface WormholeOptions {
   maxTracked: number
   /** Reads learned from per tick at most (the most recent ones). */
   samplePerTick: number
+  /**
+   * How unlikely by chance (Poisson tail) a new wormhole's co-reads must be. 1 turns the chance
+   * correction off: co-reads are then taken as they are (for tests that want wormholes to form
+   * among a handful of keys, where every key is read near every other).
+   */
+  significance: number
 }
 
 export const DEFAULT_WORMHOLE_OPTIONS: WormholeOptions = {
@@ -50,6 +57,7 @@ export const DEFAULT_WORMHOLE_OPTIONS: WormholeOptions = {
   maxWormholes: 10_000,
   maxTracked: 50_000,
   samplePerTick: 4096,
+  significance: 1e-6,
 }
 
 /** A wormhole as listed by db.physics.wormholes(). */
@@ -81,11 +89,6 @@ const packr = new Packr({ useRecords: false })
 const REVIEW_PER_TICK = 512
 /** Counts are rescaled when the forward-decay factor passes this. */
 const RESCALE_AT = 2 ** 40
-/**
- * A new wormhole's co-reads must be this unlikely by chance (Poisson tail). Thousands of pairs
- * are tested, so a 1% test would form dozens of chance wormholes under skewed reads.
- */
-const SIGNIFICANCE = 1e-6
 
 export class WormholeNetwork {
   /** Forward-decay factor: a co-read now adds g. */
@@ -224,7 +227,7 @@ export class WormholeNetwork {
     const ra = this.reads.get(a) ?? 0
     const rb = this.reads.get(b) ?? 0
     const least = Math.min(ra, rb)
-    const share = this.total > 0 ? Math.max(ra, rb) / this.total : 0
+    const share = this.total > 0 && this.opts.significance < 1 ? Math.max(ra, rb) / this.total : 0
     const expected = least * 2 * this.opts.window * share
     return { excess: this.coOf(a, b) - expected, expected, least }
   }
@@ -237,7 +240,7 @@ export class WormholeNetwork {
     private maybeForm(a: string, b: string, changed: Set<string>): void {
     const o = this.opts
     const { excess, expected } = this.excessOf(a, b)
-    if (excess / this.g < o.minCoReads || poissonTail(Math.floor(this.coOf(a, b) / this.g), expected / this.g) > SIGNIFICANCE) return
+    if (excess / this.g < o.minCoReads || poissonTail(Math.floor(this.coOf(a, b) / this.g), expected / this.g) > o.significance) return
     const strength = this.strengthOf(a, b)
     if (strength < o.formAt || this.holeCount >= o.maxWormholes) return
     // A full end gives up its weakest wormhole only for a stronger one.
