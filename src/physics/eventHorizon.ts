@@ -79,7 +79,7 @@ export class EventHorizon {
    * promotions), evicting the lightest sampled entries to make room; its mass is raised to the
    * escape velocity so it is not the next victim. Entries held by hold() are not evicted for it.
    * Returns false for values that cannot be kept decoded (not freezable, or larger than the
-   * whole budget).
+   * whole budget) and when no room could be made (MAX_VICTIMS evictions, or only held entries).
    */
   force(e: TieredEntry): boolean {
     if (e.tier === 'hot') return true
@@ -90,9 +90,8 @@ export class EventHorizon {
     const value = e.value()
     if (!freezeDecoded(value)) return false
     for (let n = 0; t.hotBytes + size > budget && n < MAX_VICTIMS; n++) {
-      const victim = t.lightestHot()
+      const victim = t.lightestHot(this.together)
       if (victim === undefined) break
-      if (this.together.length > 0 && this.together.includes(victim)) continue
       t.evict(victim)
     }
     if (t.hotBytes + size > budget) return false
@@ -106,6 +105,7 @@ export class EventHorizon {
     this.together.push(e)
   }
 
+  /** Ends what hold() started. */
   release(): void {
     this.together.length = 0
   }

@@ -372,24 +372,37 @@ export class Physics implements EntryShaper {
       e.links = links
     }
     let held = false
-    for (let i = 0; i < links.length; i++) {
-      const l = links[i]!
-      const p = this.state.get(l.key) as TieredEntry | undefined
-      if (p === undefined) continue
-      p.mass = addMass(p.mass, Math.round(l.weight * this.g))
-      if (l.prefetch && p.peek() === undefined) {
-        // The read key and the partners already brought in stay: one prefetch must not evict another.
-        if (!held) {
-          held = true
-          this.horizon.hold(e)
+    try {
+      for (let i = 0; i < links.length; i++) {
+        const l = links[i]!
+        const p = this.state.get(l.key) as TieredEntry | undefined
+        if (p === undefined) continue
+        p.mass = addMass(p.mass, Math.round(l.weight * this.g))
+        if (l.prefetch && p.peek() === undefined) {
+          // The read key and its partners, hot already or brought in now, stay: one prefetch
+          // must not evict another.
+          if (!held) {
+            held = true
+            this.holdTogether(e, links)
+          }
+          if (!this.horizon.force(p)) continue
+          this.horizon.hold(p)
+          this.prefetches++
+          ;(l as Link & { shared?: { uses: number } }).shared!.uses++
         }
-        if (!this.horizon.force(p)) continue
-        this.horizon.hold(p)
-        this.prefetches++
-        ;(l as Link & { shared?: { uses: number } }).shared!.uses++
       }
+    } finally {
+      if (held) this.horizon.release()
     }
-    if (held) this.horizon.release()
+  }
+
+  /** Holds `e` and those of its partners that are hot (see EventHorizon.hold). */
+  private holdTogether(e: TieredEntry, links: readonly Link[]): void {
+    if (e.peek() !== undefined) this.horizon.hold(e)
+    for (const l of links) {
+      const p = this.state.get(l.key) as TieredEntry | undefined
+      if (p !== undefined && p.peek() !== undefined) this.horizon.hold(p)
+    }
   }
 
   private linksOf(key: string): readonly Link[] {

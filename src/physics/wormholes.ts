@@ -199,7 +199,7 @@ export class WormholeNetwork {
     const changed = new Set<string>()
     if (!Array.isArray(rows)) return changed
     const last = rows.at(-1) as unknown[] | undefined
-    if (Array.isArray(last) && last.length === 1 && typeof last[0] === 'number' && last[0] >= 0) this.total = Math.max(this.total, last[0] * this.g)
+    const saved = Array.isArray(last) && last.length === 1 && typeof last[0] === 'number' && last[0] >= 0 ? last[0] * this.g : undefined
     for (const r of rows) {
       if (!Array.isArray(r) || r.length < 6) continue
       const [a, b, co, ra, rb, uses] = r
@@ -214,6 +214,12 @@ export class WormholeNetwork {
       if (!this.holes.get(x)?.has(y)) this.open(x, y, this.strengthOf(x, y), changed)
       this.holes.get(x)!.get(y)!.shared.uses = uses
     }
+    // A checkpoint from before the total was saved: at least the reads restored, so that no
+    // share comes out above 1 and the restored wormholes are not judged against a near-empty total.
+    let restored = 0
+    for (const v of this.reads.values()) restored += v
+    this.total = Math.max(this.total, saved ?? restored)
+    for (const [a, m] of this.holes) for (const [b, mouth] of m) if (a < b) mouth.shared.strength = this.strengthOf(a, b)
     return changed
   }
 
@@ -227,7 +233,7 @@ export class WormholeNetwork {
     const ra = this.reads.get(a) ?? 0
     const rb = this.reads.get(b) ?? 0
     const least = Math.min(ra, rb)
-    const share = this.total > 0 && this.opts.significance < 1 ? Math.max(ra, rb) / this.total : 0
+    const share = this.total > 0 && this.opts.significance < 1 ? Math.min(1, Math.max(ra, rb) / this.total) : 0
     const expected = least * 2 * this.opts.window * share
     return { excess: this.coOf(a, b) - expected, expected, least }
   }
@@ -237,10 +243,10 @@ export class WormholeNetwork {
     return Math.max(0, Math.min(1, excess / (least + this.g)))
   }
 
-    private maybeForm(a: string, b: string, changed: Set<string>): void {
+  private maybeForm(a: string, b: string, changed: Set<string>): void {
     const o = this.opts
     const { excess, expected } = this.excessOf(a, b)
-    if (excess / this.g < o.minCoReads || poissonTail(Math.floor(this.coOf(a, b) / this.g), expected / this.g) > o.significance) return
+    if (excess / this.g < o.minCoReads || poissonTail(Math.floor(this.coOf(a, b) / this.g), expected / this.g, o.significance) > o.significance) return
     const strength = this.strengthOf(a, b)
     if (strength < o.formAt || this.holeCount >= o.maxWormholes) return
     // A full end gives up its weakest wormhole only for a stronger one.
@@ -353,8 +359,11 @@ export class WormholeNetwork {
   }
 }
 
-/** P(X ≥ k) for X ~ Poisson(λ): how likely chance alone gives k co-reads. */
-export function poissonTail(k: number, lambda: number): number {
+/**
+ * P(X ≥ k) for X ~ Poisson(λ): how likely chance alone gives k co-reads. The sum stops once it
+ * passes `enough` (a caller comparing with a threshold needs no more).
+ */
+export function poissonTail(k: number, lambda: number, enough = Infinity): number {
   if (k <= 0) return 1
   if (lambda <= 0) return 0
   if (k <= lambda) {
@@ -365,8 +374,9 @@ export function poissonTail(k: number, lambda: number): number {
   }
   let term = Math.exp(-lambda + k * Math.log(lambda) - logFactorial(k))
   let sum = 0
-  // Past the mean the terms shrink at least geometrically.
-  for (let i = k; term > sum * 1e-12 && i < k + 1000; i++) {
+  // Past the mean the terms only shrink, slowly near it: 40·√λ terms on, they are far below 1e-12 of the sum.
+  const last = k + 40 * Math.ceil(Math.sqrt(lambda)) + 40
+  for (let i = k; term > sum * 1e-12 && i < last && sum <= enough; i++) {
     sum += term
     term *= lambda / (i + 1)
   }

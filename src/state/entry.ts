@@ -5,7 +5,7 @@
 //   cold — the bytes LZ4-compressed in a shared slab, the raw bytes dropped.
 // Every form yields the same `bytes` and the same `value()`: a tier changes cost, never content.
 // Under a tiered entry's decoded value (hot) or on their own (warm, cold), the bytes are held in
-// one of three ways: `raw` (a Uint8Array, as written), or a record in a slab — uncompressed
+// one of three ways: loose (a Uint8Array, as written), or a record in a slab — uncompressed
 // ("settled" warm bytes, packed densely) or LZ4-compressed.
 import { decodeValue, freezeDecoded } from '../events/valueCodec.js'
 

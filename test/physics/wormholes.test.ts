@@ -1,3 +1,4 @@
+import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import { WormholeNetwork, DEFAULT_WORMHOLE_OPTIONS, poissonTail } from '../../src/physics/wormholes.js'
 import { blob, lab, prng } from './helpers.js'
@@ -62,6 +63,35 @@ describe('wormholes', () => {
     }
     for (let t = 0; t < 50; t++) net.learn(Array.from({ length: 4096 }, draw), 1 + t * 100)
     expect(net.list()).toEqual([])
+  })
+
+  it('come back from a checkpoint written before the read total was saved, and stay', () => {
+    const net = new WormholeNetwork(DEFAULT_WORMHOLE_OPTIONS, 0)
+    const rnd = prng(3)
+    for (let t = 0; t < 20; t++) {
+      const batch: string[] = []
+      for (let s = 0; s < 100; s++) {
+        const u = Math.floor(rnd() * 20)
+        batch.push(`user:${u}`, `profile:${u}`, `noise:${Math.floor(rnd() * 5000)}`)
+      }
+      net.learn(batch, 1 + t)
+    }
+    const pairs = (n: WormholeNetwork) => n.list().map((w) => `${w.a} ${w.b}`).sort()
+    const before = pairs(net)
+    expect(before.length).toBeGreaterThanOrEqual(20)
+    // The old format: the wormhole rows only, no trailing [total] row.
+    const packr = new Packr({ useRecords: false })
+    const rows = packr.unpack(net.save()) as unknown[][]
+    expect(rows.at(-1)).toHaveLength(1)
+    const old = packr.pack(rows.slice(0, -1))
+    for (const data of [net.save(), old]) {
+      const back = new WormholeNetwork(DEFAULT_WORMHOLE_OPTIONS, 21)
+      back.load(data)
+      expect(pairs(back)).toEqual(before)
+      // A first small batch after the restart does not make every restored pair look like chance.
+      back.learn(['noise:1', 'noise:2', 'noise:3'], 22)
+      expect(pairs(back)).toEqual(before)
+    }
   })
 
   it('judge co-reads against chance with the Poisson tail', () => {
