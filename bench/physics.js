@@ -298,13 +298,7 @@ async function throughputChild({ physics, n, gets, tight }) {
   }
   gc()
   const db = await open(opts)
-  const c0 = process.cpuUsage()
-  for (let i = 0; i < n; i += 1000) {
-    const ps = new Array(Math.min(1000, n - i))
-    for (let j = 0; j < ps.length; j++) ps[j] = db.put(keys[i + j], values[i + j])
-    await Promise.all(ps)
-  }
-  const putRate = n / cpuSeconds(c0)
+  const putRate = await timedPuts(db, keys, values)
   // Background routing after the load (compressing what exceeds the budget), timed on its own.
   const c1 = process.cpuUsage()
   if (physics) db.physics.settle()
@@ -358,18 +352,16 @@ async function pairedChild({ n, gets, passes, loads, offFirst }) {
   const values = Array.from({ length: n }, (_, i) => makeValue(i))
   // Puts: whole loads into fresh databases, alternating; each database is closed before the next
   // opens, so no physics tick runs while the other mode is being timed.
-  const load = async (mode) => {
+  const loadMode = async (mode) => {
     const db = await open({ durability: 'memory', physics: mode === 'on' ? {} : false })
     gc()
-    const c = process.cpuUsage()
-    for (let i = 0; i < n; i += 1000) await Promise.all(values.slice(i, i + 1000).map((v, j) => db.put(keys[i + j], v)))
-    return { db, rate: n / cpuSeconds(c) }
+    return { db, rate: await timedPuts(db, keys, values) }
   }
   const putRatios = []
   for (let r = 0; r < loads; r++) {
     const rates = {}
     for (const mode of (r + (offFirst ? 0 : 1)) % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
-      const { db, rate } = await load(mode)
+      const { db, rate } = await loadMode(mode)
       rates[mode] = rate
       await db.close()
     }
@@ -377,7 +369,7 @@ async function pairedChild({ n, gets, passes, loads, offFirst }) {
   }
   const dbs = {}
   for (const mode of offFirst ? ['off', 'on'] : ['on', 'off']) {
-    const { db } = await load(mode)
+    const { db } = await loadMode(mode)
     if (mode === 'on') db.physics.settle()
     dbs[mode] = db
   }
@@ -406,6 +398,17 @@ async function pairedChild({ n, gets, passes, loads, offFirst }) {
   }
   for (const db of Object.values(dbs)) await db.close()
   return out
+}
+
+/** Puts keys[i] → values[i] in chunks of 1000, as the throughput sections time loads; returns puts per CPU-second. */
+async function timedPuts(db, keys, values) {
+  const c = process.cpuUsage()
+  for (let i = 0; i < keys.length; i += 1000) {
+    const ps = new Array(Math.min(1000, keys.length - i))
+    for (let j = 0; j < ps.length; j++) ps[j] = db.put(keys[i + j], values[i + j])
+    await Promise.all(ps)
+  }
+  return keys.length / cpuSeconds(c)
 }
 
 /** The throughput sections' read traces: Zipfian θ=0.99 and uniform, `g` reads each. */

@@ -211,20 +211,12 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
   lightestHot(spare?: readonly TieredEntry[]): TieredEntry | undefined {
     const list = this.hot
     const n = list.length
-    if (n === 0) return undefined
-    if (spare === undefined || spare.length === 0) {
-      let best = list[this.rng.below(n)]!
-      for (let i = 1; i < SAMPLE && i < n; i++) {
-        const c = list[this.rng.below(n)]!
-        if (c.mass < best.mass) best = c
-      }
-      return best
-    }
+    const sparing = spare !== undefined && spare.length > 0
     let best: TieredEntry | undefined
     // Draws of spared entries do not count, up to a bound: all of a small list may be spared.
     for (let found = 0, draws = 0; found < SAMPLE && found < n && draws < 4 * SAMPLE; draws++) {
       const c = list[this.rng.below(n)]!
-      if (spare.includes(c)) continue
+      if (sparing && spare.includes(c)) continue
       found++
       if (best === undefined || c.mass < best.mass) best = c
     }

@@ -200,6 +200,7 @@ export class WormholeNetwork {
     if (!Array.isArray(rows)) return changed
     const last = rows.at(-1) as unknown[] | undefined
     const saved = Array.isArray(last) && last.length === 1 && typeof last[0] === 'number' && last[0] >= 0 ? last[0] * this.g : undefined
+    const pairs: [string, string, number][] = []
     for (const r of rows) {
       if (!Array.isArray(r) || r.length < 6) continue
       const [a, b, co, ra, rb, uses] = r
@@ -211,15 +212,18 @@ export class WormholeNetwork {
       m.set(y, co * this.g)
       this.reads.set(a, Math.max(this.reads.get(a) ?? 0, ra * this.g))
       this.reads.set(b, Math.max(this.reads.get(b) ?? 0, rb * this.g))
-      if (!this.holes.get(x)?.has(y)) this.open(x, y, this.strengthOf(x, y), changed)
-      this.holes.get(x)!.get(y)!.shared.uses = uses
+      pairs.push([x, y, uses])
     }
-    // A checkpoint from before the total was saved: at least the reads restored, so that no
-    // share comes out above 1 and the restored wormholes are not judged against a near-empty total.
+    // Strengths need the total: a checkpoint from before it was saved gets at least the reads
+    // restored, so that no share comes out above 1 and the restored wormholes are not judged
+    // against a near-empty total.
     let restored = 0
     for (const v of this.reads.values()) restored += v
     this.total = Math.max(this.total, saved ?? restored)
-    for (const [a, m] of this.holes) for (const [b, mouth] of m) if (a < b) mouth.shared.strength = this.strengthOf(a, b)
+    for (const [x, y, uses] of pairs) {
+      if (!this.holes.get(x)?.has(y)) this.open(x, y, this.strengthOf(x, y), changed)
+      this.holes.get(x)!.get(y)!.shared.uses = uses
+    }
     return changed
   }
 
