@@ -83,7 +83,11 @@ export const nodeFileLayer: FileLayer = {
       if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') fs.writeFileSync(path, data, { flag: 'wx' })
       else throw err
     } finally {
-      fs.unlinkSync(tmp)
+      try {
+        fs.unlinkSync(tmp)
+      } catch {
+        // Left behind: harmless, and the next lock holder removes it once this process is gone.
+      }
     }
   },
   writeFileDurable(path, data) {
