@@ -12,6 +12,9 @@ export type IslabErrorCode =
   | 'ISLAB_UNSERIALIZABLE'
   | 'ISLAB_WAL_FAILED'
   | 'ISLAB_HISTORY_GONE'
+  | 'ISLAB_NOT_WRITABLE'
+  | 'ISLAB_NOT_FOUND'
+  | 'ISLAB_EXISTS'
 
 export class IslabError extends Error {
   readonly code: IslabErrorCode
@@ -125,6 +128,47 @@ export class HistoryGoneError extends IslabError {
         'Open with history: { retainSegments } or { retainMs } to keep more log.',
     )
     this.oldestSeq = oldestSeq
+  }
+}
+
+/** The database directory cannot be created or written (EACCES, EPERM, EROFS). */
+export class NotWritableError extends IslabError {
+  readonly dir: string
+  constructor(dir: string, cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? 'an error'
+    super(
+      'ISLAB_NOT_WRITABLE',
+      `Database directory ${dir} cannot be written (${code}); give this process write permission on it ` +
+        '(and its parent, if it is to be created), mount it read-write, or open a different dir.',
+      { cause },
+    )
+    this.dir = dir
+  }
+}
+
+/** open({ createIfMissing: false }) found no database in the directory. */
+export class NotFoundError extends IslabError {
+  readonly dir: string
+  constructor(dir: string) {
+    super(
+      'ISLAB_NOT_FOUND',
+      `No database in ${dir} (no WAL segment or checkpoint) and createIfMissing is false; check the path, ` +
+        'or open with createIfMissing: true to create it.',
+    )
+    this.dir = dir
+  }
+}
+
+/** open({ errorIfExists: true }) found a database in the directory. */
+export class ExistsError extends IslabError {
+  readonly dir: string
+  constructor(dir: string) {
+    super(
+      'ISLAB_EXISTS',
+      `A database already exists in ${dir} and errorIfExists is true; open a different dir, or open without ` +
+        'errorIfExists to use the existing one.',
+    )
+    this.dir = dir
   }
 }
 

@@ -44,6 +44,9 @@ export {
   InvalidOptionError,
   IslabError,
   LockedError,
+  ExistsError,
+  NotFoundError,
+  NotWritableError,
   UnserializableError,
   WalFailedError,
 } from './errors.js'

@@ -9,7 +9,6 @@ import { assertValidKey } from '../events/keys.js'
 import type { Op } from '../events/types.js'
 import { encodeValue } from '../events/valueCodec.js'
 import type { DirLock } from '../io/dirLock.js'
-import { acquireDirLock } from '../io/dirLock.js'
 import { ChangeFeed } from '../changes/changeFeed.js'
 import { ChangeStream } from '../changes/changeStream.js'
 import { HistoryIndex } from '../history/historyIndex.js'
@@ -34,6 +33,8 @@ import type { Metrics, PhysicsView } from '../physics/index.js'
 import type { Tier } from '../state/entry.js'
 import type { Durability, OpenOptions, ResolvedOptions } from './options.js'
 import { resolveOptions } from './options.js'
+import { flushBeforeExit } from './exitHook.js'
+import { openDir } from './openDir.js'
 
 export interface Entry<V = unknown> {
   value: V
@@ -118,9 +119,7 @@ export class Database {
   private physics_: Physics | undefined
   private rules!: EntanglementRules
   private extensionData = new Map<string, Uint8Array>()
-  private readonly onBeforeExit = (): void => {
-    void this.committer?.flush().catch(() => undefined)
-  }
+  private unhookExit: (() => void) | undefined
 
   private constructor(readonly options: ResolvedOptions) {}
 
@@ -140,8 +139,7 @@ export class Database {
       this.startPhysics()
       return
     }
-    o.fileLayer.mkdirp(o.dir)
-    this.lock = acquireDirLock(o.fileLayer, o.dir)
+    this.lock = openDir(o.fileLayer, o.dir, o)
     try {
       const recovered = recover(o.fileLayer, o.dir, { mode: o.recovery, onProgress: o.onProgress })
       this.state = recovered.state
@@ -172,7 +170,7 @@ export class Database {
     }
     this.startPhysics()
     // Buffered writes still pending when the event loop drains are written before the process exits.
-    process.on('beforeExit', this.onBeforeExit)
+    this.unhookExit = flushBeforeExit(() => void this.committer?.flush().catch(() => undefined))
     if (o.checkpoint.auto) this.startCheckpointTimers()
   }
 
@@ -509,7 +507,7 @@ export class Database {
   }
 
   private async shutdown(): Promise<void> {
-    process.off('beforeExit', this.onBeforeExit)
+    this.unhookExit?.()
     this.physics_?.stop()
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer)
     let flushError: unknown

@@ -4,6 +4,8 @@ import { InvalidOptionError } from '../errors.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { nodeFileLayer } from '../io/nodeFileLayer.js'
 import { EntanglementRules, MAX_PARTNERS, resolvePhysics } from '../physics/index.js'
+import { DEFAULT_DEMON_OPTIONS } from '../physics/entropy.js'
+import { DEFAULT_WORMHOLE_OPTIONS } from '../physics/wormholes.js'
 import type { EntanglementRule, MemoryOptions, PhysicsConfig, PhysicsOptions } from '../physics/index.js'
 import type { RecoveryMode, RecoveryProgress } from '../recovery/recover.js'
 import type { WalFormat } from '../wal/format.js'
@@ -13,6 +15,10 @@ export type Durability = 'sync' | 'buffered' | 'memory'
 export interface OpenOptions {
   /** Database directory, created when missing. Default './data'. Ignored in 'memory' mode. */
   dir?: string
+  /** false: open() rejects with ISLAB_NOT_FOUND unless `dir` already holds a database. Default true. */
+  createIfMissing?: boolean
+  /** true: open() rejects with ISLAB_EXISTS when `dir` already holds a database. Default false. */
+  errorIfExists?: boolean
   /** When a write's promise resolves; see the README's durability table. Default 'buffered'. */
   durability?: Durability
   /** Buffered mode: the WAL is written and fdatasynced at least this often. Default 100. */
@@ -28,9 +34,9 @@ export interface OpenOptions {
   /**
    * Automatic checkpoints: every `intervalMs` (default 300000) and after `walBytes` of new WAL
    * (default 128 MiB), keeping the newest `keep` (default 3). `false` turns both triggers off;
-   * db.checkpoint() still works.
+   * db.checkpoint() still works, as does `{ auto: false }` (which keeps `keep` for manual checkpoints).
    */
-  checkpoint?: false | { intervalMs?: number; keep?: number; walBytes?: number }
+  checkpoint?: false | { intervalMs?: number; keep?: number; walBytes?: number; auto?: boolean }
   /**
    * Keep more WAL than checkpoints need, for change streams and time travel: at least the newest
    * `retainSegments` segments, and segments younger than `retainMs`. Default: nothing extra.
@@ -56,8 +62,52 @@ export interface OpenOptions {
   maxEntangled?: number
 }
 
+/** Every name open() accepts; a name not here is a typo and rejected (with a suggestion). */
+const OPEN_OPTION_NAMES = [
+  'dir',
+  'createIfMissing',
+  'errorIfExists',
+  'durability',
+  'syncIntervalMs',
+  'segmentBytes',
+  'compressThreshold',
+  'walFormat',
+  'fileLayer',
+  'checkpoint',
+  'history',
+  'recovery',
+  'onProgress',
+  'physics',
+  'memory',
+  'entanglement',
+  'maxEntangled',
+] as const
+// Compile-time: an option added to OpenOptions but not to the list above fails here.
+const allNamed: Exclude<keyof OpenOptions, (typeof OPEN_OPTION_NAMES)[number]> extends never ? true : never = true
+void allNamed
+
+const CHECKPOINT_NAMES = ['intervalMs', 'walBytes', 'keep', 'auto']
+const HISTORY_NAMES = ['retainSegments', 'retainMs']
+const MEMORY_NAMES = ['hotBytes', 'warmBytes']
+const PHYSICS_NAMES = [
+  'halfLifeMs',
+  'escapeVelocity',
+  'tickMs',
+  'routeMs',
+  'wormholes',
+  'demon',
+  'entropyWindow',
+  'entropyEvery',
+  'recordShare',
+  'clock',
+  'evaporateBelow',
+]
+const RULE_NAMES = ['from', 'to', 'strength']
+
 export interface ResolvedOptions {
   dir: string
+  createIfMissing: boolean
+  errorIfExists: boolean
   durability: Durability
   syncIntervalMs: number
   segmentBytes: number
@@ -75,6 +125,10 @@ export interface ResolvedOptions {
 
 export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   if (typeof o !== 'object' || o === null) throw new InvalidOptionError('open() takes an options object')
+  checkNames(o, OPEN_OPTION_NAMES, '')
+  checkNested(o)
+  const createIfMissing = flag('createIfMissing', o.createIfMissing, true)
+  const errorIfExists = flag('errorIfExists', o.errorIfExists, false)
   const durability = o.durability ?? 'buffered'
   if (!['sync', 'buffered', 'memory'].includes(durability)) {
     throw new InvalidOptionError(`durability must be 'sync', 'buffered' or 'memory', not ${JSON.stringify(durability)}`)
@@ -102,6 +156,8 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   if (typeof h !== 'object' || h === null) throw new InvalidOptionError('history must be an object')
   return {
     dir,
+    createIfMissing,
+    errorIfExists,
     recovery,
     history: {
       retainSegments: positiveInt('history.retainSegments', h.retainSegments, 0, true),
@@ -112,7 +168,7 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     entanglement: [...entanglement],
     maxEntangled,
     checkpoint: {
-      auto: o.checkpoint !== false,
+      auto: o.checkpoint !== false && flag('checkpoint.auto', cp.auto, true),
       intervalMs: positiveInt('checkpoint.intervalMs', cp.intervalMs, 300_000),
       walBytes: positiveInt('checkpoint.walBytes', cp.walBytes, 128 * 1024 * 1024),
       keep: positiveInt('checkpoint.keep', cp.keep, 3),
@@ -132,4 +188,71 @@ function positiveInt(name: string, v: unknown, dflt: number, zeroOk = false): nu
     throw new InvalidOptionError(`${name} must be a ${zeroOk ? 'non-negative' : 'positive'} integer, not ${String(v)}`)
   }
   return v
+}
+
+function flag(name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt
+  if (typeof v !== 'boolean') throw new InvalidOptionError(`${name} must be true or false, not ${String(v)}`)
+  return v
+}
+
+/** Rejects the names of `obj` not in `known`, suggesting the nearest known one. */
+function checkNames(obj: object, known: readonly string[], where: string): void {
+  for (const name of Object.keys(obj)) {
+    if (known.includes(name)) continue
+    const near = nearest(name, known)
+    throw new InvalidOptionError(
+      `unknown option '${where}${name}'${near === undefined ? '' : ` (did you mean '${where}${near}'?)`}; ` +
+        `the options${where === '' ? '' : ` of ${where.slice(0, -1)}`} are ${known.join(', ')}`,
+    )
+  }
+}
+
+/** The nested option objects: checkpoint, history, memory, physics (and its wormholes, demon), rules. */
+function checkNested(o: OpenOptions): void {
+  const isObject = (v: unknown): v is object => typeof v === 'object' && v !== null && !Array.isArray(v)
+  if (isObject(o.checkpoint)) checkNames(o.checkpoint, CHECKPOINT_NAMES, 'checkpoint.')
+  if (isObject(o.history)) checkNames(o.history, HISTORY_NAMES, 'history.')
+  if (isObject(o.memory)) checkNames(o.memory, MEMORY_NAMES, 'memory.')
+  // A resolved physics config (from db.options, for open(db.options)) is accepted as it is.
+  if (isObject(o.physics) && !('budget' in o.physics)) {
+    const p = o.physics as PhysicsOptions
+    checkNames(p, PHYSICS_NAMES, 'physics.')
+    if (isObject(p.wormholes)) checkNames(p.wormholes, Object.keys(DEFAULT_WORMHOLE_OPTIONS), 'physics.wormholes.')
+    if (isObject(p.demon)) checkNames(p.demon, Object.keys(DEFAULT_DEMON_OPTIONS), 'physics.demon.')
+  }
+  if (Array.isArray(o.entanglement)) {
+    o.entanglement.forEach((r: unknown, i) => {
+      if (isObject(r)) checkNames(r, RULE_NAMES, `entanglement[${i}].`)
+    })
+  }
+}
+
+/** The known name within edit distance 2 of `name` (or a third of its length), if any. */
+function nearest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  for (const k of known) {
+    const d = editDistance(name.toLowerCase(), k.toLowerCase())
+    if (d < bestDistance) {
+      best = k
+      bestDistance = d
+    }
+  }
+  return best
+}
+
+/** Levenshtein distance, with a swap of two neighbours counting as one edit (Damerau). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)])
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1)
+      d[i]![j] = v
+    }
+  }
+  return d[a.length]![b.length]!
 }

@@ -24,7 +24,10 @@ export interface FileLayer {
   readFile(path: string): Buffer
   /** Up to `length` bytes from `offset` (fewer at the end of the file). */
   readRange(path: string, offset: number, length: number): Buffer
-  /** Creates the file with `data`; throws an error with code 'EEXIST' when it exists. */
+  /**
+   * Creates the file with `data`; throws an error with code 'EEXIST' when it exists. Readers see
+   * the whole of `data` or no file, never an empty or partial one (the directory lock relies on it).
+   */
   createExclusive(path: string, data: Uint8Array): void
   /** Writes a whole file and makes it durable (used for small metadata files). */
   writeFileDurable(path: string, data: Uint8Array): void

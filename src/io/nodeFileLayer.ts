@@ -1,4 +1,5 @@
 // The FileLayer over Node's fs: the one used outside tests.
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import type { AppendFile, FileLayer } from './fileLayer.js'
 
@@ -70,7 +71,24 @@ export const nodeFileLayer: FileLayer = {
     }
   },
   createExclusive(path, data) {
-    fs.writeFileSync(path, data, { flag: 'wx' })
+    // Written under a private name, then linked into place: link() fails with EEXIST like
+    // O_EXCL, and a reader never sees the file empty or half-written (the lock relies on it).
+    const tmp = `${path}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`
+    fs.writeFileSync(tmp, data, { flag: 'wx' })
+    try {
+      fs.linkSync(tmp, path)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      // A file system without hard links: O_EXCL alone, its content written just after.
+      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') fs.writeFileSync(path, data, { flag: 'wx' })
+      else throw err
+    } finally {
+      try {
+        fs.unlinkSync(tmp)
+      } catch {
+        // Left behind: harmless, and the next lock holder removes it once this process is gone.
+      }
+    }
   },
   writeFileDurable(path, data) {
     const fd = fs.openSync(path, 'w')
