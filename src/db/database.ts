@@ -127,11 +127,11 @@ export class Database {
   /** Opens (creating if needed) the database in `options.dir` and replays its log. */
   static async open(options?: OpenOptions): Promise<Database> {
     const db = new Database(resolveOptions(options))
-    db.start()
+    await db.start()
     return db
   }
 
-  private start(): void {
+  private async start(): Promise<void> {
     const o = this.options
     this.rules = new EntanglementRules(o.entanglement)
     if (o.durability === 'memory') {
@@ -143,7 +143,7 @@ export class Database {
     o.fileLayer.mkdirp(o.dir)
     this.lock = acquireDirLock(o.fileLayer, o.dir)
     try {
-      const recovered = recover(o.fileLayer, o.dir, { mode: o.recovery, onProgress: o.onProgress })
+      const recovered = await recover(o.fileLayer, o.dir, { mode: o.recovery, onProgress: o.onProgress })
       this.state = recovered.state
       this.recovery = recovered.report
       this.extensionData = recovered.extensions
