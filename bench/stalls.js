@@ -9,7 +9,8 @@
 // (resolution 10 ms) reports its max delay. Both see the whole process, so the writers running
 // during a checkpoint or a rotation count too (they yield every 100 puts, as an application would).
 //
-// Usage: npm run build && node bench/stalls.js [--events 300000] [--keys 300000] [--rounds 3] [--json out.json]
+// Usage: npm run build && node bench/stalls.js [--events 300000] [--keys 300000] [--rounds 3] [--only open,range]
+//        [--json out.json] [--dist <another build's dist/ to measure>]
 // Each operation runs `--rounds` times on fresh state; the table shows the median of the rounds'
 // max stall, and the worst round.
 import fs from 'node:fs'
@@ -17,7 +18,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setImmediate as turn } from 'node:timers/promises'
-import { open } from '../dist/index.js'
+import { pathToFileURL } from 'node:url'
 
 const args = process.argv.slice(2)
 const arg = (name, dflt) => {
@@ -28,6 +29,9 @@ const EVENTS = arg('events', 300_000)
 const KEYS = arg('keys', EVENTS)
 const ROUNDS = arg('rounds', 3)
 const JSON_OUT = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined
+// --dist <dir>: measure another build (e.g. of an older commit) with the same script.
+const DIST = args.includes('--dist') ? path.resolve(args[args.indexOf('--dist') + 1]) : new URL('../dist', import.meta.url).pathname
+const { open } = await import(pathToFileURL(path.join(DIST, 'index.js')).href)
 /** Segment size for the rotation and pruning runs: many segments to create and delete. */
 const SMALL_SEGMENT = 1 << 20
 

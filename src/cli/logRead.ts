@@ -130,7 +130,7 @@ export function reusingReadLayer(): FileLayer {
       fs.closeSync(fd)
     }
   }
-  return { ...files, readFile }
+  return { ...files, readFile, readFileAsync: async (path) => readFile(path) }
 }
 
 /** A sentence about a problem the reader stopped at, for people. */

@@ -59,6 +59,9 @@ export const nodeFileLayer: FileLayer = {
   readFile(path) {
     return fs.readFileSync(path)
   },
+  readFileAsync(path) {
+    return new Promise((resolve, reject) => fs.readFile(path, (err, data) => (err ? reject(err) : resolve(data))))
+  },
   readRange(path, offset, length) {
     const fd = fs.openSync(path, 'r')
     try {

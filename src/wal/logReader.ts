@@ -104,7 +104,7 @@ export async function readLog(
       problem = corruption(seg, 0, `segment starts at seq ${seg.firstSeq} but the previous one ended at ${lastSeq}`)
       break
     }
-    const bytes = files.readFile(seg.path)
+    const bytes = await files.readFileAsync(seg.path)
     const scan = await scanInSlices(bytes, visit, { fromSeq, toSeq, sink: opts.sink }, slice, (at) => opts.onSlice?.(done + at, total))
     if ('headerError' in scan) {
       // A crash while creating the last segment leaves a prefix of its header: nothing was in it

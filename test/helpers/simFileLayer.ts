@@ -117,6 +117,9 @@ export class SimFileLayer implements FileLayer {
   readFile(p: string): Buffer {
     return Buffer.from(this.get(p).data)
   }
+  async readFileAsync(p: string): Promise<Buffer> {
+    return this.readFile(p)
+  }
   readRange(p: string, offset: number, length: number): Buffer {
     return Buffer.from(this.get(p).data.subarray(offset, offset + length))
   }

@@ -15,6 +15,7 @@ export function fileLayerSuite(name: string, make: () => { files: FileLayer; dir
       await f.write(Buffer.from('world'))
       await f.datasync()
       expect(files.readFile(p).toString()).toBe('hello world')
+      expect((await files.readFileAsync(p)).toString()).toBe('hello world')
       expect(files.size(p)).toBe(11)
       await f.truncate(5)
       await f.write(Buffer.from('!'))
