@@ -474,11 +474,12 @@ export class Database {
 
   /**
    * Keys in order between bounds, with their values, as of this call: writes made while the
-   * result is read are not seen. The first call builds an ordered index (kept from then on).
+   * result is read are not seen. The first call starts building an ordered index (kept from
+   * then on) in time slices; reading the result asynchronously waits for it without stalling.
    */
   range<V = unknown>(opts: RangeOptions = {}): RangeRead<V> {
     if (this.closed) throw new ClosedError()
-    return new RangeRead<V>(this.state.orderedIndex().snapshot(), opts)
+    return new RangeRead<V>(this.state.orderedIndex().snapshotAsOfNow(), opts)
   }
 
   /** Resolves when every write made so far is on disk and fdatasynced. */
