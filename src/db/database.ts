@@ -242,7 +242,7 @@ export class Database {
     // The log must hold every event up to `seq` before a checkpoint may let older segments go.
     await this.committer!.flush()
     const written = await writeCheckpoint(o.fileLayer, o.dir, snap)
-    const pruned = prune(o.fileLayer, o.dir, o.checkpoint.keep, { segments: o.history.retainSegments, ms: o.history.retainMs })
+    const pruned = await prune(o.fileLayer, o.dir, o.checkpoint.keep, { segments: o.history.retainSegments, ms: o.history.retainMs })
     this.walBytesAtCheckpoint = walBytes
     this.lastCheckpoint = { ...written, ...pruned }
     this.checkpointCount++

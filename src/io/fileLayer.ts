@@ -32,10 +32,14 @@ export interface FileLayer {
   /** Writes a whole file and makes it durable (used for small metadata files). */
   writeFileDurable(path: string, data: Uint8Array): void
   unlink(path: string): void
+  /** unlink off the event loop: pruning deletes many (and large) files at once. */
+  unlinkAsync(path: string): Promise<void>
   rename(from: string, to: string): void
   truncate(path: string, length: number): void
   /** Makes entries created, renamed or removed in `dir` durable. */
   syncDir(dir: string): void
+  /** syncDir off the event loop (an fsync of the directory after pruning). */
+  syncDirAsync(dir: string): Promise<void>
   /**
    * Opens (creating if needed) a file for appending. With `dsync`, every write is durable when
    * it completes (O_DSYNC): one system call per commit instead of write + fdatasync.

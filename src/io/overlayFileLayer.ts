@@ -96,6 +96,12 @@ export class OverlayFileLayer implements FileLayer {
 
   syncDir(): void {}
 
+  async syncDirAsync(): Promise<void> {}
+
+  async unlinkAsync(p: string): Promise<void> {
+    this.unlink(p)
+  }
+
   openAppend(p: string): AppendFile {
     if (!this.exists(p)) this.set(p, Buffer.alloc(0))
     const append = (data: Uint8Array): void => {

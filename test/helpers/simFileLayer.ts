@@ -156,6 +156,12 @@ export class SimFileLayer implements FileLayer {
     this.step()
     ino.data = ino.data.subarray(0, length)
   }
+  async syncDirAsync(dir: string): Promise<void> {
+    this.syncDir(dir)
+  }
+  async unlinkAsync(p: string): Promise<void> {
+    this.unlink(p)
+  }
   syncDir(dir: string): void {
     this.step()
     const d = path.resolve(dir)
