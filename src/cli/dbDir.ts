@@ -48,10 +48,10 @@ export function writerPid(dir: string): number | undefined {
  * Runs a read of the directory, again if a file vanished under it: a writer that is running
  * deletes old segments and checkpoints after each checkpoint.
  */
-export function retryIfVanished<T>(read: () => T): T {
+export async function retryIfVanished<T>(read: () => T | Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return read()
+      return await read()
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err
     }

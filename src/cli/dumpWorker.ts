@@ -92,7 +92,7 @@ class ChunkSink implements ByteSink {
   }
 }
 
-function runJob(s: DumpSettings, job: DumpJob): void {
+async function runJob(s: DumpSettings, job: DumpJob): Promise<void> {
   const sink = new ChunkSink(job)
   const printer = new EventPrinter(sink, s.format, { prefix: s.prefix, flat: s.flat })
   const records = new RecordPrinter(printer, sink, { fromTime: s.fromTime, toTime: s.toTime }, sink)
@@ -101,7 +101,7 @@ function runJob(s: DumpSettings, job: DumpJob): void {
   let stopped = false
   let exact = true
   try {
-    const r = readLog(readLayer, s.dir, records.visit, { fromSeq: job.fromSeq, toSeq: job.toSeq, sink: records })
+    const r = await readLog(readLayer, s.dir, records.visit, { fromSeq: job.fromSeq, toSeq: job.toSeq, sink: records })
     lastSeq = r.lastSeq
     problem = r.problem
     const seg = r.segments[0]
@@ -124,11 +124,15 @@ function runJob(s: DumpSettings, job: DumpJob): void {
 const settings = workerData as DumpSettings
 // One per worker: a job reads its segment, the next job another (or the same one again).
 const readLayer = reusingReadLayer()
+// Jobs run one after another (they share readLayer's buffer), though the reader is asynchronous.
+let jobs = Promise.resolve()
 parentPort!.on('message', (job: DumpJob) => {
-  try {
-    runJob(settings, job)
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException
-    parentPort!.postMessage({ type: 'failed', id: job.id, code: e.code, message: e.stack ?? String(e) } satisfies WorkerMessage)
-  }
+  jobs = jobs.then(async () => {
+    try {
+      await runJob(settings, job)
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      parentPort!.postMessage({ type: 'failed', id: job.id, code: e.code, message: e.stack ?? String(e) } satisfies WorkerMessage)
+    }
+  })
 })

@@ -69,7 +69,7 @@ export interface ResilientRead extends LogReadResult {
  * checkpoint), it carries on from the next seq not yet visited instead of failing. `visit` or
  * `sink` may throw StopReading to end the read there.
  */
-export function readLogResilient(
+export async function readLogResilient(
   dir: string,
   visit: (ev: WalEvent) => void,
   opts: {
@@ -81,7 +81,7 @@ export function readLogResilient(
     /** Instead of the CLI's nodeFileLayer (reusingReadLayer). */
     files?: FileLayer
   },
-): ResilientRead {
+): Promise<ResilientRead> {
   let next = opts.fromSeq ?? 1
   let vanished: ResilientRead['vanished']
   const segments: LogReadResult['segments'] = []
@@ -91,7 +91,7 @@ export function readLogResilient(
   }
   for (let attempt = 0; ; attempt++) {
     try {
-      const r = readLog(opts.files ?? files, dir, track, { ...opts, fromSeq: next })
+      const r = await readLog(opts.files ?? files, dir, track, { ...opts, fromSeq: next })
       segments.push(...r.segments)
       return { ...r, segments, vanished }
     } catch (err) {
@@ -130,7 +130,7 @@ export function reusingReadLayer(): FileLayer {
       fs.closeSync(fd)
     }
   }
-  return { ...files, readFile }
+  return { ...files, readFile, readFileAsync: async (path) => readFile(path) }
 }
 
 /** A sentence about a problem the reader stopped at, for people. */

@@ -126,11 +126,11 @@ export class Database {
   /** Opens (creating if needed) the database in `options.dir` and replays its log. */
   static async open(options?: OpenOptions): Promise<Database> {
     const db = new Database(resolveOptions(options))
-    db.start()
+    await db.start()
     return db
   }
 
-  private start(): void {
+  private async start(): Promise<void> {
     const o = this.options
     this.rules = new EntanglementRules(o.entanglement)
     if (o.durability === 'memory') {
@@ -141,7 +141,7 @@ export class Database {
     }
     this.lock = openDir(o.fileLayer, o.dir, o)
     try {
-      const recovered = recover(o.fileLayer, o.dir, { mode: o.recovery, onProgress: o.onProgress })
+      const recovered = await recover(o.fileLayer, o.dir, { mode: o.recovery, onProgress: o.onProgress })
       this.state = recovered.state
       this.recovery = recovered.report
       this.extensionData = recovered.extensions
@@ -240,7 +240,7 @@ export class Database {
     // The log must hold every event up to `seq` before a checkpoint may let older segments go.
     await this.committer!.flush()
     const written = await writeCheckpoint(o.fileLayer, o.dir, snap)
-    const pruned = prune(o.fileLayer, o.dir, o.checkpoint.keep, { segments: o.history.retainSegments, ms: o.history.retainMs })
+    const pruned = await prune(o.fileLayer, o.dir, o.checkpoint.keep, { segments: o.history.retainSegments, ms: o.history.retainMs })
     this.walBytesAtCheckpoint = walBytes
     this.lastCheckpoint = { ...written, ...pruned }
     this.checkpointCount++
@@ -472,11 +472,12 @@ export class Database {
 
   /**
    * Keys in order between bounds, with their values, as of this call: writes made while the
-   * result is read are not seen. The first call builds an ordered index (kept from then on).
+   * result is read are not seen. The first call starts building an ordered index (kept from
+   * then on) in time slices; reading the result asynchronously waits for it without stalling.
    */
   range<V = unknown>(opts: RangeOptions = {}): RangeRead<V> {
     if (this.closed) throw new ClosedError()
-    return new RangeRead<V>(this.state.orderedIndex().snapshot(), opts)
+    return new RangeRead<V>(this.state.orderedIndex().snapshotAsOfNow(), opts)
   }
 
   /** Resolves when every write made so far is on disk and fdatasynced. */

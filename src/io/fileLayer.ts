@@ -1,7 +1,8 @@
 // The file operations the database needs, behind one interface so that crash tests can run
 // the real engine over a layer that records writes and fsyncs and drops what was not synced.
-// Metadata and whole-file reads are synchronous (they run at open and rotation); appends and
-// syncs are asynchronous so that writers keep queueing while a write/fsync is in flight.
+// Metadata and small whole-file reads are synchronous (they run at open and rotation); appends,
+// syncs and the reads of whole segments are asynchronous so that the event loop keeps turning
+// (writers keep queueing, timers fire) while they are in flight.
 
 export interface AppendFile {
   /** Appends all of `data` at the end of the file. */
@@ -22,6 +23,8 @@ export interface FileLayer {
   /** Last modification time in ms since the epoch. */
   mtimeMs(path: string): number
   readFile(path: string): Buffer
+  /** readFile off the event loop: for whole segments read at open (tens of MiB, a stall when read synchronously). */
+  readFileAsync(path: string): Promise<Buffer>
   /** Up to `length` bytes from `offset` (fewer at the end of the file). */
   readRange(path: string, offset: number, length: number): Buffer
   /**
@@ -32,10 +35,14 @@ export interface FileLayer {
   /** Writes a whole file and makes it durable (used for small metadata files). */
   writeFileDurable(path: string, data: Uint8Array): void
   unlink(path: string): void
+  /** unlink off the event loop: pruning deletes many (and large) files at once. */
+  unlinkAsync(path: string): Promise<void>
   rename(from: string, to: string): void
   truncate(path: string, length: number): void
   /** Makes entries created, renamed or removed in `dir` durable. */
   syncDir(dir: string): void
+  /** syncDir off the event loop (an fsync of the directory after pruning). */
+  syncDirAsync(dir: string): Promise<void>
   /**
    * Opens (creating if needed) a file for appending. With `dsync`, every write is durable when
    * it completes (O_DSYNC): one system call per commit instead of write + fdatasync.

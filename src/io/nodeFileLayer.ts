@@ -60,6 +60,9 @@ export const nodeFileLayer: FileLayer = {
   readFile(path) {
     return fs.readFileSync(path)
   },
+  readFileAsync(path) {
+    return new Promise((resolve, reject) => fs.readFile(path, (err, data) => (err ? reject(err) : resolve(data))))
+  },
   readRange(path, offset, length) {
     const fd = fs.openSync(path, 'r')
     try {
@@ -102,6 +105,9 @@ export const nodeFileLayer: FileLayer = {
   unlink(path) {
     fs.unlinkSync(path)
   },
+  unlinkAsync(path) {
+    return new Promise((resolve, reject) => fs.unlink(path, (err) => (err ? reject(err) : resolve())))
+  },
   rename(from, to) {
     fs.renameSync(from, to)
   },
@@ -115,6 +121,14 @@ export const nodeFileLayer: FileLayer = {
     } finally {
       fs.closeSync(fd)
     }
+  },
+  syncDirAsync(dir) {
+    return new Promise((resolve, reject) =>
+      fs.open(dir, 'r', (err, fd) => {
+        if (err) return reject(err)
+        fs.fsync(fd, (syncErr) => fs.close(fd, (closeErr) => (syncErr ?? closeErr ? reject(syncErr ?? closeErr) : resolve())))
+      }),
+    )
   },
   openAppend(path, opts) {
     const { O_APPEND, O_CREAT, O_WRONLY, O_DSYNC } = fs.constants

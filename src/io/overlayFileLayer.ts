@@ -61,6 +61,11 @@ export class OverlayFileLayer implements FileLayer {
     return Buffer.from(this.bytes(this.need(p)))
   }
 
+  async readFileAsync(p: string): Promise<Buffer> {
+    const n = this.need(p)
+    return n.kind === 'mem' ? Buffer.from(n.data) : this.base.readFileAsync(n.from)
+  }
+
   readRange(p: string, offset: number, length: number): Buffer {
     return Buffer.from(this.bytes(this.need(p)).subarray(offset, offset + length))
   }
@@ -90,6 +95,12 @@ export class OverlayFileLayer implements FileLayer {
   }
 
   syncDir(): void {}
+
+  async syncDirAsync(): Promise<void> {}
+
+  async unlinkAsync(p: string): Promise<void> {
+    this.unlink(p)
+  }
 
   openAppend(p: string): AppendFile {
     if (!this.exists(p)) this.set(p, Buffer.alloc(0))

@@ -48,7 +48,7 @@ class ReachedTime {}
  * checkpoint's seq + 1): the events needed are gone. Damage in the log is not thrown: it is in
  * `log.problem`, and `seq` says how far the state got.
  */
-export function materialize(files: FileLayer, dir: string, opts: MaterializeOptions = {}): Materialized {
+export async function materialize(files: FileLayer, dir: string, opts: MaterializeOptions = {}): Promise<Materialized> {
   const toSeq = opts.toSeq ?? Infinity
   const toTime = opts.toTime ?? Infinity
   const skipped: Materialized['checkpointsSkipped'] = []
@@ -92,7 +92,7 @@ export function materialize(files: FileLayer, dir: string, opts: MaterializeOpti
   )
   if (fromSeq <= toSeq) {
     try {
-      log = loader.load(files, dir, fromSeq, toSeq)
+      log = await loader.load(files, dir, fromSeq, toSeq)
     } catch (err) {
       if (!(err instanceof ReachedTime)) throw err
       stoppedAtTime = true

@@ -59,7 +59,11 @@ export interface RecoverOptions {
   onProgress?: (p: RecoveryProgress) => void
 }
 
-export function recover(files: FileLayer, dir: string, opts: RecoverOptions): Recovered {
+/**
+ * Asynchronous so that a long replay yields to the event loop (see logReader); nothing else may
+ * touch the directory meanwhile (open() holds the lock and has not started the writer).
+ */
+export async function recover(files: FileLayer, dir: string, opts: RecoverOptions): Promise<Recovered> {
   const started = performance.now()
   removeCheckpointLeftovers(files, dir)
   const skipped: RecoveryReport['checkpointsSkipped'] = []
@@ -91,7 +95,7 @@ export function recover(files: FileLayer, dir: string, opts: RecoverOptions): Re
   assertLogReachesBack(files, dir, fromSeq, loadedFile)
 
   const loader = new StateLoader(state, undefined, opts.onProgress)
-  const result = loader.load(files, dir, fromSeq)
+  const result = await loader.load(files, dir, fromSeq)
   const replayed = loader.events
 
   let tornBytes = 0

@@ -109,6 +109,19 @@ export class BaseView {
     return this.nums[row * F + SEQ]!
   }
 
+  /** The row's key as a string (the ordered index is built from a view). */
+  keyAt(row: number): string {
+    const o = row * I
+    const off = this.ints[o + KEY_OFF]!
+    return this.bufs[this.ints[o + KEY_BUF]!]!.toString('utf8', off, off + this.ints[o + KEY_LEN]!)
+  }
+
+  /** The row's entry, as BaseTable.entry makes it. */
+  entryAt(row: number): Entry {
+    const bytes = this.live[row] === PACKED ? this.inflate!(this.stored(row)) : this.stored(row)
+    return new PlainEntry(this.nums[row * F + SEQ]!, this.nums[row * F + TIME]!, bytes)
+  }
+
   time(row: number): number {
     return this.nums[row * F + TIME]!
   }

@@ -98,11 +98,15 @@ export class MemoryState {
     if (data !== undefined) this.entanglements.load(data)
   }
 
-  /** The ordered index, built on first use and maintained by every apply from then on. */
+  /**
+   * The ordered index, maintained by every apply from then on. The first call starts its build
+   * (in time slices, see OrderedIndex) from the Map and a view of the base: base keys stay in
+   * the base; the index holds entries of their rows.
+   */
   orderedIndex(): OrderedIndex {
     if (this.ordered === undefined) {
-      this.promoteAll()
-      this.ordered = new OrderedIndex(this.entries)
+      const base = this.base.live > 0 ? this.base.view() : undefined
+      this.ordered = new OrderedIndex(Array.from(this.entries.keys()), Array.from(this.entries.values()), base)
     }
     return this.ordered
   }
@@ -308,11 +312,4 @@ export class MemoryState {
     if (row >= 0) this.base.kill(row)
   }
 
-  /** Moves every base key into the Map (the ordered index is built over the Map). */
-  private promoteAll(): void {
-    const base = this.base
-    if (base.live === 0) return
-    base.forEachLive((row) => this.entries.set(base.keyAt(row), this.entryOfRow(row)))
-    this.base = new BaseTable()
-  }
 }

@@ -2,13 +2,17 @@
 // segments in seq order, checks each one and the continuity between them, and stops at the
 // first problem, which it classifies (an interrupted write at the very end, or corruption)
 // without acting on it: truncating, failing or moving files aside is the caller's policy.
+// It is asynchronous: a segment is scanned a few thousand records at a time, with a turn of the
+// event loop whenever a time slice is used up, so replaying a large log never stalls the process.
 import path from 'node:path'
 import type { WalEvent } from '../events/types.js'
 import type { FileLayer } from '../io/fileLayer.js'
+import { TimeSlice } from '../io/timeSlice.js'
 import { encodeSegmentHeader, parseSegmentName } from './format.js'
 import type { WalFormat } from './format.js'
 import type { RecordSink } from './recordCodec.js'
-import { scanSegment } from './segmentReader.js'
+import { scanRecords, scanSegment } from './segmentReader.js'
+import type { HeaderDamage, ScanOptions, SegmentScan } from './segmentReader.js'
 
 export interface SegmentFile {
   name: string
@@ -51,7 +55,16 @@ export interface ReadLogOptions {
   onSegment?: (seg: SegmentFile, bytesBefore: number, bytesTotal: number) => void
   /** Records of binary segments go here instead of to `visit` (see ScanOptions.sink). */
   sink?: RecordSink
+  /**
+   * Called before each turn of the event loop the reader yields, with the bytes done so far
+   * (the segments before plus the offset reached in this one) and the total: where a progress
+   * bar repaints.
+   */
+  onSlice?: (bytesDone: number, bytesTotal: number) => void
 }
+
+/** Records scanned between checks of the time slice: ~1 ms of replay. */
+const RECORDS_PER_CHECK = 2048
 
 export function listSegments(files: FileLayer, dir: string): SegmentFile[] {
   const out: SegmentFile[] = []
@@ -64,12 +77,12 @@ export function listSegments(files: FileLayer, dir: string): SegmentFile[] {
   return out.sort((a, b) => a.firstSeq - b.firstSeq)
 }
 
-export function readLog(
+export async function readLog(
   files: FileLayer,
   dir: string,
   visit: (ev: WalEvent) => void,
   opts: ReadLogOptions = {},
-): LogReadResult {
+): Promise<LogReadResult> {
   const fromSeq = opts.fromSeq ?? 1
   const toSeq = opts.toSeq ?? Infinity
   const all = listSegments(files, dir)
@@ -82,6 +95,7 @@ export function readLog(
   let done = 0
   let lastSeq = 0
   let problem: LogProblem | undefined
+  const slice = new TimeSlice()
   for (let i = 0; i < segs.length; i++) {
     const seg = segs[i]!
     const isLast = i === segs.length - 1
@@ -90,8 +104,8 @@ export function readLog(
       problem = corruption(seg, 0, `segment starts at seq ${seg.firstSeq} but the previous one ended at ${lastSeq}`)
       break
     }
-    const bytes = files.readFile(seg.path)
-    const scan = scanSegment(bytes, visit, { fromSeq, toSeq, sink: opts.sink })
+    const bytes = await files.readFileAsync(seg.path)
+    const scan = await scanInSlices(bytes, visit, { fromSeq, toSeq, sink: opts.sink }, slice, (at) => opts.onSlice?.(done + at, total))
     if ('headerError' in scan) {
       // A crash while creating the last segment leaves a prefix of its header: nothing was in it
       // (headers are fsynced before any record is appended). Anything else is damage.
@@ -121,6 +135,36 @@ export function readLog(
     if (lastSeq >= toSeq) break
   }
   return { segments: results, lastSeq, problem }
+}
+
+/**
+ * scanSegment over the whole of `bytes`, RECORDS_PER_CHECK records per call, resuming at the
+ * record boundary where the previous call stopped, and yielding a turn whenever the slice is
+ * used up. The result is the one a single scanSegment call would give: damage is found (and
+ * classified) by the same scan, which sees the whole segment.
+ */
+async function scanInSlices(
+  bytes: Buffer,
+  visit: (ev: WalEvent) => void,
+  opts: ScanOptions,
+  slice: TimeSlice,
+  beforeTurn: (offset: number) => void,
+): Promise<SegmentScan | HeaderDamage> {
+  const first = scanSegment(bytes, visit, { ...opts, limit: RECORDS_PER_CHECK })
+  if ('headerError' in first) return first
+  const toSeq = opts.toSeq ?? Infinity
+  let scan = first
+  let records = first.records
+  while (scan.damage === undefined && scan.validEnd < bytes.length && scan.lastSeq < toSeq) {
+    if (slice.due()) {
+      beforeTurn(scan.validEnd)
+      await slice.turn()
+    }
+    const resume = { offset: scan.validEnd, seq: scan.lastSeq + 1 }
+    scan = scanRecords(bytes, first.header, visit, { ...opts, resume, limit: RECORDS_PER_CHECK })
+    records += scan.records
+  }
+  return { ...scan, records }
 }
 
 /** Whether `bytes` is a strict prefix of the header a segment starting at firstSeq would have. */

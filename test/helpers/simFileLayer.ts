@@ -117,6 +117,9 @@ export class SimFileLayer implements FileLayer {
   readFile(p: string): Buffer {
     return Buffer.from(this.get(p).data)
   }
+  async readFileAsync(p: string): Promise<Buffer> {
+    return this.readFile(p)
+  }
   readRange(p: string, offset: number, length: number): Buffer {
     return Buffer.from(this.get(p).data.subarray(offset, offset + length))
   }
@@ -152,6 +155,12 @@ export class SimFileLayer implements FileLayer {
     const ino = this.get(p)
     this.step()
     ino.data = ino.data.subarray(0, length)
+  }
+  async syncDirAsync(dir: string): Promise<void> {
+    this.syncDir(dir)
+  }
+  async unlinkAsync(p: string): Promise<void> {
+    this.unlink(p)
   }
   syncDir(dir: string): void {
     this.step()

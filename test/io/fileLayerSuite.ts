@@ -15,6 +15,7 @@ export function fileLayerSuite(name: string, make: () => { files: FileLayer; dir
       await f.write(Buffer.from('world'))
       await f.datasync()
       expect(files.readFile(p).toString()).toBe('hello world')
+      expect((await files.readFileAsync(p)).toString()).toBe('hello world')
       expect(files.size(p)).toBe(11)
       await f.truncate(5)
       await f.write(Buffer.from('!'))
@@ -27,7 +28,7 @@ export function fileLayerSuite(name: string, make: () => { files: FileLayer; dir
       expect(files.mtimeMs(p)).toBeGreaterThan(0)
     })
 
-    it('creates exclusively, renames, unlinks and syncs directories', () => {
+    it('creates exclusively, renames, unlinks and syncs directories', async () => {
       const { files, dir } = make()
       files.mkdirp(dir)
       const p = path.join(dir, 'LOCK')
@@ -38,9 +39,13 @@ export function fileLayerSuite(name: string, make: () => { files: FileLayer; dir
       expect(files.readFile(path.join(dir, 'moved')).toString()).toBe('1')
       files.writeFileDurable(path.join(dir, 'w'), Buffer.from('data'))
       expect(files.readFile(path.join(dir, 'w')).toString()).toBe('data')
+      files.writeFileDurable(path.join(dir, 'x'), Buffer.from('gone'))
       files.unlink(path.join(dir, 'moved'))
       files.syncDir(dir)
+      await files.unlinkAsync(path.join(dir, 'x'))
+      await files.syncDirAsync(dir)
       expect(files.list(dir).sort()).toEqual(['w'])
+      await expect(files.unlinkAsync(path.join(dir, 'x'))).rejects.toMatchObject({ code: 'ENOENT' })
       expect(files.list(path.join(dir, 'missing'))).toEqual([])
       expect(() => files.readFile(path.join(dir, 'nope'))).toThrow(expect.objectContaining({ code: 'ENOENT' }))
     })

@@ -166,7 +166,11 @@ describe('MemoryState over a base table', () => {
         }
         expect(contents(state)).toEqual(model)
         expect(state.valueBytes()).toBe([...model.values()].reduce((n, e) => n + encodeValue(e.value).length, 0))
-        if (ordered) expect(state.orderedIndex().snapshot().size).toBe(model.size)
+        if (ordered) {
+          const snap = state.orderedIndex().snapshot()
+          expect([...snap.keys()]).toEqual([...model.keys()].sort())
+          expect([...snap.entries()].map(([k, e]) => [k, { value: e.value(), seq: e.seq }])).toEqual([...model.keys()].sort().map((k) => [k, model.get(k)]))
+        }
       }),
       { numRuns: 300 },
     )

@@ -30,7 +30,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   const keep = keepOption(stringOption(args, 'keep'))
   return withRecoveredDir(dir, 'checkpoint', async (r) => {
     const written = await checkpointRecovered(dir, r)
-    const pruned = prune(files, dir, keep)
+    const pruned = await prune(files, dir, keep)
     if (written === undefined) stdout.line(`The newest checkpoint is already at the last seq (${fmtInt(r.report.lastSeq)}); nothing to write.`)
     else {
       stdout.line(

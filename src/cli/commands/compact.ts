@@ -53,7 +53,7 @@ export async function run(args: ParsedArgs): Promise<number> {
         )
       }
     }
-    const pruned = prune(files, dir, keep)
+    const pruned = await prune(files, dir, keep)
     const covered = kept.at(-1)!.seq
     const deleted = [...pruned.segmentsDeleted]
     let rewritten: ReturnType<typeof dropCoveredPrefix> | undefined

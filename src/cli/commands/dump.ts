@@ -61,9 +61,9 @@ export async function run(args: ParsedArgs): Promise<number> {
   const progress = new ReadProgress(bar, touched)
   const fromTime = from?.time
   const toTime = to?.time
-  const read = (afterSeq: number, opts: Parameters<typeof readLogResilient>[2]): ResilientRead => {
+  const read = async (afterSeq: number, opts: Parameters<typeof readLogResilient>[2]): Promise<ResilientRead> => {
     const records = new RecordPrinter(printer, stdout, { fromTime, toTime, afterSeq }, progress)
-    const r = readLogResilient(dir, records.visit, { ...opts, sink: records, files: reusingReadLayer() })
+    const r = await readLogResilient(dir, records.visit, { ...opts, sink: records, files: reusingReadLayer() })
     records.finish(r.lastSeq)
     return r
   }
@@ -75,9 +75,9 @@ export async function run(args: ParsedArgs): Promise<number> {
     const r = await dumpParallel(settings, segments, { fromSeq: from?.seq, toSeq: to?.seq }, stdout, bar, workers)
     if (r.finished) result = { ...r, vanished: undefined }
     // Something only a sequential read can judge (or a segment deleted meanwhile): go on with one.
-    else result = read(r.printedUpTo, { fromSeq: r.fromSeq, toSeq: to?.seq })
+    else result = await read(r.printedUpTo, { fromSeq: r.fromSeq, toSeq: to?.seq })
   } else {
-    result = read(0, { fromSeq: from?.seq, toSeq: to?.seq, onSegment: progress.onSegment })
+    result = await read(0, { fromSeq: from?.seq, toSeq: to?.seq, onSegment: progress.onSegment })
   }
   stdout.flush()
   bar.finish(`dump: read the log up to seq ${fmtInt(result.lastSeq)}`)

@@ -28,9 +28,9 @@ Exit codes: 0 found, 1 no such key, 2 could not run.`,
 export async function run(args: ParsedArgs): Promise<number> {
   const [dir, key] = args.positionals as [string, string]
   requireDatabaseDir(dir)
-  let m: ReturnType<typeof materialize>
+  let m: Awaited<ReturnType<typeof materialize>>
   try {
-    m = retryIfVanished(() => materialize(files, dir))
+    m = await retryIfVanished(() => materialize(files, dir))
   } catch (err) {
     if (!(err instanceof HistoryGoneError)) throw err
     throw new CliError(

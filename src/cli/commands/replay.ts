@@ -66,7 +66,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   const bar = Progress.start({ label: 'replay', totalBytes: cpBytes + listSegments(files, dir).reduce((n, s) => n + s.size, 0), itemName: 'events' })
   let m: Materialized
   try {
-    m = retryIfVanished(() =>
+    m = await retryIfVanished(() =>
       materialize(files, dir, {
         toSeq: to.seq,
         toTime: to.time,

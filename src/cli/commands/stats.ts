@@ -61,7 +61,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   let m: Materialized
   let unbuildable: string | undefined
   try {
-    m = retryIfVanished(() =>
+    m = await retryIfVanished(() =>
       materialize(files, dir, { onProgress: (p) => bar.update(p.phase === 'checkpoint' ? p.bytes : (cps[0]?.size ?? 0) + p.bytes, p.done) }),
     )
   } catch (err) {
@@ -79,7 +79,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   let coveredProblem: LogProblem | undefined
   if (segs.length > 0 && segs[0]!.firstSeq < firstRead) {
     const upTo = unbuildable !== undefined ? Infinity : Math.min(firstRead, m.seq + 1) - 1
-    const r = retryIfVanished(() => readLog(files, dir, () => undefined, { toSeq: upTo }))
+    const r = await retryIfVanished(() => readLog(files, dir, () => undefined, { toSeq: upTo }))
     for (const s of r.segments) if (!read.has(s.name)) read.set(s.name, s)
     coveredProblem = r.problem
   }

@@ -49,7 +49,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     return typeof key !== 'string' || key.startsWith(prefix) // events without a key are printed, as by dump
   }
 
-  const { last, nextSeq, problem } = lastEvents(dir, count, matches)
+  const { last, nextSeq, problem } = await lastEvents(dir, count, matches)
   for (const ev of last) printer.print(ev)
   stdout.flush()
   if (problem !== undefined) {
@@ -98,11 +98,11 @@ function positiveInt(option: string, text: string): number {
 }
 
 /** The last `count` matching events, reading segments backwards until enough are found; and where the log ends. */
-function lastEvents(
+async function lastEvents(
   dir: string,
   count: number,
   matches: (ev: WalEvent) => boolean,
-): { last: WalEvent[]; nextSeq: number; problem: LogProblem | undefined } {
+): Promise<{ last: WalEvent[]; nextSeq: number; problem: LogProblem | undefined }> {
   const segs = listSegments(files, dir)
   let last: WalEvent[] = []
   let nextSeq = 1
@@ -110,7 +110,7 @@ function lastEvents(
   let before = Infinity
   for (let i = segs.length - 1; i >= 0; i--) {
     const got: WalEvent[] = []
-    const r = readLogResilient(
+    const r = await readLogResilient(
       dir,
       (ev) => {
         if (!matches(ev)) return

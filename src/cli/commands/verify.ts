@@ -72,12 +72,12 @@ export async function run(args: ParsedArgs): Promise<number> {
 
   const checkpoints = checkCheckpoints(cps, bar)
   const progress = new ReadProgress(bar, segs, cpBytes)
-  const segments = checkSegments(dir, segs, progress)
+  const segments = await checkSegments(dir, segs, progress)
   bar.finish()
   const records = progress.items
   const seconds = (performance.now() - started) / 1000
 
-  const atOpen = recoveryView(dir, checkpoints, segments)
+  const atOpen = await recoveryView(dir, checkpoints, segments)
   const problems = explain(dir, checkpoints, segments, pid, atOpen)
   const damaged = problems.some((p) => p.severity === 'damage')
   const others = otherFiles(dir)
@@ -154,13 +154,13 @@ function checkCheckpoints(cps: CheckpointFile[], bar: Progress): CheckpointCheck
  * Every segment, with the one reader: it stops at the first problem, so after one it is
  * started again at the next segment (or at the segment it could not reach, after a gap).
  */
-function checkSegments(dir: string, segs: SegmentFile[], progress: ReadProgress): SegmentCheck[] {
+async function checkSegments(dir: string, segs: SegmentFile[], progress: ReadProgress): Promise<SegmentCheck[]> {
   const results = new Map<string, SegmentResult>()
   const problems = new Map<string, LogProblem>()
   let start = segs[0]?.firstSeq
   for (let round = 0; start !== undefined && round <= segs.length + 1; round++) {
     const from: number = start
-    const r = retryIfVanished(() => readLog(files, dir, (ev) => progress.event(ev.seq), { fromSeq: from, onSegment: progress.onSegment }))
+    const r = await retryIfVanished(() => readLog(files, dir, (ev) => progress.event(ev.seq), { fromSeq: from, onSegment: progress.onSegment }))
     for (const s of r.segments) results.set(s.name, s)
     const problem = r.problem
     if (problem === undefined) break
@@ -191,14 +191,14 @@ function checkSegments(dir: string, segs: SegmentFile[], progress: ReadProgress)
  * read from there, so verify's first problem from there on is recovery's. Otherwise the one
  * reader is asked again, as recovery asks it.
  */
-function recoveryView(dir: string, cps: CheckpointCheck[], segs: SegmentCheck[]): LogProblem | undefined {
+async function recoveryView(dir: string, cps: CheckpointCheck[], segs: SegmentCheck[]): Promise<LogProblem | undefined> {
   const from = (cps.find((c) => c.damage === undefined)?.seq ?? 0) + 1
   const first = segs[0]
   if (first === undefined || first.firstSeq > from) return undefined
   let i = 0
   while (i + 1 < segs.length && segs[i + 1]!.firstSeq <= from) i++
   if (segs[i]!.firstSeq === from) return segs.slice(i).find((s) => s.problem !== undefined)?.problem
-  return retryIfVanished(() => readLog(files, dir, () => undefined, { fromSeq: from })).problem
+  return (await retryIfVanished(() => readLog(files, dir, () => undefined, { fromSeq: from }))).problem
 }
 
 /** What each problem means for open(), which reads the newest valid checkpoint and the log after it. */
