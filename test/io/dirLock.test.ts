@@ -156,13 +156,16 @@ function interleavingLayer(): { files: FileLayer; sim: SimFileLayer; onRead: (()
       }
       return b
     },
+    readFileAsync: (p) => sim.readFileAsync(real(p)),
     readRange: (p, o, l) => sim.readRange(real(p), o, l),
     createExclusive: (p, d) => sim.createExclusive(real(p), d),
     writeFileDurable: (p, d) => sim.writeFileDurable(real(p), d),
     unlink: (p) => sim.unlink(real(p)),
+    unlinkAsync: (p) => sim.unlinkAsync(real(p)),
     rename: (a, b) => sim.rename(real(a), real(b)),
     truncate: (p, l) => sim.truncate(real(p), l),
     syncDir: (d) => sim.syncDir(real(d)),
+    syncDirAsync: (d) => sim.syncDirAsync(real(d)),
     openAppend: (p) => sim.openAppend(real(p)),
   }
   return box
