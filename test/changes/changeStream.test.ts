@@ -192,6 +192,17 @@ describe('changes(): where a stream starts', () => {
     await db.close()
   })
 
+  it('in memory mode (no log to catch up from), fails with ISLAB_HISTORY_GONE for a change made before iteration started', async () => {
+    const db = await open({ durability: 'memory' })
+    await db.put('a', 0)
+    const late = db.changes()
+    const early = take(db.changes(), 1)
+    await db.put('b', 1)
+    expect((await early).map((c) => c.key)).toEqual(['b'])
+    await expect(take(late, 1)).rejects.toMatchObject({ code: 'ISLAB_HISTORY_GONE' })
+    await db.close()
+  })
+
   it('rejects a since beyond the current seq with ISLAB_INVALID_OPTION naming the current seq', async () => {
     const db = await open({ dir: tmpDir(), durability: 'sync' })
     await db.put('a', 1)
