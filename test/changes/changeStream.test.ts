@@ -320,6 +320,27 @@ describe('changes(): catch-up reads', () => {
     expect(bytesRead).toBeLessThanOrEqual(1.1 * logSize + 4 * 1024 * 1024)
     await db.close()
   })
+
+  it('lets the event loop run between batches of a long catch-up', async () => {
+    const db = await open({ dir: tmpDir(), durability: 'buffered', checkpoint: false })
+    const n = 20_000
+    for (let i = 0; i < n; i++) void db.put(`k${i % 100}`, i)
+    await db.flush()
+    let turns = 0
+    let ticking = true
+    const tick = (): void => {
+      turns++
+      if (ticking) setImmediate(tick)
+    }
+    setImmediate(tick)
+    const turnsAt: number[] = []
+    for await (const ch of db.changes({ since: 0, live: false })) if (ch.seq % 5000 === 0) turnsAt.push(turns)
+    ticking = false
+    // The old catch-up ran from the first event to the last without a turn: [0, 0, 0, 0].
+    expect(turnsAt.length).toBe(4)
+    expect(turnsAt[3]! - turnsAt[0]!).toBeGreaterThan(0)
+    await db.close()
+  })
 })
 
 describe('changes().toReadable()', () => {

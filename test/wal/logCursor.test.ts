@@ -128,6 +128,22 @@ describe.each(['json', 'binary'] as const)('LogCursor over %s segments', (walFor
   })
 })
 
+describe('LogCursor and records known to be written', () => {
+  it('waits for a cut-short last record, unless the caller knows it was written: then ISLAB_CORRUPTION', async () => {
+    const dir = tmpDir()
+    const db = await open({ dir, durability: 'sync', walFormat: 'json', checkpoint: false })
+    for (let i = 1; i <= 3; i++) await db.put(`k${i}`, i)
+    await db.close()
+    const [seg] = segmentFiles(dir)
+    fs.truncateSync(seg!, fs.statSync(seg!).size - 5)
+    const waiting = new LogCursor(nodeFileLayer, dir, 1)
+    expect(drain(waiting).map((e) => e.seq)).toEqual([1, 2])
+    const knowing = new LogCursor(nodeFileLayer, dir, 1)
+    expect(knowing.read(2, Infinity, 3).map((e) => e.seq)).toEqual([1, 2])
+    expect(() => knowing.read(10, Infinity, 3)).toThrow(expect.objectContaining({ code: 'ISLAB_CORRUPTION' }))
+  })
+})
+
 describe('LogCursor across segments', () => {
   it('reports a sealed segment that stops short of the next one (events missing) with ISLAB_CORRUPTION', async () => {
     const dir = tmpDir()
