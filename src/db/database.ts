@@ -414,8 +414,9 @@ export class Database {
   }
 
   /**
-   * Changes with seq > `since` (default: from now on): first caught up from the log, then live,
-   * with no gap and no duplicate. See ChangesOptions for filters and durability.
+   * Changes with seq > `since` (default: db.seq at this call, however late iteration starts):
+   * first caught up from the log, then live, with no gap and no duplicate. See ChangesOptions for
+   * filters and durability.
    */
   changes<V = unknown>(opts: ChangesOptions = {}): ChangeStream<V> {
     if (this.closed) throw new ClosedError()

@@ -1,8 +1,15 @@
+import crypto from 'node:crypto'
+import { once } from 'node:events'
+import fs from 'node:fs'
+import path from 'node:path'
 import v8 from 'node:v8'
 import vm from 'node:vm'
+import { firstValueFrom } from 'rxjs'
 import { describe, expect, it } from 'vitest'
+import type { FileLayer } from '../../src/io/fileLayer.js'
+import { nodeFileLayer } from '../../src/io/nodeFileLayer.js'
 import { open } from '../../src/index.js'
-import type { Change, ChangeStream } from '../../src/index.js'
+import type { Change, ChangeStream, Database } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmpdir.js'
 
 async function take<V>(stream: ChangeStream<V>, n: number): Promise<Change<V>[]> {
@@ -13,6 +20,16 @@ async function take<V>(stream: ChangeStream<V>, n: number): Promise<Change<V>[]>
     if (out.length >= n) break
   }
   return out
+}
+
+/** Resolves to 'hung' if `p` has not settled after `ms` (a liveness check, not a timing one). */
+function settles<T>(p: Promise<T>, ms = 3000): Promise<T | 'hung'> {
+  return Promise.race([p, new Promise<'hung'>((r) => setTimeout(() => r('hung'), ms).unref())])
+}
+
+/** Change streams registered on the feed (while any is, every write keeps undo data for `prev`). */
+function streams(db: Database): number {
+  return (db as unknown as { feed: { streams: number } }).feed.streams
 }
 
 describe('changes()', () => {
@@ -136,6 +153,192 @@ describe('changes()', () => {
     }
     await reading
     expect(got).toEqual([...Array(target).keys()].map((i) => i + 1))
+    await db.close()
+  })
+})
+
+describe('changes(): where a stream starts', () => {
+  it('without since, starts at db.seq when changes() is called, not when iteration starts (iterator, Observable, Readable)', async () => {
+    const db = await open({ dir: tmpDir(), durability: 'sync' })
+    await db.put('a', 0)
+    const iterated = db.changes()
+    const observed = db.changes()
+    const readable = db.changes().toReadable()
+    const notDurable = db.changes({ durableOnly: false })
+    await db.put('b', 1)
+    // On the old code each of these waited for a write after iteration started: 'hung'.
+    expect(await settles(take(iterated, 1).then((cs) => cs.map((c) => [c.seq, c.key])))).toEqual([[2, 'b']])
+    expect(await settles(firstValueFrom(observed))).toMatchObject({ seq: 2, key: 'b', value: 1 })
+    const firstRead = (async () => {
+      for await (const ch of readable) return ch as Change
+      return undefined
+    })()
+    expect(await settles(firstRead)).toMatchObject({ seq: 2, key: 'b' })
+    expect(await settles(take(notDurable, 1).then((cs) => cs.map((c) => c.seq)))).toEqual([2])
+    await db.close()
+  })
+
+  it('without since in buffered mode, also delivers a write made before iteration and not yet flushed', async () => {
+    const db = await open({ dir: tmpDir(), durability: 'buffered', syncIntervalMs: 60_000 })
+    await db.put('a', 0)
+    await db.flush()
+    const durable = db.changes()
+    const all = db.changes({ durableOnly: false })
+    await db.put('b', 1)
+    expect(await settles(take(all, 1).then((cs) => cs.map((c) => c.key)))).toEqual(['b'])
+    const gotDurable = settles(take(durable, 1).then((cs) => cs.map((c) => c.key)))
+    await db.flush()
+    expect(await gotDurable).toEqual(['b'])
+    await db.close()
+  })
+
+  it('in memory mode (no log to catch up from), fails with ISLAB_HISTORY_GONE for a change made before iteration started', async () => {
+    const db = await open({ durability: 'memory' })
+    await db.put('a', 0)
+    const late = db.changes()
+    const early = take(db.changes(), 1)
+    await db.put('b', 1)
+    expect((await early).map((c) => c.key)).toEqual(['b'])
+    await expect(take(late, 1)).rejects.toMatchObject({ code: 'ISLAB_HISTORY_GONE' })
+    await db.close()
+  })
+
+  it('rejects a since beyond the current seq with ISLAB_INVALID_OPTION naming the current seq', async () => {
+    const db = await open({ dir: tmpDir(), durability: 'sync' })
+    await db.put('a', 1)
+    await db.put('b', 2)
+    const err = await settles(take(db.changes({ since: 3 }), 1).catch((e: unknown) => e))
+    expect(err).toMatchObject({ code: 'ISLAB_INVALID_OPTION' })
+    expect((err as Error).message).toMatch(/current seq is 2/)
+    expect(await settles(firstValueFrom(db.changes({ since: 99, live: false })).catch((e: unknown) => e))).toMatchObject({ code: 'ISLAB_INVALID_OPTION' })
+    // since = db.seq is fine: only new changes.
+    const next = take(db.changes({ since: 2 }), 1)
+    await db.put('c', 3)
+    expect((await next).map((c) => c.seq)).toEqual([3])
+    await db.close()
+  })
+})
+
+describe('changes(): stopping', () => {
+  it('return() on a filtered stream waiting for a match settles at once and releases the feed', async () => {
+    const db = await open({ dir: tmpDir(), durability: 'sync' })
+    const it = db.changes({ prefix: 'never:' })[Symbol.asyncIterator]()
+    const pending = it.next()
+    await db.put('a', 1)
+    await db.put('b', 2)
+    expect(streams(db)).toBe(1)
+    expect(await settles(it.return!())).toEqual({ done: true, value: undefined })
+    expect(streams(db)).toBe(0)
+    expect(await settles(pending)).toEqual({ done: true, value: undefined })
+    expect(await it.next()).toEqual({ done: true, value: undefined })
+    await db.close()
+  })
+
+  it('unsubscribe() of a waiting Observable and destroy() of a waiting Readable release the feed at once', async () => {
+    const db = await open({ dir: tmpDir(), durability: 'buffered', syncIntervalMs: 5 })
+    const seen: unknown[] = []
+    const sub = db.changes({ keys: ['never'] }).subscribe((c) => seen.push(c))
+    const readable = db.changes({ prefix: 'never:', durableOnly: false }).toReadable()
+    readable.on('data', (c) => seen.push(c))
+    for (let i = 0; i < 10; i++) await db.put(`k${i}`, i)
+    await db.flush()
+    expect(streams(db)).toBe(2)
+    sub.unsubscribe()
+    expect(streams(db)).toBe(1)
+    const closed = once(readable, 'close')
+    readable.destroy()
+    expect(await settles(closed)).not.toBe('hung')
+    expect(streams(db)).toBe(0)
+    await db.put('never', 1)
+    expect(seen).toEqual([])
+    await db.close()
+  })
+
+  it('return() in the middle of catch-up releases the feed', async () => {
+    const db = await open({ dir: tmpDir(), durability: 'sync' })
+    for (let i = 0; i < 50; i++) await db.put(`k${i}`, i)
+    const got = await take(db.changes({ since: 0 }), 10)
+    expect(got.map((c) => c.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    expect(streams(db)).toBe(0)
+    await db.close()
+  })
+})
+
+describe('changes(): records over the read window', () => {
+  it('catches up over and goes live past a ~6 MiB JSON record', async () => {
+    const dir = tmpDir()
+    const db = await open({ dir, durability: 'sync', walFormat: 'json', checkpoint: false })
+    const big = crypto.randomBytes(5 * 1024 * 1024).toString('base64')
+    await db.put('before', 1)
+    await db.put('big', big)
+    await db.put('after', 3)
+    const caughtUp = await settles(take(db.changes({ since: 0, live: false }), 10))
+    expect(caughtUp === 'hung' ? caughtUp : caughtUp.map((c) => [c.seq, c.key, c.key === 'big' ? c.value === big : c.value])).toEqual([
+      [1, 'before', 1],
+      [2, 'big', true],
+      [3, 'after', 3],
+    ])
+    // A live stream that starts behind: catch-up, then the next write.
+    const live = settles(take(db.changes({ since: 1 }), 3))
+    await db.put('later', 4)
+    const got = await live
+    expect(got === 'hung' ? got : got.map((c) => c.seq)).toEqual([2, 3, 4])
+    await db.close()
+  })
+})
+
+describe('changes(): catch-up reads', () => {
+  it('reads each byte of the log about once to catch up (not a window per batch)', async () => {
+    const dir = tmpDir()
+    let bytesRead = 0
+    const counting: FileLayer = {
+      ...nodeFileLayer,
+      readRange(p, offset, length) {
+        const b = nodeFileLayer.readRange(p, offset, length)
+        bytesRead += b.length
+        return b
+      },
+      readFile(p) {
+        const b = nodeFileLayer.readFile(p)
+        bytesRead += b.length
+        return b
+      },
+    }
+    const db = await open({ dir, durability: 'buffered', fileLayer: counting, checkpoint: false })
+    const value = { text: 'v'.repeat(200) }
+    const n = 30_000
+    for (let i = 0; i < n; i++) void db.put(`key:${i % 500}`, value)
+    await db.flush()
+    const logSize = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.wal'))
+      .reduce((t, f) => t + fs.statSync(path.join(dir, f)).size, 0)
+    bytesRead = 0
+    let count = 0
+    for await (const ch of db.changes({ since: 0, live: false })) if (ch.seq > 0) count++
+    expect(count).toBe(n)
+    expect(bytesRead).toBeLessThanOrEqual(1.1 * logSize + 4 * 1024 * 1024)
+    await db.close()
+  })
+
+  it('lets the event loop run between batches of a long catch-up', async () => {
+    const db = await open({ dir: tmpDir(), durability: 'buffered', checkpoint: false })
+    const n = 20_000
+    for (let i = 0; i < n; i++) void db.put(`k${i % 100}`, i)
+    await db.flush()
+    let turns = 0
+    let ticking = true
+    const tick = (): void => {
+      turns++
+      if (ticking) setImmediate(tick)
+    }
+    setImmediate(tick)
+    const turnsAt: number[] = []
+    for await (const ch of db.changes({ since: 0, live: false })) if (ch.seq % 5000 === 0) turnsAt.push(turns)
+    ticking = false
+    // The old catch-up ran from the first event to the last without a turn: [0, 0, 0, 0].
+    expect(turnsAt.length).toBe(4)
+    expect(turnsAt[3]! - turnsAt[0]!).toBeGreaterThan(0)
     await db.close()
   })
 })

@@ -1,0 +1,207 @@
+// The reading behind a change stream: catch-up from the log, then live, in seq order with no gap
+// and no duplicate at the hand-over; and a stop that takes effect at once.
+//
+// Hand-over: the live feed is subscribed before catching up, into a bounded queue. Catch-up
+// reads the log until it has nothing more; from then on the queue is drained as long as it
+// continues exactly at the next seq. A gap (the queue overflowed, or events were applied but not
+// yet written when catch-up ended) sends the stream back to the log, which by then holds them.
+//
+// Stopping: an async generator's return() waits behind a pending next(), which may wait for an
+// event that never comes (a filter nothing matches). So the iterator handed out is ours: its
+// return() releases the feed subscription and the stream count synchronously and wakes the
+// generator, which then ends by itself.
+import type { Subject, Subscription } from 'rxjs'
+import { HistoryGoneError } from '../errors.js'
+import type { WalEvent } from '../events/types.js'
+import type { WriteRequest } from '../pipeline/writeRequest.js'
+import { LogCursor } from '../wal/logCursor.js'
+import type { ChangeFeed } from './changeFeed.js'
+import { changesOf, keyFilter } from './changeOf.js'
+import type { Change, ChangeSource, ChangesOptions } from './changeStream.js'
+
+const READ_BATCH = 512
+/** Live events buffered for a consumer that is busy; past this, it goes back to reading the log. */
+const LIVE_QUEUE_MAX = 8192
+
+/** What one iteration holds on the feed, released once: by its end, or at once by return(). */
+class LiveRegistration {
+  readonly queue: WriteRequest[] = []
+  overflowed = false
+  ended = false
+  stopped = false
+  private wake: (() => void) | undefined
+  private sub: Subscription | undefined
+  private progress: Subscription | undefined
+  private registered = false
+
+  constructor(
+    private readonly feed: ChangeFeed,
+    private readonly subject: Subject<WriteRequest>,
+  ) {}
+
+  /** Counts the stream (so writes keep `prev`) and listens for durability progress. */
+  register(live: boolean): void {
+    if (this.registered || this.stopped) return
+    this.registered = true
+    this.feed.streams++
+    this.progress = this.feed.durableProgress$.subscribe(() => this.wakeUp())
+    if (live) this.subscribe()
+  }
+
+  /** (Re)subscribes the live queue, empty. */
+  subscribe(): void {
+    this.sub?.unsubscribe()
+    this.queue.length = 0
+    this.overflowed = false
+    this.sub = this.subject.subscribe({
+      next: (req) => {
+        if (this.overflowed) return
+        if (this.queue.length >= LIVE_QUEUE_MAX) {
+          this.overflowed = true
+          this.queue.length = 0
+        } else {
+          this.queue.push(req)
+        }
+        this.wakeUp()
+      },
+      complete: () => {
+        this.ended = true
+        this.wakeUp()
+      },
+    })
+  }
+
+  /** Resolves at the next live event, durability tick, end of the feed, or stop. */
+  waitForNews(): Promise<void> {
+    return new Promise<void>((resolve) => (this.wake = resolve))
+  }
+
+  release(): void {
+    if (!this.registered) return
+    this.registered = false
+    this.feed.streams--
+    this.sub?.unsubscribe()
+    this.progress?.unsubscribe()
+    this.sub = undefined
+    this.progress = undefined
+    this.queue.length = 0
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.release()
+    this.wakeUp()
+  }
+
+  private wakeUp(): void {
+    const w = this.wake
+    this.wake = undefined
+    w?.()
+  }
+}
+
+/** The iterator of one iteration of a change stream. */
+export class ChangeIterator<V> implements AsyncIterator<Change<V>> {
+  private readonly reg: LiveRegistration
+  private readonly gen: AsyncGenerator<Change<V>, void>
+
+  constructor(source: ChangeSource, opts: ChangesOptions, since: number) {
+    const durableOnly = opts.durableOnly ?? true
+    this.reg = new LiveRegistration(source.feed, durableOnly ? source.feed.durable$ : source.feed.applied$)
+    this.gen = read<V>(source, opts, since, durableOnly, this.reg)
+  }
+
+  next(): Promise<IteratorResult<Change<V>>> {
+    if (this.reg.stopped) return Promise.resolve({ done: true, value: undefined })
+    return this.gen.next()
+  }
+
+  /** Stops now, even while a next() waits: releases the feed at once; a pending next() ends with done. */
+  return(): Promise<IteratorResult<Change<V>>> {
+    this.reg.stop()
+    // Ends a generator that is parked at a yield (runs its finally); queued behind a pending next() otherwise.
+    this.gen.return(undefined).catch(() => undefined)
+    return Promise.resolve({ done: true, value: undefined })
+  }
+}
+
+async function* read<V>(
+  source: ChangeSource,
+  opts: ChangesOptions,
+  since: number,
+  durableOnly: boolean,
+  reg: LiveRegistration,
+): AsyncGenerator<Change<V>, void> {
+  const live = opts.live ?? true
+  const pass = keyFilter(opts)
+  const feed = source.feed
+  let last = since
+  reg.register(live)
+  try {
+    const cursor = source.files === undefined ? undefined : new LogCursor(source.files, source.dir, last + 1)
+    let progressMark = -1
+    for (;;) {
+      // A round that moved nothing (the log does not hold yet what the feed announced): breathe.
+      if (last === progressMark) {
+        await new Promise((r) => setTimeout(r, 5))
+        if (reg.stopped) return
+      }
+      progressMark = last
+      // Catch up from the log, a batch at a time, letting the event loop run between batches.
+      if (cursor !== undefined) {
+        cursor.seek(last + 1)
+        for (;;) {
+          const limit = durableOnly ? feed.durableSeq : Infinity
+          const batch = cursor.read(READ_BATCH, limit, feed.durableSeq)
+          if (batch.length === 0) break
+          for (const ev of batch) {
+            for (const ch of changesOf<V>(ev, undefined, pass)) yield ch
+            last = ev.seq
+          }
+          await new Promise((r) => setImmediate(r))
+          if (reg.stopped) return
+        }
+      }
+      if (!live) {
+        if (last < (durableOnly ? feed.durableSeq : source.seq()) && cursor !== undefined && !durableOnly) {
+          await source.flush()
+          if (reg.stopped) return
+          continue
+        }
+        if (cursor === undefined && last < source.seq()) throw new HistoryGoneError(last + 1, source.seq() + 1)
+        return
+      }
+      // Live: drain the queue while it continues exactly where we are.
+      const queue = reg.queue
+      for (;;) {
+        while (queue.length > 0 && queue[0]!.seq <= last) queue.shift()
+        if (reg.overflowed) break
+        if (queue.length > 0) {
+          if (queue[0]!.seq !== last + 1) break
+          const req = queue.shift()!
+          for (const ch of changesOf<V>(req as unknown as WalEvent, req.undo, pass)) yield ch
+          last = req.seq
+          continue
+        }
+        if (reg.ended || reg.stopped || !source.isOpen()) return
+        // Is there a gap the live queue will never fill? Everything up to `head` has been published.
+        const head = durableOnly ? feed.durableSeq : source.seq()
+        if (head > last) break
+        await reg.waitForNews()
+      }
+      if (cursor === undefined) throw new HistoryGoneError(last + 1, queue[0]?.seq ?? source.seq() + 1)
+      if (reg.overflowed) {
+        reg.subscribe()
+      } else if (!durableOnly) {
+        // The missing events were applied but may not be written yet.
+        await source.flush()
+        if (reg.stopped) return
+      }
+    }
+  } catch (err) {
+    // A consumer that has stopped asked for nothing more, errors included.
+    if (!reg.stopped) throw err
+  } finally {
+    reg.release()
+  }
+}
