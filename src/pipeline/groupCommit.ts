@@ -51,6 +51,12 @@ export class GroupCommitter {
    * bytes (0: none). Writes carry the time assignSeq stamped, so checking age costs no clock read.
    */
   private pendingSince = 0
+  /** Buffered mode: a commit is due and scheduled; `holding` once a microtask has run since. */
+  private due = false
+  private holding = false
+  private readonly startHolding = (): void => {
+    if (this.due) this.holding = true
+  }
   /** A halt() during a commit: told to onFailure once that commit has settled. */
   private haltPending = false
   /** A stage threw (halt): the outcome stages may be unsubscribed, so emit settles writes itself. */
@@ -133,18 +139,27 @@ export class GroupCommitter {
       return
     }
     // Buffered: a write is acknowledged at once unless a commit is due — too much pending, or the
-    // oldest pending write older than syncIntervalMs (or the clock stepped back). Then it waits
-    // for that commit: a caller looping on resolved promises never yields to the timer or to
-    // setImmediate, and this is what makes it yield, bounding both loss and memory.
+    // oldest pending write older than syncIntervalMs (or the clock stepped back) — and a microtask
+    // has run since: then the caller is running on resolved promises (`for (...) await put()`,
+    // one loop or many), which never yields to the timer or to setImmediate by itself, so its
+    // writes wait for the commit, and it yields. Within one synchronous burst of puts nobody can
+    // see an acknowledgement before the burst ends and the commit can start, so those are not
+    // held: holding every one of them would keep them all alive past a young-generation GC.
+    if (this.holding) {
+      req.awaitsCommit = true
+      this.waiting.push(req)
+      return
+    }
+    if (this.due) return
     const since = this.pendingSince
     if (since === 0) this.pendingSince = req.time
-    else if (req.time - since >= this.opts.syncIntervalMs || req.time < since) this.hold(req)
-    if (!req.awaitsCommit && this.wal.pendingBytes >= this.opts.maxPendingBytes) this.hold(req)
+    else if (req.time - since >= this.opts.syncIntervalMs || req.time < since) this.commitDue()
+    if (!this.due && this.wal.pendingBytes >= this.opts.maxPendingBytes) this.commitDue()
   }
 
-  private hold(req: WriteRequest): void {
-    req.awaitsCommit = true
-    this.waiting.push(req)
+  private commitDue(): void {
+    this.due = true
+    queueMicrotask(this.startHolding)
     this.schedule()
   }
 
@@ -167,6 +182,8 @@ export class GroupCommitter {
         this.waiting = []
         const upTo = this.appendedSeq
         this.pendingSince = 0
+        this.due = false
+        this.holding = false
         try {
           await this.wal.commit(true)
         } catch (err) {

@@ -45,7 +45,7 @@ describe('buffered mode under a tight await loop', () => {
     await db.close()
   })
 
-  it('never holds more than its cap of pending WAL: the put that reaches it waits for the commit', async () => {
+  it('never holds much more than its cap of pending WAL: once it is reached, puts wait for the commit', async () => {
     // A long interval, so only the size trigger can start a commit.
     const db = await open({ dir: tmpDir(), durability: 'buffered', syncIntervalMs: 600_000, checkpoint: false })
     const value = crypto.randomBytes(64 * 1024)
