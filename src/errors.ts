@@ -11,6 +11,7 @@ export type IslabErrorCode =
   | 'ISLAB_INVALID_OPTION'
   | 'ISLAB_UNSERIALIZABLE'
   | 'ISLAB_WAL_FAILED'
+  | 'ISLAB_FAILED'
   | 'ISLAB_HISTORY_GONE'
   | 'ISLAB_NOT_WRITABLE'
   | 'ISLAB_NOT_FOUND'
@@ -105,19 +106,94 @@ export class UnserializableError extends IslabError {
   }
 }
 
+/**
+ * What a failure of the write path did to writes: seqs `lostFromSeq..lostToSeq` (both undefined when
+ * none) were sequenced but are not in the log; those among them whose promise resolved were
+ * acknowledged (buffered mode) and are lost, those that rejected were never acknowledged.
+ * `outcomeUnknown`: the log could not be cut back after a failed commit, so some writes of that
+ * commit that were rejected may still be found on disk after a reopen.
+ */
+export interface FailureDetails {
+  lostFromSeq?: number
+  lostToSeq?: number
+  outcomeUnknown?: boolean
+}
+
+function lossSentence(d: FailureDetails): string {
+  let s = ''
+  if (d.lostFromSeq !== undefined) {
+    s +=
+      ` Seqs ${d.lostFromSeq}..${d.lostToSeq} are not in the log: writes among them that were acknowledged ` +
+      '(buffered mode) are lost, and the rest were rejected.'
+  }
+  if (d.outcomeUnknown === true) {
+    s +=
+      ' The log could not be cut back after the failed commit, so the outcome of its writes is unknown: ' +
+      'though rejected, some of them may be present after a reopen; check them after open().'
+  }
+  return s
+}
+
 /** The WAL could not be written (ENOSPC, EIO, ...); the database stops accepting writes. */
 export class WalFailedError extends IslabError {
-  constructor(cause: unknown) {
+  readonly lostFromSeq: number | undefined
+  readonly lostToSeq: number | undefined
+  readonly outcomeUnknown: boolean
+  constructor(cause: unknown, details: FailureDetails = {}) {
     const detail = cause instanceof Error ? cause.message : String(cause)
     super(
       'ISLAB_WAL_FAILED',
       `Writing the WAL failed (${detail}); writes not yet acknowledged were rejected and the database refuses ` +
-        'further writes. Free disk space or fix the device, then close() and open() again: everything acknowledged ' +
-        'before the failure is intact.',
+        `further writes.${lossSentence(details)} Free disk space or fix the device, then close() and open() again: ` +
+        `everything made durable before the failure is intact.`,
       { cause },
     )
+    this.lostFromSeq = details.lostFromSeq
+    this.lostToSeq = details.lostToSeq
+    this.outcomeUnknown = details.outcomeUnknown === true
   }
 }
+
+/**
+ * An unexpected exception inside the write pipeline (a bug, or a throwing change-stream consumer)
+ * stopped the database. Writes not yet acknowledged were rejected; nothing more is written.
+ */
+export class DatabaseFailedError extends IslabError {
+  lostFromSeq: number | undefined
+  lostToSeq: number | undefined
+  readonly outcomeUnknown = false
+  constructor(
+    cause: unknown,
+    details: FailureDetails = {},
+  ) {
+    super('ISLAB_FAILED', DatabaseFailedError.describe(cause, details), { cause })
+    this.lostFromSeq = details.lostFromSeq
+    this.lostToSeq = details.lostToSeq
+  }
+
+  private static describe(cause: unknown, details: FailureDetails): string {
+    const detail = cause instanceof Error ? cause.message : String(cause)
+    return (
+      `The write pipeline failed (${detail}); writes not yet acknowledged were rejected and the database refuses ` +
+      `further writes.${lossSentence(details)} close() and open() again: everything made durable is intact. ` +
+      "Please report this with the error's cause."
+    )
+  }
+
+  /**
+   * @internal A commit in flight when the pipeline failed has ended with everything up to
+   * `durableSeq` on disk: those seqs are not lost after all.
+   */
+  narrowLoss(durableSeq: number): void {
+    if (this.lostFromSeq === undefined || durableSeq < this.lostFromSeq) return
+    if (durableSeq >= this.lostToSeq!) this.lostFromSeq = this.lostToSeq = undefined
+    else this.lostFromSeq = durableSeq + 1
+    this.message = DatabaseFailedError.describe(this.cause, this)
+  }
+}
+
+/** Either way the write path can stop for good; both carry what was lost. */
+export type WriteFailure = WalFailedError | DatabaseFailedError
 
 export class HistoryGoneError extends IslabError {
   readonly oldestSeq: number

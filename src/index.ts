@@ -8,7 +8,7 @@ export function open(options?: OpenOptions): Promise<Database> {
 }
 
 export { Database }
-export type { BatchOp, CheckpointExtension, CheckpointInfo, DatabaseStats, EntangleOptions, Entry, QuantumRead, WriteOptions } from './db/database.js'
+export type { BatchOp, CheckpointExtension, CheckpointInfo, DatabaseStats, FailureInfo, EntangleOptions, Entry, QuantumRead, WriteOptions } from './db/database.js'
 export type {
   DemonOptions,
   DemonState,
@@ -49,5 +49,6 @@ export {
   NotWritableError,
   UnserializableError,
   WalFailedError,
+  DatabaseFailedError,
 } from './errors.js'
-export type { IslabErrorCode } from './errors.js'
+export type { IslabErrorCode, FailureDetails, WriteFailure } from './errors.js'

@@ -4,7 +4,9 @@
 import { takeSnapshot, writeCheckpoint } from '../checkpoint/checkpointWriter.js'
 import type { CheckpointWritten } from '../checkpoint/checkpointWriter.js'
 import { prune } from '../checkpoint/checkpointStore.js'
+import { EventEmitter } from 'node:events'
 import { ClosedError, InvalidBatchError, InvalidOptionError, IslabError } from '../errors.js'
+import type { IslabErrorCode, WriteFailure } from '../errors.js'
 import { assertValidKey } from '../events/keys.js'
 import type { Op } from '../events/types.js'
 import { encodeValue } from '../events/valueCodec.js'
@@ -92,12 +94,32 @@ export interface DatabaseStats {
   walPendingBytes: number
   recovery: RecoveryReport | undefined
   checkpoint: { last: CheckpointInfo | undefined; count: number; lastError: string | undefined }
+  /** Set once the write path has failed for good (see Database's 'failure' event); undefined while healthy. */
+  failure: FailureInfo | undefined
+}
+
+/** What stopped the database: the error's code and message, and the seqs it lost (see FailureDetails). */
+export interface FailureInfo {
+  code: IslabErrorCode
+  message: string
+  lostFromSeq: number | undefined
+  lostToSeq: number | undefined
+  outcomeUnknown: boolean
 }
 
 /** Buffered mode holds at most this much encoded WAL before committing early. */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024
 
-export class Database {
+/**
+ * An open database. It is an EventEmitter with one event, `'failure'`: emitted once, with a
+ * WalFailedError (`ISLAB_WAL_FAILED`) or DatabaseFailedError (`ISLAB_FAILED`), when the write
+ * path stops for good — a WAL write that failed, or an exception inside a pipeline stage. In
+ * buffered mode this is how an application learns that writes it saw acknowledged were lost
+ * (`err.lostFromSeq..err.lostToSeq`); the same error then rejects flush(), close() and every
+ * later write, and `stats().failure` describes it. (Not `'error'`, which would crash a process
+ * that has no listener.)
+ */
+export class Database extends EventEmitter {
   private state = new MemoryState()
   private pipeline!: WritePipeline
   private feed!: ChangeFeed
@@ -120,8 +142,13 @@ export class Database {
   private rules!: EntanglementRules
   private extensionData = new Map<string, Uint8Array>()
   private unhookExit: (() => void) | undefined
+  private readonly onWriteFailure = (error: WriteFailure): void => {
+    this.emit('failure', error)
+  }
 
-  private constructor(readonly options: ResolvedOptions) {}
+  private constructor(readonly options: ResolvedOptions) {
+    super()
+  }
 
   /** Opens (creating if needed) the database in `options.dir` and replays its log. */
   static async open(options?: OpenOptions): Promise<Database> {
@@ -135,7 +162,7 @@ export class Database {
     this.rules = new EntanglementRules(o.entanglement)
     if (o.durability === 'memory') {
       this.feed = new ChangeFeed(0, true)
-      this.pipeline = buildWritePipeline(this.state, 0, undefined, this.feed, false)
+      this.pipeline = buildWritePipeline(this.state, 0, undefined, this.feed, false, this.onWriteFailure)
       this.startPhysics()
       return
     }
@@ -163,7 +190,7 @@ export class Database {
         lastSeq,
       )
       this.feed = new ChangeFeed(lastSeq, false)
-      this.pipeline = buildWritePipeline(this.state, lastSeq, this.committer, this.feed, o.durability === 'sync')
+      this.pipeline = buildWritePipeline(this.state, lastSeq, this.committer, this.feed, o.durability === 'sync', this.onWriteFailure)
     } catch (err) {
       this.lock.release()
       throw err
@@ -481,9 +508,14 @@ export class Database {
     return new RangeRead<V>(this.state.orderedIndex().snapshotAsOfNow(), opts)
   }
 
-  /** Resolves when every write made so far is on disk and fdatasynced. */
+  /**
+   * Resolves when every write made so far is on disk and fdatasynced. After a failure (see the
+   * 'failure' event) rejects with it.
+   */
   flush(): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError())
+    const failure = this.pipeline.failure
+    if (failure !== undefined) return Promise.reject(failure)
     return this.committer === undefined ? Promise.resolve() : this.committer.flush()
   }
 
@@ -497,10 +529,16 @@ export class Database {
       walPendingBytes: this.wal?.pendingBytes ?? 0,
       recovery: this.recovery,
       checkpoint: { last: this.lastCheckpoint, count: this.checkpointCount, lastError: this.checkpointError },
+      failure: failureInfo(this.pipeline.failure),
     }
   }
 
-  /** Flushes pending writes, closes the log and releases the directory lock. Idempotent. */
+  /**
+   * Flushes pending writes, closes the log and releases the directory lock. Idempotent. After a
+   * failure that lost acknowledged writes, left their outcome unknown, or came from inside the
+   * pipeline (ISLAB_FAILED), it still closes everything, then rejects with that failure; after a
+   * sync-mode WAL failure, whose writes were all rejected and cut back, it resolves.
+   */
   close(): Promise<void> {
     if (this.closing !== undefined) return this.closing
     this.closed = true
@@ -519,26 +557,38 @@ export class Database {
     } catch (err) {
       flushError = err
     } finally {
-      this.committer?.stop()
-      this.pipeline.requests.complete()
-      for (const s of this.pipeline.subscriptions) s.unsubscribe()
-      this.history_?.close()
-      this.feed.complete()
       try {
-        await this.wal?.close()
+        // After a failure flush() rejects at once; a commit may still be in flight on the file.
+        await this.committer?.idle()
       } finally {
-        this.lock?.release()
+        this.committer?.stop()
+        this.pipeline.requests.complete()
+        for (const s of this.pipeline.subscriptions) s.unsubscribe()
+        this.history_?.close()
+        this.feed.complete()
+        try {
+          await this.wal?.close()
+        } finally {
+          this.lock?.release()
+        }
       }
     }
-    // A failed WAL was already reported to every write it affected; close still succeeds.
+    const failure = this.pipeline.failure
+    if (failure !== undefined && (failure.code === 'ISLAB_FAILED' || failure.lostFromSeq !== undefined || failure.outcomeUnknown)) throw failure
+    // A sync-mode WAL failure was already reported to every write it affected; close succeeds.
     if (flushError !== undefined && !(flushError instanceof IslabError)) throw flushError
   }
 
   private assertWritable(): void {
     if (this.closed) throw new ClosedError()
-    const failure = this.committer?.failure
+    const failure = this.pipeline.failure
     if (failure !== undefined) throw failure
   }
+}
+
+function failureInfo(f: WriteFailure | undefined): FailureInfo | undefined {
+  if (f === undefined) return undefined
+  return { code: f.code, message: f.message, lostFromSeq: f.lostFromSeq, lostToSeq: f.lostToSeq, outcomeUnknown: f.outcomeUnknown }
 }
 
 function assertSeqOption(seq: unknown, name = 'ifSeq'): void {

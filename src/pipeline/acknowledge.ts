@@ -1,5 +1,6 @@
 // The stages that settle a write's promise: right after it is applied (memory and buffered
-// modes) or once the commit that holds it is durable (sync mode).
+// modes) or once the commit that holds it is durable (sync mode, and buffered writes that
+// appendToWal held back because a commit was due).
 import { tap } from 'rxjs'
 import type { MonoTypeOperatorFunction } from 'rxjs'
 import type { WalEvent } from '../events/types.js'
@@ -8,12 +9,15 @@ import type { CommitOutcome } from './groupCommit.js'
 import type { WriteRequest } from './writeRequest.js'
 
 export function ackApplied(): MonoTypeOperatorFunction<WriteRequest> {
-  return tap((req) => req.resolve({ seq: req.seq }))
+  return tap((req) => {
+    if (!req.awaitsCommit) req.resolve({ seq: req.seq })
+  })
 }
 
 /**
- * A failed commit's waiting writes (sync mode) were never acknowledged, so they leave memory too,
- * newest first. Buffered writes were acknowledged when applied; their outcomes carry no requests.
+ * Sync mode: a failed commit's waiting writes were never acknowledged, so they leave memory too,
+ * newest first. (Not used in buffered mode: there memory keeps no undo data, and after a failure
+ * it holds the lost acknowledged writes anyway; the failure names their seqs.)
  */
 export function revertFailed(state: MemoryState): MonoTypeOperatorFunction<CommitOutcome> {
   return tap((outcome) => {

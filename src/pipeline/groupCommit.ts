@@ -1,28 +1,32 @@
 // Stage 4: batches events into the WAL. `appendToWal` encodes each event into the pending
 // buffer as it passes; events that arrive while a write/fsync is in flight go to disk together
 // in the next write call and fdatasync (group commit). Each commit's outcome is published on
-// `outcomes$`: in sync mode it carries the writes waiting for it; in buffered mode a timer
-// commits every syncIntervalMs (and sooner when much is pending).
+// `outcomes$`: in sync mode it carries the writes waiting for it; in buffered mode it carries
+// the writes held back because a commit was due (see accept), and a timer commits every
+// syncIntervalMs when the event loop is free to run it.
 import { Subject, tap } from 'rxjs'
 import type { MonoTypeOperatorFunction } from 'rxjs'
-import { WalFailedError } from '../errors.js'
+import { DatabaseFailedError, WalFailedError } from '../errors.js'
+import type { FailureDetails, WriteFailure } from '../errors.js'
 import type { WalEvent } from '../events/types.js'
+import { CutBackFailedError } from '../wal/walWriter.js'
 import type { WalWriter } from '../wal/walWriter.js'
 import type { WriteRequest } from './writeRequest.js'
 
 export interface CommitOutcome {
-  /** The writes this commit carried that wait for durability (sync mode only; empty otherwise). */
+  /** The writes this commit carried that wait for it (sync mode: all; buffered: those held back). */
   requests: WriteRequest[]
   /** Highest seq now durable (or attempted, on failure). */
   seq: number
-  error: WalFailedError | undefined
+  error: WriteFailure | undefined
 }
 
 export interface GroupCommitOptions {
   /** Sync mode: every write waits for the fdatasync that covers it. */
   sync: boolean
+  /** Buffered mode: a write is on disk at most this long (plus one commit) after it was acknowledged. */
   syncIntervalMs: number
-  /** Commit early once this much is pending, so buffered mode never holds unbounded memory. */
+  /** Buffered mode: never hold more than this much encoded WAL before writing it. */
   maxPendingBytes: number
 }
 
@@ -35,14 +39,32 @@ export class GroupCommitter {
   durableSeq: number
   /** Highest seq appended to the WAL. */
   appendedSeq: number
-  failure: WalFailedError | undefined
+  failure: WriteFailure | undefined
   private waiting: WriteRequest[] = []
   private running = false
   private scheduled = false
   private flushWaiters: { seq: number; resolve: () => void; reject: (e: unknown) => void }[] = []
+  private idleWaiters: (() => void)[] = []
   private timer: NodeJS.Timeout | undefined
+  /**
+   * Buffered mode: `time` of the oldest write appended since the last commit took the pending
+   * bytes (0: none). Writes carry the time assignSeq stamped, so checking age costs no clock read.
+   */
+  private pendingSince = 0
+  /** Buffered mode: a commit is due and scheduled; `holding` once a microtask has run since. */
+  private due = false
+  private holding = false
+  private readonly startHolding = (): void => {
+    if (this.due) this.holding = true
+  }
+  /** A halt() during a commit: told to onFailure once that commit has settled. */
+  private haltPending = false
+  /** A stage threw (halt): the outcome stages may be unsubscribed, so emit settles writes itself. */
+  private stagesFailed = false
   /** Every commit's outcome, in order; failures once, with every write they took down. */
   readonly outcomes$ = new Subject<CommitOutcome>()
+  /** Told once when the write path has failed for good, with what was lost (set by the pipeline). */
+  onFailure: ((error: WriteFailure) => void) | undefined
 
   constructor(
     private readonly wal: WalWriter,
@@ -57,13 +79,25 @@ export class GroupCommitter {
     }
   }
 
-  /** The pipeline stage: appends each event to the WAL's pending buffer and schedules a commit. */
+  /**
+   * The pipeline stage: appends each event to the WAL's pending buffer and schedules a commit.
+   * Marks `awaitsCommit` on writes whose promise the commit settles (ackApplied skips them).
+   */
   appendToWal(): MonoTypeOperatorFunction<WriteRequest> {
     return tap((req) => this.accept(req))
   }
 
+  /**
+   * Publishes an outcome to the pipeline's stages. If a stage failed (the database is halted),
+   * its subscription is gone: settle the writes here so that none hangs; settling twice is a no-op.
+   */
   private emit(o: CommitOutcome): void {
     this.outcomes$.next(o)
+    if (!this.stagesFailed) return
+    for (const req of o.requests) {
+      if (o.error === undefined) req.resolve({ seq: req.seq })
+      else req.reject(o.error)
+    }
   }
 
   /** Resolves once every event appended so far is durable. */
@@ -76,6 +110,12 @@ export class GroupCommitter {
     })
   }
 
+  /** Resolves when no commit is in flight (after a failure, before the log file may be closed). */
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer)
     this.timer = undefined
@@ -85,6 +125,7 @@ export class GroupCommitter {
   private accept(req: WriteRequest): void {
     if (this.failure !== undefined) {
       // Only reachable in the instant between a failure and the database refusing writes.
+      req.awaitsCommit = true
       this.emit({ requests: [req], seq: req.seq, error: this.failure })
       return
     }
@@ -92,11 +133,34 @@ export class GroupCommitter {
     req.walSegment = this.wal.currentSegment
     this.appendedSeq = req.seq
     if (this.opts.sync) {
+      req.awaitsCommit = true
       this.waiting.push(req)
       this.schedule()
-    } else if (this.wal.pendingBytes >= this.opts.maxPendingBytes) {
-      this.schedule()
+      return
     }
+    // Buffered: a write is acknowledged at once unless a commit is due — too much pending, or the
+    // oldest pending write older than syncIntervalMs (or the clock stepped back) — and a microtask
+    // has run since: then the caller is running on resolved promises (`for (...) await put()`,
+    // one loop or many), which never yields to the timer or to setImmediate by itself, so its
+    // writes wait for the commit, and it yields. Within one synchronous burst of puts nobody can
+    // see an acknowledgement before the burst ends and the commit can start, so those are not
+    // held: holding every one of them would keep them all alive past a young-generation GC.
+    if (this.holding) {
+      req.awaitsCommit = true
+      this.waiting.push(req)
+      return
+    }
+    if (this.due) return
+    const since = this.pendingSince
+    if (since === 0) this.pendingSince = req.time
+    else if (req.time - since >= this.opts.syncIntervalMs || req.time < since) this.commitDue()
+    if (!this.due && this.wal.pendingBytes >= this.opts.maxPendingBytes) this.commitDue()
+  }
+
+  private commitDue(): void {
+    this.due = true
+    queueMicrotask(this.startHolding)
+    this.schedule()
   }
 
   private schedule(): void {
@@ -113,14 +177,17 @@ export class GroupCommitter {
     if (this.running || this.failure !== undefined) return
     this.running = true
     try {
-      while (this.appendedSeq > this.durableSeq || this.wal.pendingBytes > 0) {
+      while (this.failure === undefined && (this.appendedSeq > this.durableSeq || this.wal.pendingBytes > 0)) {
         const requests = this.waiting
         this.waiting = []
         const upTo = this.appendedSeq
+        this.pendingSince = 0
+        this.due = false
+        this.holding = false
         try {
           await this.wal.commit(true)
         } catch (err) {
-          this.fail(new WalFailedError(err), requests)
+          this.failWal(err, requests)
           return
         }
         this.durableSeq = upTo
@@ -129,6 +196,13 @@ export class GroupCommitter {
       }
     } finally {
       this.running = false
+      const failure = this.failure as WriteFailure | undefined
+      if (this.haltPending && failure !== undefined) {
+        this.haltPending = false
+        if (failure instanceof DatabaseFailedError) failure.narrowLoss(this.durableSeq)
+        this.onFailure?.(failure)
+      }
+      for (const resolve of this.idleWaiters.splice(0)) resolve()
     }
   }
 
@@ -142,12 +216,44 @@ export class GroupCommitter {
     this.flushWaiters = still
   }
 
-  private fail(error: WalFailedError, inFlight: WriteRequest[]): void {
+  /** Buffered mode: what is not on disk was acknowledged (except writes held back, which reject). */
+  private loss(): FailureDetails {
+    if (this.opts.sync || this.appendedSeq <= this.durableSeq) return {}
+    return { lostFromSeq: this.durableSeq + 1, lostToSeq: this.appendedSeq }
+  }
+
+  /** A commit failed: the log is as it was before it (or, if it could not be cut back, unknown). */
+  private failWal(err: unknown, inFlight: WriteRequest[]): void {
+    const error = new WalFailedError(err, { ...this.loss(), outcomeUnknown: err instanceof CutBackFailedError })
+    if (this.failure !== undefined) {
+      // Halted meanwhile: the database's failure stays the first one; this commit's writes learn theirs.
+      this.emit({ requests: inFlight, seq: this.appendedSeq, error })
+      return
+    }
+    this.stopWith(error, inFlight.concat(this.waiting))
+    this.onFailure?.(error)
+  }
+
+  /**
+   * A pipeline stage threw: nothing more is written. Writes waiting for a commit that has not
+   * started reject now; a commit in flight settles its own writes truthfully when it ends, and
+   * the loss reported is narrowed to what it did not save.
+   */
+  halt(cause: unknown): WriteFailure {
+    this.stagesFailed = true
+    if (this.failure !== undefined) return this.failure
+    const error = new DatabaseFailedError(cause, this.loss())
+    this.stopWith(error, this.waiting)
+    if (this.running) this.haltPending = true
+    else this.onFailure?.(error)
+    return error
+  }
+
+  private stopWith(error: WriteFailure, requests: WriteRequest[]): void {
     this.failure = error
     if (this.timer !== undefined) clearInterval(this.timer)
     this.timer = undefined
     // Everything not yet durable fails together, in seq order.
-    const requests = inFlight.concat(this.waiting)
     this.waiting = []
     this.emit({ requests, seq: this.appendedSeq, error })
     for (const w of this.flushWaiters) w.reject(error)

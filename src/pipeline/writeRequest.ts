@@ -30,6 +30,8 @@ export class WriteRequest {
   /** Where the WAL record went (segment first seq, byte offset); -1 before appendToWal or in memory mode. */
   walSegment = -1
   walOffset = -1
+  /** Its promise is settled by a commit's outcome (sync mode; buffered writes held back while a commit is due). */
+  awaitsCommit = false
 
   private constructor(
     readonly type: 'put' | 'del' | 'batch' | 'entangle',

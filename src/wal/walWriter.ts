@@ -94,7 +94,9 @@ export class WalWriter {
   /**
    * Writes everything pending (one write call per segment touched) and, when `sync`, fdatasyncs.
    * Only one commit may run at a time; the caller (the group committer) guarantees it.
-   * On failure, cuts the file back to what it held before, as far as it can, and rethrows.
+   * On failure the log is cut back to exactly what it held before the commit — every segment the
+   * commit touched, rotation included — and the error is rethrown; if the cut-back itself fails,
+   * a CutBackFailedError says so (the commit's records may then survive a reopen).
    */
   async commit(sync: boolean): Promise<void> {
     const batch = this.pending
@@ -102,12 +104,16 @@ export class WalWriter {
     this.pending = this.spare
     this.spare = batch
     this.cuts = []
+    // Where the log ended before this commit, and the segments it creates: what a failure undoes.
+    const startName = this.fileName
+    const startSize = this.fileSize
+    const created: string[] = []
     try {
       const bytes = batch.view()
       let off = 0
       for (const cut of cuts) {
         if (cut.offset > off) await this.write(bytes.subarray(off, cut.offset))
-        await this.startSegment(cut.firstSeq, cut.format)
+        await this.startSegment(cut.firstSeq, cut.format, created)
         off = cut.offset
       }
       if (bytes.length > off) await this.write(bytes.subarray(off))
@@ -115,9 +121,49 @@ export class WalWriter {
         await this.file.datasync()
         this.unsynced = false
       }
+    } catch (err) {
+      await this.cutBack(startName, startSize, created, err)
+      throw err
     } finally {
       batch.reset()
     }
+  }
+
+  /**
+   * Undoes a failed commit on disk: removes the segments it created (then fsyncs the directory)
+   * and truncates the segment it started in to its size before, durably. A rotation seals the old
+   * segment with an fdatasync, so without this a rejected write's record could be found after a
+   * reopen. The writer is left pointing at that segment; the committer accepts no more writes.
+   */
+  private async cutBack(name: string | undefined, size: number, created: string[], err: unknown): Promise<void> {
+    const open = this.file
+    this.file = undefined
+    this.unsynced = false
+    try {
+      // A close error changes nothing on disk; the removal or truncation below is what counts.
+      if (open !== undefined) await open.close().catch(() => undefined)
+      for (let i = created.length - 1; i >= 0; i--) {
+        const p = path.join(this.dir, created[i]!)
+        if (this.files.exists(p)) this.files.unlink(p)
+      }
+      if (created.length > 0) this.files.syncDir(this.dir)
+      if (name !== undefined && !created.includes(name)) {
+        const p = path.join(this.dir, name)
+        if (this.files.exists(p)) {
+          const f = this.files.openAppend(p)
+          try {
+            await f.truncate(size)
+            await f.datasync()
+          } finally {
+            await f.close()
+          }
+        }
+      }
+    } catch (cutErr) {
+      throw new CutBackFailedError(err, cutErr)
+    }
+    this.fileName = name
+    this.fileSize = size
   }
 
   async close(): Promise<void> {
@@ -128,22 +174,18 @@ export class WalWriter {
 
   private async write(bytes: Buffer): Promise<void> {
     if (this.file === undefined) this.file = this.files.openAppend(path.join(this.dir, this.fileName!), { dsync: this.opts.dsync })
-    const before = this.fileSize
-    try {
-      await this.file.write(bytes)
-    } catch (err) {
-      // Drop a partial write so the file ends on a record boundary; if even that fails,
-      // the next open treats the leftover as a torn tail.
-      await this.file.truncate(before).catch(() => undefined)
-      throw err
-    }
-    this.fileSize = before + bytes.length
+    // A failed (maybe partial) write is undone by commit's cut-back, with the rest of the commit.
+    await this.file.write(bytes)
+    this.fileSize += bytes.length
     this.bytesWritten += bytes.length
     this.unsynced = true
   }
 
-  /** Seals the current segment and creates the next, durably (file, then directory entry). */
-  private async startSegment(firstSeq: number, format: WalFormat): Promise<void> {
+  /**
+   * Seals the current segment and creates the next, durably (file, then directory entry).
+   * Its name goes into `created` before the file exists, so a failed commit removes it.
+   */
+  private async startSegment(firstSeq: number, format: WalFormat, created: string[]): Promise<void> {
     if (this.file !== undefined) {
       if (this.unsynced) await this.file.datasync()
       await this.file.close()
@@ -152,6 +194,7 @@ export class WalWriter {
     this.unsynced = false
     this.fileName = segmentName(firstSeq)
     this.fileSize = 0
+    created.push(this.fileName)
     const header = encodeSegmentHeader(format, firstSeq)
     const p = path.join(this.dir, this.fileName)
     // A file by this name can only be a segment that never got a record (a crash right after
@@ -162,5 +205,19 @@ export class WalWriter {
     await this.file.datasync()
     this.unsynced = false
     this.files.syncDir(this.dir)
+  }
+}
+
+/**
+ * A commit failed and the log could not be cut back to where it was: some of the commit's
+ * records may be on disk. `cause` is the commit's error; `cutBackError` what the repair hit.
+ */
+export class CutBackFailedError extends Error {
+  constructor(
+    cause: unknown,
+    readonly cutBackError: unknown,
+  ) {
+    super(`${cause instanceof Error ? cause.message : String(cause)}; cutting the log back failed too: ${cutBackError instanceof Error ? cutBackError.message : String(cutBackError)}`, { cause })
+    this.name = 'CutBackFailedError'
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { open } from '../../src/index.js'
-import type { AppendFile, FileLayer } from '../../src/index.js'
+import type { AppendFile, FileLayer, WalFailedError } from '../../src/index.js'
 import { nodeFileLayer } from '../../src/io/nodeFileLayer.js'
 import { tmpDir } from '../helpers/tmpdir.js'
 
@@ -61,10 +61,117 @@ describe('WAL write failure', () => {
     await db.put('b', 2)
     await expect(db.flush()).rejects.toMatchObject({ code: 'ISLAB_WAL_FAILED' })
     await expect(db.put('c', 3)).rejects.toMatchObject({ code: 'ISLAB_WAL_FAILED' })
-    await db.close()
+    await expect(db.close()).rejects.toMatchObject({ code: 'ISLAB_WAL_FAILED', lostFromSeq: 2, lostToSeq: 2 })
     const again = await open({ dir })
     expect(again.get('a')).toBe(1)
     expect(again.seq).toBe(1)
     await again.close()
+  })
+
+  it('buffered mode: a failed background write is told by the failure event, stats(), flush() and close(), with the lost seqs', async () => {
+    const dir = tmpDir()
+    const { layer, arm } = failingLayer('EIO')
+    const db = await open({ dir, durability: 'buffered', fileLayer: layer, syncIntervalMs: 5 })
+    await db.put('a', 1)
+    await db.flush()
+    arm()
+    const failed = new Promise<WalFailedError>((resolve) => db.once('failure', resolve))
+    // Acknowledged at once; nobody calls flush(): only the background commit (timer) writes them.
+    await db.put('b', 2)
+    await db.put('c', 3)
+    const error = await failed
+    expect(error).toMatchObject({ code: 'ISLAB_WAL_FAILED', lostFromSeq: 2, lostToSeq: 3, outcomeUnknown: false })
+    expect(error.message).toMatch(/Seqs 2\.\.3 are not in the log/)
+    expect(db.stats().failure).toEqual({ code: 'ISLAB_WAL_FAILED', message: error.message, lostFromSeq: 2, lostToSeq: 3, outcomeUnknown: false })
+    await expect(db.flush()).rejects.toBe(error)
+    await expect(db.put('d', 4)).rejects.toBe(error)
+    await expect(db.close()).rejects.toBe(error)
+    // close() released the lock and closed the files before rejecting.
+    const again = await open({ dir })
+    expect(again.seq).toBe(1)
+    expect(again.has('b')).toBe(false)
+    await again.close()
+  })
+})
+
+/**
+ * The real fs with faults at rotation: once armed, creating a segment file that did not exist
+ * (`create`) or writing to one (`write`) fails with ENOSPC; with `cutBack`, so does every repair
+ * the writer tries afterwards (truncate, unlink).
+ */
+function rotationFaults(where: 'create' | 'write', opts: { cutBack?: boolean } = {}): { layer: FileLayer; arm(): void } {
+  let armed = false
+  const enospc = (): Error => Object.assign(new Error('ENOSPC: simulated'), { code: 'ENOSPC' })
+  const layer: FileLayer = {
+    ...nodeFileLayer,
+    unlink(p) {
+      if (armed && opts.cutBack === true) throw enospc()
+      nodeFileLayer.unlink(p)
+    },
+    openAppend(p, o): AppendFile {
+      // Only files created after arming: the open segment keeps working.
+      const isNew = armed && !nodeFileLayer.exists(p)
+      if (isNew && where === 'create') throw enospc()
+      const f = nodeFileLayer.openAppend(p, o)
+      return {
+        write: async (data) => {
+          if (isNew && where === 'write') throw enospc()
+          return f.write(data)
+        },
+        datasync: () => f.datasync(),
+        truncate: async (n) => {
+          if (armed && opts.cutBack === true) throw enospc()
+          return f.truncate(n)
+        },
+        close: () => f.close(),
+      }
+    },
+  }
+  return { layer, arm: () => (armed = true) }
+}
+
+describe('WAL failure at rotation inside a group commit (sync mode)', () => {
+  for (const where of ['create', 'write'] as const) {
+    it(`cuts the old segment back, so no rejected write reappears after reopen (new segment fails at ${where})`, async () => {
+      const dir = tmpDir()
+      const { layer, arm } = rotationFaults(where)
+      const db = await open({ dir, durability: 'sync', fileLayer: layer, segmentBytes: 600, checkpoint: false })
+      for (let i = 0; i < 3; i++) await db.put(`acked${i}`, i)
+      arm()
+      // One group: enough records to fill the open segment and start the next one.
+      const settled = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => db.put(`group${i}`, 'x'.repeat(20))))
+      const rejected = settled.filter((r) => r.status === 'rejected')
+      expect(rejected.length).toBe(40)
+      for (const r of rejected) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'ISLAB_WAL_FAILED', outcomeUnknown: false })
+      expect(db.has('group0')).toBe(false)
+      await db.close()
+
+      const again = await open({ dir, durability: 'sync', checkpoint: false, segmentBytes: 600 })
+      expect(again.seq).toBe(3)
+      for (let i = 0; i < 40; i++) expect(again.has(`group${i}`)).toBe(false)
+      expect([again.get('acked0'), again.get('acked1'), again.get('acked2')]).toEqual([0, 1, 2])
+      // The log goes on from there: the removed segment's name is free again.
+      await Promise.all(Array.from({ length: 40 }, (_, i) => again.put(`later${i}`, 'y'.repeat(20))))
+      await again.close()
+      const third = await open({ dir, checkpoint: false })
+      expect(third.seq).toBe(43)
+      expect(third.get('later39')).toBe('y'.repeat(20))
+      await third.close()
+    })
+  }
+
+  it('says the outcome is unknown when the log cannot be cut back', async () => {
+    const dir = tmpDir()
+    const { layer, arm } = rotationFaults('create', { cutBack: true })
+    const db = await open({ dir, durability: 'sync', fileLayer: layer, segmentBytes: 600, checkpoint: false })
+    await db.put('a', 1)
+    arm()
+    const settled = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => db.put(`group${i}`, 'x'.repeat(20))))
+    const reason = (settled[0] as PromiseRejectedResult).reason as WalFailedError
+    expect(reason).toMatchObject({ code: 'ISLAB_WAL_FAILED', outcomeUnknown: true })
+    expect(reason.message).toMatch(/outcome of its writes is unknown/)
+    await expect(db.put('b', 2)).rejects.toBe(reason)
+    await expect(db.close()).rejects.toBe(reason)
+    expect(db.stats().failure).toMatchObject({ code: 'ISLAB_WAL_FAILED', outcomeUnknown: true })
   })
 })
