@@ -551,6 +551,7 @@ export class Database extends EventEmitter {
     this.physics_?.stop()
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer)
     let flushError: unknown
+    let releaseError: unknown
     try {
       await this.checkpointChain
       if (this.committer !== undefined) await this.committer.flush()
@@ -569,12 +570,18 @@ export class Database extends EventEmitter {
         try {
           await this.wal?.close()
         } finally {
-          this.lock?.release()
+          try {
+            this.lock?.release()
+          } catch (err) {
+            releaseError = err
+          }
         }
       }
     }
+    // What the application must learn first: a failure that lost or may have kept writes.
     const failure = this.pipeline.failure
     if (failure !== undefined && (failure.code === 'ISLAB_FAILED' || failure.lostFromSeq !== undefined || failure.outcomeUnknown)) throw failure
+    if (releaseError !== undefined) throw releaseError
     // A sync-mode WAL failure was already reported to every write it affected; close succeeds.
     if (flushError !== undefined && !(flushError instanceof IslabError)) throw flushError
   }
