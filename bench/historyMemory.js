@@ -21,7 +21,9 @@ const heap = async () => {
     globalThis.gc()
     await new Promise((r) => setImmediate(r))
   }
-  return process.memoryUsage().heapUsed
+  // Typed arrays keep their contents outside the JS heap: count both.
+  const m = process.memoryUsage()
+  return m.heapUsed + m.arrayBuffers
 }
 const key = (i) => `key:${String(i % KEYS).padStart(8, '0')}`
 
@@ -58,23 +60,37 @@ async function load(db, from, n) {
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islab-histmem-'))
 const db = await open({ dir, checkpoint: { auto: false, keep: 1 }, segmentBytes: 4 * 1024 * 1024, physics: false })
-await load(db, 0, EVENTS)
-const h0 = await heap()
+/** Heap the index holds: measured with it, then without it (dropped, as if never built). */
+async function indexBytes() {
+  const withIndex = await heap()
+  const versions = db.history_.versionCount ?? countOld(db.history_)
+  db.history_.close()
+  db.history_ = undefined
+  const without = await heap()
+  return { bytes: withIndex - without, versions }
+}
+/** Versions in the index before this change (a Map of arrays of objects). */
+const countOld = (index) => [...index.versions.values()].reduce((n, l) => n + l.length, 0)
+
+await load(db, 0, 2 * EVENTS)
 const build = await longestStall(() => db.getAt(key(1), { seq: 1 }).catch(() => undefined))
-const h1 = await heap()
-await load(db, EVENTS, EVENTS)
-const h2 = await heap()
+const built = await indexBytes()
+await db.getAt(key(1), { seq: 1 })
+await load(db, 2 * EVENTS, EVENTS)
+const live = await indexBytes()
+await db.getAt(key(1), { seq: 1 })
+await load(db, 3 * EVENTS, EVENTS)
+const before = db.history_.versionCount ?? countOld(db.history_)
 const cp = await db.checkpoint()
-await db.getAt(key(1), { seq: db.seq }).catch(() => undefined)
-const h3 = await heap()
+const pruned = await indexBytes()
+const per = (m) => +(m.bytes / m.versions).toFixed(1)
 const out = {
   dist,
-  events: EVENTS,
   keys: KEYS,
-  firstGetAt: { ms: +build.ms.toFixed(1), longestStallMs: +build.worstGapMs.toFixed(1) },
-  bytesPerVersionBuilt: +((h1 - h0) / EVENTS).toFixed(1),
-  bytesPerVersionLive: +((h2 - h1) / EVENTS).toFixed(1),
-  afterPrune: { segmentsDeleted: cp.segmentsDeleted.length, heapFreedMB: +((h2 - h3) / 2 ** 20).toFixed(1), heapOverBaselineMB: +((h3 - h0) / 2 ** 20).toFixed(1) },
+  firstGetAt: { versions: 2 * EVENTS, ms: +build.ms.toFixed(1), longestStallMs: +build.worstGapMs.toFixed(1) },
+  built: { versions: built.versions, MB: +(built.bytes / 2 ** 20).toFixed(1), bytesPerVersion: per(built) },
+  builtThenLive: { versions: live.versions, MB: +(live.bytes / 2 ** 20).toFixed(1), bytesPerVersion: per(live) },
+  afterPrune: { segmentsDeleted: cp.segmentsDeleted.length, versionsBefore: before, versionsAfter: pruned.versions, MB: +(pruned.bytes / 2 ** 20).toFixed(1) },
 }
 console.log(JSON.stringify(out, null, 2))
 await db.close()

@@ -284,7 +284,8 @@ export class HistoryIndex {
         if (scan.damage !== undefined || scan.validEnd >= bytes.length || scan.records === 0) break
         resume = { offset: scan.validEnd, seq: scan.lastSeq + 1 }
         const ms = performance.now() - started
-        limit = Math.max(256, Math.min(1 << 16, Math.round((limit * CHUNK_MS) / Math.max(ms, 0.5))))
+        // Aim for CHUNK_MS a chunk; grow at most twofold, since one fast chunk proves little.
+        limit = Math.max(256, Math.min(2 * limit, 1 << 15, Math.round((limit * CHUNK_MS) / Math.max(ms, 0.1))))
         await nextTurn()
         if (this.closed) throw new ClosedError()
       }
@@ -322,7 +323,7 @@ export class HistoryIndex {
       if (this.values !== undefined) this.setValue(h - this.shift, bytes)
       return
     }
-    if (this.end - this.shift === this.seqs.length) this.compact(2 * (this.end - this.base) + 1)
+    if (this.end - this.shift === this.seqs.length) this.compact(this.end - this.base + 1)
     const v = this.end++
     const i = v - this.shift
     this.seqs[i] = seq
@@ -344,7 +345,8 @@ export class HistoryIndex {
     const live = this.end - this.base
     const from = this.base - this.shift
     const cap = this.seqs.length
-    const size = want > cap ? Math.max(want, 2 * cap) : cap > 4 * Math.max(live, MIN_CAPACITY) ? Math.max(2 * live, MIN_CAPACITY) : cap
+    // Grow by half (memory over copying: the columns are most of the index), shrink when a trim left them mostly empty.
+    const size = want > cap ? Math.max(want, cap + (cap >>> 1)) : cap > 4 * Math.max(live, MIN_CAPACITY) ? Math.max(2 * live, MIN_CAPACITY) : cap
     if (size === cap) {
       if (from > 0) {
         this.seqs.copyWithin(0, from, from + live)
