@@ -244,3 +244,21 @@ describe('building the history index', () => {
     await db.close()
   })
 })
+
+describe('time travel in memory mode', () => {
+  it('keeps its versions bounded, and answers what it still can', async () => {
+    const db = await open({ dir: tmpDir(), durability: 'memory', physics: false })
+    await db.put('first', 'kept') // 1
+    await db.getAt('first', { seq: 1 }) // starts history at seq 2
+    const big = 'x'.repeat(256 * 1024)
+    for (let i = 0; i < 300; i++) await db.put(`k${i % 3}`, `${i}:${big}`) // 75 MiB of values
+    const index = (db as unknown as { history_: HistoryIndex }).history_
+    expect(index.versionCount).toBeLessThan(300)
+    expect(index.from).toBeGreaterThan(2)
+    expect(await db.getAt('k0', { seq: db.seq })).toBe(`297:${big}`)
+    // 'first' is unchanged since before the history began: still known, from the state.
+    expect(await db.getAt('first', { seq: db.seq })).toBe('kept')
+    await expect(db.getAt('k0', { seq: 3 })).rejects.toMatchObject({ code: 'ISLAB_HISTORY_GONE', key: 'k0', oldestSeq: index.firstSeqOf('k0') })
+    await db.close()
+  })
+})
