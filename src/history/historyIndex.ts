@@ -54,10 +54,14 @@ export interface Version {
 
 /** Work per chunk of the build before yielding to the event loop. */
 const CHUNK_MS = 8
+/** Records per chunk at most (~5 ms at the usual 1–2 µs a record). */
+const MAX_CHUNK_RECORDS = 4096
 /** Memory mode keeps at most this many versions, and at most this many bytes of their values. */
 export const MEMORY_MAX_VERSIONS = 1 << 20
 export const MEMORY_MAX_VALUE_BYTES = 64 * 1024 * 1024
 const MIN_CAPACITY = 1024
+/** Up to this many keys, trimming sweeps the key map at once (a few ms). */
+const SYNC_SWEEP_KEYS = 50_000
 
 export class HistoryIndex {
   // Columns, indexed by logical position - shift.
@@ -83,6 +87,8 @@ export class HistoryIndex {
   private ready: Promise<void> | undefined
   private live = false
   private closed = false
+  private sweeping = false
+  private sweepAgain = false
 
   constructor(private readonly source: HistorySource) {
     if (source.files === undefined) this.values = []
@@ -185,11 +191,49 @@ export class HistoryIndex {
       }
     }
     this.base = lo
-    this.compact(this.end - this.base)
-    for (const [key, v] of this.heads) if (v < this.base) this.heads.delete(key)
+    // Compact once at least half the columns are dead; until then the hole costs nothing but memory.
+    if (2 * (this.base - this.shift) >= this.seqs.length) this.compact(this.end - this.base)
+    this.sweepHeads()
     let s = 0
     while (s + 1 < this.segments.length && this.segments[s + 1]! <= seq) s++
     if (s > 0) this.segments = this.segments.slice(s)
+  }
+
+  /**
+   * Drops the keys whose every version was trimmed. Reads already treat them as absent (a head
+   * before `base` is no head); this gives their memory back. A large map is swept in slices
+   * that yield to the event loop (a million keys take ~100 ms to walk, longer to delete from).
+   */
+  private sweepHeads(): void {
+    if (this.heads.size <= SYNC_SWEEP_KEYS) {
+      for (const [key, v] of this.heads) if (v < this.base) this.heads.delete(key)
+      return
+    }
+    if (this.sweeping) {
+      this.sweepAgain = true
+      return
+    }
+    this.sweeping = true
+    void this.sweepInSlices()
+  }
+
+  private async sweepInSlices(): Promise<void> {
+    do {
+      this.sweepAgain = false
+      let slice = performance.now()
+      let n = 0
+      // A Map iterator stays valid across deletes and inserts; a key written again meanwhile
+      // has a head ≥ base and is kept.
+      for (const [key, v] of this.heads) {
+        if (v < this.base) this.heads.delete(key)
+        if ((++n & 1023) === 0 && performance.now() - slice > CHUNK_MS) {
+          await nextTurn()
+          if (this.closed) return
+          slice = performance.now()
+        }
+      }
+    } while (this.sweepAgain)
+    this.sweeping = false
   }
 
   /** Trims to the log on disk: called after a checkpoint deleted segments. */
@@ -261,7 +305,7 @@ export class HistoryIndex {
     const segs = listSegments(files, dir)
     this.oldest = Math.max(this.oldest, segs[0]?.firstSeq ?? this.source.seq() + 1)
     let last = 0
-    let limit = 2048
+    let limit = 1024
     for (let n = 0; n < segs.length; n++) {
       const seg = segs[n]!
       // Deleted by a checkpoint while the build was under way: every version in it is trimmed.
@@ -284,8 +328,9 @@ export class HistoryIndex {
         if (scan.damage !== undefined || scan.validEnd >= bytes.length || scan.records === 0) break
         resume = { offset: scan.validEnd, seq: scan.lastSeq + 1 }
         const ms = performance.now() - started
-        // Aim for CHUNK_MS a chunk; grow at most twofold, since one fast chunk proves little.
-        limit = Math.max(256, Math.min(2 * limit, 1 << 15, Math.round((limit * CHUNK_MS) / Math.max(ms, 0.1))))
+        // Aim for CHUNK_MS a chunk, but never trust one fast chunk much: on a busy machine (GC,
+        // other processes) the same records can take ten times as long.
+        limit = Math.max(256, Math.min(2 * limit, MAX_CHUNK_RECORDS, Math.round((limit * CHUNK_MS) / Math.max(ms, 0.1))))
         await nextTurn()
         if (this.closed) throw new ClosedError()
       }
@@ -360,10 +405,7 @@ export class HistoryIndex {
       this.where = resized(this.where, new Float64Array(size), from, live)
       this.back = resized(this.back, new Uint32Array(size), from, live)
     }
-    if (this.values !== undefined && from > 0) {
-      this.values.copyWithin(0, from, from + live)
-      this.values.length = live
-    }
+    if (this.values !== undefined && from > 0) this.values = this.values.slice(from, from + live)
     this.shift = this.base
   }
 }
