@@ -117,6 +117,9 @@ describe('time travel after pruning (exact within the retained log)', () => {
     const db = await open(opts(dir))
     await db.put('x', 'filler') // 1
     const { seq: written } = await db.put('k', 'a') // 2
+    await new Promise((r) => setTimeout(r, 5))
+    const tA = Date.now()
+    await new Promise((r) => setTimeout(r, 5))
     for (let i = 0; i < 80; i++) await db.put(`f${i % 4}`, i)
     const cp = (await db.checkpoint())!
     const F = oldestSegment(dir)
@@ -130,6 +133,8 @@ describe('time travel after pruning (exact within the retained log)', () => {
     expect(await db.getAt('k', { seq: changed })).toBe('b')
     // Before the log, the checkpoint's entry says 'k' was last written at `written`.
     expect(await db.getAt('k', { seq: written })).toBe('a')
+    // By time: before every write in the log, the checkpoint's entry (written before tA) answers.
+    expect(await db.getAt('k', { time: tA })).toBe('a')
     const gone = await db.getAt('k', { seq: written - 1 }).catch((e: unknown) => e)
     expect(gone).toMatchObject({ code: 'ISLAB_HISTORY_GONE', oldestSeq: written, requestedSeq: written - 1 })
     await db.close()
