@@ -196,14 +196,26 @@ export class DatabaseFailedError extends IslabError {
 export type WriteFailure = WalFailedError | DatabaseFailedError
 
 export class HistoryGoneError extends IslabError {
+  /** The oldest seq that can be answered (for time travel: the oldest from which on every seq of `key` can). */
   readonly oldestSeq: number
-  constructor(requestedSeq: number, oldestSeq: number) {
+  readonly requestedSeq: number | undefined
+  /** Time travel: the key asked about, and the time when the request was by time. */
+  readonly key: string | undefined
+  readonly time: number | undefined
+  constructor(requestedSeq: number | undefined, oldestSeq: number, details: { key?: string; time?: number } = {}) {
+    const retain = 'Open with history: { retainSegments } or { retainMs } to keep more log.'
+    const at = details.time !== undefined ? `at ${new Date(details.time).toISOString()}` : `at seq ${requestedSeq}`
     super(
       'ISLAB_HISTORY_GONE',
-      `History from seq ${requestedSeq} is no longer retained; the oldest available seq is ${oldestSeq}. ` +
-        'Open with history: { retainSegments } or { retainMs } to keep more log.',
+      details.key === undefined
+        ? `History from seq ${requestedSeq} is no longer retained; the oldest available seq is ${oldestSeq}. ${retain}`
+        : `The value of key ${JSON.stringify(truncate(details.key))} ${at} is no longer known: the log before it was ` +
+            `pruned and no checkpoint holds it. This key can be read as of seq ${oldestSeq} and later. ${retain}`,
     )
     this.oldestSeq = oldestSeq
+    this.requestedSeq = requestedSeq
+    this.key = details.key
+    this.time = details.time
   }
 }
 

@@ -160,3 +160,99 @@ export function loadStateExtensions(state: MemoryState, file: string, extensions
     throw new CheckpointDamage(file, 0, `state extension does not decode: ${(err as Error).message}`)
   }
 }
+
+/** One key's entry in a checkpoint: the seq and time of its last write, and its msgpack value. */
+export interface CheckpointEntry {
+  seq: number
+  time: number
+  value: Buffer
+}
+
+/** Work per stretch of a lookup before it yields to the event loop. */
+const LOOKUP_SLICE_MS = 8
+
+/**
+ * Finds one key's entry in a checkpoint file without loading the rest: reads it frame by frame
+ * (checksums checked as it goes) and yields to the event loop between stretches of work, so a
+ * large checkpoint never stalls writers. Undefined means the key is not in the checkpoint, said
+ * only once every frame and the footer were read and verified; damage throws CheckpointDamage.
+ * Entries are in no order, so this reads up to the whole file: it is for the rare reads that
+ * need a value the log no longer holds (time travel before the oldest retained segment).
+ */
+export async function lookupCheckpointEntry(
+  files: FileLayer,
+  file: string,
+  key: string,
+  expectedSeq?: number,
+): Promise<CheckpointEntry | undefined> {
+  const header = decodeCheckpointHeader(files.readRange(file, 0, CHECKPOINT_HEADER_BYTES))
+  if (typeof header === 'string') throw new CheckpointDamage(file, 0, header)
+  if (expectedSeq !== undefined && header.seq !== expectedSeq) {
+    throw new CheckpointDamage(file, 0, `header seq ${header.seq} does not match the file name's ${expectedSeq}`)
+  }
+  const want = Buffer.from(key, 'utf8')
+  const size = files.size(file)
+  let p = CHECKPOINT_HEADER_BYTES
+  let counted = 0
+  let entryFrames = 0
+  let extensionFrames = 0
+  let slice = performance.now()
+  while (p < size) {
+    if (performance.now() - slice > LOOKUP_SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve))
+      slice = performance.now()
+    }
+    const head = files.readRange(file, p, FRAME_HEADER_BYTES)
+    if (head.length < FRAME_HEADER_BYTES) throw new CheckpointDamage(file, p, 'frame header cut short')
+    const kind = head[0]!
+    const len = head.readUInt32LE(1)
+    const s = p + FRAME_HEADER_BYTES
+    if (kind === FRAME_EXTENSION) {
+      // Not needed here; the full reader checks extensions.
+      if (s + len > size) throw new CheckpointDamage(file, p, 'frame cut short')
+      extensionFrames++
+      p = s + len
+      continue
+    }
+    const payload = files.readRange(file, s, len)
+    if (payload.length < len) throw new CheckpointDamage(file, p, 'frame cut short')
+    if (crc32(payload) !== head.readUInt32LE(5)) throw new CheckpointDamage(file, p, 'checksum mismatch')
+    if (kind === FRAME_FOOTER) {
+      if (len !== FOOTER_PAYLOAD_BYTES) throw new CheckpointDamage(file, p, `footer is ${len} bytes, expected ${FOOTER_PAYLOAD_BYTES}`)
+      const footer = decodeFooter(payload)
+      if (s + len !== size) throw new CheckpointDamage(file, s + len, 'bytes after the footer')
+      if (footer.seq !== header.seq) throw new CheckpointDamage(file, size, `footer seq ${footer.seq} ≠ header seq ${header.seq}`)
+      if (footer.entries !== counted || footer.entryFrames !== entryFrames || footer.extensionFrames !== extensionFrames) {
+        throw new CheckpointDamage(file, size, 'footer counts do not match the frames')
+      }
+      return undefined
+    }
+    if (kind !== FRAME_ENTRIES) throw new CheckpointDamage(file, p, `unknown frame kind ${kind}`)
+    if (len < 4) throw new CheckpointDamage(file, p, 'entries frame too short')
+    const count = payload.readUInt32LE(0)
+    let raw: Buffer
+    try {
+      raw = uncompressSync(payload.subarray(4))
+    } catch (err) {
+      throw new CheckpointDamage(file, s + 4, `chunk does not decompress: ${(err as Error).message}`)
+    }
+    let q = 0
+    for (let i = 0; i < count; i++) {
+      if (q + 2 > raw.length) throw new CheckpointDamage(file, s + 4, 'chunk ends inside an entry')
+      const kn = raw[q]! | (raw[q + 1]! << 8)
+      const kOff = q + 2
+      q = kOff + kn
+      if (kn === 0 || q + 20 > raw.length) throw new CheckpointDamage(file, s + 4, 'chunk ends inside an entry')
+      const vn = readU32(raw, q + 16)
+      if (q + 20 + vn > raw.length) throw new CheckpointDamage(file, s + 4, 'malformed entry')
+      if (kn === want.length && raw.compare(want, 0, kn, kOff, kOff + kn) === 0) {
+        return { seq: readU64(raw, q), time: readF64(raw, q + 8), value: raw.subarray(q + 20, q + 20 + vn) }
+      }
+      q += 20 + vn
+    }
+    counted += count
+    entryFrames++
+    p = s + len
+  }
+  throw new CheckpointDamage(file, size, 'no footer: the file is truncated')
+}

@@ -15,8 +15,8 @@ import { ChangeFeed } from '../changes/changeFeed.js'
 import { ChangeStream } from '../changes/changeStream.js'
 import { HistoryIndex } from '../history/historyIndex.js'
 import type { HistorySource } from '../history/historyIndex.js'
-import { getAt, history } from '../history/timeTravel.js'
-import type { AsOf, HistoryEntry, HistoryOptions } from '../history/timeTravel.js'
+import { KeyHistory, getAt } from '../history/timeTravel.js'
+import type { AsOf, HistoryOptions } from '../history/timeTravel.js'
 import type { ChangesOptions } from '../changes/changeStream.js'
 import { GroupCommitter } from '../pipeline/groupCommit.js'
 import type { WritePipeline } from '../pipeline/writePipeline.js'
@@ -268,6 +268,8 @@ export class Database extends EventEmitter {
     await this.committer!.flush()
     const written = await writeCheckpoint(o.fileLayer, o.dir, snap)
     const pruned = await prune(o.fileLayer, o.dir, o.checkpoint.keep, { segments: o.history.retainSegments, ms: o.history.retainMs })
+    // Time travel forgets what the deleted segments held, for every key at once.
+    if (pruned.segmentsDeleted.length > 0) this.history_?.trimToLog()
     this.walBytesAtCheckpoint = walBytes
     this.lastCheckpoint = { ...written, ...pruned }
     this.checkpointCount++
@@ -464,7 +466,10 @@ export class Database extends EventEmitter {
 
   /**
    * The value of `key` as of a seq or a time (undefined if it did not exist then). Exact within
-   * the retained log; earlier points reject with ISLAB_HISTORY_GONE.
+   * the retained log, pruned or not: a key unchanged since before the oldest retained segment is
+   * answered from the state (or from a checkpoint when it changed later). A point nothing
+   * retained can answer rejects with ISLAB_HISTORY_GONE, whose `oldestSeq` is the oldest seq
+   * from which on this key can be read. A time stands for the newest event written at or before it.
    */
   getAt<V = unknown>(key: string, at: AsOf): Promise<V | undefined> {
     try {
@@ -476,11 +481,17 @@ export class Database extends EventEmitter {
     return getAt<V>(this.historyIndex(), this.historySource(), key, at)
   }
 
-  /** The versions of `key` in the retained log, oldest first (or newest first with `reverse`). */
-  history<V = unknown>(key: string, opts: HistoryOptions = {}): AsyncIterable<HistoryEntry<V>> {
+  /**
+   * The versions of `key`, oldest first (or newest first with `reverse`): every change the
+   * retained log holds, led by the key's last write before the log when a checkpoint (or the
+   * state) still holds it. `await h.start()` tells where the listing starts (`from`) and whether
+   * the key's whole history is there (`complete`); `opts.from` before what is known rejects with
+   * ISLAB_HISTORY_GONE when iterated.
+   */
+  history<V = unknown>(key: string, opts: HistoryOptions = {}): KeyHistory<V> {
     if (this.closed) throw new ClosedError()
     assertValidKey(key)
-    return history<V>(this.historyIndex(), this.historySource(), key, opts)
+    return new KeyHistory<V>(this.historyIndex(), this.historySource(), key, opts)
   }
 
   private historySource(): HistorySource {
@@ -490,6 +501,7 @@ export class Database extends EventEmitter {
       feed: this.feed,
       seq: () => this.seq,
       flush: () => this.flush(),
+      current: (key) => this.state.get(key),
     }
   }
 
