@@ -110,6 +110,37 @@ const ops = {
     await db.close()
     return { ...r, progress }
   },
+  /** open() of the same state from a checkpoint (the log's events all covered by it). */
+  async openCheckpoint(dir) {
+    const cpDir = await checkpointed(dir)
+    let db
+    const r = await watch(async () => {
+      db = await open({ dir: cpDir, checkpoint: false })
+      return { checkpointKeys: db.stats().recovery.checkpointKeys }
+    })
+    await db.close()
+    return r
+  },
+  /** The first getAt of a freshly opened database: builds the history index from the whole log. */
+  async firstGetAt(dir) {
+    const db = await open({ dir, checkpoint: false })
+    const r = await watch(async () => {
+      await db.getAt(key(7), { seq: Math.floor(EVENTS / 2) })
+    })
+    await db.close()
+    return r
+  },
+  /** A change stream catching up on the whole log (live: false), consumed as it comes. */
+  async catchUp(dir) {
+    const db = await open({ dir, checkpoint: false })
+    let n = 0
+    const r = await watch(async () => {
+      for await (const _ of db.changes({ since: 0, live: false })) n++
+    })
+    await db.close()
+    if (n !== EVENTS) throw new Error(`catch-up delivered ${n} changes, expected ${EVENTS}`)
+    return r
+  },
   /** The first range() of a freshly opened database, read to the end. */
   async range(dir) {
     const db = await open({ dir, checkpoint: false })
@@ -157,6 +188,20 @@ const ops = {
       rm(dir)
     }
   },
+}
+
+let checkpointedDir
+/** A copy of the log's directory with a checkpoint at its last seq (made once). */
+async function checkpointed(dir) {
+  if (checkpointedDir !== undefined) return checkpointedDir
+  const copy = tmp()
+  process.on('exit', () => rm(copy))
+  for (const f of fs.readdirSync(dir)) if (f !== 'LOCK') fs.copyFileSync(path.join(dir, f), path.join(copy, f))
+  const db = await open({ dir: copy, checkpoint: false })
+  await db.checkpoint()
+  await db.close()
+  checkpointedDir = copy
+  return copy
 }
 
 async function checkpointWithWriters(db) {
