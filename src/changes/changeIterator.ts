@@ -12,7 +12,6 @@
 // generator, which then ends by itself.
 import type { Subject, Subscription } from 'rxjs'
 import { HistoryGoneError } from '../errors.js'
-import type { WalEvent } from '../events/types.js'
 import type { WriteRequest } from '../pipeline/writeRequest.js'
 import { LogCursor } from '../wal/logCursor.js'
 import type { ChangeFeed } from './changeFeed.js'
@@ -179,7 +178,7 @@ async function* read<V>(
         if (queue.length > 0) {
           if (queue[0]!.seq !== last + 1) break
           const req = queue.shift()!
-          for (const ch of changesOf<V>(req as unknown as WalEvent, req.undo, pass)) yield ch
+          for (const ch of changesOf<V>(req, req.undo, pass)) yield ch
           last = req.seq
           continue
         }

@@ -294,7 +294,7 @@ export class HistoryIndex {
     const queued: WriteRequest[] = []
     this.live = false
     this.sub = feed.applied$.subscribe((req) =>
-      this.live ? this.add(req as unknown as WalEvent, req.walSegment, req.walOffset) : queued.push(req),
+      this.live ? this.add(req, req.walSegment, req.walOffset) : queued.push(req),
     )
     if (files === undefined) {
       this.oldest = this.source.seq() + 1
@@ -337,7 +337,7 @@ export class HistoryIndex {
       await nextTurn()
       if (this.closed) throw new ClosedError()
     }
-    for (const req of queued) if (req.seq > last) this.add(req as unknown as WalEvent, req.walSegment, req.walOffset)
+    for (const req of queued) if (req.seq > last) this.add(req, req.walSegment, req.walOffset)
     this.live = true
   }
 

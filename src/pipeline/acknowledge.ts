@@ -3,7 +3,6 @@
 // appendToWal held back because a commit was due).
 import { tap } from 'rxjs'
 import type { MonoTypeOperatorFunction } from 'rxjs'
-import type { WalEvent } from '../events/types.js'
 import type { MemoryState } from '../state/memoryState.js'
 import type { CommitOutcome } from './groupCommit.js'
 import type { WriteRequest } from './writeRequest.js'
@@ -23,7 +22,7 @@ export function revertFailed(state: MemoryState): MonoTypeOperatorFunction<Commi
   return tap((outcome) => {
     if (outcome.error === undefined) return
     const reqs = outcome.requests
-    for (let i = reqs.length - 1; i >= 0; i--) state.revert(reqs[i] as unknown as WalEvent, reqs[i]!.undo)
+    for (let i = reqs.length - 1; i >= 0; i--) state.revert(reqs[i]!, reqs[i]!.undo)
   })
 }
 

@@ -1,7 +1,6 @@
 // Stage 3: projects the event into the in-memory state, so a read right after `put` sees it.
 import { tap } from 'rxjs'
 import type { MonoTypeOperatorFunction } from 'rxjs'
-import type { WalEvent } from '../events/types.js'
 import type { MemoryState } from '../state/memoryState.js'
 import type { WriteRequest } from './writeRequest.js'
 
@@ -12,7 +11,7 @@ import type { WriteRequest } from './writeRequest.js'
  */
 export function applyToState(state: MemoryState, needUndo: () => boolean): MonoTypeOperatorFunction<WriteRequest> {
   return tap((req) => {
-    if (needUndo()) req.undo = state.apply(req as unknown as WalEvent)
-    else state.replay(req as unknown as WalEvent)
+    if (needUndo()) req.undo = state.apply(req)
+    else state.replay(req)
   })
 }

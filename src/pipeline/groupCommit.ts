@@ -8,7 +8,6 @@ import { Subject, tap } from 'rxjs'
 import type { MonoTypeOperatorFunction } from 'rxjs'
 import { DatabaseFailedError, WalFailedError } from '../errors.js'
 import type { FailureDetails, WriteFailure } from '../errors.js'
-import type { WalEvent } from '../events/types.js'
 import { CutBackFailedError } from '../wal/walWriter.js'
 import type { WalWriter } from '../wal/walWriter.js'
 import type { WriteRequest } from './writeRequest.js'
@@ -129,7 +128,7 @@ export class GroupCommitter {
       this.emit({ requests: [req], seq: req.seq, error: this.failure })
       return
     }
-    req.walOffset = this.wal.append(req as unknown as WalEvent)
+    req.walOffset = this.wal.append(req)
     req.walSegment = this.wal.currentSegment
     this.appendedSeq = req.seq
     if (this.opts.sync) {

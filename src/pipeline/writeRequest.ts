@@ -1,5 +1,8 @@
 // A write on its way through the pipeline. One object per write carries everything the stages
 // need — it *is* the event once assignSeq has stamped it — so the hot path allocates little.
+// Its fields are those of every WalEvent variant at once (a batch's `ops`, an entangle's
+// `partners` and `strength`, a put's `key` and `value`), so TypeScript accepts it wherever the
+// pipeline, the log, the change feed and the history index take a WalEvent: one event type.
 import type { Op } from '../events/types.js'
 import type { Undo } from '../state/memoryState.js'
 
@@ -15,6 +18,7 @@ export interface Condition {
 
 const NO_VALUE = new Uint8Array(0)
 const NO_PARTNERS: readonly string[] = []
+const NO_OPS: readonly Op[] = []
 
 /** The body of an entangle request (one field, so puts do not carry two unused ones). */
 interface Entanglement {
@@ -37,7 +41,7 @@ export class WriteRequest {
     readonly type: 'put' | 'del' | 'batch' | 'entangle',
     readonly key: string,
     readonly value: Uint8Array,
-    readonly ops: readonly Op[] | undefined,
+    readonly ops: readonly Op[],
     readonly conditions: readonly Condition[] | undefined,
     readonly resolve: (r: WriteResult) => void,
     readonly reject: (err: unknown) => void,
@@ -55,11 +59,11 @@ export class WriteRequest {
   }
 
   static put(key: string, value: Uint8Array, ifSeq: number | undefined, resolve: (r: WriteResult) => void, reject: (e: unknown) => void): WriteRequest {
-    return new WriteRequest('put', key, value, undefined, ifSeq === undefined ? undefined : [{ key, ifSeq }], resolve, reject)
+    return new WriteRequest('put', key, value, NO_OPS, ifSeq === undefined ? undefined : [{ key, ifSeq }], resolve, reject)
   }
 
   static del(key: string, ifSeq: number | undefined, resolve: (r: WriteResult) => void, reject: (e: unknown) => void): WriteRequest {
-    return new WriteRequest('del', key, NO_VALUE, undefined, ifSeq === undefined ? undefined : [{ key, ifSeq }], resolve, reject)
+    return new WriteRequest('del', key, NO_VALUE, NO_OPS, ifSeq === undefined ? undefined : [{ key, ifSeq }], resolve, reject)
   }
 
   static batch(
@@ -78,6 +82,7 @@ export class WriteRequest {
     resolve: (r: WriteResult) => void,
     reject: (e: unknown) => void,
   ): WriteRequest {
-    return new WriteRequest('entangle', key, NO_VALUE, undefined, undefined, resolve, reject, { partners, strength })
+    return new WriteRequest('entangle', key, NO_VALUE, NO_OPS, undefined, resolve, reject, { partners, strength })
   }
 }
+
