@@ -19,7 +19,7 @@ import { MemoryState } from '../state/memoryState.js'
 import { segmentName } from '../wal/format.js'
 import { listSegments } from '../wal/logReader.js'
 import type { LogProblem, LogReadResult, SegmentFile } from '../wal/logReader.js'
-import { MANIFEST_FILE, ManifestDamage, readManifest, sameManifest, writeManifest } from '../wal/manifest.js'
+import { MANIFEST_FILE, MANIFEST_TMP, ManifestDamage, readManifest, sameManifest, writeManifest } from '../wal/manifest.js'
 import type { Manifest } from '../wal/manifest.js'
 import { finishInterruptedRewrites } from '../wal/rewrite.js'
 import type { SettledRewrite } from '../wal/rewrite.js'
@@ -203,8 +203,13 @@ function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1)
 }
 
-/** A MANIFEST that fails its checks: strict refuses; point-in-time sets it aside and rebuilds one. */
+/**
+ * Removes a MANIFEST.tmp a crash left. A MANIFEST that fails its checks: strict refuses;
+ * point-in-time sets it aside and rebuilds one.
+ */
 function setAsideDamagedManifest(files: FileLayer, dir: string, strict: boolean, logFiles: RecoveryReport['logFiles']): void {
+  const tmp = path.join(dir, MANIFEST_TMP)
+  if (files.exists(tmp)) files.unlink(tmp)
   try {
     readManifest(files, dir)
   } catch (err) {

@@ -72,8 +72,8 @@ export function decodeManifest(bytes: Buffer): Manifest {
   const j = parsed as Record<string, unknown>
   if (j.magic !== MAGIC) throw new ManifestDamage('MANIFEST: bad magic')
   if (j.version !== VERSION) throw new ManifestDamage(`MANIFEST: unsupported version ${String(j.version)}`)
-  const seqs = (v: unknown, what: string): number[] => {
-    if (!Array.isArray(v) || !v.every((n) => Number.isSafeInteger(n) && (n as number) >= 1)) throw new ManifestDamage(`MANIFEST: bad ${what}`)
+  const seqs = (v: unknown, what: string, min: number): number[] => {
+    if (!Array.isArray(v) || !v.every((n) => Number.isSafeInteger(n) && (n as number) >= min)) throw new ManifestDamage(`MANIFEST: bad ${what}`)
     return v as number[]
   }
   if (!Number.isSafeInteger(j.seq) || (j.seq as number) < 0) throw new ManifestDamage('MANIFEST: bad seq')
@@ -87,7 +87,7 @@ export function decodeManifest(bytes: Buffer): Manifest {
     if (!Number.isSafeInteger(o.bytes) || (o.bytes as number) < 0) throw new ManifestDamage('MANIFEST: bad segment length')
     return { firstSeq: o.firstSeq as number, bytes: o.bytes as number }
   })
-  return { seq: j.seq as number, segments, checkpoints: seqs(j.checkpoints, 'checkpoints'), rewrites: seqs(j.rewrites, 'rewrites') }
+  return { seq: j.seq as number, segments, checkpoints: seqs(j.checkpoints, 'checkpoints', 0), rewrites: seqs(j.rewrites, 'rewrites', 1) }
 }
 
 /** Replaces the manifest atomically and durably: temp file (fsynced), rename, directory fsync. */
