@@ -177,7 +177,7 @@ export function recover(files: FileLayer, dir: string, opts: RecoverOptions): Re
     last === undefined || last.format === undefined || last.lastSeq !== lastSeq
       ? undefined
       : { firstSeq: last.firstSeq, format: last.format, size: last.validEnd, records: last.records, version: last.version }
-  writeRecoveredManifest(files, dir, manifest, lastSeq, checkpointSeq, logFiles)
+  writeRecoveredManifest(files, dir, manifest, lastSeq, checkpointSeq, new Set(skipped.map((c) => c.file)), logFiles)
   return {
     state,
     tail,
@@ -351,7 +351,7 @@ function moveAside(files: FileLayer, p: string): string {
 /**
  * Writes the MANIFEST for the directory as recovery leaves it (creating it for a directory of an
  * older version): the segments present, sealed at their lengths except the newest; the
- * checkpoints present; and, as the seq that must come back, what is durable for sure — the
+ * checkpoints present and not found damaged; and, as the seq that must come back, what is durable for sure — the
  * checkpoint's seq and everything before the newest segment (sealed segments were fsynced
  * before the next one was created), never more than the log holds.
  */
@@ -361,6 +361,7 @@ function writeRecoveredManifest(
   before: Manifest | undefined,
   lastSeq: number,
   checkpointSeq: number,
+  damagedCheckpoints: Set<string>,
   logFiles: RecoveryReport['logFiles'],
 ): void {
   const segs = listSegments(files, dir)
@@ -368,7 +369,10 @@ function writeRecoveredManifest(
   const m: Manifest = {
     seq: Math.min(lastSeq, Math.max(before?.seq ?? 0, checkpointSeq, (newest?.firstSeq ?? 1) - 1)),
     segments: segs.map((s) => (s === newest ? { firstSeq: s.firstSeq } : { firstSeq: s.firstSeq, bytes: s.size })),
-    checkpoints: listCheckpoints(files, dir).map((c) => c.seq),
+    // Known-damaged checkpoints are not named: `islab repair` moves them aside.
+    checkpoints: listCheckpoints(files, dir)
+      .filter((c) => !damagedCheckpoints.has(c.name))
+      .map((c) => c.seq),
     rewrites: [],
   }
   logFiles.manifestCreated = before === undefined

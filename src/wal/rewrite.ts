@@ -143,11 +143,12 @@ export interface SettledRewrite {
 }
 
 /**
- * Settles `*.wal.rewrite` files a crash left. With a MANIFEST: one it lists under `rewrites` is
+ * Settles `*.wal.rewrite` files a crash left. With a MANIFEST, one it lists under `rewrites` is
  * committed and renamed into its place (the segment it replaces, if another, is a leftover that
- * recovery deletes); any other is removed. Without one (a directory of an older version), by
- * the older rule: one whose segment name exists, or whose seqs the segment before it still
- * holds, never replaced anything and is removed; otherwise it is renamed into its place.
+ * recovery deletes). Any other, and every one in a directory without a MANIFEST, by the older
+ * rule: one whose segment name exists, or whose seqs the segment before it still holds, never
+ * replaced anything and is removed (every uncommitted rewrite of ours is such); otherwise it is
+ * renamed into its place.
  */
 export function finishInterruptedRewrites(files: FileLayer, dir: string): SettledRewrite[] {
   let m: Manifest | undefined
@@ -167,8 +168,10 @@ export function finishInterruptedRewrites(files: FileLayer, dir: string): Settle
     if (firstSeq === undefined) continue
     const tmp = path.join(dir, file)
     if (!m.rewrites.includes(firstSeq)) {
-      files.unlink(tmp)
-      done.push({ file, action: 'removed' })
+      // Not committed: by our protocol the segment it was to replace is still there, and the
+      // older rule removes it. (A rewrite by a version without a MANIFEST commit that lost the
+      // old segment is completed by that rule instead, as that version's recovery would.)
+      done.push(...settleByOlderRule(files, dir, file))
       continue
     }
     const whole = scanSegment(files.readFile(tmp), () => undefined)
@@ -198,28 +201,28 @@ export function finishInterruptedRewrites(files: FileLayer, dir: string): Settle
 
 function finishWithoutManifest(files: FileLayer, dir: string): SettledRewrite[] {
   const done: SettledRewrite[] = []
-  for (const file of files.list(dir)) {
-    if (!file.endsWith(REWRITE_SUFFIX)) continue
-    const target = file.slice(0, -REWRITE_SUFFIX.length)
-    const firstSeq = parseSegmentName(target)
-    if (firstSeq === undefined) continue
-    const tmp = path.join(dir, file)
-    const prev = listSegments(files, dir).filter((s) => s.firstSeq < firstSeq).pop()
-    let prevLast = 0
-    if (prev !== undefined) {
-      const scan = scanSegment(files.readFile(prev.path), () => undefined)
-      prevLast = 'headerError' in scan ? Infinity : scan.lastSeq
-    }
-    const whole = scanSegment(files.readFile(tmp), () => undefined)
-    const complete = !('headerError' in whole) && whole.damage === undefined && whole.header.firstSeq === firstSeq
-    if (files.exists(path.join(dir, target)) || prevLast >= firstSeq || !complete) {
-      files.unlink(tmp)
-      done.push({ file, action: 'removed' })
-    } else {
-      files.rename(tmp, path.join(dir, target))
-      done.push({ file, action: 'completed' })
-    }
-  }
+  for (const file of files.list(dir)) if (file.endsWith(REWRITE_SUFFIX)) done.push(...settleByOlderRule(files, dir, file))
   if (done.length > 0) files.syncDir(dir)
   return done
+}
+
+function settleByOlderRule(files: FileLayer, dir: string, file: string): SettledRewrite[] {
+  const target = file.slice(0, -REWRITE_SUFFIX.length)
+  const firstSeq = parseSegmentName(target)
+  if (firstSeq === undefined) return []
+  const tmp = path.join(dir, file)
+  const prev = listSegments(files, dir).filter((s) => s.firstSeq < firstSeq).pop()
+  let prevLast = 0
+  if (prev !== undefined) {
+    const scan = scanSegment(files.readFile(prev.path), () => undefined)
+    prevLast = 'headerError' in scan ? Infinity : scan.lastSeq
+  }
+  const whole = scanSegment(files.readFile(tmp), () => undefined)
+  const complete = !('headerError' in whole) && whole.damage === undefined && whole.header.firstSeq === firstSeq
+  if (files.exists(path.join(dir, target)) || prevLast >= firstSeq || !complete) {
+    files.unlink(tmp)
+    return [{ file, action: 'removed' }]
+  }
+  files.rename(tmp, path.join(dir, target))
+  return [{ file, action: 'completed' }]
 }

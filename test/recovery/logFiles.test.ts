@@ -239,3 +239,43 @@ function crashAfter(sim: SimFileLayer, n: number): { layer: SimFileLayer; image:
   let pendingManifest = false
   return { layer, image: () => sim.crash(), committed: () => committed }
 }
+
+describe.each(['binary', 'json'] as const)('torn tails as the disk tears them (%s)', (format) => {
+  /** A log whose last commit holds 8 writes of ~700 bytes (several 4 KiB pages); returns where that commit starts. */
+  async function lastCommitOfEight(): Promise<{ dir: string; seg: string; start: number }> {
+    const dir = tmpDir()
+    const db = await open({ dir, durability: 'sync', walFormat: format, compressThreshold: 1 << 30 })
+    for (let i = 1; i <= 4; i++) await db.put(`a${i}`, 'a'.repeat(700))
+    const seg = segments(dir)[0]!
+    const start = fs.statSync(seg).size
+    await Promise.all(Array.from({ length: 8 }, (_, i) => db.put(`b${i}`, 'b'.repeat(700))))
+    await db.close()
+    return { dir, seg, start }
+  }
+
+  it('opens in strict mode when a crash kept a later page of the last commit but not an earlier one', async () => {
+    const { dir, seg, start } = await lastCommitOfEight()
+    const bytes = fs.readFileSync(seg)
+    expect(bytes.length - start).toBeGreaterThan(4096 + 1500)
+    // The page holding the commit's start never reached the disk: zeros; the next one did.
+    const page = Math.floor(start / 4096)
+    bytes.fill(0, start, (page + 1) * 4096)
+    fs.writeFileSync(seg, bytes)
+    const db = await open({ dir })
+    const rec = db.stats().recovery!
+    expect(db.seq).toBe(4)
+    expect(rec.tornAt).toMatchObject({ file: path.basename(seg), offset: start })
+    expect(rec.tornBytesTruncated).toBe(bytes.length - start)
+    expect(fs.statSync(seg).size).toBe(start)
+    expect((await db.put('next', 1)).seq).toBe(5)
+    await db.close()
+  })
+
+  it('still fails in strict mode when damage lies before the last commit', async () => {
+    const { dir, seg, start } = await lastCommitOfEight()
+    const bytes = fs.readFileSync(seg)
+    bytes.fill(0, start - 300, start - 200) // inside the fourth write, an earlier (durable) commit
+    fs.writeFileSync(seg, bytes)
+    await expect(open({ dir })).rejects.toMatchObject({ code: 'ISLAB_CORRUPTION', file: seg })
+  })
+})
