@@ -19,8 +19,8 @@ import { MemoryState } from '../state/memoryState.js'
 import { segmentName } from '../wal/format.js'
 import { listSegments } from '../wal/logReader.js'
 import type { LogProblem, LogReadResult, SegmentFile } from '../wal/logReader.js'
-import { MANIFEST_FILE, MANIFEST_TMP, ManifestDamage, readManifest, sameManifest, writeManifest } from '../wal/manifest.js'
-import type { Manifest } from '../wal/manifest.js'
+import { MANIFEST_FILE, MANIFEST_TMP, ManifestDamage, compareWithManifest, readManifest, sameManifest, writeManifest } from '../wal/manifest.js'
+import type { FileProblem, Manifest } from '../wal/manifest.js'
 import { finishInterruptedRewrites } from '../wal/rewrite.js'
 import type { SettledRewrite } from '../wal/rewrite.js'
 import { salvageSeqRange } from '../wal/segmentReader.js'
@@ -253,51 +253,14 @@ function settleRewrites(files: FileLayer, dir: string, strict: boolean, logFiles
   }
 }
 
-interface FileProblem {
-  kind: 'missing' | 'resized' | 'stray'
-  firstSeq: number
-  message: string
-}
-
 /**
- * Compares the segments present with the MANIFEST. Named but missing, or not of its sealed
- * length: a problem. Not named: newer than everything it names, a segment whose creation the
- * crash interrupted before the MANIFEST named it (accepted); older than everything it names, one
- * a prune took out of it but had not deleted yet (deleted now); anything else, a problem. Strict
- * mode throws on the first problem before changing anything; point-in-time sets strays aside.
+ * Compares the segments present with the MANIFEST (see compareWithManifest). Strict mode throws
+ * on the first problem before changing anything; then prune leftovers are deleted, and
+ * point-in-time sets strays aside.
  */
 function checkFiles(files: FileLayer, dir: string, m: Manifest, strict: boolean, logFiles: RecoveryReport['logFiles']): FileProblem[] {
-  const present = listSegments(files, dir)
-  const byFirst = new Map(present.map((s) => [s.firstSeq, s]))
-  const problems: FileProblem[] = []
-  for (const s of m.segments) {
-    const name = segmentName(s.firstSeq)
-    const f = byFirst.get(s.firstSeq)
-    if (f === undefined) {
-      problems.push({ kind: 'missing', firstSeq: s.firstSeq, message: `WAL segment ${name}, holding seqs from ${s.firstSeq}, is missing (the MANIFEST names it)` })
-    } else if (s.bytes !== undefined && f.size !== s.bytes) {
-      problems.push({
-        kind: 'resized',
-        firstSeq: s.firstSeq,
-        message: `WAL segment ${name} is ${f.size} bytes but was sealed at ${s.bytes} bytes (the MANIFEST records its length)`,
-      })
-    }
-  }
-  const named = new Set(m.segments.map((s) => s.firstSeq))
-  const firstNamed = m.segments[0]?.firstSeq ?? Infinity
-  const lastNamed = m.segments.at(-1)?.firstSeq ?? 0
-  const leftovers: SegmentFile[] = []
-  const strays: SegmentFile[] = []
-  for (const f of present) {
-    if (named.has(f.firstSeq)) continue
-    if (f.firstSeq > lastNamed && f.firstSeq > m.seq) continue
-    if (f.firstSeq < firstNamed && f.firstSeq <= m.seq) leftovers.push(f)
-    else {
-      strays.push(f)
-      problems.push({ kind: 'stray', firstSeq: f.firstSeq, message: `WAL segment ${f.name} is not named by the MANIFEST, and no interrupted operation explains it` })
-    }
-  }
-  problems.sort((a, b) => a.firstSeq - b.firstSeq)
+  const { problems, leftovers } = compareWithManifest(m, listSegments(files, dir))
+  const strays = problems.filter((p) => p.kind === 'stray')
   if (strict && problems.length > 0) {
     const p = problems[0]!
     const fix =
@@ -314,7 +277,7 @@ function checkFiles(files: FileLayer, dir: string, m: Manifest, strict: boolean,
     files.unlink(f.path)
     logFiles.leftoversRemoved.push(f.name)
   }
-  for (const f of strays) logFiles.movedAside.push(path.basename(moveAside(files, f.path)))
+  for (const f of strays) logFiles.movedAside.push(path.basename(moveAside(files, path.join(dir, f.file))))
   for (const p of problems) logFiles.problems.push(p.message)
   if (leftovers.length > 0 || strays.length > 0) files.syncDir(dir)
   return problems.filter((p) => p.kind !== 'stray')

@@ -5,7 +5,8 @@
 // atomically: a temp file, fsync, rename, fsync of the directory. docs/wal-format.md describes it.
 import path from 'node:path'
 import type { FileLayer } from '../io/fileLayer.js'
-import { jsonLineWithCrc, parseJsonLineWithCrc } from './format.js'
+import { jsonLineWithCrc, parseJsonLineWithCrc, segmentName } from './format.js'
+import type { SegmentFile } from './logReader.js'
 
 export const MANIFEST_FILE = 'MANIFEST'
 export const MANIFEST_TMP = 'MANIFEST.tmp'
@@ -131,4 +132,50 @@ export function removeSegments(m: Manifest, firstSeqs: Iterable<number>): void {
 
 export function sameManifest(a: Manifest, b: Manifest): boolean {
   return encodeManifest(a).equals(encodeManifest(b))
+}
+
+/** A segment that does not match the MANIFEST. */
+export interface FileProblem {
+  kind: 'missing' | 'resized' | 'stray'
+  firstSeq: number
+  file: string
+  message: string
+}
+
+/**
+ * Compares the segments present with the MANIFEST. Named but missing, or not of its sealed
+ * length: a problem. Not named: newer than everything it names and above its seq, a segment
+ * whose creation a crash interrupted before the MANIFEST named it (fine); older than everything
+ * it names and at or below its seq, one a prune took out of it but had not deleted yet (a
+ * leftover); anything else, a problem (a stray). Problems come sorted by firstSeq.
+ */
+export function compareWithManifest(m: Manifest, present: SegmentFile[]): { problems: FileProblem[]; leftovers: SegmentFile[] } {
+  const byFirst = new Map(present.map((s) => [s.firstSeq, s]))
+  const problems: FileProblem[] = []
+  for (const s of m.segments) {
+    const file = segmentName(s.firstSeq)
+    const f = byFirst.get(s.firstSeq)
+    if (f === undefined) {
+      problems.push({ kind: 'missing', firstSeq: s.firstSeq, file, message: `WAL segment ${file}, holding seqs from ${s.firstSeq}, is missing (the MANIFEST names it)` })
+    } else if (s.bytes !== undefined && f.size !== s.bytes) {
+      problems.push({
+        kind: 'resized',
+        firstSeq: s.firstSeq,
+        file,
+        message: `WAL segment ${file} is ${f.size} bytes but was sealed at ${s.bytes} bytes (the MANIFEST records its length)`,
+      })
+    }
+  }
+  const named = new Set(m.segments.map((s) => s.firstSeq))
+  const firstNamed = m.segments[0]?.firstSeq ?? Infinity
+  const lastNamed = m.segments.at(-1)?.firstSeq ?? 0
+  const leftovers: SegmentFile[] = []
+  for (const f of present) {
+    if (named.has(f.firstSeq)) continue
+    if (f.firstSeq > lastNamed && f.firstSeq > m.seq) continue
+    if (f.firstSeq < firstNamed && f.firstSeq <= m.seq) leftovers.push(f)
+    else problems.push({ kind: 'stray', firstSeq: f.firstSeq, file: f.name, message: `WAL segment ${f.name} is not named by the MANIFEST, and no interrupted operation explains it` })
+  }
+  problems.sort((a, b) => a.firstSeq - b.firstSeq)
+  return { problems, leftovers }
 }

@@ -279,3 +279,4 @@ describe.each(['binary', 'json'] as const)('torn tails as the disk tears them (%
     await expect(open({ dir })).rejects.toMatchObject({ code: 'ISLAB_CORRUPTION', file: seg })
   })
 })
+
