@@ -2,6 +2,8 @@
 import path from 'node:path'
 import type { FileLayer } from '../io/fileLayer.js'
 import { listSegments } from '../wal/logReader.js'
+import type { SegmentFile } from '../wal/logReader.js'
+import { removeSegments, updateManifest } from '../wal/manifest.js'
 import { CHECKPOINT_SUFFIX, parseCheckpointName } from './format.js'
 
 export interface CheckpointFile {
@@ -44,8 +46,11 @@ export interface PruneResult {
 /**
  * Keeps the newest `keep` checkpoints, then deletes WAL segments every record of which is
  * covered by the oldest kept checkpoint — unless history retention still wants them. The last
- * segment is never deleted: the writer appends to it. The deletions and the directory fsync run
- * off the event loop: dozens of segments unlinked in a row blocked it for 40–170 ms.
+ * segment is never deleted: the writer appends to it. The MANIFEST is updated first (it names
+ * the checkpoints kept, the new one included, and drops what goes), then the files are deleted:
+ * a crash in between leaves files it no longer names, which recovery deletes. The deletions and
+ * the directory fsync run off the event loop: dozens of segments unlinked in a row blocked it
+ * for 40–170 ms.
  */
 export async function prune(
   files: FileLayer,
@@ -54,27 +59,40 @@ export async function prune(
   retain: { segments: number; ms: number } = { segments: 0, ms: 0 },
 ): Promise<PruneResult> {
   const cps = listCheckpoints(files, dir)
-  const checkpointsDeleted: string[] = []
-  for (const cp of cps.slice(keep)) {
-    await files.unlinkAsync(cp.path)
-    checkpointsDeleted.push(cp.name)
-  }
+  const gone = cps.slice(keep)
   const kept = cps.slice(0, keep)
-  const segmentsDeleted: string[] = []
+  const segs: SegmentFile[] = []
   if (kept.length > 0) {
     const covered = kept[kept.length - 1]!.seq
-    const segs = listSegments(files, dir)
+    const all = listSegments(files, dir)
     const now = Date.now()
     // Segment i holds seqs [first_i, first_{i+1} - 1]; deletable when that range ends at or before `covered`.
-    const deletable = segs.length - 1 - retain.segments
+    const deletable = all.length - 1 - retain.segments
     for (let i = 0; i < deletable; i++) {
-      const next = segs[i + 1]!
+      const next = all[i + 1]!
       if (next.firstSeq - 1 > covered) break
-      if (retain.ms > 0 && now - files.mtimeMs(segs[i]!.path) < retain.ms) break
-      await files.unlinkAsync(segs[i]!.path)
-      segmentsDeleted.push(segs[i]!.name)
+      if (retain.ms > 0 && now - files.mtimeMs(all[i]!.path) < retain.ms) break
+      segs.push(all[i]!)
     }
   }
-  if (checkpointsDeleted.length > 0 || segmentsDeleted.length > 0) await files.syncDirAsync(dir)
-  return { checkpointsDeleted, segmentsDeleted }
+  updateManifest(files, dir, (m) => {
+    m.checkpoints = kept.map((c) => c.seq)
+    // The newest checkpoint is durable, so its seq always comes back at recovery.
+    if (kept.length > 0) m.seq = Math.max(m.seq, kept[0]!.seq)
+    removeSegments(m, segs.map((s) => s.firstSeq))
+  })
+  for (const cp of gone) await files.unlinkAsync(cp.path)
+  for (const s of segs) await files.unlinkAsync(s.path)
+  if (gone.length > 0 || segs.length > 0) await files.syncDirAsync(dir)
+  return { checkpointsDeleted: gone.map((c) => c.name), segmentsDeleted: segs.map((s) => s.name) }
+}
+
+/**
+ * Deletes WAL segments a checkpoint covers (`islab compact`), MANIFEST first, as prune does.
+ */
+export function deleteCoveredSegments(files: FileLayer, dir: string, segs: SegmentFile[]): void {
+  if (segs.length === 0) return
+  updateManifest(files, dir, (m) => removeSegments(m, segs.map((s) => s.firstSeq)))
+  for (const s of segs) files.unlink(s.path)
+  files.syncDir(dir)
 }

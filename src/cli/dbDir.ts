@@ -7,6 +7,7 @@ import { acquireDirLock, lockHolder } from '../io/dirLock.js'
 import type { DirLock } from '../io/dirLock.js'
 import { nodeFileLayer } from '../io/nodeFileLayer.js'
 import { parseSegmentName } from '../wal/format.js'
+import { MANIFEST_FILE } from '../wal/manifest.js'
 import { CliError } from './args.js'
 
 export const files = nodeFileLayer
@@ -21,7 +22,7 @@ export function requireDatabaseDir(dir: string): void {
   }
   if (!st.isDirectory()) throw new CliError(`${dir} is not a directory`, 2, 'Give the path of a database directory, not of a file in it.')
   const names = files.list(dir)
-  const ours = names.some((n) => parseSegmentName(n) !== undefined || parseCheckpointName(n) !== undefined || n === 'LOCK')
+  const ours = names.some((n) => parseSegmentName(n) !== undefined || parseCheckpointName(n) !== undefined || n === 'LOCK' || n === MANIFEST_FILE)
   if (!ours && names.length > 0) {
     throw new CliError(
       `${dir} does not look like an IsLabDB database: it has no WAL segments (*.wal) or checkpoints (*.ckpt)`,

@@ -6,7 +6,15 @@ export type WalFormat = 'binary' | 'json'
 
 export const SEGMENT_SUFFIX = '.wal'
 export const MAGIC = 'ISLABWAL'
-export const FORMAT_VERSION = 1
+/**
+ * Version 2 marks the first record of every commit (RECORD_COMMIT_START in the type byte, a
+ * `"start":true` member in JSON): damage is a torn tail only when no later commit's first record
+ * follows it. Version 1 segments (no marks) are still read, with the older rule. Readers of
+ * version 1 only refuse version 2 headers instead of misreading the marked type bytes.
+ */
+export const FORMAT_VERSION = 2
+/** Versions this reader understands. */
+export const READABLE_VERSIONS: readonly number[] = [1, 2]
 /** Binary segments start with a fixed 32-byte header. */
 export const BINARY_HEADER_BYTES = 32
 /** Each binary record: u32 payload length, u32 crc32 of the payload, payload. */
@@ -19,6 +27,13 @@ export const RECORD_DEL = 2
 export const RECORD_BATCH = 3
 /** Quantum entanglement: key, u16 partner count, partners (keys), f64 strength. */
 export const RECORD_ENTANGLE = 4
+/**
+ * Set in the type byte of a record (version 2) that was written after every byte before it in
+ * its segment had been made durable: the first record of a commit, or of a segment. The low
+ * bits keep the type.
+ */
+export const RECORD_COMMIT_START = 0x80
+export const RECORD_TYPE_MASK = 0x7f
 
 export const VALUE_FLAG_LZ4 = 1
 
@@ -52,13 +67,13 @@ export function parseSegmentName(name: string): number | undefined {
   return parseSeqFileName(name, SEGMENT_SUFFIX)
 }
 
-export function encodeSegmentHeader(format: WalFormat, firstSeq: number): Buffer {
+export function encodeSegmentHeader(format: WalFormat, firstSeq: number, version = FORMAT_VERSION): Buffer {
   if (format === 'json') {
-    return Buffer.from(jsonLineWithCrc({ magic: MAGIC, version: FORMAT_VERSION, format, firstSeq }), 'utf8')
+    return Buffer.from(jsonLineWithCrc({ magic: MAGIC, version, format, firstSeq }), 'utf8')
   }
   const b = Buffer.alloc(BINARY_HEADER_BYTES)
   b.write(MAGIC, 0, 'latin1')
-  b.writeUInt16LE(FORMAT_VERSION, 8)
+  b.writeUInt16LE(version, 8)
   b.writeUInt8(FORMAT_CODE[format], 10)
   writeU64(b, 16, firstSeq)
   b.writeUInt32LE(crc32(b.subarray(0, 28)), 28)
@@ -75,16 +90,16 @@ export function decodeSegmentHeader(b: Uint8Array): SegmentHeader | string {
     if (typeof parsed === 'string') return `JSON header: ${parsed}`
     const h = parsed as { magic?: unknown; version?: unknown; format?: unknown; firstSeq?: unknown }
     if (h.magic !== MAGIC) return 'bad magic'
-    if (h.version !== FORMAT_VERSION) return `unsupported version ${String(h.version)}`
+    if (typeof h.version !== 'number' || !READABLE_VERSIONS.includes(h.version)) return `unsupported version ${String(h.version)}`
     if (h.format !== 'json') return `JSON header names format ${String(h.format)}`
     if (!Number.isSafeInteger(h.firstSeq) || (h.firstSeq as number) < 1) return 'bad firstSeq'
-    return { version: FORMAT_VERSION, format: 'json', firstSeq: h.firstSeq as number, bytes: nl + 1 }
+    return { version: h.version, format: 'json', firstSeq: h.firstSeq as number, bytes: nl + 1 }
   }
   if (buf.length < BINARY_HEADER_BYTES) return `header is ${buf.length} bytes, expected ${BINARY_HEADER_BYTES}`
   if (buf.toString('latin1', 0, 8) !== MAGIC) return 'bad magic'
   if (buf.readUInt32LE(28) !== crc32(buf.subarray(0, 28))) return 'header checksum mismatch'
   const version = buf.readUInt16LE(8)
-  if (version !== FORMAT_VERSION) return `unsupported version ${version}`
+  if (!READABLE_VERSIONS.includes(version)) return `unsupported version ${version}`
   const code = buf.readUInt8(10)
   if (code !== FORMAT_CODE.binary) return `binary header names format code ${code}`
   const firstSeq = readU64(buf, 16)

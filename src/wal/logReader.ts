@@ -8,7 +8,7 @@ import path from 'node:path'
 import type { WalEvent } from '../events/types.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { TimeSlice } from '../io/timeSlice.js'
-import { encodeSegmentHeader, parseSegmentName } from './format.js'
+import { READABLE_VERSIONS, encodeSegmentHeader, parseSegmentName } from './format.js'
 import type { WalFormat } from './format.js'
 import type { RecordSink } from './recordCodec.js'
 import { scanRecords, scanSegment } from './segmentReader.js'
@@ -23,6 +23,8 @@ export interface SegmentFile {
 
 export interface SegmentResult extends SegmentFile {
   format: WalFormat | undefined
+  /** Header format version (see FORMAT_VERSION). */
+  version: number
   records: number
   lastSeq: number
   /** Length of the segment's valid prefix. */
@@ -107,7 +109,7 @@ export async function readLog(
     const bytes = await files.readFileAsync(seg.path)
     const scan = await scanInSlices(bytes, visit, { fromSeq, toSeq, sink: opts.sink }, slice, (at) => opts.onSlice?.(done + at, total))
     if ('headerError' in scan) {
-      // A crash while creating the last segment leaves a prefix of its header: nothing was in it
+      // A crash while creating the last segment leaves part of its header: nothing was in it
       // (headers are fsynced before any record is appended). Anything else is damage.
       const cutShort = isHeaderPrefix(bytes, seg.firstSeq)
       const torn = isLast && cutShort && (results.length === 0 || seg.firstSeq === lastSeq + 1)
@@ -118,7 +120,7 @@ export async function readLog(
       problem = corruption(seg, 0, `header says first seq ${scan.header.firstSeq}, file name says ${seg.firstSeq}`)
       break
     }
-    results.push({ ...seg, format: scan.header.format, records: scan.records, lastSeq: scan.lastSeq, validEnd: scan.validEnd })
+    results.push({ ...seg, format: scan.header.format, version: scan.header.version, records: scan.records, lastSeq: scan.lastSeq, validEnd: scan.validEnd })
     lastSeq = scan.lastSeq
     done += seg.size
     if (scan.damage !== undefined) {
@@ -167,11 +169,20 @@ async function scanInSlices(
   return { ...scan, records }
 }
 
-/** Whether `bytes` is a strict prefix of the header a segment starting at firstSeq would have. */
+/**
+ * Whether `bytes` could be what a crash left of the header a segment starting at firstSeq would
+ * have: no longer than it, each byte either the header's or zero (a page the crash did not
+ * persist, in a file whose new length it did).
+ */
 function isHeaderPrefix(bytes: Buffer, firstSeq: number): boolean {
   for (const format of ['binary', 'json'] as const) {
-    const h = encodeSegmentHeader(format, firstSeq)
-    if (bytes.length < h.length && h.subarray(0, bytes.length).equals(bytes)) return true
+    for (const version of READABLE_VERSIONS) {
+      const h = encodeSegmentHeader(format, firstSeq, version)
+      if (bytes.length > h.length) continue
+      let ok = true
+      for (let i = 0; i < bytes.length && ok; i++) ok = bytes[i] === h[i] || bytes[i] === 0
+      if (ok) return true
+    }
   }
   return false
 }

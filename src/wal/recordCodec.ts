@@ -9,9 +9,11 @@ import {
   FRAME_HEADER_BYTES,
   PAYLOAD_PREFIX_BYTES,
   RECORD_BATCH,
+  RECORD_COMMIT_START,
   RECORD_DEL,
   RECORD_ENTANGLE,
   RECORD_PUT,
+  RECORD_TYPE_MASK,
   VALUE_FLAG_LZ4,
   jsonLineWithCrc,
   readF64,
@@ -60,8 +62,11 @@ function entangleBytesBound(ev: EntangleEvent): number {
   return n
 }
 
-/** Appends one binary frame for `ev` to `out`. Values over `compressThreshold` bytes go through LZ4. */
-export function encodeBinaryRecord(out: GrowBuffer, ev: WalEvent, compressThreshold: number): void {
+/**
+ * Appends one binary frame for `ev` to `out`. Values over `compressThreshold` bytes go through LZ4.
+ * `commitStart` sets RECORD_COMMIT_START in the type byte (see format.ts).
+ */
+export function encodeBinaryRecord(out: GrowBuffer, ev: WalEvent, compressThreshold: number, commitStart = false): void {
   const bound =
     FRAME_HEADER_BYTES +
     PAYLOAD_PREFIX_BYTES +
@@ -71,7 +76,9 @@ export function encodeBinaryRecord(out: GrowBuffer, ev: WalEvent, compressThresh
   const b = out.buf
   const start = out.pos
   let p = start + FRAME_HEADER_BYTES
-  b[p] = ev.type === 'put' ? RECORD_PUT : ev.type === 'del' ? RECORD_DEL : ev.type === 'batch' ? RECORD_BATCH : RECORD_ENTANGLE
+  b[p] =
+    (ev.type === 'put' ? RECORD_PUT : ev.type === 'del' ? RECORD_DEL : ev.type === 'batch' ? RECORD_BATCH : RECORD_ENTANGLE) |
+    (commitStart ? RECORD_COMMIT_START : 0)
   writeU64(b, p + 1, ev.seq)
   b.writeDoubleLE(ev.time, p + 9)
   p += PAYLOAD_PREFIX_BYTES
@@ -122,9 +129,12 @@ function writeValue(b: Buffer, p: number, value: Uint8Array, compressThreshold: 
   return p + 5 + value.length
 }
 
-/** Appends one JSON line for `ev`. Values are written in tagged JSON, uncompressed, to stay readable. */
-export function encodeJsonRecord(out: GrowBuffer, ev: WalEvent): void {
-  let obj: object
+/**
+ * Appends one JSON line for `ev`. Values are written in tagged JSON, uncompressed, to stay readable.
+ * `commitStart` adds a last member `"start":true` (see RECORD_COMMIT_START).
+ */
+export function encodeJsonRecord(out: GrowBuffer, ev: WalEvent, commitStart = false): void {
+  let obj: Record<string, unknown>
   if (ev.type === 'batch') {
     obj = { seq: ev.seq, time: ev.time, type: 'batch', ops: ev.ops.map(jsonOp) }
   } else if (ev.type === 'entangle') {
@@ -132,6 +142,7 @@ export function encodeJsonRecord(out: GrowBuffer, ev: WalEvent): void {
   } else {
     obj = { seq: ev.seq, time: ev.time, ...jsonOp(ev) }
   }
+  if (commitStart) obj.start = true
   const line = jsonLineWithCrc(obj)
   out.ensure(line.length * 3)
   out.pos += out.buf.write(line, out.pos, 'utf8')
@@ -161,9 +172,14 @@ export interface RecordSink {
   entangle(key: string, partners: string[], strength: number): void
 }
 
+/** Whether the binary payload at `start` carries RECORD_COMMIT_START. */
+export function isCommitStart(b: Uint8Array, start: number): boolean {
+  return (b[start]! & RECORD_COMMIT_START) !== 0
+}
+
 /** Walks one binary payload (its checksum already verified), telling `sink` what it holds. */
 export function walkBinaryPayload(b: Buffer, start: number, end: number, sink: RecordSink): void {
-  const type = b[start]!
+  const type = b[start]! & RECORD_TYPE_MASK
   at = start + PAYLOAD_PREFIX_BYTES
   if (type === RECORD_PUT || type === RECORD_DEL) {
     sink.begin(type, readU64(b, start + 1), readF64(b, start + 9))

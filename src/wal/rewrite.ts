@@ -2,14 +2,17 @@
 // compact` (drop the records a checkpoint covers from the segment that straddles it). Callers
 // hold the directory lock and have run recovery, so the segments are known to be whole.
 // A rewrite is first written in full to `<segment name>.rewrite` (a name readers ignore) and
-// fsynced; only then does it replace anything. `finishInterruptedRewrites` settles what a
-// crash left behind.
+// fsynced; then the MANIFEST commits it (names the new segment and lists it under `rewrites`);
+// only then does it replace anything. `finishInterruptedRewrites`, run by recovery, completes a
+// committed rewrite and removes an uncommitted one.
 import path from 'node:path'
 import type { WalEvent } from '../events/types.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { encodeSegmentHeader, parseSegmentName, segmentName } from './format.js'
 import type { WalFormat } from './format.js'
 import { listSegments } from './logReader.js'
+import { ManifestDamage, readManifest, writeManifest } from './manifest.js'
+import type { Manifest } from './manifest.js'
 import type { SegmentFile } from './logReader.js'
 import { GrowBuffer, encodeBinaryRecord, encodeJsonRecord } from './recordCodec.js'
 import { scanSegment } from './segmentReader.js'
@@ -36,23 +39,31 @@ export interface Converted {
 
 /**
  * Re-encodes every record of `seg` in `format` under the same name: same seqs, times, keys and
- * values. The new file replaces the old one by an atomic rename, so a crash leaves one or the other.
+ * values. The new file replaces the old one by an atomic rename, so a crash leaves one or the
+ * other. It was fsynced whole before it replaced anything, so every record in it is marked as
+ * starting a commit: any damage before its last record is corruption.
  */
 export function convertSegment(files: FileLayer, dir: string, seg: SegmentFile, format: WalFormat, compressThreshold: number): Converted | undefined {
   const bytes = files.readFile(seg.path)
   const out = new GrowBuffer(Math.max(1 << 16, bytes.length))
   let records = 0
   const scan = scanWhole(bytes, seg, (ev) => {
-    if (format === 'binary') encodeBinaryRecord(out, ev, compressThreshold)
-    else encodeJsonRecord(out, ev)
+    if (format === 'binary') encodeBinaryRecord(out, ev, compressThreshold, true)
+    else encodeJsonRecord(out, ev, true)
     records++
   })
   if (scan.header.format === format) return undefined
   const header = encodeSegmentHeader(format, seg.firstSeq)
   const tmp = `${seg.path}${REWRITE_SUFFIX}`
-  files.writeFileDurable(tmp, Buffer.concat([header, out.view()]))
+  const data = Buffer.concat([header, out.view()])
+  files.writeFileDurable(tmp, data)
+  const m = commitRewrite(files, dir, seg.firstSeq, (mf) => {
+    const entry = mf.segments.find((x) => x.firstSeq === seg.firstSeq)
+    if (entry?.bytes !== undefined) entry.bytes = data.length
+  })
   files.rename(tmp, seg.path)
   files.syncDir(dir)
+  rewriteDone(files, dir, m, seg.firstSeq)
   return { name: seg.name, from: scan.header.format, records, bytesBefore: bytes.length, bytesAfter: header.length + out.pos }
 }
 
@@ -85,29 +96,70 @@ export function dropCoveredPrefix(files: FileLayer, dir: string, seg: SegmentFil
   )
   if (cut < 0 || seg.firstSeq > coveredSeq) throw new RewriteRefused(`${seg.name} does not straddle seq ${coveredSeq}`)
   const name = segmentName(coveredSeq + 1)
-  const header = encodeSegmentHeader(scan.header.format, coveredSeq + 1)
+  // Records are copied as they are, so the header keeps their version.
+  const header = encodeSegmentHeader(scan.header.format, coveredSeq + 1, scan.header.version)
   const tmp = path.join(dir, `${name}${REWRITE_SUFFIX}`)
   const data = Buffer.concat([header, bytes.subarray(cut, scan.validEnd)])
   files.writeFileDurable(tmp, data)
+  const m = commitRewrite(files, dir, coveredSeq + 1, (mf) => {
+    const entry = mf.segments.find((x) => x.firstSeq === seg.firstSeq)
+    mf.segments = mf.segments.filter((x) => x.firstSeq !== seg.firstSeq)
+    mf.segments.push(entry?.bytes === undefined ? { firstSeq: coveredSeq + 1 } : { firstSeq: coveredSeq + 1, bytes: data.length })
+  })
   files.unlink(seg.path)
   files.syncDir(dir)
   files.rename(tmp, path.join(dir, name))
   files.syncDir(dir)
+  rewriteDone(files, dir, m, coveredSeq + 1)
   const kept = scan.lastSeq - coveredSeq
   return { from: seg.name, to: name, recordsDropped: scan.records - kept, recordsKept: kept, bytesBefore: bytes.length, bytesAfter: data.length }
 }
 
+/**
+ * The commit point of a rewrite: the MANIFEST, changed by `change`, lists `firstSeq` under
+ * `rewrites`. From here on recovery completes the rewrite instead of removing it. Without a
+ * MANIFEST (a directory no open() of this version has seen) there is nothing to commit to.
+ */
+function commitRewrite(files: FileLayer, dir: string, firstSeq: number, change: (m: Manifest) => void): Manifest | undefined {
+  const m = readManifest(files, dir)
+  if (m === undefined) return undefined
+  change(m)
+  m.rewrites.push(firstSeq)
+  writeManifest(files, dir, m)
+  return m
+}
+
+function rewriteDone(files: FileLayer, dir: string, m: Manifest | undefined, firstSeq: number): void {
+  if (m === undefined) return
+  m.rewrites = m.rewrites.filter((s) => s !== firstSeq)
+  writeManifest(files, dir, m)
+}
+
 export interface SettledRewrite {
   file: string
-  action: 'completed' | 'removed'
+  /** 'damaged': a committed rewrite whose file does not pass its checks; left in place for the caller. */
+  action: 'completed' | 'removed' | 'damaged'
+  reason?: string
 }
 
 /**
- * Settles `*.wal.rewrite` files a crash left. One whose segment name exists, or whose seqs the
- * segment before it still holds, never replaced anything: it is removed. Otherwise the old
- * segment was already deleted and the rewrite is renamed into its place.
+ * Settles `*.wal.rewrite` files a crash left. With a MANIFEST, one it lists under `rewrites` is
+ * committed and renamed into its place (the segment it replaces, if another, is a leftover that
+ * recovery deletes). Any other, and every one in a directory without a MANIFEST, by the older
+ * rule: one whose segment name exists, or whose seqs the segment before it still holds, never
+ * replaced anything and is removed (every uncommitted rewrite of ours is such); otherwise it is
+ * renamed into its place.
  */
 export function finishInterruptedRewrites(files: FileLayer, dir: string): SettledRewrite[] {
+  let m: Manifest | undefined
+  try {
+    m = readManifest(files, dir)
+  } catch (err) {
+    // Recovery reports a damaged MANIFEST; nothing can be settled by it.
+    if (err instanceof ManifestDamage) return []
+    throw err
+  }
+  if (m === undefined) return finishWithoutManifest(files, dir)
   const done: SettledRewrite[] = []
   for (const file of files.list(dir)) {
     if (!file.endsWith(REWRITE_SUFFIX)) continue
@@ -115,22 +167,62 @@ export function finishInterruptedRewrites(files: FileLayer, dir: string): Settle
     const firstSeq = parseSegmentName(target)
     if (firstSeq === undefined) continue
     const tmp = path.join(dir, file)
-    const prev = listSegments(files, dir).filter((s) => s.firstSeq < firstSeq).pop()
-    let prevLast = 0
-    if (prev !== undefined) {
-      const scan = scanSegment(files.readFile(prev.path), () => undefined)
-      prevLast = 'headerError' in scan ? Infinity : scan.lastSeq
+    if (!m.rewrites.includes(firstSeq)) {
+      // Not committed: by our protocol the segment it was to replace is still there, and the
+      // older rule removes it. (A rewrite by a version without a MANIFEST commit that lost the
+      // old segment is completed by that rule instead, as that version's recovery would.)
+      done.push(...settleByOlderRule(files, dir, file))
+      continue
     }
     const whole = scanSegment(files.readFile(tmp), () => undefined)
-    const complete = !('headerError' in whole) && whole.damage === undefined && whole.header.firstSeq === firstSeq
-    if (files.exists(path.join(dir, target)) || prevLast >= firstSeq || !complete) {
-      files.unlink(tmp)
-      done.push({ file, action: 'removed' })
-    } else {
-      files.rename(tmp, path.join(dir, target))
-      done.push({ file, action: 'completed' })
+    const reason =
+      'headerError' in whole
+        ? `bad header: ${whole.headerError}`
+        : whole.damage !== undefined
+          ? `damaged at byte ${whole.damage.offset}: ${whole.damage.reason}`
+          : whole.header.firstSeq !== firstSeq
+            ? `header says first seq ${whole.header.firstSeq}`
+            : undefined
+    if (reason !== undefined) {
+      done.push({ file, action: 'damaged', reason })
+      continue
     }
+    files.rename(tmp, path.join(dir, target))
+    done.push({ file, action: 'completed' })
   }
   if (done.length > 0) files.syncDir(dir)
+  if (m.rewrites.length > 0) {
+    const damaged = new Set(done.filter((d) => d.action === 'damaged').map((d) => parseSegmentName(d.file.slice(0, -REWRITE_SUFFIX.length))))
+    m.rewrites = m.rewrites.filter((s) => damaged.has(s))
+    writeManifest(files, dir, m)
+  }
   return done
+}
+
+function finishWithoutManifest(files: FileLayer, dir: string): SettledRewrite[] {
+  const done: SettledRewrite[] = []
+  for (const file of files.list(dir)) if (file.endsWith(REWRITE_SUFFIX)) done.push(...settleByOlderRule(files, dir, file))
+  if (done.length > 0) files.syncDir(dir)
+  return done
+}
+
+function settleByOlderRule(files: FileLayer, dir: string, file: string): SettledRewrite[] {
+  const target = file.slice(0, -REWRITE_SUFFIX.length)
+  const firstSeq = parseSegmentName(target)
+  if (firstSeq === undefined) return []
+  const tmp = path.join(dir, file)
+  const prev = listSegments(files, dir).filter((s) => s.firstSeq < firstSeq).pop()
+  let prevLast = 0
+  if (prev !== undefined) {
+    const scan = scanSegment(files.readFile(prev.path), () => undefined)
+    prevLast = 'headerError' in scan ? Infinity : scan.lastSeq
+  }
+  const whole = scanSegment(files.readFile(tmp), () => undefined)
+  const complete = !('headerError' in whole) && whole.damage === undefined && whole.header.firstSeq === firstSeq
+  if (files.exists(path.join(dir, target)) || prevLast >= firstSeq || !complete) {
+    files.unlink(tmp)
+    return [{ file, action: 'removed' }]
+  }
+  files.rename(tmp, path.join(dir, target))
+  return [{ file, action: 'completed' }]
 }

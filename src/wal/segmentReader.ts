@@ -4,14 +4,20 @@ import type { WalEvent } from '../events/types.js'
 import { crc32Range } from './crc.js'
 import { FRAME_HEADER_BYTES, PAYLOAD_PREFIX_BYTES, decodeSegmentHeader, parseJsonLineWithCrc, readU32, readU64 } from './format.js'
 import type { SegmentHeader } from './format.js'
-import { RecordDecodeError, decodeBinaryPayload, decodeJsonRecord, walkBinaryPayload } from './recordCodec.js'
+import { RecordDecodeError, decodeBinaryPayload, decodeJsonRecord, isCommitStart, walkBinaryPayload } from './recordCodec.js'
 import type { RecordSink } from './recordCodec.js'
 
 export interface SegmentDamage {
   /** Byte offset in the segment where the first bad record starts. */
   offset: number
   reason: string
-  /** True when at least one valid record follows the damage: then it cannot be an interrupted write. */
+  /**
+   * True when the damage cannot be an interrupted last write: in a version 1 segment, some
+   * checksum-valid record follows it; in version 2, some checksum-valid record that starts a
+   * commit (RECORD_COMMIT_START) follows it, so a later commit was written after this one was
+   * durable. Valid records of the damaged commit itself may follow: the page cache writes pages
+   * back in any order, so a crash can keep a later page of the last write and lose an earlier one.
+   */
   validRecordsFollow: boolean
 }
 
@@ -107,7 +113,7 @@ function scanBinary(
       }
     }
     if (len < PAYLOAD_PREFIX_BYTES || ps + len > end || crc32Range(b, ps, ps + len) !== readU32(b, p + 4)) {
-      damage = { offset: p, reason: checkFrame(b, p, end) ?? 'checksum mismatch', validRecordsFollow: validFrameAfter(b, p + 1, end) }
+      damage = { offset: p, reason: checkFrame(b, p, end) ?? 'checksum mismatch', validRecordsFollow: validFrameAfter(b, p + 1, end, header.version >= 2) }
       break
     }
     if (seq !== expected) {
@@ -147,11 +153,15 @@ function checkFrame(b: Buffer, p: number, end: number): string | undefined {
   return undefined
 }
 
-/** Looks for any checksum-valid frame starting in [from, end): evidence that damage is not a torn tail. */
-function validFrameAfter(b: Buffer, from: number, end: number): boolean {
+/**
+ * Looks for a checksum-valid frame starting in [from, end) (with `commitStart`, only one marked
+ * RECORD_COMMIT_START): evidence that damage is not a torn tail.
+ */
+function validFrameAfter(b: Buffer, from: number, end: number, commitStart: boolean): boolean {
   for (let q = from; q + FRAME_HEADER_BYTES + PAYLOAD_PREFIX_BYTES <= end; q++) {
     const len = b.readUInt32LE(q)
     if (len < PAYLOAD_PREFIX_BYTES || q + FRAME_HEADER_BYTES + len > end) continue
+    if (commitStart && !isCommitStart(b, q + FRAME_HEADER_BYTES)) continue
     if (checkFrame(b, q, end) === undefined) return true
   }
   return false
@@ -179,7 +189,7 @@ function scanJson(
     }
     const parsed = parseJsonLineWithCrc(b.toString('utf8', p, nl))
     if (typeof parsed !== 'object' || parsed === null) {
-      damage = { offset: p, reason: String(parsed), validRecordsFollow: validLineAfter(b, nl + 1) }
+      damage = { offset: p, reason: String(parsed), validRecordsFollow: header.version >= 2 ? validLineAfter(b, p + 1, true) : validLineAfter(b, nl + 1, false) }
       break
     }
     let ev: WalEvent
@@ -206,17 +216,30 @@ function scanJson(
   return { header, validEnd: p, records, lastSeq: expected - 1, damage }
 }
 
-function validLineAfter(b: Buffer, from: number): boolean {
+/**
+ * The JSON counterpart of validFrameAfter. Version 1 (`commitStart` false): a later complete
+ * line, from a line start, that passes its CRC and parses. Version 2: a line marked
+ * `"start":true` beginning at any `{"seq":` after `from`, since a page the crash lost may have
+ * taken the newline before it (its zeros then run into the next line).
+ */
+function validLineAfter(b: Buffer, from: number, commitStart: boolean): boolean {
   let p = from
   while (p < b.length) {
+    if (commitStart) {
+      p = b.indexOf(RECORD_OPENING, p)
+      if (p < 0) return false
+    }
     const nl = b.indexOf(0x0a, p)
     if (nl < 0) return false
     const parsed = parseJsonLineWithCrc(b.toString('utf8', p, nl))
-    if (typeof parsed === 'object' && parsed !== null) return true
-    p = nl + 1
+    if (typeof parsed === 'object' && parsed !== null && (!commitStart || (parsed as { start?: unknown }).start === true)) return true
+    p = commitStart ? p + 1 : nl + 1
   }
   return false
 }
+
+/** Every JSON record line starts so (JSON.stringify writes the members in order). */
+const RECORD_OPENING = Buffer.from('{"seq":')
 
 /**
  * Finds the seqs of checksum-valid records anywhere in bytes[from..], stepping over damage.

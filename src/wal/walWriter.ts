@@ -5,8 +5,9 @@
 import path from 'node:path'
 import type { WalEvent } from '../events/types.js'
 import type { AppendFile, FileLayer } from '../io/fileLayer.js'
-import { encodeSegmentHeader, segmentName } from './format.js'
+import { FORMAT_VERSION, encodeSegmentHeader, parseSegmentName, segmentName } from './format.js'
 import type { WalFormat } from './format.js'
+import { addSegment, removeSegments, updateManifest } from './manifest.js'
 import { GrowBuffer, encodeBinaryRecord, encodeJsonRecord } from './recordCodec.js'
 
 export interface WalWriterOptions {
@@ -24,6 +25,8 @@ export interface WalTail {
   /** Bytes of its valid prefix (anything after was truncated by recovery). */
   size: number
   records: number
+  /** Its header's format version; a tail of an older version is not appended to. */
+  version?: number
 }
 
 interface Cut {
@@ -38,12 +41,21 @@ export class WalWriter {
   private spare = new GrowBuffer(1 << 20)
   private cuts: Cut[] = []
   /** The segment new records are encoded for (may not exist on disk yet). */
-  private target: { firstSeq: number; format: WalFormat; bytes: number; records: number } | undefined
+  private target: { firstSeq: number; format: WalFormat; version: number; bytes: number; records: number } | undefined
   /** The segment open on disk. */
   private file: AppendFile | undefined
   private fileSize = 0
   private fileName: string | undefined
   private unsynced = false
+  /**
+   * Whether every byte already in the file will be durable when the next pending batch is
+   * written: then its first record is marked RECORD_COMMIT_START. Commits run one at a time, so
+   * a batch is written only after the commit before it (and that commit's fdatasync) finished.
+   * False at open over an existing tail, whose bytes a killed process may have left unsynced.
+   */
+  private batchStartsDurable: boolean
+  /** The MANIFEST's durable seq before the running commit first rotated: what a failed commit restores. */
+  private manifestSeqBefore: number | undefined
   /** Bytes written to the log by this writer since open (drives WAL-size checkpoints). */
   bytesWritten = 0
 
@@ -54,10 +66,11 @@ export class WalWriter {
     tail: WalTail | undefined,
   ) {
     if (tail !== undefined) {
-      this.target = { firstSeq: tail.firstSeq, format: tail.format, bytes: tail.size, records: tail.records }
+      this.target = { firstSeq: tail.firstSeq, format: tail.format, version: tail.version ?? FORMAT_VERSION, bytes: tail.size, records: tail.records }
       this.fileName = segmentName(tail.firstSeq)
       this.fileSize = tail.size
     }
+    this.batchStartsDurable = tail === undefined
   }
 
   /** First seq of the segment the last appended record went to. */
@@ -76,16 +89,25 @@ export class WalWriter {
    */
   append(ev: WalEvent): number {
     const t = this.target
-    if (t === undefined || t.format !== this.opts.format || (t.bytes >= this.opts.segmentBytes && t.records > 0)) {
+    // The first record of a batch starts a commit; so does the first record of a new segment,
+    // whose header is fsynced before any record is written.
+    let commitStart = this.pending.pos === 0 && this.batchStartsDurable
+    if (
+      t === undefined ||
+      t.format !== this.opts.format ||
+      t.version !== FORMAT_VERSION ||
+      (t.bytes >= this.opts.segmentBytes && t.records > 0)
+    ) {
       this.cuts.push({ offset: this.pending.pos, firstSeq: ev.seq, format: this.opts.format })
       const headerBytes = encodeSegmentHeader(this.opts.format, ev.seq).length
-      this.target = { firstSeq: ev.seq, format: this.opts.format, bytes: headerBytes, records: 0 }
+      this.target = { firstSeq: ev.seq, format: this.opts.format, version: FORMAT_VERSION, bytes: headerBytes, records: 0 }
+      commitStart = true
     }
     const target = this.target!
     const at = target.bytes
     const before = this.pending.pos
-    if (target.format === 'binary') encodeBinaryRecord(this.pending, ev, this.opts.compressThreshold)
-    else encodeJsonRecord(this.pending, ev)
+    if (target.format === 'binary') encodeBinaryRecord(this.pending, ev, this.opts.compressThreshold, commitStart)
+    else encodeJsonRecord(this.pending, ev, commitStart)
     target.bytes += this.pending.pos - before
     target.records++
     return at
@@ -104,10 +126,12 @@ export class WalWriter {
     this.pending = this.spare
     this.spare = batch
     this.cuts = []
+    this.batchStartsDurable = sync
     // Where the log ended before this commit, and the segments it creates: what a failure undoes.
     const startName = this.fileName
     const startSize = this.fileSize
     const created: string[] = []
+    this.manifestSeqBefore = undefined
     try {
       const bytes = batch.view()
       let off = 0
@@ -142,6 +166,18 @@ export class WalWriter {
     try {
       // A close error changes nothing on disk; the removal or truncation below is what counts.
       if (open !== undefined) await open.close().catch(() => undefined)
+      // The MANIFEST first: it must not name the removed segments, nor a sealed length (or a
+      // durable seq) that counted the commit's records. A crash before the files are undone then
+      // leaves a stray segment, which the next open reports instead of replaying it silently.
+      if (created.length > 0) {
+        const seqBefore = this.manifestSeqBefore
+        updateManifest(this.files, this.dir, (m) => {
+          removeSegments(m, created.map((n) => parseSegmentName(n)!))
+          const start = name === undefined ? undefined : m.segments.find((x) => x.firstSeq === parseSegmentName(name))
+          if (start !== undefined) delete start.bytes
+          if (seqBefore !== undefined) m.seq = seqBefore
+        })
+      }
       for (let i = created.length - 1; i >= 0; i--) {
         const p = path.join(this.dir, created[i]!)
         if (this.files.exists(p)) this.files.unlink(p)
@@ -182,14 +218,20 @@ export class WalWriter {
   }
 
   /**
-   * Seals the current segment and creates the next, durably (file, then directory entry).
-   * Its name goes into `created` before the file exists, so a failed commit removes it.
+   * Seals the current segment and creates the next, durably (file, then directory entry), then
+   * names it in the MANIFEST with the sealed one's length, before any record goes into it. Its
+   * name goes into `created` before the file exists, so a failed commit removes it.
    */
   private async startSegment(firstSeq: number, format: WalFormat, created: string[]): Promise<void> {
+    // A tail found at open and never written to is fsynced too (opened without O_DSYNC, so that
+    // datasync really runs): its length, which recovery may have cut, becomes the sealed length.
+    if (this.file === undefined && this.fileName !== undefined) this.file = this.files.openAppend(path.join(this.dir, this.fileName))
+    let sealed: { firstSeq: number; bytes: number } | undefined
     if (this.file !== undefined) {
-      if (this.unsynced) await this.file.datasync()
+      await this.file.datasync()
       await this.file.close()
       this.file = undefined
+      sealed = { firstSeq: parseSegmentName(this.fileName!)!, bytes: this.fileSize }
     }
     this.unsynced = false
     this.fileName = segmentName(firstSeq)
@@ -205,6 +247,10 @@ export class WalWriter {
     await this.file.datasync()
     this.unsynced = false
     this.files.syncDir(this.dir)
+    updateManifest(this.files, this.dir, (m) => {
+      this.manifestSeqBefore ??= m.seq
+      addSegment(m, firstSeq, sealed)
+    })
   }
 }
 

@@ -33,8 +33,9 @@ describe('checkpoint pruning', () => {
     expect(info.segmentsDeleted.length).toBeGreaterThan(2)
     expect(info.checkpointsDeleted).toHaveLength(1)
     expect(calls.filter((c) => c.startsWith('unlink'))).toEqual([])
-    // The checkpoint's own rename is made durable with one directory fsync (small, and before pruning).
-    expect(calls.filter((c) => c.startsWith('syncDir')).length).toBeLessThanOrEqual(1)
+    // Synchronous directory fsyncs stay a constant few, not one per deleted file: the checkpoint's
+    // own rename, and the MANIFEST's (it must drop the segments before they are deleted).
+    expect(calls.filter((c) => c.startsWith('syncDir')).length).toBeLessThanOrEqual(2)
     await db.close()
   })
 })

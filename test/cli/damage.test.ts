@@ -76,6 +76,19 @@ describe('islab verify', () => {
     expect(r.stdout).toMatch(/Seqs 1–\d+ are missing: open\(\) fails/)
   })
 
+  it('reports a deleted newest segment the MANIFEST names, as open() does; repair keeps the log before it', async () => {
+    const dir = await sample()
+    const last = segments(dir).at(-1)!
+    fs.unlinkSync(last)
+    const r = islab(['verify', dir])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toContain(`${path.basename(last)}, holding seqs from`)
+    expect(r.stdout).toMatch(/is missing \(the MANIFEST names it\)/)
+    await expect(open({ dir })).rejects.toMatchObject({ code: 'ISLAB_CORRUPTION' })
+    expect(islab(['repair', dir]).code).toBe(0)
+    expect(islab(['verify', dir]).code).toBe(0)
+  })
+
   it('exits 2 when it cannot run', () => {
     const r = islab(['verify', path.join(tmpDir(), 'nope')])
     expect(r.code).toBe(2)

@@ -114,7 +114,7 @@ describe('islab checkpoint, compact, convert', () => {
     expect(islab(['verify', dir]).code).toBe(0)
     const one = islab(['compact', dir, '--keep', '1'])
     expect(one.stdout).toMatch(/WAL: .* → 0 B; 1 checkpoint kept/)
-    expect(fs.readdirSync(dir)).toEqual(['00000000000000000070.ckpt'])
+    expect(fs.readdirSync(dir)).toEqual(['00000000000000000070.ckpt', 'MANIFEST'])
     expect(await state(dir)).toEqual(before)
   })
 

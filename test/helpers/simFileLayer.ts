@@ -1,7 +1,9 @@
 // An in-memory FileLayer that models what a crash keeps. File contents become durable only at
 // datasync; directory entries (create, rename, unlink) only at syncDir. `crash()` returns the
 // image a machine would boot with: durable names and contents, plus, for each file with unsynced
-// data, any prefix of that data (a torn last write) and possibly garbage after it.
+// data, either (default) any prefix of that data (a torn last write) and possibly garbage after
+// it, or (with a PageTear) any subset of its unsynced 4 KiB pages, as a page cache writing pages
+// back in any order leaves them (the LazyFS/ALICE model).
 import path from 'node:path'
 import type { AppendFile, FileLayer } from '../../src/io/fileLayer.js'
 
@@ -27,6 +29,20 @@ export function prng(seed: number): () => number {
   }
 }
 
+/**
+ * Which unsynced pages of a file survive a crash. Pages are `pageBytes` long, aligned to the
+ * file's start; the page holding the end of the durable data counts for its unsynced part only.
+ * `persisted[i % persisted.length]` says whether the i-th unsynced page persisted; one that did
+ * not reads as zeros. `cut` picks the length the file comes back with: negative, its full
+ * length; else `cut` modulo the count of: the durable length, each page boundary in between,
+ * the full length.
+ */
+export interface PageTear {
+  pageBytes: number
+  persisted: boolean[]
+  cut: number
+}
+
 const enoent = (p: string) => Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' })
 const crashed = () => Object.assign(new Error('simulated machine is down'), { code: 'EIO' })
 
@@ -37,6 +53,9 @@ export class SimFileLayer implements FileLayer {
   private durableNames = new Map<string, Inode>()
   private dirs = new Set<string>()
   private ops = 0
+  private appends = 0
+  /** Set by the append write chosen by `crashAfterWrite`: the next operation crashes. */
+  private crashNext = false
   private down = false
   /** Called once, synchronously, at the moment of the crash. */
   onCrash: (() => void) | undefined
@@ -46,6 +65,10 @@ export class SimFileLayer implements FileLayer {
     /** The machine crashes just before its Nth mutating operation (Infinity: never by itself). */
     private readonly crashAtOp = Infinity,
     private readonly seed = 1,
+    /** When given, a crash keeps pages of unsynced data (see PageTear) instead of a torn prefix. */
+    private readonly tear?: PageTear,
+    /** The machine crashes just after its Nth append write, before anything syncs it. */
+    private readonly crashAfterWrite = Infinity,
   ) {}
 
   get isDown(): boolean {
@@ -72,7 +95,7 @@ export class SimFileLayer implements FileLayer {
       let copy = seen.get(ino)
       if (copy === undefined) {
         copy = new Inode()
-        copy.data = crashContent(ino, rand)
+        copy.data = this.tear === undefined ? crashContent(ino, rand) : pageCrashContent(ino, this.tear)
         copy.durable = copy.data
         seen.set(ino, copy)
       }
@@ -86,7 +109,7 @@ export class SimFileLayer implements FileLayer {
   /** Counts a mutating operation; crashes when the count is reached. */
   private step(): void {
     if (this.down) throw crashed()
-    if (++this.ops >= this.crashAtOp) {
+    if (++this.ops >= this.crashAtOp || this.crashNext) {
       this.goDown()
       throw crashed()
     }
@@ -183,6 +206,7 @@ export class SimFileLayer implements FileLayer {
         this.step()
         node.data = Buffer.concat([node.data, data])
         node.mtime = Date.now()
+        if (++this.appends >= this.crashAfterWrite) this.crashNext = true
       },
       datasync: async () => {
         if (this.down) return this.never()
@@ -223,4 +247,25 @@ function crashContent(ino: Inode, rand: () => number): Buffer {
     parts.push(junk)
   }
   return Buffer.concat(parts)
+}
+
+/** What survives of one file when its unsynced pages persist in any order (see PageTear). */
+export function pageCrashContent(ino: { data: Buffer; durable: Buffer }, tear: PageTear): Buffer {
+  const { data, durable } = ino
+  const extends_ = data.length > durable.length && data.subarray(0, durable.length).equals(durable)
+  if (!extends_) return Buffer.from(durable)
+  const size = tear.pageBytes
+  const lengths = [durable.length]
+  for (let b = (Math.floor(durable.length / size) + 1) * size; b < data.length; b += size) lengths.push(b)
+  lengths.push(data.length)
+  const length = tear.cut < 0 ? data.length : lengths[tear.cut % lengths.length]!
+  const out = Buffer.alloc(length)
+  durable.copy(out, 0)
+  const firstPage = Math.floor(durable.length / size)
+  for (let page = firstPage; page * size < length; page++) {
+    if (!tear.persisted[(page - firstPage) % tear.persisted.length]) continue
+    const from = Math.max(page * size, durable.length)
+    data.copy(out, from, from, Math.min((page + 1) * size, length))
+  }
+  return out
 }

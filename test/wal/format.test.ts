@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decodeSegmentHeader, encodeSegmentHeader, parseSegmentName, segmentName } from '../../src/wal/format.js'
+import { FORMAT_VERSION, decodeSegmentHeader, encodeSegmentHeader, parseSegmentName, segmentName } from '../../src/wal/format.js'
 
 describe('segment format', () => {
   it('names segments by zero-padded first seq, so names sort by seq', () => {
@@ -11,7 +11,13 @@ describe('segment format', () => {
 
   it.each(['binary', 'json'] as const)('round-trips a %s header', (format) => {
     const h = encodeSegmentHeader(format, 2 ** 33 + 7)
-    expect(decodeSegmentHeader(h)).toEqual({ version: 1, format, firstSeq: 2 ** 33 + 7, bytes: h.length })
+    expect(decodeSegmentHeader(h)).toEqual({ version: FORMAT_VERSION, format, firstSeq: 2 ** 33 + 7, bytes: h.length })
+  })
+
+  it.each(['binary', 'json'] as const)('still reads a version 1 %s header, and refuses version 3', (format) => {
+    const v1 = encodeSegmentHeader(format, 9, 1)
+    expect(decodeSegmentHeader(v1)).toEqual({ version: 1, format, firstSeq: 9, bytes: v1.length })
+    expect(decodeSegmentHeader(encodeSegmentHeader(format, 9, 3))).toBe('unsupported version 3')
   })
 
   it('rejects a header with a flipped byte', () => {

@@ -28,6 +28,8 @@ interface ReadSegment {
   format: 'binary' | 'json'
   firstSeq: number
   events: ReadEvent[]
+  /** Per record: marked as the first record of a commit. */
+  starts: boolean[]
 }
 
 /** Decodes a raw LZ4 block (the block format, not the frame format) of known output size. */
@@ -64,11 +66,12 @@ function readBinarySegment(b: Buffer): ReadSegment {
   expect(b.length).toBeGreaterThanOrEqual(32)
   expect(b.toString('latin1', 0, 8)).toBe('ISLABWAL')
   expect(b.readUInt32LE(28)).toBe(crc32(b.subarray(0, 28)))
-  expect(b.readUInt16LE(8)).toBe(1)
+  expect(b.readUInt16LE(8)).toBe(2)
   expect(b[10]).toBe(0)
   expect([...b.subarray(11, 16), ...b.subarray(24, 28)]).toEqual(new Array(9).fill(0))
   const firstSeq = u64(b, 16)
   const events: ReadEvent[] = []
+  const starts: boolean[] = []
   let p = 32
   while (p < b.length) {
     if (p + 8 > b.length) throw new Error(`frame header cut short at ${p}`)
@@ -76,10 +79,12 @@ function readBinarySegment(b: Buffer): ReadSegment {
     if (len < 17 || p + 8 + len > b.length) throw new Error(`bad frame length ${len} at ${p}`)
     const payload = b.subarray(p + 8, p + 8 + len)
     if (crc32(payload) !== b.readUInt32LE(p + 4)) throw new Error(`checksum mismatch at ${p}`)
+    // Version 2: bit 0x80 of the type byte marks the first record of a commit.
+    starts.push((payload[0]! & 0x80) !== 0)
     events.push(decodePayload(payload))
     p += 8 + len
   }
-  return { format: 'binary', firstSeq, events }
+  return { format: 'binary', firstSeq, events, starts }
 }
 
 function decodePayload(b: Buffer): ReadEvent {
@@ -108,7 +113,7 @@ function decodePayload(b: Buffer): ReadEvent {
     if (type === 2) return { type: 'del', key: key() }
     throw new Error(`unknown type ${type}`)
   }
-  const type = b[0]!
+  const type = b[0]! & 0x7f
   const seq = u64(b, 1)
   const time = b.readDoubleLE(9)
   let ev: ReadEvent
@@ -165,18 +170,30 @@ function readJsonSegment(b: Buffer): ReadSegment {
   const lines = b.toString('utf8').split('\n')
   expect(lines.pop()).toBe('') // every line, the last included, ends in \n
   const h = jsonLine(lines.shift()!)
-  expect(h).toMatchObject({ magic: 'ISLABWAL', version: 1, format: 'json' })
+  expect(h).toMatchObject({ magic: 'ISLABWAL', version: 2, format: 'json' })
   const jsonOp = (o: Record<string, unknown>): Decoded =>
     o.type === 'put'
       ? { type: 'put', key: o.key as string, value: untag(o.value), lz4: false }
       : { type: 'del', key: o.key as string }
+  const starts: boolean[] = []
   const events = lines.map((line): ReadEvent => {
     const r = jsonLine(line)
+    starts.push(r.start === true)
     const base = { seq: r.seq as number, time: r.time as number }
     if (r.type === 'batch') return { ...base, type: 'batch', ops: (r.ops as Record<string, unknown>[]).map(jsonOp) }
     return { ...base, ...jsonOp(r) }
   })
-  return { format: 'json', firstSeq: h.firstSeq as number, events }
+  return { format: 'json', firstSeq: h.firstSeq as number, events, starts }
+}
+
+/** Reads the MANIFEST as the document says: one JSON line with CRC. */
+function readManifestFile(dir: string): Record<string, unknown> {
+  const text = fs.readFileSync(path.join(dir, 'MANIFEST'), 'utf8')
+  expect(text.endsWith('\n')).toBe(true)
+  expect(text.indexOf('\n')).toBe(text.length - 1)
+  const m = jsonLine(text.slice(0, -1))
+  expect(m).toMatchObject({ magic: 'ISLABMANIFEST', version: 1 })
+  return m
 }
 
 /** Lists the segments as the document says: 20 digits + '.wal', ascending. */
@@ -245,11 +262,14 @@ describe('a second WAL reader written from docs/wal-format.md', () => {
   it('decodes every event of a binary segment', async () => {
     const dir = tmpDir()
     const { before, after } = await writeSample(dir, 'binary')
-    expect(fs.readdirSync(dir).sort()).toEqual(['00000000000000000001.wal']) // LOCK is gone after close
+    expect(fs.readdirSync(dir).sort()).toEqual(['00000000000000000001.wal', 'MANIFEST']) // LOCK is gone after close
+    expect(readManifestFile(dir)).toEqual({ magic: 'ISLABMANIFEST', version: 1, seq: 0, segments: [{ firstSeq: 1 }], checkpoints: [], rewrites: [] })
     const segs = readDir(dir)
     expect(segs).toHaveLength(1)
     const seg = segs[0]!.seg
     expect(seg).toMatchObject({ format: 'binary', firstSeq: 1 })
+    // Each write was awaited, so each was a commit of its own.
+    expect(seg.starts).toEqual(seg.events.map(() => true))
     expect(seg.events.map(withoutLz4)).toStrictEqual(expected)
     for (const ev of seg.events) {
       expect(ev.time).toBeGreaterThanOrEqual(before)
@@ -278,5 +298,13 @@ describe('a second WAL reader written from docs/wal-format.md', () => {
     ])
     expect(segs[0]!.seg.events.map(withoutLz4)).toStrictEqual(expected)
     expect(segs[1]!.seg.events.map(withoutLz4)).toStrictEqual([{ seq: 9, type: 'put', key: 'after', value: 'rotation' }])
+    expect(segs[0]!.seg.starts).toEqual(segs[0]!.seg.events.map(() => true))
+    // The first record of a segment starts a commit (its header was fsynced before).
+    expect(segs[1]!.seg.starts).toEqual([true])
+    // Segment 1 was sealed at its length when segment 9 was created.
+    expect(readManifestFile(dir)).toMatchObject({
+      seq: 8,
+      segments: [{ firstSeq: 1, bytes: fs.statSync(path.join(dir, '00000000000000000001.wal')).size }, { firstSeq: 9 }],
+    })
   })
 })

@@ -6,12 +6,13 @@ import { GrowBuffer, encodeBinaryRecord, encodeJsonRecord } from '../../src/wal/
 import { scanSegment } from '../../src/wal/segmentReader.js'
 import type { SegmentScan } from '../../src/wal/segmentReader.js'
 
+/** A segment in which each event was its own commit (as sequential writes in sync mode leave it). */
 function segment(format: 'binary' | 'json', events: WalEvent[]): Buffer {
   const out = new GrowBuffer(64)
   out.append(encodeSegmentHeader(format, events[0]!.seq))
   for (const ev of events) {
-    if (format === 'binary') encodeBinaryRecord(out, ev, 1024)
-    else encodeJsonRecord(out, ev)
+    if (format === 'binary') encodeBinaryRecord(out, ev, 1024, true)
+    else encodeJsonRecord(out, ev, true)
   }
   return Buffer.from(out.view())
 }
@@ -125,5 +126,69 @@ describe('scanSegment before fromSeq', () => {
       expect(s.damage!.validRecordsFollow).toBe(true)
       expect(seen).toEqual([])
     }
+  })
+})
+
+describe.each(['binary', 'json'] as const)('torn tails by commit (%s)', (format) => {
+  // Version 2 marks the first record of each commit. A crash may persist a later page of the
+  // last write and lose an earlier one: damage followed only by records of its own commit is a
+  // torn tail; a marked record after it means a later commit was written after this one was durable.
+  const put = (seq: number): WalEvent => ({ type: 'put', seq, time: 1000 + seq, key: `k${seq}`, value: encodeValue('v'.repeat(40)) })
+
+  /** A segment of `commits` (lists of seqs), and the offset each record starts at. */
+  function segmentOf(version: number, commits: number[][]): { bytes: Buffer; at: Map<number, number> } {
+    const out = new GrowBuffer(64)
+    out.append(encodeSegmentHeader(format, commits[0]![0]!, version))
+    const at = new Map<number, number>()
+    for (const commit of commits) {
+      commit.forEach((seq, i) => {
+        at.set(seq, out.pos)
+        const start = version >= 2 && i === 0
+        if (format === 'binary') encodeBinaryRecord(out, put(seq), 1024, start)
+        else encodeJsonRecord(out, put(seq), start)
+      })
+    }
+    return { bytes: Buffer.from(out.view()), at }
+  }
+
+  /** Zeroes the bytes of record `seq` (a page the crash did not persist) and scans. */
+  function lose(seg: { bytes: Buffer; at: Map<number, number> }, seq: number): SegmentScan {
+    const b = Buffer.from(seg.bytes)
+    const end = seg.at.get(seq + 1) ?? b.length
+    b.fill(0, seg.at.get(seq)!, end)
+    const s = scanSegment(b, () => undefined)
+    if ('headerError' in s) throw new Error(s.headerError)
+    return s
+  }
+
+  it('reads an unpersisted first record of the last commit, with later records of it intact, as a torn tail', () => {
+    const seg = segmentOf(2, [[1], [2, 3], [4, 5, 6]])
+    const s = lose(seg, 4)
+    expect(s.lastSeq).toBe(3)
+    expect(s.damage).toMatchObject({ offset: seg.at.get(4), validRecordsFollow: false })
+  })
+
+  it('reads damage in the middle of the last commit as a torn tail', () => {
+    const seg = segmentOf(2, [[1], [2, 3], [4, 5, 6]])
+    expect(lose(seg, 5).damage).toMatchObject({ offset: seg.at.get(5), validRecordsFollow: false })
+  })
+
+  it('reads damage followed by a later commit as corruption', () => {
+    const seg = segmentOf(2, [[1], [2, 3], [4, 5, 6]])
+    expect(lose(seg, 3).damage).toMatchObject({ offset: seg.at.get(3), validRecordsFollow: true })
+    expect(lose(seg, 2).damage).toMatchObject({ offset: seg.at.get(2), validRecordsFollow: true })
+  })
+
+  it('keeps the older rule for version 1 segments: any valid record after damage is corruption', () => {
+    const seg = segmentOf(1, [[1], [2, 3], [4, 5, 6]])
+    // (In JSON the zeros of record 4 run into record 5's line; record 6 is valid after both.)
+    expect(lose(seg, 4).damage).toMatchObject({ offset: seg.at.get(4), validRecordsFollow: true })
+    expect(lose(seg, 6).damage).toMatchObject({ offset: seg.at.get(6), validRecordsFollow: false })
+  })
+
+  it('reads the mark back only as a mark: records decode to the same events', () => {
+    const seen: WalEvent[] = []
+    scanSegment(segmentOf(2, [[1, 2], [3]]).bytes, (ev) => seen.push(ev))
+    expect(seen.map(normalize)).toEqual([put(1), put(2), put(3)].map(normalize))
   })
 })

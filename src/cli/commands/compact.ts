@@ -2,7 +2,7 @@
 // including the covered start of the segment that straddles the oldest kept checkpoint.
 import path from 'node:path'
 import { CheckpointDamage, readCheckpoint } from '../../checkpoint/checkpointReader.js'
-import { listCheckpoints, prune } from '../../checkpoint/checkpointStore.js'
+import { deleteCoveredSegments, listCheckpoints, prune } from '../../checkpoint/checkpointStore.js'
 import { listSegments } from '../../wal/logReader.js'
 import { RewriteRefused, dropCoveredPrefix } from '../../wal/rewrite.js'
 import { scanSegment } from '../../wal/segmentReader.js'
@@ -61,6 +61,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     // segment's last seq comes from the next one's name, as prune has it; the last segment is
     // walked as recovery walks it (covered records by length), since nothing names its end.
     const segs = listSegments(files, dir)
+    const toDelete: typeof segs = []
     for (const [i, seg] of segs.entries()) {
       const next = segs[i + 1]
       let lastSeq: number
@@ -70,10 +71,13 @@ export async function run(args: ParsedArgs): Promise<number> {
         lastSeq = 'headerError' in scan || scan.damage !== undefined ? Infinity : scan.lastSeq
       }
       if (lastSeq <= covered) {
-        files.unlink(seg.path)
+        toDelete.push(seg)
         deleted.push(seg.name)
         continue
       }
+      // The MANIFEST stops naming them before they go, and before the rewrite below.
+      deleteCoveredSegments(files, dir, toDelete)
+      toDelete.length = 0
       if (seg.firstSeq <= covered) {
         try {
           rewritten = dropCoveredPrefix(files, dir, seg, covered)
@@ -84,7 +88,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       }
       break
     }
-    if (deleted.length > pruned.segmentsDeleted.length) files.syncDir(dir)
+    deleteCoveredSegments(files, dir, toDelete)
     if (pruned.checkpointsDeleted.length > 0) stdout.line(`Deleted older checkpoints: ${pruned.checkpointsDeleted.join(', ')}.`)
     if (deleted.length > 0) stdout.line(`Deleted ${plural(deleted.length, 'WAL segment')} covered by checkpoint seq ${fmtInt(covered)}: ${deleted.join(', ')}.`)
     if (rewritten !== undefined) {

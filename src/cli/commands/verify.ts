@@ -4,6 +4,8 @@ import { CheckpointDamage, readCheckpoint } from '../../checkpoint/checkpointRea
 import { listCheckpoints } from '../../checkpoint/checkpointStore.js'
 import type { CheckpointFile } from '../../checkpoint/checkpointStore.js'
 import { listSegments, readLog } from '../../wal/logReader.js'
+import { MANIFEST_FILE, ManifestDamage, compareWithManifest, readManifest, sameManifest } from '../../wal/manifest.js'
+import type { Manifest } from '../../wal/manifest.js'
 import type { LogProblem, SegmentFile, SegmentResult } from '../../wal/logReader.js'
 import type { CommandSpec, ParsedArgs } from '../args.js'
 import { flag } from '../args.js'
@@ -79,6 +81,7 @@ export async function run(args: ParsedArgs): Promise<number> {
 
   const atOpen = await recoveryView(dir, checkpoints, segments)
   const problems = explain(dir, checkpoints, segments, pid, atOpen)
+  problems.push(...manifestProblems(dir, segments, checkpoints))
   const damaged = problems.some((p) => p.severity === 'damage')
   const others = otherFiles(dir)
 
@@ -128,6 +131,32 @@ export async function run(args: ParsedArgs): Promise<number> {
   }
   stdout.line(`Result: healthy (${summary}; last seq ${fmtInt(lastSeq)}).`)
   return 0
+}
+
+/** What open() finds wrong with the files themselves, measured against the MANIFEST. */
+function manifestProblems(dir: string, checked: SegmentCheck[], cps: CheckpointCheck[]): Problem[] {
+  const effect = "open() fails with ISLAB_CORRUPTION; 'islab repair' (recovery: 'point-in-time') keeps the log before it."
+  let m: Manifest | undefined
+  let segs: SegmentFile[] = []
+  try {
+    // A running writer may rotate or prune meanwhile: the listing must fall between two equal reads.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      m = readManifest(files, dir)
+      segs = listSegments(files, dir)
+      const again = readManifest(files, dir)
+      if (m === undefined || (again !== undefined && sameManifest(m, again))) break
+    }
+  } catch (err) {
+    if (!(err instanceof ManifestDamage)) throw err
+    return [{ file: MANIFEST_FILE, offset: 0, reason: err.message, severity: 'damage', effect }]
+  }
+  if (m === undefined) return []
+  const out: Problem[] = compareWithManifest(m, segs).problems.map((p) => ({ file: p.file, offset: 0, reason: p.message, severity: 'damage', effect }))
+  const lastSeq = checked.reduce((n, s) => Math.max(n, s.lastSeq), cps.find((c) => c.damage === undefined)?.seq ?? 0)
+  if (out.length === 0 && lastSeq < m.seq) {
+    out.push({ file: MANIFEST_FILE, offset: 0, reason: `the WAL ends at seq ${lastSeq} but the MANIFEST records that seqs up to ${m.seq} were durable`, severity: 'damage', effect })
+  }
+  return out
 }
 
 function checkCheckpoints(cps: CheckpointFile[], bar: Progress): CheckpointCheck[] {
