@@ -99,7 +99,7 @@ describe('WAL write failure', () => {
  * (`create`) or writing to one (`write`) fails with ENOSPC; with `cutBack`, so does every repair
  * the writer tries afterwards (truncate, unlink).
  */
-function rotationFaults(where: 'create' | 'write', opts: { cutBack?: boolean } = {}): { layer: FileLayer; arm(): void } {
+function rotationFaults(where: 'create' | 'write' | 'records', opts: { cutBack?: boolean } = {}): { layer: FileLayer; arm(): void } {
   let armed = false
   const enospc = (): Error => Object.assign(new Error('ENOSPC: simulated'), { code: 'ENOSPC' })
   const layer: FileLayer = {
@@ -113,9 +113,12 @@ function rotationFaults(where: 'create' | 'write', opts: { cutBack?: boolean } =
       const isNew = armed && !nodeFileLayer.exists(p)
       if (isNew && where === 'create') throw enospc()
       const f = nodeFileLayer.openAppend(p, o)
+      let writes = 0
       return {
         write: async (data) => {
-          if (isNew && where === 'write') throw enospc()
+          // 'records': the new segment's header is written (and it is named in the MANIFEST), its records are not.
+          if (isNew && (where === 'write' || (where === 'records' && writes > 0))) throw enospc()
+          writes++
           return f.write(data)
         },
         datasync: () => f.datasync(),
@@ -131,7 +134,7 @@ function rotationFaults(where: 'create' | 'write', opts: { cutBack?: boolean } =
 }
 
 describe('WAL failure at rotation inside a group commit (sync mode)', () => {
-  for (const where of ['create', 'write'] as const) {
+  for (const where of ['create', 'write', 'records'] as const) {
     it(`cuts the old segment back, so no rejected write reappears after reopen (new segment fails at ${where})`, async () => {
       const dir = tmpDir()
       const { layer, arm } = rotationFaults(where)
