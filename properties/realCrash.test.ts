@@ -12,15 +12,15 @@
 // Timing is not reproducible, but everything else is: a failure prints the master seed, and
 // ISLAB_CRASH_SEED=<seed> replays the same workloads, windows, delays and kill modes.
 // dist/ is rebuilt first if src/ is newer; the children run a private copy of it.
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { open } from '../src/index.js'
 import { KEY_COUNT, applyOp, applyToModel, modelAfter, opAt } from './fixtures/crashOps.mjs'
 import type { ModelState } from './fixtures/crashOps.mjs'
+import { builtDistCopy } from '../test/helpers/builtDist.js'
 import { prng } from '../test/helpers/simFileLayer.js'
 import { tmpDir } from '../test/helpers/tmpdir.js'
 
@@ -36,53 +36,6 @@ const WINDOWS = [1, 4, 16]
 
 const root = path.resolve(new URL('..', import.meta.url).pathname)
 const writer = path.join(root, 'properties/fixtures/crashWriter.mjs')
-
-/** Rebuilds dist/ when it is missing or older than src/: the child runs the built code. */
-function ensureBuilt(): void {
-  const newest = (dir: string): number => {
-    let t = 0
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name)
-      t = Math.max(t, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? fs.statSync(p).mtimeMs : 0)
-    }
-    return t
-  }
-  const built = path.join(root, 'dist/index.js')
-  if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= newest(path.join(root, 'src'))) return
-  try {
-    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'pipe' })
-  } catch (err) {
-    // tsc emits despite type errors (someone mid-edit); only a missing build is fatal.
-    if (!fs.existsSync(built)) throw err
-  }
-}
-
-/**
- * A private copy of dist/ for the children (with node_modules linked in), checked to import:
- * other engineers may rebuild dist/ while this file runs, and a child starting in the middle
- * of that would fail to load half-written modules.
- */
-function snapshotDist(): string {
-  let lastError: unknown
-  for (let attempt = 0; attempt < 5; attempt++) {
-    ensureBuilt()
-    const dir = tmpDir('islab-dist-')
-    fs.cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true })
-    fs.writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n')
-    fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
-    const entry = path.join(dir, 'dist', 'index.js')
-    try {
-      execFileSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(pathToFileURL(entry).href)}); if (typeof m.open !== 'function') process.exit(1)`], {
-        stdio: 'pipe',
-      })
-      return entry
-    } catch (err) {
-      lastError = err
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000)
-    }
-  }
-  throw new Error(`could not get an importable copy of dist/: ${String(lastError)}`)
-}
 
 let distEntry = ''
 
@@ -256,7 +209,7 @@ async function killOnce(chain: Chain, k: number, totals: Totals): Promise<void> 
 
 describe('real crashes (SIGKILL of a writing child process)', () => {
   beforeAll(() => {
-    distEntry = snapshotDist()
+    distEntry = builtDistCopy()
   }, 120_000)
 
   it(

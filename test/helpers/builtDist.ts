@@ -1,5 +1,5 @@
 // The built dist/ for tests that run the engine in a child process (a real SIGKILL needs a real
-// process). The same steps as properties/realCrash.test.ts: rebuild dist/ when src/ is newer,
+// process), here and in properties/realCrash.test.ts: rebuild dist/ when src/ is newer,
 // then hand out a private copy, checked to import, so a rebuild by someone else meanwhile
 // cannot break a child's imports.
 import { execFileSync } from 'node:child_process'
