@@ -12,14 +12,14 @@ import { isDeepStrictEqual } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { forgetLockForCrashTest } from '../src/io/dirLock.js'
 import { open } from '../src/index.js'
-import type { BatchOp, Database } from '../src/index.js'
+import type { Database } from '../src/index.js'
 import { SimFileLayer } from '../test/helpers/simFileLayer.js'
+import { issue, modelAfter } from './fixtures/simOps.js'
+import type { Op } from './fixtures/simOps.js'
 import type { PageTear } from '../test/helpers/simFileLayer.js'
 
 const FUZZ = process.env.ISLAB_FUZZ === '1'
 const DIR = '/sim/pages'
-
-type Op = { t: 'put'; key: string; value: unknown } | { t: 'del'; key: string } | { t: 'batch'; ops: BatchOp[] } | { t: 'checkpoint' }
 
 const keyArb = fc.constantFrom('a', 'b', 'c', 'd', 'e')
 // Values of a few hundred bytes to a few KiB: a commit of several writes spans pages, and a page
@@ -46,33 +46,6 @@ const tearArb: fc.Arbitrary<PageTear> = fc.record({
   // Mostly the file's whole new length, with holes of zeros where pages did not persist.
   cut: fc.oneof({ weight: 2, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.nat() }),
 })
-
-function modelAfter(ops: Op[], n: number): Map<string, unknown> {
-  const m = new Map<string, unknown>()
-  let seq = 0
-  for (const op of ops) {
-    if (op.t === 'checkpoint') continue
-    if (seq === n) break
-    seq++
-    if (op.t === 'put') m.set(op.key, op.value)
-    else if (op.t === 'del') m.delete(op.key)
-    else for (const b of op.ops) b.type === 'put' ? m.set(b.key, b.value) : m.delete(b.key)
-  }
-  return m
-}
-
-function issue(db: Database, op: Op): Promise<unknown> {
-  switch (op.t) {
-    case 'put':
-      return db.put(op.key, op.value)
-    case 'del':
-      return db.delete(op.key)
-    case 'batch':
-      return db.batch(op.ops)
-    case 'checkpoint':
-      return db.checkpoint()
-  }
-}
 
 /** Runs `ops` until the crash; returns the highest seq acknowledged before it. */
 async function runUntilCrash(sim: SimFileLayer, ops: Op[], concurrency: number, walFormat: 'binary' | 'json'): Promise<number> {

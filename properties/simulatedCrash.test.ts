@@ -10,13 +10,13 @@ import { isDeepStrictEqual } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { forgetLockForCrashTest } from '../src/io/dirLock.js'
 import { open } from '../src/index.js'
-import type { BatchOp, Database } from '../src/index.js'
+import type { Database } from '../src/index.js'
 import { SimFileLayer } from '../test/helpers/simFileLayer.js'
+import { issue, modelAfter } from './fixtures/simOps.js'
+import type { Op } from './fixtures/simOps.js'
 
 const FUZZ = process.env.ISLAB_FUZZ === '1'
 const DIR = '/sim/db'
-
-type Op = { t: 'put'; key: string; value: unknown } | { t: 'del'; key: string } | { t: 'batch'; ops: BatchOp[] } | { t: 'checkpoint' }
 
 const keyArb = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f')
 const valueArb = fc.oneof(fc.integer(), fc.string({ maxLength: 30 }), fc.record({ n: fc.integer(), s: fc.string({ maxLength: 60 }) }, { noNullPrototype: true }))
@@ -37,34 +37,6 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.constant({ t: 'checkpoint' as const }) },
 )
-
-/** Model state after the first `n` sequenced operations (checkpoints take no seq). */
-function modelAfter(ops: Op[], n: number): Map<string, unknown> {
-  const m = new Map<string, unknown>()
-  let seq = 0
-  for (const op of ops) {
-    if (op.t === 'checkpoint') continue
-    if (seq === n) break
-    seq++
-    if (op.t === 'put') m.set(op.key, op.value)
-    else if (op.t === 'del') m.delete(op.key)
-    else for (const b of op.ops) b.type === 'put' ? m.set(b.key, b.value) : m.delete(b.key)
-  }
-  return m
-}
-
-function issue(db: Database, op: Op): Promise<unknown> {
-  switch (op.t) {
-    case 'put':
-      return db.put(op.key, op.value)
-    case 'del':
-      return db.delete(op.key)
-    case 'batch':
-      return db.batch(op.ops)
-    case 'checkpoint':
-      return db.checkpoint()
-  }
-}
 
 async function crashRun(
   durability: 'sync' | 'buffered',
