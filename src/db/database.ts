@@ -183,6 +183,7 @@ export class Database extends EventEmitter {
         },
         recovered.tail,
       )
+      await this.wal.syncTail()
       const lastSeq = recovered.report.lastSeq
       this.committer = new GroupCommitter(
         this.wal,

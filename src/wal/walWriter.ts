@@ -73,6 +73,25 @@ export class WalWriter {
     this.batchStartsDurable = tail === undefined
   }
 
+  /**
+   * Makes the segment found at open durable as it stands, before anything is appended to it. A
+   * killed process may have left its last commit in the page cache, unsynced, and recovery may
+   * have cut a torn tail off it. Appends in sync mode are O_DSYNC writes, which make durable only
+   * the bytes they write: without this, the first commit after open would be marked as following
+   * durable bytes (and a later rotation would record a sealed length) while those bytes could
+   * still vanish in a power loss, turning acknowledged writes after them into "corruption".
+   */
+  async syncTail(): Promise<void> {
+    if (this.fileName === undefined || this.batchStartsDurable) return
+    const f = this.files.openAppend(path.join(this.dir, this.fileName))
+    try {
+      await f.datasync()
+    } finally {
+      await f.close()
+    }
+    this.batchStartsDurable = true
+  }
+
   /** First seq of the segment the last appended record went to. */
   get currentSegment(): number {
     return this.target?.firstSeq ?? -1
