@@ -182,20 +182,29 @@ export class WalWriter {
     const open = this.file
     this.file = undefined
     this.unsynced = false
+    // Undoing the files needs no free space (truncate, unlink); rewriting the MANIFEST does. So the
+    // files are cut back even when the MANIFEST cannot be rewritten: the rejected writes then stay
+    // out of the log, and the next open reports the MANIFEST's stale names instead of replaying them.
+    let manifestError: unknown
     try {
       // A close error changes nothing on disk; the removal or truncation below is what counts.
       if (open !== undefined) await open.close().catch(() => undefined)
-      // The MANIFEST first: it must not name the removed segments, nor a sealed length (or a
-      // durable seq) that counted the commit's records. A crash before the files are undone then
-      // leaves a stray segment, which the next open reports instead of replaying it silently.
-      if (created.length > 0) {
-        const seqBefore = this.manifestSeqBefore
-        updateManifest(this.files, this.dir, (m) => {
-          removeSegments(m, created.map((n) => parseSegmentName(n)!))
-          const start = name === undefined ? undefined : m.segments.find((x) => x.firstSeq === parseSegmentName(name))
-          if (start !== undefined) delete start.bytes
-          if (seqBefore !== undefined) m.seq = seqBefore
-        })
+      // The MANIFEST first, and only if this commit's rotation named a segment in it: it must not
+      // name the removed segments, nor a sealed length (or a durable seq) that counted the commit's
+      // records. A crash before the files are undone then leaves a stray segment, which the next
+      // open reports instead of replaying it silently.
+      const seqBefore = this.manifestSeqBefore
+      if (seqBefore !== undefined) {
+        try {
+          updateManifest(this.files, this.dir, (m) => {
+            removeSegments(m, created.map((n) => parseSegmentName(n)!))
+            const start = name === undefined ? undefined : m.segments.find((x) => x.firstSeq === parseSegmentName(name))
+            if (start !== undefined) delete start.bytes
+            m.seq = seqBefore
+          })
+        } catch (e) {
+          manifestError = e
+        }
       }
       for (let i = created.length - 1; i >= 0; i--) {
         const p = path.join(this.dir, created[i]!)
@@ -219,6 +228,7 @@ export class WalWriter {
     }
     this.fileName = name
     this.fileSize = size
+    if (manifestError !== undefined) throw new CutBackFailedError(err, manifestError)
   }
 
   async close(): Promise<void> {
@@ -266,10 +276,13 @@ export class WalWriter {
     await this.file.datasync()
     this.unsynced = false
     this.files.syncDir(this.dir)
+    let seqBefore = 0
     updateManifest(this.files, this.dir, (m) => {
-      this.manifestSeqBefore ??= m.seq
+      seqBefore = m.seq
       addSegment(m, firstSeq, sealed)
     })
+    // Only once the MANIFEST names the segment does a failed commit have it to take back out.
+    this.manifestSeqBefore ??= seqBefore
   }
 }
 

@@ -1,3 +1,5 @@
+import fs from 'node:fs'
+import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { open } from '../../src/index.js'
 import type { AppendFile, FileLayer, WalFailedError } from '../../src/index.js'
@@ -176,5 +178,56 @@ describe('WAL failure at rotation inside a group commit (sync mode)', () => {
     await expect(db.put('b', 2)).rejects.toBe(reason)
     await expect(db.close()).rejects.toBe(reason)
     expect(db.stats().failure).toMatchObject({ code: 'ISLAB_WAL_FAILED', outcomeUnknown: true })
+  })
+})
+
+describe('a full disk at rotation (sync mode)', () => {
+  /** Once armed, new files take no data (the new segment, MANIFEST.tmp); the open segment still takes appends. */
+  function fullDisk(dir: string): { layer: FileLayer; arm(): void } {
+    let armed = false
+    let before = new Set<string>()
+    const enospc = (): Error => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })
+    const layer: FileLayer = {
+      ...nodeFileLayer,
+      writeFileDurable(p, d) {
+        if (armed) throw enospc()
+        nodeFileLayer.writeFileDurable(p, d)
+      },
+      openAppend(p, o): AppendFile {
+        const f = nodeFileLayer.openAppend(p, o)
+        return {
+          write: async (d) => {
+            if (armed && !before.has(p)) throw enospc()
+            return f.write(d)
+          },
+          datasync: () => f.datasync(),
+          truncate: (n) => f.truncate(n),
+          close: () => f.close(),
+        }
+      },
+    }
+    return {
+      layer,
+      arm: () => {
+        armed = true
+        before = new Set(fs.readdirSync(dir).map((n) => path.join(dir, n)))
+      },
+    }
+  }
+
+  it('rejects the group, cuts the log back without needing the MANIFEST, and the writes never come back', async () => {
+    const dir = tmpDir()
+    const { layer, arm } = fullDisk(dir)
+    const db = await open({ dir, durability: 'sync', fileLayer: layer, segmentBytes: 4096, compressThreshold: 1 << 30, checkpoint: false, physics: false })
+    await db.put('a', 'x'.repeat(3000))
+    arm()
+    // One group commit: seq 2 still goes to the open segment, seq 3 rotates to a new one.
+    const settled = await Promise.allSettled([db.put('b', 'y'.repeat(3000)), db.put('c', 'z'.repeat(10))])
+    for (const r of settled) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'ISLAB_WAL_FAILED', outcomeUnknown: false })
+    await db.close()
+    const again = await open({ dir, durability: 'sync', checkpoint: false, physics: false })
+    expect(again.seq).toBe(1)
+    expect(again.has('b')).toBe(false)
+    await again.close()
   })
 })
