@@ -16,6 +16,8 @@ export class ChangeFeed {
   readonly durableProgress$ = new Subject<number>()
   /** Change streams currently subscribed: while any is, applied events keep what they replaced (`prev`). */
   streams = 0
+  /** Why the write path stopped, once it has (see fail()). */
+  failure: Error | undefined
   /** Applied, not yet durable, oldest first. */
   pending: WriteRequest[] = []
   private head = 0
@@ -67,6 +69,15 @@ export class ChangeFeed {
   dropPending(): void {
     this.pending = []
     this.head = 0
+  }
+
+  /**
+   * The write path failed for good: no later seq will ever become durable. Waiting streams wake
+   * and fail with it instead of waiting forever (or ending as if the database had been closed).
+   */
+  fail(error: Error): void {
+    this.failure ??= error
+    this.durableProgress$.next(this.durableSeq)
   }
 
   complete(): void {

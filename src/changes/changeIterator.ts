@@ -182,6 +182,7 @@ async function* read<V>(
           last = req.seq
           continue
         }
+        if (feed.failure !== undefined && !reg.stopped) throw feed.failure
         if (reg.ended || reg.stopped || !source.isOpen()) return
         // Is there a gap the live queue will never fill? Everything up to `head` has been published.
         const head = durableOnly ? feed.durableSeq : source.seq()

@@ -143,6 +143,14 @@ export class Database extends EventEmitter {
   private extensionData = new Map<string, Uint8Array>()
   private unhookExit: (() => void) | undefined
   private readonly onWriteFailure = (error: WriteFailure): void => {
+    if (this.options.durability === 'sync' && this.committer !== undefined) {
+      // Sync mode undid the writes that were not durable (revertFailed): time travel and db.seq
+      // forget them too, as a reopen would. (Buffered writes were acknowledged: they stay, lost.)
+      const durable = this.committer.durableSeq
+      this.history_?.forgetAfter(durable)
+      this.pipeline.clock.last = durable
+    }
+    this.feed.fail(error)
     this.emit('failure', error)
   }
 

@@ -341,6 +341,28 @@ export class HistoryIndex {
     this.live = true
   }
 
+  /**
+   * A failed commit's writes were undone in memory (sync mode): forget their versions, the newest
+   * in the columns. Rare (the database stops writing after it), so heads are fixed by one sweep.
+   */
+  forgetAfter(seq: number): void {
+    const before = this.end
+    while (this.end > this.base && this.seqs[this.end - 1 - this.shift]! > seq) {
+      if (this.values !== undefined) this.setValue(this.end - 1 - this.shift, undefined)
+      this.end--
+    }
+    if (this.end === before) return
+    for (const [key, v] of this.heads) {
+      let h = v
+      while (h >= this.end) {
+        const back = this.back[h - this.shift]!
+        h = back === 0 ? -1 : h - back
+      }
+      if (h < this.base) this.heads.delete(key)
+      else if (h !== v) this.heads.set(key, h)
+    }
+  }
+
   private add(ev: WalEvent, segment: number, offset: number): void {
     if (ev.seq < this.oldest) return
     if (this.values === undefined) {
