@@ -155,14 +155,17 @@ function checkFrame(b: Buffer, p: number, end: number): string | undefined {
 
 /**
  * Looks for a checksum-valid frame starting in [from, end) (with `commitStart`, only one marked
- * RECORD_COMMIT_START): evidence that damage is not a torn tail.
+ * RECORD_COMMIT_START): evidence that damage is not a torn tail. With `commitStart`, a valid
+ * unmarked frame is a record of the same commit: the search steps over its whole length, so a
+ * frame inside its value (a blob holding IsLabDB bytes, say) is never taken for a later commit.
  */
 function validFrameAfter(b: Buffer, from: number, end: number, commitStart: boolean): boolean {
   for (let q = from; q + FRAME_HEADER_BYTES + PAYLOAD_PREFIX_BYTES <= end; q++) {
     const len = b.readUInt32LE(q)
     if (len < PAYLOAD_PREFIX_BYTES || q + FRAME_HEADER_BYTES + len > end) continue
-    if (commitStart && !isCommitStart(b, q + FRAME_HEADER_BYTES)) continue
-    if (checkFrame(b, q, end) === undefined) return true
+    if (checkFrame(b, q, end) !== undefined) continue
+    if (!commitStart || isCommitStart(b, q + FRAME_HEADER_BYTES)) return true
+    q += FRAME_HEADER_BYTES + len - 1
   }
   return false
 }

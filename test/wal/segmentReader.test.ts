@@ -1,10 +1,14 @@
+import fs from 'node:fs'
+import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { open } from '../../src/index.js'
 import type { WalEvent } from '../../src/events/types.js'
 import { encodeValue } from '../../src/events/valueCodec.js'
 import { encodeSegmentHeader } from '../../src/wal/format.js'
 import { GrowBuffer, encodeBinaryRecord, encodeJsonRecord } from '../../src/wal/recordCodec.js'
 import { scanSegment } from '../../src/wal/segmentReader.js'
 import type { SegmentScan } from '../../src/wal/segmentReader.js'
+import { tmpDir } from '../helpers/tmpdir.js'
 
 /** A segment in which each event was its own commit (as sequential writes in sync mode leave it). */
 function segment(format: 'binary' | 'json', events: WalEvent[]): Buffer {
@@ -190,5 +194,33 @@ describe.each(['binary', 'json'] as const)('torn tails by commit (%s)', (format)
     const seen: WalEvent[] = []
     scanSegment(segmentOf(2, [[1, 2], [3]]).bytes, (ev) => seen.push(ev))
     expect(seen.map(normalize)).toEqual([put(1), put(2), put(3)].map(normalize))
+  })
+})
+
+describe('torn tails by commit: a value that holds a WAL frame', () => {
+  it('is still a torn tail when a page of the last commit is lost before a record whose value embeds a marked frame', async () => {
+    // Any blob holding an IsLabDB record (a backup of a segment, say): it contains a marked frame.
+    const other = tmpDir()
+    const o = await open({ dir: other, durability: 'sync', checkpoint: false, physics: false })
+    await o.put('inner', 'hello')
+    await o.close()
+    const blob = fs.readFileSync(path.join(other, '00000000000000000001.wal'))
+
+    const dir = tmpDir()
+    const db = await open({ dir, durability: 'sync', checkpoint: false, physics: false, compressThreshold: 1 << 30 })
+    await db.put('a', 1)
+    const seg = path.join(dir, '00000000000000000001.wal')
+    const before = fs.statSync(seg).size
+    // One group commit: 'b' (marked, 5000 bytes), then 'blob' (unmarked, embedding a marked frame).
+    await Promise.all([db.put('b', 'x'.repeat(5000)), db.put('blob', blob)])
+    await db.close()
+    // The power fails while they are written: the commit's first page is lost, a later one persists.
+    const bytes = fs.readFileSync(seg)
+    bytes.fill(0, before, before + 4096)
+    fs.writeFileSync(seg, bytes)
+    const again = await open({ dir, durability: 'sync', checkpoint: false, physics: false })
+    expect(again.seq).toBe(1)
+    expect(again.stats().recovery?.tornAt?.offset).toBe(before)
+    await again.close()
   })
 })
