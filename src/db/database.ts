@@ -200,6 +200,7 @@ export class Database extends EventEmitter {
       )
       this.feed = new ChangeFeed(lastSeq, false)
       this.pipeline = buildWritePipeline(this.state, lastSeq, this.committer, this.feed, o.durability === 'sync', this.onWriteFailure)
+      this.pipeline.clock.lastTime = recovered.lastTime
     } catch (err) {
       this.lock.release()
       throw err

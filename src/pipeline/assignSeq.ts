@@ -1,16 +1,23 @@
 // Stage 2: stamps each write with the next sequence number and the wall-clock time.
-// Sequence numbers start at 1, increase by one per event, and continue after a restart.
+// Sequence numbers start at 1, increase by one per event, and continue after a restart. Times
+// never decrease with seq, even when the wall clock steps back (NTP): time travel by time finds
+// "the newest event at or before t" by binary search, which only holds over ordered times.
 import { tap } from 'rxjs'
 import type { MonoTypeOperatorFunction } from 'rxjs'
 import type { WriteRequest } from './writeRequest.js'
 
 export class SeqClock {
-  constructor(public last: number) {}
+  constructor(
+    public last: number,
+    /** Time of the last event (seeded at open from the recovered log and checkpoint). */
+    public lastTime = 0,
+  ) {}
 }
 
 export function assignSeq(clock: SeqClock): MonoTypeOperatorFunction<WriteRequest> {
   return tap((req) => {
     req.seq = ++clock.last
-    req.time = Date.now()
+    const now = Date.now()
+    req.time = clock.lastTime = now > clock.lastTime ? now : clock.lastTime
   })
 }

@@ -71,6 +71,8 @@ export interface Recovered {
   report: RecoveryReport
   /** The last segment, which the writer appends to (undefined: start a new one). */
   tail: WalTail | undefined
+  /** Time of the newest event recovered (or of the checkpoint): new events are stamped no earlier. */
+  lastTime: number
   /** Extension blobs of the loaded checkpoint. */
   extensions: Map<string, Uint8Array>
 }
@@ -186,6 +188,7 @@ export async function recover(files: FileLayer, dir: string, opts: RecoverOption
     state,
     tail,
     extensions: loaded?.extensions ?? new Map(),
+    lastTime: Math.max(loader.time ?? 0, loaded?.time ?? 0),
     report: {
       checkpointSeq,
       checkpointFile: loadedFile,

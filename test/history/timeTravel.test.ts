@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { open } from '../../src/index.js'
 import type { Database, HistoryEntry } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmpdir.js'
@@ -264,6 +264,35 @@ describe('time travel in memory mode', () => {
     // 'first' is unchanged since before the history began: still known, from the state.
     expect(await db.getAt('first', { seq: db.seq })).toBe('kept')
     await expect(db.getAt('k0', { seq: 3 })).rejects.toMatchObject({ code: 'ISLAB_HISTORY_GONE', key: 'k0', oldestSeq: index.firstSeqOf('k0') })
+    await db.close()
+  })
+})
+
+describe('time travel when the wall clock steps back', () => {
+  afterEach(() => vi.restoreAllMocks())
+
+  it('stamps no event earlier than the one before it, so getAt by time finds the newest event at or before it, across a restart', async () => {
+    let now = 1_000_000
+    vi.spyOn(Date, 'now').mockImplementation(() => now)
+    const dir = tmpDir()
+    let db = await open({ dir, durability: 'sync', physics: false, checkpoint: false })
+    now = 1_000_000
+    await db.put('k', 'A') // seq 1
+    now = 1_001_000
+    await db.put('k', 'B') // seq 2
+    now = 9_000_000
+    await db.put('x', 0) // seq 3: the clock jumped forward...
+    now = 1_002_000
+    await db.put('k', 'C') // seq 4: ...and NTP stepped it back
+    expect(db.getEntry('k')!.time).toBe(9_000_000)
+    await db.close()
+    db = await open({ dir, durability: 'sync', physics: false, checkpoint: false })
+    now = 1_003_000
+    await db.put('k', 'D') // seq 5, after a restart: still no earlier than seq 4
+    expect(db.getEntry('k')!.time).toBe(9_000_000)
+    // Between seq 2 and seq 3: B. Anything from seq 3's time on: the newest event by then.
+    expect(await db.getAt('k', { time: 1_002_500 })).toBe('B')
+    expect(await db.getAt('k', { time: 9_000_000 })).toBe('D')
     await db.close()
   })
 })
