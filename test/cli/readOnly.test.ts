@@ -225,3 +225,24 @@ describe('read-only commands on a database another process has open', () => {
     }
   })
 })
+
+describe('islab verify next to a writer that rotates and prunes', () => {
+  it('never reports a healthy live database as damaged', async () => {
+    const dir = tmpDir()
+    const child = spawn(process.execPath, [path.join(ROOT, 'test/fixtures/liveWriter.mjs'), dir])
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('open') && resolve())
+        child.on('exit', () => reject(new Error('writer exited')))
+      })
+      for (let run = 0; run < 4; run++) {
+        await new Promise((r) => setTimeout(r, 200))
+        const verify = islab(['verify', dir])
+        expect(verify.stdout + verify.stderr, `run ${run}`).not.toMatch(/DAMAGED/)
+        expect(verify.code).toBe(0)
+      }
+    } finally {
+      child.kill()
+    }
+  })
+})

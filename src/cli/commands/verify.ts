@@ -67,6 +67,9 @@ export async function run(args: ParsedArgs): Promise<number> {
   requireDatabaseDir(dir)
   const started = performance.now()
   const pid = writerPid(dir)
+  // The durable seq the MANIFEST records before the log is read: a running writer raises it as it
+  // goes, so one read after would claim seqs the (earlier) read of the log could not have seen.
+  const seqBefore = manifestSeq(dir)
   const cps = listCheckpoints(files, dir)
   const segs = listSegments(files, dir)
   const cpBytes = cps.reduce((n, c) => n + c.size, 0)
@@ -81,7 +84,7 @@ export async function run(args: ParsedArgs): Promise<number> {
 
   const atOpen = await recoveryView(dir, checkpoints, segments)
   const problems = explain(dir, checkpoints, segments, pid, atOpen)
-  problems.push(...manifestProblems(dir, segments, checkpoints))
+  problems.push(...manifestProblems(dir, segments, checkpoints, seqBefore))
   const damaged = problems.some((p) => p.severity === 'damage')
   const others = otherFiles(dir)
 
@@ -91,7 +94,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   }
   stdout.line(`Verifying ${dir}${pid !== undefined ? ` (open in process ${pid}; its last record may be in flight)` : ''}`)
   stdout.line('')
-  stdout.line(`Checkpoints: ${cps.length === 0 ? 'none' : ''}`)
+  stdout.line(cps.length === 0 ? 'Checkpoints: none' : 'Checkpoints:')
   for (const l of table(
     checkpoints.map((c) => [
       `  ${c.file}`,
@@ -102,7 +105,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   )) {
     stdout.line(l)
   }
-  stdout.line(`Segments: ${segs.length === 0 ? 'none' : ''}`)
+  stdout.line(segs.length === 0 ? 'Segments: none' : 'Segments:')
   for (const l of table(
     segments.map((s) => [
       `  ${s.file}`,
@@ -134,7 +137,7 @@ export async function run(args: ParsedArgs): Promise<number> {
 }
 
 /** What open() finds wrong with the files themselves, measured against the MANIFEST. */
-function manifestProblems(dir: string, checked: SegmentCheck[], cps: CheckpointCheck[]): Problem[] {
+function manifestProblems(dir: string, checked: SegmentCheck[], cps: CheckpointCheck[], seqBefore: number | undefined): Problem[] {
   const effect = "open() fails with ISLAB_CORRUPTION; 'islab repair' (recovery: 'point-in-time') keeps the log before it."
   let m: Manifest | undefined
   let segs: SegmentFile[] = []
@@ -153,10 +156,21 @@ function manifestProblems(dir: string, checked: SegmentCheck[], cps: CheckpointC
   if (m === undefined) return []
   const out: Problem[] = compareWithManifest(m, segs).problems.map((p) => ({ file: p.file, offset: 0, reason: p.message, severity: 'damage', effect }))
   const lastSeq = checked.reduce((n, s) => Math.max(n, s.lastSeq), cps.find((c) => c.damage === undefined)?.seq ?? 0)
-  if (out.length === 0 && lastSeq < m.seq) {
-    out.push({ file: MANIFEST_FILE, offset: 0, reason: `the WAL ends at seq ${lastSeq} but the MANIFEST records that seqs up to ${m.seq} were durable`, severity: 'damage', effect })
+  const durable = Math.min(m.seq, seqBefore ?? m.seq)
+  if (out.length === 0 && lastSeq < durable) {
+    out.push({ file: MANIFEST_FILE, offset: 0, reason: `the WAL ends at seq ${lastSeq} but the MANIFEST records that seqs up to ${durable} were durable`, severity: 'damage', effect })
   }
   return out
+}
+
+/** The MANIFEST's durable seq now (undefined without a readable MANIFEST). */
+function manifestSeq(dir: string): number | undefined {
+  try {
+    return readManifest(files, dir)?.seq
+  } catch (err) {
+    if (err instanceof ManifestDamage) return undefined
+    throw err
+  }
 }
 
 function checkCheckpoints(cps: CheckpointFile[], bar: Progress): CheckpointCheck[] {
