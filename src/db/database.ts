@@ -590,7 +590,9 @@ export class Database extends EventEmitter {
         this.history_?.close()
         this.feed.complete()
         try {
-          await this.wal?.close()
+          // A clean close records the log's end in the MANIFEST (see WalWriter.close).
+          const clean = flushError === undefined && this.pipeline.failure === undefined
+          await this.wal?.close(clean ? this.committer?.durableSeq : undefined)
         } finally {
           try {
             this.lock?.release()

@@ -16,7 +16,7 @@ import { checkpointName } from '../checkpoint/format.js'
 import { CorruptionError } from '../errors.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { MemoryState } from '../state/memoryState.js'
-import { segmentName } from '../wal/format.js'
+import { decodeSegmentHeader, segmentName } from '../wal/format.js'
 import { listSegments } from '../wal/logReader.js'
 import type { LogProblem, LogReadResult, SegmentFile } from '../wal/logReader.js'
 import { MANIFEST_FILE, MANIFEST_TMP, ManifestDamage, compareWithManifest, readManifest, sameManifest, writeManifest } from '../wal/manifest.js'
@@ -93,6 +93,7 @@ export async function recover(files: FileLayer, dir: string, opts: RecoverOption
   setAsideDamagedManifest(files, dir, strict, logFiles)
   settleRewrites(files, dir, strict, logFiles)
   const manifest = readManifest(files, dir)
+  if (manifest === undefined) assertManifestNeverWritten(files, dir, strict, logFiles)
   removeCheckpointLeftovers(files, dir)
   const fileProblems = manifest === undefined ? [] : checkFiles(files, dir, manifest, strict, logFiles)
 
@@ -151,6 +152,11 @@ export async function recover(files: FileLayer, dir: string, opts: RecoverOption
     lost = keepValidPrefix(files, dir, result, problem, checkpointSeq)
   }
   const lastSeq = Math.max(result.lastSeq, checkpointSeq)
+  // Point-in-time: a missing or changed segment in the replayed range ends the log at the last
+  // valid seq before it; the reader has already stopped there (a gap) unless it was the newest.
+  if (lost === undefined && inRange.length > 0) {
+    lost = { fromSeq: lastSeq + 1, toSeq: manifest !== undefined && manifest.seq > lastSeq ? manifest.seq : undefined, movedAside: [], reason: inRange[0]!.message }
+  }
   // Seqs the MANIFEST knows were durable must come back: a log that ends before them lost a
   // file or its end (a shortened newest segment, say), which no crash does.
   if (manifest !== undefined && lastSeq < manifest.seq && lost === undefined) {
@@ -165,11 +171,6 @@ export async function recover(files: FileLayer, dir: string, opts: RecoverOption
       )
     }
     lost = { fromSeq: lastSeq + 1, toSeq: manifest.seq, movedAside: [], reason }
-  }
-  // Point-in-time: a missing or changed segment in the replayed range ends the log at the last
-  // valid seq before it; the reader has already stopped there (a gap) unless it was the newest.
-  if (lost === undefined && inRange.length > 0) {
-    lost = { fromSeq: lastSeq + 1, toSeq: undefined, movedAside: [], reason: inRange[0]!.message }
   }
   if (problem?.kind === 'torn-tail') {
     cutTornTail(files, dir, result, problem)
@@ -348,6 +349,31 @@ function writeRecoveredManifest(
   logFiles.manifestCreated = before === undefined
   if (before !== undefined && sameManifest(before, m)) return
   writeManifest(files, dir, m)
+}
+
+/**
+ * A directory without a MANIFEST is one an older version wrote — unless it holds a segment of
+ * format version 2, which only a writer that keeps a MANIFEST makes (recovery writes one before
+ * the first segment exists, and it is only ever replaced atomically). Then the MANIFEST was
+ * deleted, and with it every check of missing files: strict refuses; point-in-time rebuilds it
+ * from the files present and says so.
+ */
+function assertManifestNeverWritten(files: FileLayer, dir: string, strict: boolean, logFiles: RecoveryReport['logFiles']): void {
+  const written = listSegments(files, dir).find((s) => {
+    const header = decodeSegmentHeader(files.readRange(s.path, 0, 4096))
+    return typeof header !== 'string' && header.version >= 2
+  })
+  if (written === undefined) return
+  const problem =
+    `the MANIFEST is missing, but ${written.name} was written by a version that keeps one: ` +
+    'without it, missing or shortened segments cannot be detected'
+  if (strict) {
+    throw new CorruptionError(
+      `${capitalize(problem)}. Restore the MANIFEST, or open with recovery: 'point-in-time' to rebuild it from the files present.`,
+      { file: path.join(dir, MANIFEST_FILE) },
+    )
+  }
+  logFiles.problems.push(problem)
 }
 
 /** The segment holding `fromSeq` must exist, unless the log is empty past the checkpoint. */

@@ -7,7 +7,7 @@ import type { WalEvent } from '../events/types.js'
 import type { AppendFile, FileLayer } from '../io/fileLayer.js'
 import { FORMAT_VERSION, encodeSegmentHeader, parseSegmentName, segmentName } from './format.js'
 import type { WalFormat } from './format.js'
-import { addSegment, removeSegments, updateManifest } from './manifest.js'
+import { addSegment, readManifest, removeSegments, updateManifest, writeManifest } from './manifest.js'
 import { GrowBuffer, encodeBinaryRecord, encodeJsonRecord } from './recordCodec.js'
 
 export interface WalWriterOptions {
@@ -231,10 +231,20 @@ export class WalWriter {
     if (manifestError !== undefined) throw new CutBackFailedError(err, manifestError)
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes the open segment. `durableSeq`, given at a clean close (everything flushed), goes into
+   * the MANIFEST: the newest segment's length is known to no one else, so only a recorded seq lets
+   * the next open tell a segment cut short after a clean close from a crash's torn tail.
+   */
+  async close(durableSeq?: number): Promise<void> {
     const f = this.file
     this.file = undefined
     if (f !== undefined) await f.close()
+    if (durableSeq === undefined) return
+    const m = readManifest(this.files, this.dir)
+    if (m === undefined || m.seq >= durableSeq) return
+    m.seq = durableSeq
+    writeManifest(this.files, this.dir, m)
   }
 
   private async write(bytes: Buffer): Promise<void> {

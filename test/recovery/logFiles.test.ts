@@ -71,6 +71,32 @@ describe.each(['binary', 'json'] as const)('a log that knows its files (%s)', (f
     await again.close()
   })
 
+  it('fails to open when the newest segment was cut short after a clean close', async () => {
+    const dir = await writeLog(format, 60)
+    const newest = segments(dir).at(-1)!
+    fs.truncateSync(newest, Math.floor(fs.statSync(newest).size / 2))
+    const err = await open({ dir }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'ISLAB_CORRUPTION' })
+    expect((err as Error).message).toMatch(/MANIFEST records that seqs up to 60 were durable/)
+    fs.truncateSync(newest, 0)
+    await expect(open({ dir })).rejects.toMatchObject({ code: 'ISLAB_CORRUPTION' })
+  })
+
+  it('fails to open when the MANIFEST of a directory this version wrote was deleted', async () => {
+    const dir = await writeLog(format, 60)
+    fs.unlinkSync(path.join(dir, MANIFEST_FILE))
+    fs.unlinkSync(segments(dir).at(-1)!)
+    const err = await open({ dir }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'ISLAB_CORRUPTION' })
+    expect((err as Error).message).toMatch(/MANIFEST is missing/)
+    // Point-in-time rebuilds it from the files present, and says so.
+    const db = await open({ dir, recovery: 'point-in-time' })
+    expect(db.stats().recovery!.logFiles.problems.join(' ')).toMatch(/MANIFEST is missing/)
+    await db.close()
+    const again = await open({ dir })
+    await again.close()
+  })
+
   it('fails to open when a middle segment the checkpoint covers (kept for history) was deleted', async () => {
     const dir = await writeLog(format, 100, { checkpointAt: 90, retainSegments: 100 })
     const segs = segments(dir)
@@ -92,10 +118,10 @@ describe.each(['binary', 'json'] as const)('a log that knows its files (%s)', (f
     expect((err as Error).message).toMatch(new RegExp(`is ${cut} bytes but was sealed at ${size} bytes`))
   })
 
-  it('rebuilds the MANIFEST of a directory that has none (written by an older version)', async () => {
+  it('rebuilds the MANIFEST from the files present (point-in-time, when it was lost)', async () => {
     const dir = await writeLog(format, 30)
     fs.unlinkSync(path.join(dir, MANIFEST_FILE))
-    const db = await open({ dir })
+    const db = await open({ dir, recovery: 'point-in-time' })
     expect(db.seq).toBe(30)
     expect(db.stats().recovery!.logFiles.manifestCreated).toBe(true)
     await db.close()
@@ -249,7 +275,8 @@ describe.each(['binary', 'json'] as const)('torn tails as the disk tears them (%
     const seg = segments(dir)[0]!
     const start = fs.statSync(seg).size
     await Promise.all(Array.from({ length: 8 }, (_, i) => db.put(`b${i}`, 'b'.repeat(700))))
-    await db.close()
+    // The process dies here, with no clean close (which would record seq 12 in the MANIFEST).
+    forgetLockForCrashTest(dir)
     return { dir, seg, start }
   }
 

@@ -2,14 +2,17 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { open } from '../../src/index.js'
+import { forgetLockForCrashTest } from '../../src/io/dirLock.js'
 import type { WalFormat } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmpdir.js'
 
-async function writeLog(format: WalFormat, puts: number, segmentBytes?: number): Promise<string> {
+/** Writes a log; `crash`: the process dies after the last write (no clean close, which records the log's end). */
+async function writeLog(format: WalFormat, puts: number, segmentBytes?: number, crash = false): Promise<string> {
   const dir = tmpDir()
-  const db = await open({ dir, durability: 'sync', walFormat: format, segmentBytes })
+  const db = await open({ dir, durability: 'sync', walFormat: format, segmentBytes, physics: false, checkpoint: false })
   for (let i = 1; i <= puts; i++) await db.put(`k${i}`, { i })
-  await db.close()
+  if (crash) forgetLockForCrashTest(dir)
+  else await db.close()
   return dir
 }
 
@@ -23,7 +26,7 @@ function segments(dir: string): string[] {
 
 describe.each(['binary', 'json'] as const)('recovery (%s)', (format) => {
   it('truncates a torn tail, reports the bytes, and keeps every complete record', async () => {
-    const dir = await writeLog(format, 10)
+    const dir = await writeLog(format, 10, undefined, true)
     const [seg] = segments(dir)
     const size = fs.statSync(seg!).size
     fs.truncateSync(seg!, size - 5)

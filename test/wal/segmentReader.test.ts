@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { open } from '../../src/index.js'
+import { forgetLockForCrashTest } from '../../src/io/dirLock.js'
 import type { WalEvent } from '../../src/events/types.js'
 import { encodeValue } from '../../src/events/valueCodec.js'
 import { encodeSegmentHeader } from '../../src/wal/format.js'
@@ -213,7 +214,8 @@ describe('torn tails by commit: a value that holds a WAL frame', () => {
     const before = fs.statSync(seg).size
     // One group commit: 'b' (marked, 5000 bytes), then 'blob' (unmarked, embedding a marked frame).
     await Promise.all([db.put('b', 'x'.repeat(5000)), db.put('blob', blob)])
-    await db.close()
+    forgetLockForCrashTest(dir) // the process dies: no clean close
+
     // The power fails while they are written: the commit's first page is lost, a later one persists.
     const bytes = fs.readFileSync(seg)
     bytes.fill(0, before, before + 4096)

@@ -84,7 +84,9 @@ export async function run(args: ParsedArgs): Promise<number> {
 
   const atOpen = await recoveryView(dir, checkpoints, segments)
   const problems = explain(dir, checkpoints, segments, pid, atOpen)
-  problems.push(...manifestProblems(dir, segments, checkpoints, seqBefore))
+  // A log ending before the MANIFEST's seq is only news when no damage found already explains it.
+  const explained = problems.some((p) => p.severity === 'damage')
+  problems.push(...manifestProblems(dir, segments, checkpoints, explained ? undefined : seqBefore ?? Infinity))
   const damaged = problems.some((p) => p.severity === 'damage')
   const others = otherFiles(dir)
 
@@ -137,6 +139,7 @@ export async function run(args: ParsedArgs): Promise<number> {
 }
 
 /** What open() finds wrong with the files themselves, measured against the MANIFEST. */
+/** `seqBefore`: the MANIFEST's seq before the log was read (undefined: do not check the log's end). */
 function manifestProblems(dir: string, checked: SegmentCheck[], cps: CheckpointCheck[], seqBefore: number | undefined): Problem[] {
   const effect = "open() fails with ISLAB_CORRUPTION; 'islab repair' (recovery: 'point-in-time') keeps the log before it."
   let m: Manifest | undefined
@@ -156,7 +159,7 @@ function manifestProblems(dir: string, checked: SegmentCheck[], cps: CheckpointC
   if (m === undefined) return []
   const out: Problem[] = compareWithManifest(m, segs).problems.map((p) => ({ file: p.file, offset: 0, reason: p.message, severity: 'damage', effect }))
   const lastSeq = checked.reduce((n, s) => Math.max(n, s.lastSeq), cps.find((c) => c.damage === undefined)?.seq ?? 0)
-  const durable = Math.min(m.seq, seqBefore ?? m.seq)
+  const durable = Math.min(m.seq, seqBefore ?? 0)
   if (out.length === 0 && lastSeq < durable) {
     out.push({ file: MANIFEST_FILE, offset: 0, reason: `the WAL ends at seq ${lastSeq} but the MANIFEST records that seqs up to ${durable} were durable`, severity: 'damage', effect })
   }
