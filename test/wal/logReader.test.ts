@@ -1,5 +1,6 @@
-// The cursor change streams and `islab tail -f` read the log with: records of any size in both
-// formats, each byte of the log read once, damage reported instead of ending quietly or looping.
+// The log reader as change streams and `islab tail -f` use it (following a writer): records of
+// any size in both formats, each byte of the log read once, damage reported instead of ending
+// quietly or looping.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -8,14 +9,19 @@ import { open } from '../../src/index.js'
 import type { WalEvent } from '../../src/events/types.js'
 import type { FileLayer } from '../../src/io/fileLayer.js'
 import { nodeFileLayer } from '../../src/io/nodeFileLayer.js'
-import { LogCursor } from '../../src/wal/logCursor.js'
+import { FollowWriter, LogReader } from '../../src/wal/logReader.js'
 import { tmpDir } from '../helpers/tmpdir.js'
 
-/** nodeFileLayer, counting the bytes handed out by readRange and readFile. */
+/** nodeFileLayer, counting the bytes handed out by readRange, readIntoAsync and readFile. */
 function countingLayer(): { files: FileLayer; bytesRead: () => number } {
   let n = 0
   const files: FileLayer = {
     ...nodeFileLayer,
+    async readIntoAsync(p, position, target, at, length) {
+      const got = await nodeFileLayer.readIntoAsync(p, position, target, at, length)
+      n += got
+      return got
+    },
     readRange(p, offset, length) {
       const b = nodeFileLayer.readRange(p, offset, length)
       n += b.length
@@ -42,11 +48,28 @@ function logBytes(dir: string): number {
   return segmentFiles(dir).reduce((t, f) => t + fs.statSync(f).size, 0)
 }
 
+/**
+ * What LogCursor was: a reader following a writer. `read(max, maxSeq, writtenSeq)` as the
+ * change streams call it.
+ */
+class Cursor {
+  private readonly follow: FollowWriter
+  private readonly reader: LogReader
+  constructor(files: FileLayer, dir: string, fromSeq: number) {
+    this.follow = new FollowWriter(dir)
+    this.reader = new LogReader(files, dir, { fromSeq, reporter: this.follow, exactStart: true })
+  }
+  read(max: number, maxSeq = Infinity, writtenSeq = 0): Promise<WalEvent[]> {
+    this.follow.writtenSeq = writtenSeq
+    return this.reader.take(max, maxSeq)
+  }
+}
+
 /** Reads everything the cursor gives, in batches of `batch`, until it has nothing more. */
-function drain(cursor: LogCursor, batch = 512): WalEvent[] {
+async function drain(cursor: Cursor, batch = 512): Promise<WalEvent[]> {
   const out: WalEvent[] = []
   for (;;) {
-    const got = cursor.read(batch)
+    const got = await cursor.read(batch)
     if (got.length === 0) return out
     out.push(...got)
   }
@@ -55,7 +78,7 @@ function drain(cursor: LogCursor, batch = 512): WalEvent[] {
 /** ~6.7 MiB of text that does not compress (binary segments compress values). */
 const big = (): string => crypto.randomBytes(5 * 1024 * 1024).toString('base64')
 
-describe.each(['json', 'binary'] as const)('LogCursor over %s segments', (walFormat) => {
+describe.each(['json', 'binary'] as const)('LogReader following a writer, over %s segments', (walFormat) => {
   it('reads a record of ~5 MiB and the events around it', async () => {
     const dir = tmpDir()
     const db = await open({ dir, durability: 'sync', walFormat, checkpoint: false })
@@ -64,15 +87,15 @@ describe.each(['json', 'binary'] as const)('LogCursor over %s segments', (walFor
     await db.put('after', 3)
     await db.close()
     expect(logBytes(dir)).toBeGreaterThan(5 * 1024 * 1024)
-    const events = drain(new LogCursor(nodeFileLayer, dir, 1))
+    const events = await drain(new Cursor(nodeFileLayer, dir, 1))
     expect(events.map((e) => [e.seq, (e as { key: string }).key])).toEqual([
       [1, 'before'],
       [2, 'big'],
       [3, 'after'],
     ])
     // Starting right at the big record, and right after it.
-    expect(drain(new LogCursor(nodeFileLayer, dir, 2)).map((e) => e.seq)).toEqual([2, 3])
-    expect(drain(new LogCursor(nodeFileLayer, dir, 3)).map((e) => e.seq)).toEqual([3])
+    expect((await drain(new Cursor(nodeFileLayer, dir, 2))).map((e) => e.seq)).toEqual([2, 3])
+    expect((await drain(new Cursor(nodeFileLayer, dir, 3))).map((e) => e.seq)).toEqual([3])
   })
 
   it('reads each byte of the log about once while catching up in small batches', async () => {
@@ -84,7 +107,7 @@ describe.each(['json', 'binary'] as const)('LogCursor over %s segments', (walFor
     const size = logBytes(dir)
     expect(segmentFiles(dir).length).toBeGreaterThan(0)
     const { files, bytesRead } = countingLayer()
-    const events = drain(new LogCursor(files, dir, 1))
+    const events = await drain(new Cursor(files, dir, 1))
     expect(events.length).toBe(40_000)
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1))
     // Old cursor: a 4 MiB window re-read per batch of 512 events, dozens of times the log.
@@ -101,11 +124,11 @@ describe.each(['json', 'binary'] as const)('LogCursor over %s segments', (walFor
     const whole = fs.readFileSync(seg!)
     const cut = whole.length - 1000
     fs.writeFileSync(seg!, whole.subarray(0, cut))
-    const cursor = new LogCursor(nodeFileLayer, dir, 1)
-    expect(drain(cursor).map((e) => e.seq)).toEqual([1])
-    expect(cursor.read(10)).toEqual([])
+    const cursor = new Cursor(nodeFileLayer, dir, 1)
+    expect((await drain(cursor)).map((e) => e.seq)).toEqual([1])
+    expect(await cursor.read(10)).toEqual([])
     fs.appendFileSync(seg!, whole.subarray(cut))
-    expect(drain(cursor).map((e) => e.seq)).toEqual([2])
+    expect((await drain(cursor)).map((e) => e.seq)).toEqual([2])
   })
 
   it('reports a damaged record followed by valid ones with ISLAB_CORRUPTION', async () => {
@@ -122,13 +145,13 @@ describe.each(['json', 'binary'] as const)('LogCursor over %s segments', (walFor
     const at = Math.floor(b.length / 2)
     b[at] = b[at]! ^ 0x01
     fs.writeFileSync(seg!, b)
-    const cursor = new LogCursor(nodeFileLayer, dir, 1)
-    expect(cursor.read(1).map((e) => e.seq)).toEqual([1])
-    expect(() => cursor.read(10)).toThrow(expect.objectContaining({ code: 'ISLAB_CORRUPTION' }))
+    const cursor = new Cursor(nodeFileLayer, dir, 1)
+    expect((await cursor.read(1)).map((e) => e.seq)).toEqual([1])
+    await expect(cursor.read(10)).rejects.toThrow(expect.objectContaining({ code: 'ISLAB_CORRUPTION' }))
   })
 })
 
-describe('LogCursor and records known to be written', () => {
+describe('LogReader following a writer, and records known to be written', () => {
   it('waits for a cut-short last record, unless the caller knows it was written: then ISLAB_CORRUPTION', async () => {
     const dir = tmpDir()
     const db = await open({ dir, durability: 'sync', walFormat: 'json', checkpoint: false })
@@ -136,15 +159,15 @@ describe('LogCursor and records known to be written', () => {
     await db.close()
     const [seg] = segmentFiles(dir)
     fs.truncateSync(seg!, fs.statSync(seg!).size - 5)
-    const waiting = new LogCursor(nodeFileLayer, dir, 1)
-    expect(drain(waiting).map((e) => e.seq)).toEqual([1, 2])
-    const knowing = new LogCursor(nodeFileLayer, dir, 1)
-    expect(knowing.read(2, Infinity, 3).map((e) => e.seq)).toEqual([1, 2])
-    expect(() => knowing.read(10, Infinity, 3)).toThrow(expect.objectContaining({ code: 'ISLAB_CORRUPTION' }))
+    const waiting = new Cursor(nodeFileLayer, dir, 1)
+    expect((await drain(waiting)).map((e) => e.seq)).toEqual([1, 2])
+    const knowing = new Cursor(nodeFileLayer, dir, 1)
+    expect((await knowing.read(2, Infinity, 3)).map((e) => e.seq)).toEqual([1, 2])
+    await expect(knowing.read(10, Infinity, 3)).rejects.toThrow(expect.objectContaining({ code: 'ISLAB_CORRUPTION' }))
   })
 })
 
-describe('LogCursor across segments', () => {
+describe('LogReader following a writer, across segments', () => {
   it('reports a sealed segment that stops short of the next one (events missing) with ISLAB_CORRUPTION', async () => {
     const dir = tmpDir()
     const db = await open({ dir, durability: 'sync', segmentBytes: 256, checkpoint: false })
@@ -154,10 +177,10 @@ describe('LogCursor across segments', () => {
     expect(segs.length).toBeGreaterThan(2)
     // Cut the last record of the first segment in half: its seq is in no segment now.
     const first = fs.readFileSync(segs[0]!)
-    const events = drain(new LogCursor(nodeFileLayer, dir, 1))
+    const events = await drain(new Cursor(nodeFileLayer, dir, 1))
     expect(events.length).toBe(30)
     fs.writeFileSync(segs[0]!, first.subarray(0, first.length - 5))
-    const cursor = new LogCursor(nodeFileLayer, dir, 1)
-    expect(() => drain(cursor)).toThrow(expect.objectContaining({ code: 'ISLAB_CORRUPTION' }))
+    const cursor = new Cursor(nodeFileLayer, dir, 1)
+    await expect(drain(cursor)).rejects.toThrow(expect.objectContaining({ code: 'ISLAB_CORRUPTION' }))
   })
 })
