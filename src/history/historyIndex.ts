@@ -1,8 +1,8 @@
 // Per-key index of every version in the retained log: seq, time and where its record sits, so
 // reading the past costs one record read, not a log scan. It is built on first use — from the
-// log on disk, in chunks that yield to the event loop — and then kept current from the change
-// feed. In memory mode there is no log: versions keep their bytes, and history starts when the
-// index was first used.
+// log on disk, with the log reader, which yields to the event loop — and then kept current from
+// the change feed. In memory mode there is no log: versions keep their bytes, and history starts
+// when the index was first used.
 //
 // Layout: one columnar log of versions in seq order (typed arrays, ~28 bytes a version, no object
 // per version), each version linking back to the previous version of the same key, and a Map from

@@ -167,8 +167,13 @@ export class LogReader {
   /** Offset in `buf` of the next record boundary, and the seq of the record there (may be < nextSeq). */
   private pos = 0
   private posSeq = 0
-  /** End of the whole records in `buf`: the decoder gets only these. */
+  /** End of the whole records in `buf`: the decoder gets only these, as `view`. */
   private whole = 0
+  /**
+   * buf[0, whole), one object per window: a sink may keep the buffer it is given (the state
+   * references record bytes in place, one entry per distinct buffer).
+   */
+  private view: Buffer = EMPTY
   private bytesBefore = 0
   private bytesTotal = 0
 
@@ -204,7 +209,7 @@ export class LogReader {
           continue
         }
         const before = this.nextSeq
-        const scan = scanRecords(this.whole === this.buf.length ? this.buf : this.buf.subarray(0, this.whole), this.header!, visit, {
+        const scan = scanRecords(this.view, this.header!, visit, {
           fromSeq: before,
           toSeq,
           limit: Math.min(RECORDS_PER_CHECK, max - handed),
@@ -369,22 +374,23 @@ export class LogReader {
     return Math.max(1, p + FRAME_HEADER_BYTES + readU32(b, p) - b.length)
   }
 
-  /** Sets `whole` after the buffer changed. */
+  /** Sets `whole` and `view` after the buffer changed. */
   private measure(): void {
     const b = this.buf
     if (this.header!.format === 'json') {
       const nl = b.lastIndexOf(0x0a)
       this.whole = nl < this.pos ? this.pos : nl + 1
-      return
+    } else {
+      // Only lengths are followed here; the decoder checks every frame it is given.
+      let p = this.pos
+      while (p + FRAME_HEADER_BYTES <= b.length) {
+        const next = p + FRAME_HEADER_BYTES + readU32(b, p)
+        if (next > b.length) break
+        p = next
+      }
+      this.whole = p
     }
-    // Only lengths are followed here; the decoder checks every frame it is given.
-    let p = this.pos
-    while (p + FRAME_HEADER_BYTES <= b.length) {
-      const next = p + FRAME_HEADER_BYTES + readU32(b, p)
-      if (next > b.length) break
-      p = next
-    }
-    this.whole = p
+    this.view = this.whole === b.length ? b : b.subarray(0, this.whole)
   }
 
   /**
@@ -524,6 +530,7 @@ export class LogReader {
     this.seg = undefined
     this.header = undefined
     this.buf = EMPTY
+    this.view = EMPTY
     this.bufStart = 0
     this.pos = 0
     this.whole = 0
