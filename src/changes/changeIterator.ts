@@ -13,7 +13,7 @@
 import type { Subject, Subscription } from 'rxjs'
 import { HistoryGoneError } from '../errors.js'
 import type { WriteRequest } from '../pipeline/writeRequest.js'
-import { LogCursor } from '../wal/logCursor.js'
+import { FollowWriter, LogReader } from '../wal/logReader.js'
 import type { ChangeFeed } from './changeFeed.js'
 import { changesOf, keyFilter } from './changeOf.js'
 import type { Change, ChangeSource, ChangesOptions } from './changeStream.js'
@@ -137,7 +137,9 @@ async function* read<V>(
   let last = since
   reg.register(live)
   try {
-    const cursor = source.files === undefined ? undefined : new LogCursor(source.files, source.dir, last + 1)
+    // The log is read as a writer still appending it: an unfinished last record is waited for.
+    const follow = new FollowWriter(source.dir)
+    const cursor = source.files === undefined ? undefined : new LogReader(source.files, source.dir, { fromSeq: last + 1, reporter: follow, exactStart: true })
     let progressMark = -1
     for (;;) {
       // A round that moved nothing (the log does not hold yet what the feed announced): breathe.
@@ -151,7 +153,9 @@ async function* read<V>(
         cursor.seek(last + 1)
         for (;;) {
           const limit = durableOnly ? feed.durableSeq : Infinity
-          const batch = cursor.read(READ_BATCH, limit, feed.durableSeq)
+          follow.writtenSeq = feed.durableSeq
+          const batch = await cursor.take(READ_BATCH, limit)
+          if (reg.stopped) return
           if (batch.length === 0) break
           for (const ev of batch) {
             for (const ch of changesOf<V>(ev, undefined, pass)) yield ch

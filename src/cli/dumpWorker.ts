@@ -2,11 +2,11 @@
 // the log, read with the one log reader, and hands the bytes to the main thread in chunks,
 // waiting whenever it is more than WINDOW chunks ahead of what the main thread has written.
 import { parentPort, workerData } from 'node:worker_threads'
+import { nodeFileLayer as files } from '../io/nodeFileLayer.js'
 import { readLog } from '../wal/logReader.js'
 import { GrowBuffer } from '../wal/recordCodec.js'
 import { EventPrinter } from './eventFormat.js'
 import type { EventFormat } from './eventFormat.js'
-import { reusingReadLayer } from './logRead.js'
 import type { ByteSink } from './output.js'
 import { RecordPrinter, StopReading } from './recordPrinter.js'
 
@@ -101,7 +101,7 @@ async function runJob(s: DumpSettings, job: DumpJob): Promise<void> {
   let stopped = false
   let exact = true
   try {
-    const r = await readLog(readLayer, s.dir, records.visit, { fromSeq: job.fromSeq, toSeq: job.toSeq, sink: records })
+    const r = await readLog(files, s.dir, records.visit, { fromSeq: job.fromSeq, toSeq: job.toSeq, sink: records })
     lastSeq = r.lastSeq
     problem = r.problem
     const seg = r.segments[0]
@@ -122,9 +122,7 @@ async function runJob(s: DumpSettings, job: DumpJob): Promise<void> {
 }
 
 const settings = workerData as DumpSettings
-// One per worker: a job reads its segment, the next job another (or the same one again).
-const readLayer = reusingReadLayer()
-// Jobs run one after another (they share readLayer's buffer), though the reader is asynchronous.
+// Jobs run one after another (their output is posted in order), though the reader is asynchronous.
 let jobs = Promise.resolve()
 parentPort!.on('message', (job: DumpJob) => {
   jobs = jobs.then(async () => {

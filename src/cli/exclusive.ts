@@ -23,7 +23,7 @@ export async function withRecoveredDir<T>(
   requireDatabaseDir(dir)
   const lock = lockForWriting(dir, command)
   try {
-    const settled = finishInterruptedRewrites(files, dir)
+    const settled = await finishInterruptedRewrites(files, dir)
     for (const s of settled) say(`Settled ${s.file} left by an interrupted rewrite (${s.action}).`)
     const bar = Progress.start({ label: 'recovering', totalBytes: undefined, itemName: 'events' })
     let recovered: Recovered

@@ -1,8 +1,6 @@
 // The CLI's ways of driving the one log reader (src/wal/logReader.ts): with a progress bar,
 // past segments that a running writer deletes meanwhile, and with a stop at a time.
-import fs from 'node:fs'
 import type { WalEvent } from '../events/types.js'
-import type { FileLayer } from '../io/fileLayer.js'
 import type { LogProblem, LogReadResult, SegmentFile } from '../wal/logReader.js'
 import { listSegments, readLog } from '../wal/logReader.js'
 import type { RecordSink } from '../wal/recordCodec.js'
@@ -78,8 +76,6 @@ export async function readLogResilient(
     onSegment?: (seg: SegmentFile, before: number, total: number) => void
     /** Binary records go here (ReadLogOptions.sink); lastSeq: the last one it was given. */
     sink?: RecordSink & { readonly lastSeq: number }
-    /** Instead of the CLI's nodeFileLayer (reusingReadLayer). */
-    files?: FileLayer
   },
 ): Promise<ResilientRead> {
   let next = opts.fromSeq ?? 1
@@ -91,7 +87,7 @@ export async function readLogResilient(
   }
   for (let attempt = 0; ; attempt++) {
     try {
-      const r = await readLog(opts.files ?? files, dir, track, { ...opts, fromSeq: next })
+      const r = await readLog(files, dir, track, { ...opts, fromSeq: next })
       segments.push(...r.segments)
       return { ...r, segments, vanished }
     } catch (err) {
@@ -105,32 +101,6 @@ export async function readLogResilient(
       }
     }
   }
-}
-
-/**
- * The CLI's file layer, but readFile reads into one buffer reused from file to file: a read of
- * a 64 MiB segment then costs no fresh memory to fault in. Only for a reader that keeps nothing
- * of a file's bytes once it asks for the next file (dump's RecordPrinter).
- */
-export function reusingReadLayer(): FileLayer {
-  let buf = Buffer.allocUnsafe(0)
-  const readFile = (path: string): Buffer => {
-    const fd = fs.openSync(path, 'r')
-    try {
-      const size = fs.fstatSync(fd).size
-      if (size > buf.length) buf = Buffer.allocUnsafe(size)
-      let n = 0
-      while (n < size) {
-        const got = fs.readSync(fd, buf, n, size - n, n)
-        if (got === 0) break
-        n += got
-      }
-      return buf.subarray(0, n)
-    } finally {
-      fs.closeSync(fd)
-    }
-  }
-  return { ...files, readFile, readFileAsync: async (path) => readFile(path) }
 }
 
 /** A sentence about a problem the reader stopped at, for people. */

@@ -1,8 +1,8 @@
 // Per-key index of every version in the retained log: seq, time and where its record sits, so
 // reading the past costs one record read, not a log scan. It is built on first use — from the
-// log on disk, in chunks that yield to the event loop — and then kept current from the change
-// feed. In memory mode there is no log: versions keep their bytes, and history starts when the
-// index was first used.
+// log on disk, with the log reader, which yields to the event loop — and then kept current from
+// the change feed. In memory mode there is no log: versions keep their bytes, and history starts
+// when the index was first used.
 //
 // Layout: one columnar log of versions in seq order (typed arrays, ~28 bytes a version, no object
 // per version), each version linking back to the previous version of the same key, and a Map from
@@ -16,9 +16,8 @@ import { ClosedError } from '../errors.js'
 import type { Op, WalEvent } from '../events/types.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import type { WriteRequest } from '../pipeline/writeRequest.js'
-import { decodeSegmentHeader } from '../wal/format.js'
-import { listSegments } from '../wal/logReader.js'
-import { scanRecords } from '../wal/segmentReader.js'
+import { LogReader, listSegments } from '../wal/logReader.js'
+import type { ReadEnd } from '../wal/logReader.js'
 
 /** A key's current entry in the state (the fields time travel needs). */
 export interface CurrentEntry {
@@ -52,10 +51,8 @@ export interface Version {
   bytes: Uint8Array | undefined
 }
 
-/** Work per chunk of the build before yielding to the event loop. */
+/** Work per slice of a sweep of the key map before yielding to the event loop. */
 const CHUNK_MS = 8
-/** Records per chunk at most (~5 ms at the usual 1–2 µs a record). */
-const MAX_CHUNK_RECORDS = 4096
 /** Memory mode keeps at most this many versions, and at most this many bytes of their values. */
 export const MEMORY_MAX_VERSIONS = 1 << 20
 export const MEMORY_MAX_VALUE_BYTES = 64 * 1024 * 1024
@@ -302,41 +299,36 @@ export class HistoryIndex {
       return
     }
     await this.source.flush()
-    const segs = listSegments(files, dir)
-    this.oldest = Math.max(this.oldest, segs[0]?.firstSeq ?? this.source.seq() + 1)
-    let last = 0
-    let limit = 1024
-    for (let n = 0; n < segs.length; n++) {
-      const seg = segs[n]!
-      // Deleted by a checkpoint while the build was under way: every version in it is trimmed.
-      if (n + 1 < segs.length && segs[n + 1]!.firstSeq <= this.oldest) continue
-      let bytes: Buffer
+    // Everything up to here is on disk; what comes later is queued.
+    const upTo = this.source.seq()
+    this.oldest = Math.max(this.oldest, listSegments(files, dir)[0]?.firstSeq ?? upTo + 1)
+    const reader = new LogReader(files, dir, {
+      fromSeq: this.oldest,
+      // Between the reader's slices (it yields a turn of the event loop after each).
+      onSlice: () => {
+        if (this.closed) throw new ClosedError()
+      },
+    })
+    const visit = (ev: WalEvent, offset: number): void => this.add(ev, reader.segment, offset)
+    for (let vanished = 0; ; ) {
+      let end: ReadEnd
       try {
-        bytes = files.readFile(seg.path)
+        end = await reader.read(visit, Infinity, upTo)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+        // A checkpoint deleted the segment being read: the versions in it are trimmed; the
+        // reader finds the next seq afresh.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && ++vanished < 100) {
+          reader.seek(Math.max(reader.nextSeq, this.oldest))
+          continue
+        }
         throw err
       }
-      const header = decodeSegmentHeader(bytes)
-      if (typeof header === 'string') break
-      this.noteSegment(seg.firstSeq)
-      let resume = { offset: header.bytes, seq: header.firstSeq }
-      for (;;) {
-        const started = performance.now()
-        const scan = scanRecords(bytes, header, (ev, offset) => this.add(ev, seg.firstSeq, offset), { resume, limit })
-        if (scan.records > 0) last = scan.lastSeq
-        if (scan.damage !== undefined || scan.validEnd >= bytes.length || scan.records === 0) break
-        resume = { offset: scan.validEnd, seq: scan.lastSeq + 1 }
-        const ms = performance.now() - started
-        // Aim for CHUNK_MS a chunk, but never trust one fast chunk much: on a busy machine (GC,
-        // other processes) the same records can take ten times as long.
-        limit = Math.max(256, Math.min(2 * limit, MAX_CHUNK_RECORDS, Math.round((limit * CHUNK_MS) / Math.max(ms, 0.1))))
-        await nextTurn()
-        if (this.closed) throw new ClosedError()
-      }
-      await nextTurn()
       if (this.closed) throw new ClosedError()
+      // Damage (in segments a checkpoint covers, which recovery does not check): go on after it.
+      if (end === 'problem' && reader.skipSegment()) continue
+      break
     }
+    const last = reader.lastSeq
     for (const req of queued) if (req.seq > last) this.add(req, req.walSegment, req.walOffset)
     this.live = true
   }

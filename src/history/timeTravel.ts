@@ -19,7 +19,7 @@ import { CHECKPOINT_HEADER_BYTES, decodeCheckpointHeader } from '../checkpoint/f
 import { CorruptionError, HistoryGoneError, InvalidOptionError } from '../errors.js'
 import type { WalEvent } from '../events/types.js'
 import { decodeValue } from '../events/valueCodec.js'
-import { readRecordAt } from '../wal/recordAt.js'
+import { readRecordAt } from '../wal/logReader.js'
 import type { CurrentEntry, HistoryIndex, HistorySource, Version } from './historyIndex.js'
 
 export type AsOf = { seq: number } | { time: number | Date }
@@ -290,7 +290,7 @@ async function bytesOf(source: HistorySource, index: HistoryIndex, v: Known, key
   if (v.seq > source.feed.durableSeq) await source.flush()
   let ev: WalEvent
   try {
-    ev = readRecordAt(source.files!, source.dir, v.segment, v.offset)
+    ev = await readRecordAt(source.files!, source.dir, v.segment, v.offset, v.seq)
   } catch (err) {
     // Its segment was deleted by a checkpoint while this read waited.
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new HistoryGoneError(v.seq, index.from, { key })

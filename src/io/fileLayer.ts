@@ -28,6 +28,11 @@ export interface FileLayer {
   /** Up to `length` bytes from `offset` (fewer at the end of the file). */
   readRange(path: string, offset: number, length: number): Buffer
   /**
+   * Reads up to `length` bytes from file offset `position` into `target` at `at`, off the event
+   * loop; resolves with the count (fewer at the end of the file). The log reader's windows.
+   */
+  readIntoAsync(path: string, position: number, target: Buffer, at: number, length: number): Promise<number>
+  /**
    * Creates the file with `data`; throws an error with code 'EEXIST' when it exists. Readers see
    * the whole of `data` or no file, never an empty or partial one (the directory lock relies on it).
    */

@@ -73,6 +73,24 @@ export const nodeFileLayer: FileLayer = {
       fs.closeSync(fd)
     }
   },
+  readIntoAsync(path, position, target, at, length) {
+    return new Promise((resolve, reject) => {
+      fs.open(path, 'r', (err, fd) => {
+        if (err) return reject(err)
+        let n = 0
+        const done = (e: Error | null): void => fs.close(fd, (ce) => (e ?? ce ? reject(e ?? ce) : resolve(n)))
+        const step = (): void => {
+          fs.read(fd, target, at + n, length - n, position + n, (re, got) => {
+            if (re) return done(re)
+            n += got
+            if (got === 0 || n >= length) done(null)
+            else step()
+          })
+        }
+        step()
+      })
+    })
+  },
   createExclusive(path, data) {
     // Written under a private name, then linked into place: link() fails with EEXIST like
     // O_EXCL, and a reader never sees the file empty or half-written (the lock relies on it).

@@ -70,6 +70,11 @@ export class OverlayFileLayer implements FileLayer {
     return Buffer.from(this.bytes(this.need(p)).subarray(offset, offset + length))
   }
 
+  async readIntoAsync(p: string, position: number, target: Buffer, at: number, length: number): Promise<number> {
+    const data = this.bytes(this.need(p))
+    return data.copy(target, at, Math.min(position, data.length), Math.min(position + length, data.length))
+  }
+
   createExclusive(p: string, data: Uint8Array): void {
     if (this.exists(p)) throw Object.assign(new Error(`EEXIST: file already exists, '${p}'`), { code: 'EEXIST', path: p })
     this.set(p, Buffer.from(data))

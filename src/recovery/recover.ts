@@ -91,7 +91,7 @@ export async function recover(files: FileLayer, dir: string, opts: RecoverOption
   const strict = opts.mode === 'strict'
   const logFiles: RecoveryReport['logFiles'] = { manifestCreated: false, rewritesSettled: [], leftoversRemoved: [], problems: [], movedAside: [] }
   setAsideDamagedManifest(files, dir, strict, logFiles)
-  settleRewrites(files, dir, strict, logFiles)
+  await settleRewrites(files, dir, strict, logFiles)
   const manifest = readManifest(files, dir)
   if (manifest === undefined) assertManifestNeverWritten(files, dir, strict, logFiles)
   removeCheckpointLeftovers(files, dir)
@@ -240,8 +240,8 @@ function setAsideDamagedManifest(files: FileLayer, dir: string, strict: boolean,
  * Finishes the rewrites the MANIFEST committed and removes the ones it never did. A committed
  * rewrite whose file is damaged (it was fsynced before the commit) is corruption.
  */
-function settleRewrites(files: FileLayer, dir: string, strict: boolean, logFiles: RecoveryReport['logFiles']): void {
-  for (const s of finishInterruptedRewrites(files, dir)) {
+async function settleRewrites(files: FileLayer, dir: string, strict: boolean, logFiles: RecoveryReport['logFiles']): Promise<void> {
+  for (const s of await finishInterruptedRewrites(files, dir)) {
     if (s.action !== 'damaged') {
       logFiles.rewritesSettled.push(s)
       continue

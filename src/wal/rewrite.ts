@@ -10,24 +10,36 @@ import type { WalEvent } from '../events/types.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { encodeSegmentHeader, parseSegmentName, segmentName } from './format.js'
 import type { WalFormat } from './format.js'
-import { listSegments } from './logReader.js'
+import { LogReader, listSegments } from './logReader.js'
+import type { LogProblem, RecordVisitor, SegmentFile, SegmentResult } from './logReader.js'
 import { ManifestDamage, readManifest, writeManifest } from './manifest.js'
 import type { Manifest } from './manifest.js'
-import type { SegmentFile } from './logReader.js'
 import { GrowBuffer, encodeBinaryRecord, encodeJsonRecord } from './recordCodec.js'
-import { scanSegment } from './segmentReader.js'
-import type { SegmentScan } from './segmentReader.js'
 
 export const REWRITE_SUFFIX = '.rewrite'
 
 export class RewriteRefused extends Error {}
 
-function scanWhole(bytes: Buffer, seg: SegmentFile, visit: (ev: WalEvent, offset: number) => void, fromSeq?: number): SegmentScan {
-  const scan = scanSegment(bytes, visit, { fromSeq })
-  if ('headerError' in scan) throw new RewriteRefused(`${seg.name} has a bad header (${scan.headerError})`)
-  if (scan.damage !== undefined) throw new RewriteRefused(`${seg.name} is damaged at byte ${scan.damage.offset} (${scan.damage.reason})`)
-  return scan
+/** Reads one file (a segment or a `.rewrite` file named for the segment starting at firstSeq) to its end with the log reader. */
+async function readFile(
+  files: FileLayer,
+  file: { name: string; path: string; firstSeq: number },
+  visit: RecordVisitor,
+  fromSeq?: number,
+): Promise<{ seg: SegmentResult | undefined; problem: LogProblem | undefined }> {
+  const reader = new LogReader(files, path.dirname(file.path), { file, fromSeq })
+  await reader.read(visit)
+  return { seg: reader.segments[0], problem: reader.problem }
 }
+
+/** readFile of a segment about to be rewritten, which must be whole. */
+async function readWhole(files: FileLayer, seg: SegmentFile, visit: RecordVisitor, fromSeq?: number): Promise<SegmentResult> {
+  const r = await readFile(files, seg, visit, fromSeq)
+  if (r.problem !== undefined) throw new RewriteRefused(`${seg.name} is damaged at byte ${r.problem.offset} (${r.problem.reason})`)
+  return r.seg!
+}
+
+const skip = (): void => undefined
 
 export interface Converted {
   name: string
@@ -43,16 +55,21 @@ export interface Converted {
  * other. It was fsynced whole before it replaced anything, so every record in it is marked as
  * starting a commit: any damage before its last record is corruption.
  */
-export function convertSegment(files: FileLayer, dir: string, seg: SegmentFile, format: WalFormat, compressThreshold: number): Converted | undefined {
-  const bytes = files.readFile(seg.path)
-  const out = new GrowBuffer(Math.max(1 << 16, bytes.length))
+export async function convertSegment(
+  files: FileLayer,
+  dir: string,
+  seg: SegmentFile,
+  format: WalFormat,
+  compressThreshold: number,
+): Promise<Converted | undefined> {
+  const out = new GrowBuffer(Math.max(1 << 16, seg.size))
   let records = 0
-  const scan = scanWhole(bytes, seg, (ev) => {
+  const read = await readWhole(files, seg, (ev) => {
     if (format === 'binary') encodeBinaryRecord(out, ev, compressThreshold, true)
     else encodeJsonRecord(out, ev, true)
     records++
   })
-  if (scan.header.format === format) return undefined
+  if (read.format === format) return undefined
   const header = encodeSegmentHeader(format, seg.firstSeq)
   const tmp = `${seg.path}${REWRITE_SUFFIX}`
   const data = Buffer.concat([header, out.view()])
@@ -64,7 +81,7 @@ export function convertSegment(files: FileLayer, dir: string, seg: SegmentFile, 
   files.rename(tmp, seg.path)
   files.syncDir(dir)
   rewriteDone(files, dir, m, seg.firstSeq)
-  return { name: seg.name, from: scan.header.format, records, bytesBefore: bytes.length, bytesAfter: header.length + out.pos }
+  return { name: seg.name, from: read.format!, records, bytesBefore: read.size, bytesAfter: header.length + out.pos }
 }
 
 export interface PrefixDropped {
@@ -83,11 +100,10 @@ export interface PrefixDropped {
  * in between leaves a log without seqs first…coveredSeq+…, which recovery from a checkpoint at
  * or after the segment's last seq never reads, and which finishInterruptedRewrites completes.
  */
-export function dropCoveredPrefix(files: FileLayer, dir: string, seg: SegmentFile, coveredSeq: number): PrefixDropped {
-  const bytes = files.readFile(seg.path)
+export async function dropCoveredPrefix(files: FileLayer, dir: string, seg: SegmentFile, coveredSeq: number): Promise<PrefixDropped> {
   let cut = -1
-  const scan = scanWhole(
-    bytes,
+  const read = await readWhole(
+    files,
     seg,
     (_ev, offset) => {
       if (cut < 0) cut = offset
@@ -97,9 +113,12 @@ export function dropCoveredPrefix(files: FileLayer, dir: string, seg: SegmentFil
   if (cut < 0 || seg.firstSeq > coveredSeq) throw new RewriteRefused(`${seg.name} does not straddle seq ${coveredSeq}`)
   const name = segmentName(coveredSeq + 1)
   // Records are copied as they are, so the header keeps their version.
-  const header = encodeSegmentHeader(scan.header.format, coveredSeq + 1, scan.header.version)
+  const header = encodeSegmentHeader(read.format!, coveredSeq + 1, read.version)
   const tmp = path.join(dir, `${name}${REWRITE_SUFFIX}`)
-  const data = Buffer.concat([header, bytes.subarray(cut, scan.validEnd)])
+  const data = Buffer.allocUnsafe(header.length + read.validEnd - cut)
+  header.copy(data)
+  const copied = await files.readIntoAsync(seg.path, cut, data, header.length, read.validEnd - cut)
+  if (copied !== read.validEnd - cut) throw new RewriteRefused(`${seg.name} changed while it was read`)
   files.writeFileDurable(tmp, data)
   const m = commitRewrite(files, dir, coveredSeq + 1, (mf) => {
     const entry = mf.segments.find((x) => x.firstSeq === seg.firstSeq)
@@ -111,8 +130,8 @@ export function dropCoveredPrefix(files: FileLayer, dir: string, seg: SegmentFil
   files.rename(tmp, path.join(dir, name))
   files.syncDir(dir)
   rewriteDone(files, dir, m, coveredSeq + 1)
-  const kept = scan.lastSeq - coveredSeq
-  return { from: seg.name, to: name, recordsDropped: scan.records - kept, recordsKept: kept, bytesBefore: bytes.length, bytesAfter: data.length }
+  const kept = read.lastSeq - coveredSeq
+  return { from: seg.name, to: name, recordsDropped: read.records - kept, recordsKept: kept, bytesBefore: read.size, bytesAfter: data.length }
 }
 
 /**
@@ -150,7 +169,7 @@ export interface SettledRewrite {
  * replaced anything and is removed (every uncommitted rewrite of ours is such); otherwise it is
  * renamed into its place.
  */
-export function finishInterruptedRewrites(files: FileLayer, dir: string): SettledRewrite[] {
+export async function finishInterruptedRewrites(files: FileLayer, dir: string): Promise<SettledRewrite[]> {
   let m: Manifest | undefined
   try {
     m = readManifest(files, dir)
@@ -159,7 +178,7 @@ export function finishInterruptedRewrites(files: FileLayer, dir: string): Settle
     if (err instanceof ManifestDamage) return []
     throw err
   }
-  if (m === undefined) return finishWithoutManifest(files, dir)
+  if (m === undefined) return await finishWithoutManifest(files, dir)
   const done: SettledRewrite[] = []
   for (const file of files.list(dir)) {
     if (!file.endsWith(REWRITE_SUFFIX)) continue
@@ -171,18 +190,12 @@ export function finishInterruptedRewrites(files: FileLayer, dir: string): Settle
       // Not committed: by our protocol the segment it was to replace is still there, and the
       // older rule removes it. (A rewrite by a version without a MANIFEST commit that lost the
       // old segment is completed by that rule instead, as that version's recovery would.)
-      done.push(...settleByOlderRule(files, dir, file))
+      done.push(...(await settleByOlderRule(files, dir, file)))
       continue
     }
-    const whole = scanSegment(files.readFile(tmp), () => undefined)
-    const reason =
-      'headerError' in whole
-        ? `bad header: ${whole.headerError}`
-        : whole.damage !== undefined
-          ? `damaged at byte ${whole.damage.offset}: ${whole.damage.reason}`
-          : whole.header.firstSeq !== firstSeq
-            ? `header says first seq ${whole.header.firstSeq}`
-            : undefined
+    const { problem } = await readFile(files, { name: file, path: tmp, firstSeq }, skip)
+    // Offset 0: the header (bad, or naming another first seq).
+    const reason = problem === undefined ? undefined : problem.offset === 0 ? problem.reason : `damaged at byte ${problem.offset}: ${problem.reason}`
     if (reason !== undefined) {
       done.push({ file, action: 'damaged', reason })
       continue
@@ -199,14 +212,14 @@ export function finishInterruptedRewrites(files: FileLayer, dir: string): Settle
   return done
 }
 
-function finishWithoutManifest(files: FileLayer, dir: string): SettledRewrite[] {
+async function finishWithoutManifest(files: FileLayer, dir: string): Promise<SettledRewrite[]> {
   const done: SettledRewrite[] = []
-  for (const file of files.list(dir)) if (file.endsWith(REWRITE_SUFFIX)) done.push(...settleByOlderRule(files, dir, file))
+  for (const file of files.list(dir)) if (file.endsWith(REWRITE_SUFFIX)) done.push(...(await settleByOlderRule(files, dir, file)))
   if (done.length > 0) files.syncDir(dir)
   return done
 }
 
-function settleByOlderRule(files: FileLayer, dir: string, file: string): SettledRewrite[] {
+async function settleByOlderRule(files: FileLayer, dir: string, file: string): Promise<SettledRewrite[]> {
   const target = file.slice(0, -REWRITE_SUFFIX.length)
   const firstSeq = parseSegmentName(target)
   if (firstSeq === undefined) return []
@@ -214,11 +227,10 @@ function settleByOlderRule(files: FileLayer, dir: string, file: string): Settled
   const prev = listSegments(files, dir).filter((s) => s.firstSeq < firstSeq).pop()
   let prevLast = 0
   if (prev !== undefined) {
-    const scan = scanSegment(files.readFile(prev.path), () => undefined)
-    prevLast = 'headerError' in scan ? Infinity : scan.lastSeq
+    const r = await readFile(files, prev, skip)
+    prevLast = r.seg === undefined ? Infinity : r.seg.lastSeq
   }
-  const whole = scanSegment(files.readFile(tmp), () => undefined)
-  const complete = !('headerError' in whole) && whole.damage === undefined && whole.header.firstSeq === firstSeq
+  const complete = (await readFile(files, { name: file, path: tmp, firstSeq }, skip)).problem === undefined
   if (files.exists(path.join(dir, target)) || prevLast >= firstSeq || !complete) {
     files.unlink(tmp)
     return [{ file, action: 'removed' }]

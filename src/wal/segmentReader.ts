@@ -42,6 +42,8 @@ export interface ScanOptions {
   resume?: { offset: number; seq: number }
   /** Stop after visiting this many records. */
   limit?: number
+  /** Added to the offsets given to `visit`: the file offset of `bytes[0]` when it is a window of the file. */
+  base?: number
   /**
    * Binary segments: records go to this sink instead of `visit`, with no event object per
    * record (recovery's loading path). JSON records still go to `visit`.
@@ -91,6 +93,7 @@ function scanBinary(
   let visited = 0
   const limit = opts.limit ?? Infinity
   const sink = opts.sink
+  const base = opts.base ?? 0
   let damage: SegmentDamage | undefined
   const end = b.length
   while (p < end) {
@@ -131,7 +134,7 @@ function scanBinary(
         damage = { offset: p, reason: `undecodable record: ${err.message}`, validRecordsFollow: true }
         break
       }
-      if (ev !== undefined) visit(ev, p)
+      if (ev !== undefined) visit(ev, base + p)
       visited++
     }
     p = ps + len
@@ -183,6 +186,7 @@ function scanJson(
   let records = 0
   let visited = 0
   const limit = opts.limit ?? Infinity
+  const base = opts.base ?? 0
   let damage: SegmentDamage | undefined
   while (p < b.length) {
     const nl = b.indexOf(0x0a, p)
@@ -208,7 +212,7 @@ function scanJson(
       break
     }
     if (ev.seq >= fromSeq) {
-      visit(ev, p)
+      visit(ev, base + p)
       visited++
     }
     p = nl + 1

@@ -293,6 +293,11 @@ describe('changes(): catch-up reads', () => {
     let bytesRead = 0
     const counting: FileLayer = {
       ...nodeFileLayer,
+      async readIntoAsync(p, position, target, at, length) {
+        const got = await nodeFileLayer.readIntoAsync(p, position, target, at, length)
+        bytesRead += got
+        return got
+      },
       readRange(p, offset, length) {
         const b = nodeFileLayer.readRange(p, offset, length)
         bytesRead += b.length

@@ -1,5 +1,5 @@
-// `islab tail -f` follows the log with the change streams' LogCursor: records of any size, in
-// both entry formats, and damage reported instead of waiting forever.
+// `islab tail -f` follows the log with the log reader as change streams use it: records of any
+// size, in both entry formats, and damage reported instead of waiting forever.
 import crypto from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { open } from '../../src/index.js'

@@ -146,6 +146,10 @@ export class SimFileLayer implements FileLayer {
   readRange(p: string, offset: number, length: number): Buffer {
     return Buffer.from(this.get(p).data.subarray(offset, offset + length))
   }
+  async readIntoAsync(p: string, position: number, target: Buffer, at: number, length: number): Promise<number> {
+    const data = this.get(p).data
+    return data.copy(target, at, Math.min(position, data.length), Math.min(position + length, data.length))
+  }
   createExclusive(p: string, data: Uint8Array): void {
     const key = path.resolve(p)
     if (this.names.has(key)) throw Object.assign(new Error(`EEXIST: ${p}`), { code: 'EEXIST' })

@@ -159,6 +159,7 @@ function interleavingLayer(): { files: FileLayer; sim: SimFileLayer; onRead: (()
     },
     readFileAsync: (p) => sim.readFileAsync(real(p)),
     readRange: (p, o, l) => sim.readRange(real(p), o, l),
+    readIntoAsync: (p, pos, t, at, l) => sim.readIntoAsync(real(p), pos, t, at, l),
     createExclusive: (p, d) => sim.createExclusive(real(p), d),
     writeFileDurable: (p, d) => sim.writeFileDurable(real(p), d),
     unlink: (p) => sim.unlink(real(p)),

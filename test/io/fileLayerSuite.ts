@@ -28,6 +28,20 @@ export function fileLayerSuite(name: string, make: () => { files: FileLayer; dir
       expect(files.mtimeMs(p)).toBeGreaterThan(0)
     })
 
+    it('reads a range into a buffer asynchronously, fewer bytes at the end of the file', async () => {
+      const { files, dir } = make()
+      files.mkdirp(dir)
+      const p = path.join(dir, 'r.bin')
+      files.writeFileDurable(p, Buffer.from('0123456789'))
+      const target = Buffer.alloc(8, '.')
+      expect(await files.readIntoAsync(p, 3, target, 1, 4)).toBe(4)
+      expect(target.toString()).toBe('.3456...')
+      expect(await files.readIntoAsync(p, 8, target, 0, 8)).toBe(2)
+      expect(target.subarray(0, 2).toString()).toBe('89')
+      expect(await files.readIntoAsync(p, 20, target, 0, 8)).toBe(0)
+      await expect(files.readIntoAsync(path.join(dir, 'missing'), 0, target, 0, 1)).rejects.toMatchObject({ code: 'ENOENT' })
+    })
+
     it('creates exclusively, renames, unlinks and syncs directories', async () => {
       const { files, dir } = make()
       files.mkdirp(dir)

@@ -186,7 +186,7 @@ describe('interrupted rewrites', () => {
       const crashing = crashAfter(sim, crashAt)
       let finished = false
       try {
-        dropCoveredPrefix(crashing.layer, dir, segs[0]!, 30)
+        await dropCoveredPrefix(crashing.layer, dir, segs[0]!, 30)
         finished = true
       } catch (err) {
         if ((err as { code?: string }).code !== 'EIO') throw err
@@ -214,7 +214,7 @@ describe('interrupted rewrites', () => {
       const crashing = crashAfter(sim, crashAt)
       let finished = false
       try {
-        convertSegment(crashing.layer, dir, seg, 'json', 1024)
+        await convertSegment(crashing.layer, dir, seg, 'json', 1024)
         finished = true
       } catch (err) {
         if ((err as { code?: string }).code !== 'EIO') throw err

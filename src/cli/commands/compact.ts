@@ -3,9 +3,8 @@
 import path from 'node:path'
 import { CheckpointDamage, readCheckpoint } from '../../checkpoint/checkpointReader.js'
 import { deleteCoveredSegments, listCheckpoints, prune } from '../../checkpoint/checkpointStore.js'
-import { listSegments } from '../../wal/logReader.js'
+import { LogReader, listSegments } from '../../wal/logReader.js'
 import { RewriteRefused, dropCoveredPrefix } from '../../wal/rewrite.js'
-import { scanSegment } from '../../wal/segmentReader.js'
 import type { CommandSpec, ParsedArgs } from '../args.js'
 import { CliError, stringOption } from '../args.js'
 import { files } from '../dbDir.js'
@@ -56,7 +55,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     const pruned = await prune(files, dir, keep)
     const covered = kept.at(-1)!.seq
     const deleted = [...pruned.segmentsDeleted]
-    let rewritten: ReturnType<typeof dropCoveredPrefix> | undefined
+    let rewritten: Awaited<ReturnType<typeof dropCoveredPrefix>> | undefined
     // prune never deletes the last segment (a writer appends to it); nobody writes now. A
     // segment's last seq comes from the next one's name, as prune has it; the last segment is
     // walked as recovery walks it (covered records by length), since nothing names its end.
@@ -67,8 +66,9 @@ export async function run(args: ParsedArgs): Promise<number> {
       let lastSeq: number
       if (next !== undefined) lastSeq = next.firstSeq - 1
       else {
-        const scan = scanSegment(files.readFile(seg.path), () => undefined, { fromSeq: covered + 1 })
-        lastSeq = 'headerError' in scan || scan.damage !== undefined ? Infinity : scan.lastSeq
+        const reader = new LogReader(files, dir, { file: seg, fromSeq: covered + 1 })
+        await reader.read(() => undefined)
+        lastSeq = reader.problem !== undefined ? Infinity : reader.lastSeq
       }
       if (lastSeq <= covered) {
         toDelete.push(seg)
@@ -80,7 +80,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       toDelete.length = 0
       if (seg.firstSeq <= covered) {
         try {
-          rewritten = dropCoveredPrefix(files, dir, seg, covered)
+          rewritten = await dropCoveredPrefix(files, dir, seg, covered)
         } catch (err) {
           if (err instanceof RewriteRefused) throw new CliError(err.message, 1, `Run 'islab verify ${dir}'.`)
           throw err

@@ -38,9 +38,9 @@ export async function run(args: ParsedArgs): Promise<number> {
     let before = 0
     let after = 0
     for (const seg of listSegments(files, dir)) {
-      let c: ReturnType<typeof convertSegment>
+      let c: Awaited<ReturnType<typeof convertSegment>>
       try {
-        c = convertSegment(files, dir, seg, format, Number(thresholdText))
+        c = await convertSegment(files, dir, seg, format, Number(thresholdText))
       } catch (err) {
         if (err instanceof RewriteRefused) throw new CliError(err.message, 1, `Run 'islab verify ${dir}'.`)
         throw err

@@ -6,7 +6,7 @@ import { choice, flag, parseSeqOrTime, stringOption } from '../args.js'
 import { files, requireDatabaseDir, writerPid } from '../dbDir.js'
 import { EventPrinter } from '../eventFormat.js'
 import { fmtInt } from '../format.js'
-import { ReadProgress, describeProblem, readLogResilient, reusingReadLayer } from '../logRead.js'
+import { ReadProgress, describeProblem, readLogResilient } from '../logRead.js'
 import type { ResilientRead } from '../logRead.js'
 import { say, stdout } from '../output.js'
 import { dumpParallel, dumpWorkers } from '../parallelDump.js'
@@ -63,7 +63,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   const toTime = to?.time
   const read = async (afterSeq: number, opts: Parameters<typeof readLogResilient>[2]): Promise<ResilientRead> => {
     const records = new RecordPrinter(printer, stdout, { fromTime, toTime, afterSeq }, progress)
-    const r = await readLogResilient(dir, records.visit, { ...opts, sink: records, files: reusingReadLayer() })
+    const r = await readLogResilient(dir, records.visit, { ...opts, sink: records })
     records.finish(r.lastSeq)
     return r
   }

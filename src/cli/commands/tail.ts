@@ -1,10 +1,9 @@
 // `islab tail`: the last events of the log, and with -f the new ones as another process writes
-// them. Following polls (fs.watch misses events on some file systems) with the LogCursor that
-// change streams use, which reads only the bytes appended since the last poll.
+// them. Following polls (fs.watch misses events on some file systems) with the log reader as
+// change streams use it, which reads only the bytes appended since the last poll.
 import { CorruptionError, HistoryGoneError } from '../../errors.js'
 import type { WalEvent } from '../../events/types.js'
-import { LogCursor } from '../../wal/logCursor.js'
-import { listSegments } from '../../wal/logReader.js'
+import { FollowWriter, LogReader, listSegments } from '../../wal/logReader.js'
 import type { LogProblem } from '../../wal/logReader.js'
 import type { CommandSpec, ParsedArgs } from '../args.js'
 import { CliError, UsageError, choice, flag, stringOption } from '../args.js'
@@ -59,25 +58,20 @@ export async function run(args: ParsedArgs): Promise<number> {
   }
   if (!flag(args, 'follow')) return 0
 
-  // Following is what a change stream does when it catches up: the same cursor over the log,
-  // which reads only what was appended since the last call and waits for unfinished records.
+  // Following is what a change stream does when it catches up: the same reader and policy,
+  // which read only what was appended since the last call and wait for unfinished records.
   let next = nextSeq
-  let cursor = new LogCursor(files, dir, next)
+  const follow = { exactStart: true, reporter: new FollowWriter(dir) }
+  let cursor = new LogReader(files, dir, { fromSeq: next, ...follow })
   for (;;) {
     let got: WalEvent[]
     try {
-      got = cursor.read(FOLLOW_BATCH)
+      got = await cursor.take(FOLLOW_BATCH)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        // The segment under the cursor was deleted after a checkpoint. A read that fails may
-        // have moved the cursor past events it did not return: start again from our own count.
-        cursor = new LogCursor(files, dir, next)
-        continue
-      }
       if (err instanceof HistoryGoneError) {
         say(`islab tail: seqs ${fmtInt(next)}–${fmtInt(err.oldestSeq - 1)} were deleted (after a checkpoint) before they could be read.`)
         next = err.oldestSeq
-        cursor = new LogCursor(files, dir, next)
+        cursor = new LogReader(files, dir, { fromSeq: next, ...follow })
         continue
       }
       if (err instanceof CorruptionError) throw new CliError(`the log is damaged: ${err.message}`, 1, `Run 'islab verify ${dir}' for details.`)
