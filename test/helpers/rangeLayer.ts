@@ -20,6 +20,9 @@ export class RangeLayer implements FileLayer {
   readFile(p: string): Buffer { return Buffer.from(this.get(p).data) }
   async readFileAsync(p: string): Promise<Buffer> { return this.readFile(p) }
   readRange(p: string, o: number, n: number): Buffer { return Buffer.from(this.get(p).data.subarray(o, o + n)) }
+  async readIntoAsync(p: string, position: number, target: Buffer, at: number, length: number): Promise<number> {
+    return this.get(p).data.copy(target, at, position, Math.min(position + length, this.get(p).data.length))
+  }
   createExclusive(p: string, data: Uint8Array): void {
     if (this.exists(p)) throw Object.assign(new Error('EEXIST'), { code: 'EEXIST' })
     const i = new Ino(); i.data = Buffer.from(data); i.mask = new Uint8Array(data.length).fill(1); this.names.set(path.resolve(p), i)
