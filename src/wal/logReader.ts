@@ -603,7 +603,16 @@ export function listSegments(files: FileLayer, dir: string): SegmentFile[] {
     const firstSeq = parseSegmentName(name)
     if (firstSeq === undefined) continue
     const p = path.join(dir, name)
-    out.push({ name, path: p, firstSeq, size: files.size(p) })
+    let size: number
+    try {
+      size = files.size(p)
+    } catch (err) {
+      // Deleted between the listing and now: a writer in another process pruned it (the CLI
+      // reads next to a running database). Not there is what the listing should say.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+      throw err
+    }
+    out.push({ name, path: p, firstSeq, size })
   }
   return out.sort((a, b) => a.firstSeq - b.firstSeq)
 }

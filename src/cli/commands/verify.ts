@@ -203,10 +203,25 @@ function checkCheckpoints(cps: CheckpointFile[], bar: Progress): CheckpointCheck
 async function checkSegments(dir: string, segs: SegmentFile[], progress: ReadProgress): Promise<SegmentCheck[]> {
   const results = new Map<string, SegmentResult>()
   const problems = new Map<string, LogProblem>()
-  let start = segs[0]?.firstSeq
-  for (let round = 0; start !== undefined && round <= segs.length + 1; round++) {
+  let start: number | undefined = segs[0]?.firstSeq
+  let lastRead = 0
+  const visit = (ev: { seq: number }): void => {
+    progress.event(ev.seq)
+    lastRead = ev.seq
+  }
+  for (let round = 0; start !== undefined && round <= 2 * segs.length + 1; round++) {
     const from: number = start
-    const r = await retryIfVanished(() => readLog(files, dir, (ev) => progress.event(ev.seq), { fromSeq: from, onSegment: progress.onSegment }))
+    let r: Awaited<ReturnType<typeof readLog>>
+    try {
+      r = await readLog(files, dir, visit, { fromSeq: from, onSegment: progress.onSegment })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      // A running writer's checkpoint pruned a segment while it was read: go on after what was
+      // read, from the oldest segment there now (the pruned ones were covered by the checkpoint).
+      const oldest = listSegments(files, dir)[0]?.firstSeq
+      start = oldest === undefined ? undefined : Math.max(oldest, lastRead + 1, from)
+      continue
+    }
     for (const s of r.segments) results.set(s.name, s)
     const problem = r.problem
     if (problem === undefined) break
@@ -244,7 +259,13 @@ async function recoveryView(dir: string, cps: CheckpointCheck[], segs: SegmentCh
   let i = 0
   while (i + 1 < segs.length && segs[i + 1]!.firstSeq <= from) i++
   if (segs[i]!.firstSeq === from) return segs.slice(i).find((s) => s.problem !== undefined)?.problem
-  return (await retryIfVanished(() => readLog(files, dir, () => undefined, { fromSeq: from }))).problem
+  try {
+    return (await retryIfVanished(() => readLog(files, dir, () => undefined, { fromSeq: from }))).problem
+  } catch (err) {
+    // Pruned again and again by a running writer: its own open is the authority on what it reads.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
 }
 
 /** What each problem means for open(), which reads the newest valid checkpoint and the log after it. */
