@@ -363,17 +363,13 @@ export class Database extends EventEmitter {
   get<V = unknown>(key: string): V | undefined {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
-    const e = this.state.get(key)
-    if (e === undefined) return undefined
-    return (this.physics_ === undefined ? e.value() : this.physics_.read(e, key)) as V
+    return this.state.read(key, this.physics_) as V | undefined
   }
 
   getEntry<V = unknown>(key: string): Entry<V> | undefined {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
-    const e = this.state.get(key)
-    if (e === undefined) return undefined
-    return { value: (this.physics_ === undefined ? e.value() : this.physics_.read(e, key)) as V, seq: e.seq, time: e.time }
+    return this.state.readEntry(key, this.physics_) as Entry<V> | undefined
   }
 
   /**

@@ -16,7 +16,7 @@ import { InvalidOptionError } from '../errors.js'
 import { freezeDecoded } from '../events/valueCodec.js'
 import type { Entry, Link, Tier } from '../state/entry.js'
 import { TieredEntry } from '../state/entry.js'
-import type { EntryShaper, MemoryState } from '../state/memoryState.js'
+import type { EntryShaper, MemoryState, StateReader } from '../state/memoryState.js'
 import type { EntanglementRules } from './entanglement.js'
 import { partnersOf } from './entanglement.js'
 import type { DemonOptions, DemonState, EntropyReading } from './entropy.js'
@@ -182,7 +182,7 @@ const EVAPORATE_LOOK = 8192
 /** Masses below this many reads are not worth saving in a checkpoint. */
 const SAVE_MIN_READS = 0.01
 
-export class Physics implements EntryShaper {
+export class Physics implements EntryShaper, StateReader {
   readonly clock: MassClock
   readonly tiers: SpacetimeTiers
   readonly horizon: EventHorizon
@@ -329,20 +329,46 @@ export class Physics implements EntryShaper {
     return this.observe(e, key, v, n)
   }
 
+  /**
+   * Keys outside the Map are read from the state's base without an entry while no key has
+   * partners: such a read has nothing to pull, and its mass is credited when the key moves in.
+   */
+  get servesDormant(): boolean {
+    return !this.linked
+  }
+
+  /** A read the state served from its base (a warm read of a key without an entry). */
+  dormantRead(key: string): void {
+    const n = this.n
+    this.n = (n + 1) & COUNT_MASK
+    this.warmHits++
+    if ((n & this.burstMask) < BURST) this.ringTiers[this.record(key, n) & (RING - 1)] = TIER_WARM
+  }
+
+  /** A key moved into the Map after `reads` reads from the base: the mass they would have added. */
+  credit(entry: Entry, reads: number): void {
+    const e = entry as TieredEntry
+    e.mass = addMass(e.mass, reads * this.g)
+  }
+
+  /** Records a read of `key` (the n-th, inside a burst) in the ring; returns its ring position. */
+  private record(key: string, n: number): number {
+    let h = this.head
+    // A burst starts after a gap: mark it, so no wormhole bridges it.
+    if ((n & this.burstMask) === 0 && this.burstMask >= BURST) {
+      this.ringKeys[h & (RING - 1)] = ''
+      h = ++this.head
+    }
+    this.ringKeys[h & (RING - 1)] = key
+    this.head = h + 1
+    if (h >= this.lowerAt) this.recordLess()
+    return h
+  }
+
   /** The slower part of a read: a recorded read, or a miss (decode, maybe admit). */
   private observe(e: TieredEntry, key: string, hot: unknown, n: number): unknown {
     const inBurst = (n & this.burstMask) < BURST
-    let h = this.head
-    if (inBurst) {
-      // A burst starts after a gap: mark it, so no wormhole bridges it.
-      if ((n & this.burstMask) === 0 && this.burstMask >= BURST) {
-        this.ringKeys[h & (RING - 1)] = ''
-        h = ++this.head
-      }
-      this.ringKeys[h & (RING - 1)] = key
-      this.head = h + 1
-      if (h >= this.lowerAt) this.recordLess()
-    }
+    const h = inBurst ? this.record(key, n) : this.head
     let v = hot
     if (v !== undefined) {
       this.ringTiers[h & (RING - 1)] = TIER_HOT

@@ -7,6 +7,7 @@
 // touches it (a read, a write, a physics decision), so the Map holds what is in use and the
 // base what has not been touched since the open. Every lookup goes through get/has/seqOf.
 import type { WalEvent } from '../events/types.js'
+import { decodeValueAt, freezeDecoded } from '../events/valueCodec.js'
 import { ENTANGLEMENT_EXTENSION, Entanglements } from './entanglements.js'
 import type { EntangleUndo } from './entanglements.js'
 import { BaseTable } from './baseTable.js'
@@ -35,6 +36,24 @@ export interface EntryShaper {
   revive(seq: number, time: number, packed: Uint8Array): Entry
 }
 
+/**
+ * Serves reads for the physics layer (db.get with physics on): the entries' reads, and reads of
+ * keys that stay in the base (see MemoryState.read).
+ */
+export interface StateReader {
+  /** A read of `e`, the current entry of `key`: its value. */
+  read(e: Entry, key: string): unknown
+  /** Whether a key outside the Map may be read without moving it there (nothing to pull on its reads). */
+  readonly servesDormant: boolean
+  /** A read of `key` was served from the base; the key stays there. */
+  dormantRead(key: string): void
+  /** `e` just moved into the Map after `reads` reads served from the base: their mass. */
+  credit(e: Entry, reads: number): void
+}
+
+/** The read of a key outside the Map that moves it into the Map (earlier reads decode from the base). */
+const PROMOTE_AT_READ = 2
+
 export class MemoryState {
   /** Keys touched since the open (and every key written since): key → current entry. */
   readonly entries = new Map<string, Entry>()
@@ -45,6 +64,12 @@ export class MemoryState {
   private ordered: OrderedIndex | undefined
   private shaper: EntryShaper | undefined
   private adopt: ((e: Entry) => Entry) | undefined
+  /**
+   * New keys are written into the base, not the Map (only with a shaper: without physics the
+   * state is the flat Map it always was). A key's first write costs a row and its bytes in a
+   * shared buffer instead of a Map entry, a key string, an entry object and a view.
+   */
+  private packWrites = false
 
   /**
    * Hands entry shaping to `shaper` from now on. Entries already in the Map, and every entry
@@ -54,6 +79,7 @@ export class MemoryState {
   setShaper(shaper: EntryShaper, adopt: (e: Entry) => Entry): void {
     this.shaper = shaper
     this.adopt = adopt
+    this.packWrites = true
     for (const [k, e] of this.entries) {
       const t = adopt(e)
       if (t !== e) {
@@ -129,6 +155,59 @@ export class MemoryState {
     const b = this.takeFromBase(key)
     if (b !== undefined) this.entries.set(key, b)
     return b
+  }
+
+  /**
+   * A read of `key`'s value (undefined when absent), through `reader` (the physics layer) when
+   * given. A key in the base whose value is msgpack bytes is decoded from there, without an
+   * entry or a Map slot, until its PROMOTE_AT_READ-th read moves it into the Map, where the
+   * tiers may keep it decoded: a key read once after a load or a write costs no object.
+   */
+  read(key: string, reader: StateReader | undefined): unknown {
+    const e = this.entries.get(key)
+    if (e !== undefined) return reader === undefined ? e.value() : reader.read(e, key)
+    if (this.base.live === 0) return undefined
+    const row = this.base.find(key)
+    if (row < 0) return undefined
+    return reader === undefined ? this.promote(key, row).value() : this.readRow(key, row, reader)
+  }
+
+  /** Same as read(), with the entry's seq and time (undefined when absent). */
+  readEntry(key: string, reader: StateReader | undefined): { value: unknown; seq: number; time: number } | undefined {
+    const e = this.entries.get(key)
+    if (e !== undefined) return { value: reader === undefined ? e.value() : reader.read(e, key), seq: e.seq, time: e.time }
+    if (this.base.live === 0) return undefined
+    const row = this.base.find(key)
+    if (row < 0) return undefined
+    const seq = this.base.seqAt(row)
+    const time = this.base.timeAt(row)
+    return { value: reader === undefined ? this.promote(key, row).value() : this.readRow(key, row, reader), seq, time }
+  }
+
+  private readRow(key: string, row: number, reader: StateReader): unknown {
+    const base = this.base
+    if (reader.servesDormant && base.isRaw(row)) {
+      const n = base.touch(row)
+      if (n < PROMOTE_AT_READ) {
+        reader.dormantRead(key)
+        const off = base.valueOffset(row)
+        const v = decodeValueAt(base.valueBuffer(row), off, off + base.valueLength(row))
+        freezeDecoded(v)
+        return v
+      }
+      const e = this.promote(key, row)
+      reader.credit(e, n - 1)
+      return reader.read(e, key)
+    }
+    return reader.read(this.promote(key, row), key)
+  }
+
+  /** Moves a base row's key into the Map. */
+  private promote(key: string, row: number): Entry {
+    const e = this.entryOfRow(row)
+    this.base.kill(row)
+    this.entries.set(key, e)
+    return e
   }
 
   has(key: string): boolean {
@@ -245,7 +324,18 @@ export class MemoryState {
   }
 
   private put(key: string, seq: number, time: number, bytes: Uint8Array): Entry | undefined {
-    const prev = this.current(key)
+    let prev = this.entries.get(key)
+    if (prev === undefined) {
+      if (this.packWrites && this.ordered === undefined) {
+        const row = this.base.insert(key, seq, time, bytes)
+        if (row < 0) return undefined
+        // A key already in the base: its new version goes into the Map, as any rewrite.
+        prev = this.entryOfRow(row)
+        this.base.kill(row)
+      } else if (this.base.live > 0) {
+        prev = this.takeFromBase(key)
+      }
+    }
     const e = this.shaper === undefined ? new PlainEntry(seq, time, bytes) : this.shaper.make(seq, time, bytes, prev)
     this.entries.set(key, e)
     this.ordered?.set(key, e)
