@@ -563,6 +563,7 @@ export class Database extends EventEmitter {
     try {
       await this.checkpointChain
       if (this.committer !== undefined) await this.committer.flush()
+      await this.checkpointOnClose()
     } catch (err) {
       flushError = err
     } finally {
@@ -592,6 +593,23 @@ export class Database extends EventEmitter {
     if (releaseError !== undefined) throw releaseError
     // A sync-mode WAL failure was already reported to every write it affected; close succeeds.
     if (flushError !== undefined && !(flushError instanceof IslabError)) throw flushError
+  }
+
+  /**
+   * A checkpoint at close when enough events were logged since the newest one (checkpoint.onClose),
+   * so the next open loads it instead of replaying them. Only on a healthy log; a failure to
+   * write it is reported in stats().checkpoint.lastError, not by close(): the log holds everything.
+   */
+  private async checkpointOnClose(): Promise<void> {
+    const min = this.options.checkpoint.onClose
+    if (min === false || this.committer === undefined || this.pipeline.failure !== undefined) return
+    const covered = this.lastCheckpoint?.seq ?? this.recovery?.checkpointSeq ?? 0
+    if (this.seq === covered || this.seq - covered < min) return
+    try {
+      await this.writeCheckpointNow()
+    } catch (err) {
+      this.checkpointError = err instanceof Error ? err.message : String(err)
+    }
   }
 
   private assertWritable(): void {

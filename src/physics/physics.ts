@@ -60,6 +60,12 @@ export interface PhysicsOptions {
    * the key → entry Map for the state's packed table, keeping no object. false: never. Default 1.
    */
   evaporateBelow?: number | false
+  /**
+   * A key's first write goes into the state's packed table (a row and its bytes, no object), and
+   * its first read decodes from there; the second read brings it into the Map, where the tiers
+   * keep it. false: every write makes a warm entry in the Map. Default true.
+   */
+  packWrites?: boolean
 }
 
 /** `open({ memory })`: the tiers' budget, in encoded bytes; a number is a total split evenly. */
@@ -78,6 +84,7 @@ export interface PhysicsConfig {
   recordShare: number
   clock: () => number
   evaporateBelow: number | false
+  packWrites: boolean
 }
 
 /**
@@ -128,6 +135,7 @@ export function resolvePhysics(physics: unknown, memory: unknown, defaultTotal: 
     recordShare,
     clock: p.clock ?? Date.now,
     evaporateBelow: p.evaporateBelow === false ? false : num('physics.evaporateBelow', p.evaporateBelow, 1, 0),
+    packWrites: p.packWrites !== false,
   }
 }
 
@@ -265,11 +273,15 @@ export class Physics implements EntryShaper, StateReader {
           })
     state.setInflater((p) => this.tiers.slabs.inflate(p))
     // Entries already in the state (recovered) become tiered: all warm, massless.
-    state.setShaper(this, (e) => {
-      const t = TieredEntry.from(e)
-      this.tiers.enter(t)
-      return t
-    })
+    state.setShaper(
+      this,
+      (e) => {
+        const t = TieredEntry.from(e)
+        this.tiers.enter(t)
+        return t
+      },
+      config.packWrites,
+    )
     this.subs.push(
       this.accesses$.subscribe((b) => this.entropyMonitor.observe(b.keys, b.tiers)),
       this.entropy$.subscribe((r) => this.demon?.act(r, this.entropyMonitor)),

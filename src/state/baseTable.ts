@@ -242,6 +242,11 @@ export class BaseTable {
     this.liveRows += n
   }
 
+  /** Indexes the rows loadMany added (otherwise done at the next lookup). */
+  settle(): void {
+    if (this.indexed < this.rows) this.index()
+  }
+
   /** Removes `key` (bytes in `kb`) if present. */
   loadDel(kb: Buffer, kOff: number, kLen: number): void {
     if (this.indexed < this.rows) this.index()
@@ -438,6 +443,11 @@ export class BaseTable {
     const n = this.ints[o]! + 1
     this.ints[o] = n
     return n
+  }
+
+  /** Reads served from the row so far (see touch). */
+  readsAt(row: number): number {
+    return this.ints[row * I + READS]!
   }
 
   /** The buffer holding a row's value bytes, at valueOffset(row) for valueLength(row) bytes (no view made). */

@@ -34,6 +34,8 @@ export interface EntryShaper {
   entangled(key: string): void
   /** An evaporated key comes back into the Map: its entry from the packed bytes evaporate() was given. */
   revive(seq: number, time: number, packed: Uint8Array): Entry
+  /** `e` just moved into the Map after `reads` reads served from the base (see MemoryState.read): their mass. */
+  credit(e: Entry, reads: number): void
 }
 
 /**
@@ -47,8 +49,6 @@ export interface StateReader {
   readonly servesDormant: boolean
   /** A read of `key` was served from the base; the key stays there. */
   dormantRead(key: string): void
-  /** `e` just moved into the Map after `reads` reads served from the base: their mass. */
-  credit(e: Entry, reads: number): void
 }
 
 /** The read of a key outside the Map that moves it into the Map (earlier reads decode from the base). */
@@ -76,10 +76,10 @@ export class MemoryState {
    * later moved in from the base, are passed to `adopt`, which returns what replaces each one
    * (same key, same seq, same bytes).
    */
-  setShaper(shaper: EntryShaper, adopt: (e: Entry) => Entry): void {
+  setShaper(shaper: EntryShaper, adopt: (e: Entry) => Entry, packWrites: boolean): void {
     this.shaper = shaper
     this.adopt = adopt
-    this.packWrites = true
+    this.packWrites = packWrites
     for (const [k, e] of this.entries) {
       const t = adopt(e)
       if (t !== e) {
@@ -101,6 +101,11 @@ export class MemoryState {
   /** Sets the `n` keys of a checkpoint chunk (see BaseTable.loadMany). Only while the Map is empty. */
   loadMany(b: Buffer, n: number, pos: Int32Array, nums: Float64Array): void {
     this.base.loadMany(b, n, pos, nums)
+  }
+
+  /** Puts the keys loadMany added so far in the hash table (a loader pausing between slices does this work now, not all at the end). */
+  settleLoad(): void {
+    this.base.settle()
   }
 
   /** Makes room for `n` keys about to be loaded. */
@@ -186,19 +191,15 @@ export class MemoryState {
 
   private readRow(key: string, row: number, reader: StateReader): unknown {
     const base = this.base
-    if (reader.servesDormant && base.isRaw(row)) {
-      const n = base.touch(row)
-      if (n < PROMOTE_AT_READ) {
-        reader.dormantRead(key)
-        const off = base.valueOffset(row)
-        const v = decodeValueAt(base.valueBuffer(row), off, off + base.valueLength(row))
-        freezeDecoded(v)
-        return v
-      }
-      const e = this.promote(key, row)
-      reader.credit(e, n - 1)
-      return reader.read(e, key)
+    if (reader.servesDormant && base.isRaw(row) && base.readsAt(row) + 1 < PROMOTE_AT_READ) {
+      base.touch(row)
+      reader.dormantRead(key)
+      const off = base.valueOffset(row)
+      const v = decodeValueAt(base.valueBuffer(row), off, off + base.valueLength(row))
+      freezeDecoded(v)
+      return v
     }
+    // The entry is credited with the reads served from the row (entryOfRow), then this one counts.
     return reader.read(this.promote(key, row), key)
   }
 
@@ -394,7 +395,11 @@ export class MemoryState {
     const packed = this.shaper === undefined ? undefined : base.packedAt(row)
     if (packed !== undefined) return this.shaper!.revive(base.seqAt(row), base.timeAt(row), packed)
     const e = base.entry(row)
-    return this.adopt === undefined ? e : this.adopt(e)
+    if (this.adopt === undefined) return e
+    const t = this.adopt(e)
+    const reads = base.readsAt(row)
+    if (reads > 0) this.shaper!.credit(t, reads)
+    return t
   }
 
   private dropFromBase(key: string): void {
