@@ -61,9 +61,11 @@ export interface PhysicsOptions {
    */
   evaporateBelow?: number | false
   /**
-   * A key's first write goes into the state's packed table (a row and its bytes, no object), and
-   * its first read decodes from there; the second read brings it into the Map, where the tiers
-   * keep it. false: every write makes a warm entry in the Map. Default true.
+   * true: a key's first write goes into the state's packed table (a row and its bytes, no object),
+   * and its first read decodes from there; the second read brings it into the Map, where the
+   * tiers keep it. About a third less memory right after a bulk load and faster loads, but that
+   * second read pays for the entry and the Map slot, so repeated uniform reads are slower (see
+   * docs/physics.md). Default false: every write makes a warm entry in the Map.
    */
   packWrites?: boolean
 }
@@ -135,7 +137,7 @@ export function resolvePhysics(physics: unknown, memory: unknown, defaultTotal: 
     recordShare,
     clock: p.clock ?? Date.now,
     evaporateBelow: p.evaporateBelow === false ? false : num('physics.evaporateBelow', p.evaporateBelow, 1, 0),
-    packWrites: p.packWrites !== false,
+    packWrites: p.packWrites === true,
   }
 }
 
@@ -377,8 +379,18 @@ export class Physics implements EntryShaper, StateReader {
     return h
   }
 
-  /** The slower part of a read: a recorded read, or a miss (decode, maybe admit). */
-  private observe(e: TieredEntry, key: string, hot: unknown, n: number): unknown {
+  /** A read of `entry` whose value the caller has just decoded (and frozen) from its bytes: as read(), without decoding again. */
+  readDecoded(entry: Entry, key: string, decoded: unknown): unknown {
+    const e = entry as TieredEntry
+    const n = this.n
+    this.n = (n + 1) & COUNT_MASK
+    const m = e.mass + this.g
+    e.mass = m < MAX_MASS ? m : MAX_MASS
+    return this.observe(e, key, e.peek(), n, decoded)
+  }
+
+  /** The slower part of a read: a recorded read, or a miss (decode unless `decoded` is given, maybe admit). */
+  private observe(e: TieredEntry, key: string, hot: unknown, n: number, decoded?: unknown): unknown {
     const inBurst = (n & this.burstMask) < BURST
     const h = inBurst ? this.record(key, n) : this.head
     let v = hot
@@ -389,7 +401,7 @@ export class Physics implements EntryShaper, StateReader {
       if (cold) this.coldHits++
       else this.warmHits++
       if (inBurst) this.ringTiers[h & (RING - 1)] = cold ? TIER_COLD : TIER_WARM
-      v = e.value()
+      v = decoded === undefined ? e.value() : decoded
       if (freezeDecoded(v)) this.horizon.admit(e, v)
     }
     if (this.linked && e.links !== NO_LINKS) this.pull(e, key)

@@ -49,6 +49,8 @@ export interface StateReader {
   readonly servesDormant: boolean
   /** A read of `key` was served from the base; the key stays there. */
   dormantRead(key: string): void
+  /** As read(), given the value just decoded from the entry's bytes. */
+  readDecoded(e: Entry, key: string, decoded: unknown): unknown
 }
 
 /** The read of a key outside the Map that moves it into the Map (earlier reads decode from the base). */
@@ -191,16 +193,18 @@ export class MemoryState {
 
   private readRow(key: string, row: number, reader: StateReader): unknown {
     const base = this.base
-    if (reader.servesDormant && base.isRaw(row) && base.readsAt(row) + 1 < PROMOTE_AT_READ) {
+    if (!reader.servesDormant || !base.isRaw(row)) return reader.read(this.promote(key, row), key)
+    // Decoded from the shared buffer it sits in: no view of the bytes, no DataView for them.
+    const off = base.valueOffset(row)
+    const v = decodeValueAt(base.valueBuffer(row), off, off + base.valueLength(row))
+    if (base.readsAt(row) + 1 < PROMOTE_AT_READ) {
       base.touch(row)
       reader.dormantRead(key)
-      const off = base.valueOffset(row)
-      const v = decodeValueAt(base.valueBuffer(row), off, off + base.valueLength(row))
       freezeDecoded(v)
       return v
     }
     // The entry is credited with the reads served from the row (entryOfRow), then this one counts.
-    return reader.read(this.promote(key, row), key)
+    return reader.readDecoded(this.promote(key, row), key, v)
   }
 
   /** Moves a base row's key into the Map. */

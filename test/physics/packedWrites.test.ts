@@ -1,6 +1,6 @@
 // Issue 16: a key written and never read cost a Map entry, a key string, an entry object and a
-// view of its bytes. With physics on, a key's first write goes into the state's packed table
-// instead, its first read decodes from there, and only its second read brings it into the Map.
+// view of its bytes. With physics.packWrites, a key's first write goes into the state's packed
+// table instead, its first read decodes from there, and only its second read brings it into the Map.
 import { describe, expect, it } from 'vitest'
 import { open } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmpdir.js'
@@ -8,7 +8,7 @@ import { blob } from './helpers.js'
 
 describe('packed writes (physics.packWrites)', () => {
   it('keeps new keys out of the Map until their second read, and reads them the same', async () => {
-    const db = await open({ durability: 'memory', physics: { tickMs: 100_000_000 } })
+    const db = await open({ durability: 'memory', physics: { tickMs: 100_000_000, packWrites: true } })
     for (let i = 0; i < 20; i++) await db.put(`k${i}`, blob(i))
     expect(db.metrics().tiers!.dormant.keys).toBe(20)
     expect(db.metrics().tiers!.warm.keys).toBe(0)
@@ -28,7 +28,7 @@ describe('packed writes (physics.packWrites)', () => {
 
   it('rewrites, conditional writes, deletes, range reads and checkpoints see packed keys', async () => {
     const dir = tmpDir()
-    let db = await open({ dir, checkpoint: false })
+    let db = await open({ dir, checkpoint: false, physics: { packWrites: true } })
     for (let i = 0; i < 30; i++) await db.put(`k${String(i).padStart(2, '0')}`, blob(i))
     await db.put('k01', 'rewritten')
     await expect(db.put('k02', 'x', { ifSeq: 1 })).rejects.toMatchObject({ code: 'ISLAB_CONFLICT' })
@@ -56,11 +56,31 @@ describe('packed writes (physics.packWrites)', () => {
     await db.close()
   })
 
-  it('is off with packWrites: false: writes make warm entries in the Map', async () => {
-    const db = await open({ durability: 'memory', physics: { tickMs: 100_000_000, packWrites: false } })
+  it('is off by default: writes make warm entries in the Map', async () => {
+    const db = await open({ durability: 'memory', physics: { tickMs: 100_000_000 } })
     for (let i = 0; i < 5; i++) await db.put(`k${i}`, blob(i))
     expect(db.metrics().tiers!.dormant.keys).toBe(0)
     expect(db.metrics().tiers!.warm.keys).toBe(5)
+    await db.close()
+  })
+})
+
+describe('reads of keys recovery loaded', () => {
+  it('decode the first read from the packed table and move the key into the Map at its second read', async () => {
+    const dir = tmpDir()
+    let db = await open({ dir, checkpoint: false })
+    for (let i = 0; i < 10; i++) await db.put(`k${i}`, blob(i))
+    await db.checkpoint()
+    await db.close()
+    db = await open({ dir, checkpoint: false, physics: { tickMs: 100_000_000 } })
+    expect(db.metrics().tiers!.dormant.keys).toBe(10)
+    expect(db.get('k1')).toEqual(blob(1))
+    expect(db.getEntry('k2')).toMatchObject({ value: blob(2), seq: 3 })
+    expect(db.metrics().tiers!.dormant.keys).toBe(10)
+    expect(db.get('k1')).toEqual(blob(1))
+    expect(db.metrics().tiers!.dormant.keys).toBe(9)
+    expect(db.physics.mass('k1')).toBeCloseTo(2, 5)
+    expect(db.physics.mass('k2')).toBeCloseTo(1, 5)
     await db.close()
   })
 })
