@@ -6,6 +6,7 @@
 import { uncompressSync } from '../events/lz4.js'
 import { crc32 } from 'node:zlib'
 import type { FileLayer } from '../io/fileLayer.js'
+import { TimeSlice } from '../io/timeSlice.js'
 import type { MemoryState } from '../state/memoryState.js'
 import { readF64, readU32, readU64 } from '../wal/format.js'
 import {
@@ -51,6 +52,22 @@ export interface CheckpointProgress {
  */
 export type CheckpointChunkSink = (raw: Buffer, n: number, pos: Int32Array, nums: Float64Array) => void
 
+/** A verified file: its header, entry chunks (LZ4 payloads in `b`) and extensions. */
+interface Verified {
+  b: Buffer
+  seq: number
+  time: number
+  chunks: { start: number; end: number; count: number }[]
+  counted: number
+  extensions: Map<string, Uint8Array>
+}
+
+/** Where decoding puts one chunk's entry positions (grown as needed, reused from chunk to chunk). */
+interface ChunkScratch {
+  pos: Int32Array
+  nums: Float64Array
+}
+
 /**
  * Verifies the file, then calls `onChunk` for every chunk of entries in order. `onProgress` is told the
  * entries loaded so far, the total, and the bytes read.
@@ -65,13 +82,59 @@ export function readCheckpoint(
   /** Told the number of entries once the file is verified, before the first one is delivered. */
   onCount?: (entries: number) => void,
 ): LoadedCheckpoint {
+  const v = verifyCheckpoint(files, file, expectedSeq)
+  onCount?.(v.counted)
+  const scratch: ChunkScratch = { pos: new Int32Array(0), nums: new Float64Array(0) }
+  let done = 0
+  for (const c of v.chunks) {
+    const raw = decodeChunk(file, v, c, scratch)
+    onChunk(raw, c.count, scratch.pos, scratch.nums)
+    done += c.count
+    onProgress?.({ done, total: v.counted, bytes: c.end })
+  }
+  return { seq: v.seq, time: v.time, entries: v.counted, bytes: v.b.length, extensions: v.extensions }
+}
+
+/**
+ * readCheckpoint in time slices: between chunks, once a slice (src/io/timeSlice.ts) is used up,
+ * `onPause` runs (the loader finishes what it batched) and a turn of the event loop goes by, so
+ * loading a large checkpoint at open never stalls timers and I/O for long.
+ */
+export async function readCheckpointSliced(
+  files: FileLayer,
+  file: string,
+  onChunk: CheckpointChunkSink,
+  onPause: () => void,
+  onProgress?: (p: CheckpointProgress) => void,
+  expectedSeq?: number,
+  onCount?: (entries: number) => void,
+): Promise<LoadedCheckpoint> {
+  const slice = new TimeSlice()
+  const v = verifyCheckpoint(files, file, expectedSeq)
+  onCount?.(v.counted)
+  const scratch: ChunkScratch = { pos: new Int32Array(0), nums: new Float64Array(0) }
+  let done = 0
+  for (const c of v.chunks) {
+    if (slice.due()) {
+      onPause()
+      await slice.turn()
+    }
+    const raw = decodeChunk(file, v, c, scratch)
+    onChunk(raw, c.count, scratch.pos, scratch.nums)
+    done += c.count
+    onProgress?.({ done, total: v.counted, bytes: c.end })
+  }
+  return { seq: v.seq, time: v.time, entries: v.counted, bytes: v.b.length, extensions: v.extensions }
+}
+
+/** Pass 1: the header, every frame and checksum, and the footer, so nothing is loaded from a damaged file. */
+function verifyCheckpoint(files: FileLayer, file: string, expectedSeq: number | undefined): Verified {
   const b = files.readFile(file)
   const header = decodeCheckpointHeader(b)
   if (typeof header === 'string') throw new CheckpointDamage(file, 0, header)
   if (expectedSeq !== undefined && header.seq !== expectedSeq) {
     throw new CheckpointDamage(file, 0, `header seq ${header.seq} does not match the file name's ${expectedSeq}`)
   }
-  // Pass 1: frames and checksums, so nothing is loaded from a damaged file.
   const chunks: { start: number; end: number; count: number }[] = []
   const extensions = new Map<string, Uint8Array>()
   let p = CHECKPOINT_HEADER_BYTES
@@ -107,46 +170,43 @@ export function readCheckpoint(
   if (footer.entries !== counted || footer.entryFrames !== chunks.length || footer.extensionFrames !== extensions.size) {
     throw new CheckpointDamage(file, b.length, 'footer counts do not match the frames')
   }
-  // Pass 2: decode entries. A chunk is checked whole before any of it is delivered.
-  onCount?.(counted)
-  let done = 0
-  let pos = new Int32Array(0)
-  let nums = new Float64Array(0)
-  for (const c of chunks) {
-    let raw: Buffer
-    try {
-      raw = uncompressSync(b.subarray(c.start, c.end))
-    } catch (err) {
-      throw new CheckpointDamage(file, c.start, `chunk does not decompress: ${(err as Error).message}`)
-    }
-    if (pos.length < 4 * c.count) {
-      pos = new Int32Array(4 * c.count)
-      nums = new Float64Array(2 * c.count)
-    }
-    let q = 0
-    for (let i = 0; i < c.count; i++) {
-      if (q + 2 > raw.length) throw new CheckpointDamage(file, c.start, 'chunk ends inside an entry')
-      const kn = raw[q]! | (raw[q + 1]! << 8)
-      const kOff = q + 2
-      q = kOff + kn
-      if (kn === 0 || q + 20 > raw.length) throw new CheckpointDamage(file, c.start, 'chunk ends inside an entry')
-      const seq = readU64(raw, q)
-      const vn = readU32(raw, q + 16)
-      if (q + 20 + vn > raw.length || seq > header.seq) throw new CheckpointDamage(file, c.start, 'malformed entry')
-      pos[4 * i] = kOff
-      pos[4 * i + 1] = kn
-      pos[4 * i + 2] = q + 20
-      pos[4 * i + 3] = vn
-      nums[2 * i] = seq
-      nums[2 * i + 1] = readF64(raw, q + 8)
-      q += 20 + vn
-    }
-    if (q !== raw.length) throw new CheckpointDamage(file, c.start, 'chunk has trailing bytes')
-    onChunk(raw, c.count, pos, nums)
-    done += c.count
-    onProgress?.({ done, total: counted, bytes: c.end })
+  return { b, seq: header.seq, time: header.time, chunks, counted, extensions }
+}
+
+/** Pass 2, one chunk: decompressed and checked whole; its entries' places go into `scratch`. */
+function decodeChunk(file: string, v: Verified, c: { start: number; end: number; count: number }, scratch: ChunkScratch): Buffer {
+  let raw: Buffer
+  try {
+    raw = uncompressSync(v.b.subarray(c.start, c.end))
+  } catch (err) {
+    throw new CheckpointDamage(file, c.start, `chunk does not decompress: ${(err as Error).message}`)
   }
-  return { seq: header.seq, time: header.time, entries: counted, bytes: b.length, extensions }
+  if (scratch.pos.length < 4 * c.count) {
+    scratch.pos = new Int32Array(4 * c.count)
+    scratch.nums = new Float64Array(2 * c.count)
+  }
+  const pos = scratch.pos
+  const nums = scratch.nums
+  let q = 0
+  for (let i = 0; i < c.count; i++) {
+    if (q + 2 > raw.length) throw new CheckpointDamage(file, c.start, 'chunk ends inside an entry')
+    const kn = raw[q]! | (raw[q + 1]! << 8)
+    const kOff = q + 2
+    q = kOff + kn
+    if (kn === 0 || q + 20 > raw.length) throw new CheckpointDamage(file, c.start, 'chunk ends inside an entry')
+    const seq = readU64(raw, q)
+    const vn = readU32(raw, q + 16)
+    if (q + 20 + vn > raw.length || seq > v.seq) throw new CheckpointDamage(file, c.start, 'malformed entry')
+    pos[4 * i] = kOff
+    pos[4 * i + 1] = kn
+    pos[4 * i + 2] = q + 20
+    pos[4 * i + 3] = vn
+    nums[2 * i] = seq
+    nums[2 * i + 1] = readF64(raw, q + 8)
+    q += 20 + vn
+  }
+  if (q !== raw.length) throw new CheckpointDamage(file, c.start, 'chunk has trailing bytes')
+  return raw
 }
 
 /**

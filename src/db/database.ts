@@ -373,17 +373,13 @@ export class Database extends EventEmitter {
   get<V = unknown>(key: string): V | undefined {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
-    const e = this.state.get(key)
-    if (e === undefined) return undefined
-    return (this.physics_ === undefined ? e.value() : this.physics_.read(e, key)) as V
+    return this.state.read(key, this.physics_) as V | undefined
   }
 
   getEntry<V = unknown>(key: string): Entry<V> | undefined {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
-    const e = this.state.get(key)
-    if (e === undefined) return undefined
-    return { value: (this.physics_ === undefined ? e.value() : this.physics_.read(e, key)) as V, seq: e.seq, time: e.time }
+    return this.state.readEntry(key, this.physics_) as Entry<V> | undefined
   }
 
   /**
@@ -577,6 +573,7 @@ export class Database extends EventEmitter {
     try {
       await this.checkpointChain
       if (this.committer !== undefined) await this.committer.flush()
+      await this.checkpointOnClose()
     } catch (err) {
       flushError = err
     } finally {
@@ -608,6 +605,23 @@ export class Database extends EventEmitter {
     if (releaseError !== undefined) throw releaseError
     // A sync-mode WAL failure was already reported to every write it affected; close succeeds.
     if (flushError !== undefined && !(flushError instanceof IslabError)) throw flushError
+  }
+
+  /**
+   * A checkpoint at close when enough events were logged since the newest one (checkpoint.onClose),
+   * so the next open loads it instead of replaying them. Only on a healthy log; a failure to
+   * write it is reported in stats().checkpoint.lastError, not by close(): the log holds everything.
+   */
+  private async checkpointOnClose(): Promise<void> {
+    const min = this.options.checkpoint.onClose
+    if (min === false || this.committer === undefined || this.pipeline.failure !== undefined) return
+    const covered = this.lastCheckpoint?.seq ?? this.recovery?.checkpointSeq ?? 0
+    if (this.seq === covered || this.seq - covered < min) return
+    try {
+      await this.writeCheckpointNow()
+    } catch (err) {
+      this.checkpointError = err instanceof Error ? err.message : String(err)
+    }
   }
 
   private assertWritable(): void {

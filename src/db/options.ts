@@ -35,8 +35,11 @@ export interface OpenOptions {
    * Automatic checkpoints: every `intervalMs` (default 300000) and after `walBytes` of new WAL
    * (default 128 MiB), keeping the newest `keep` (default 3). `false` turns both triggers off;
    * db.checkpoint() still works, as does `{ auto: false }` (which keeps `keep` for manual checkpoints).
+   * `onClose` (default 10000, `false` when triggers are off): close() writes a checkpoint when at
+   * least this many events were logged since the newest one, so the next open loads it instead of
+   * replaying them; `false` never does.
    */
-  checkpoint?: false | { intervalMs?: number; keep?: number; walBytes?: number; auto?: boolean }
+  checkpoint?: false | { intervalMs?: number; keep?: number; walBytes?: number; auto?: boolean; onClose?: number | false }
   /**
    * Keep more WAL than checkpoints need, for change streams and time travel: at least the newest
    * `retainSegments` segments, and segments younger than `retainMs`. Default: nothing extra.
@@ -86,7 +89,7 @@ const OPEN_OPTION_NAMES = [
 const allNamed: Exclude<keyof OpenOptions, (typeof OPEN_OPTION_NAMES)[number]> extends never ? true : never = true
 void allNamed
 
-const CHECKPOINT_NAMES = ['intervalMs', 'walBytes', 'keep', 'auto']
+const CHECKPOINT_NAMES = ['intervalMs', 'walBytes', 'keep', 'auto', 'onClose']
 const HISTORY_NAMES = ['retainSegments', 'retainMs']
 const MEMORY_NAMES = ['hotBytes', 'warmBytes']
 const PHYSICS_NAMES = [
@@ -101,6 +104,7 @@ const PHYSICS_NAMES = [
   'recordShare',
   'clock',
   'evaporateBelow',
+  'packWrites',
 ]
 const RULE_NAMES = ['from', 'to', 'strength']
 
@@ -114,7 +118,7 @@ export interface ResolvedOptions {
   compressThreshold: number
   walFormat: WalFormat
   fileLayer: FileLayer
-  checkpoint: { intervalMs: number; walBytes: number; keep: number; auto: boolean }
+  checkpoint: { intervalMs: number; walBytes: number; keep: number; auto: boolean; onClose: number | false }
   recovery: RecoveryMode
   history: { retainSegments: number; retainMs: number }
   onProgress: ((p: RecoveryProgress) => void) | undefined
@@ -172,6 +176,14 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
       intervalMs: positiveInt('checkpoint.intervalMs', cp.intervalMs, 300_000),
       walBytes: positiveInt('checkpoint.walBytes', cp.walBytes, 128 * 1024 * 1024),
       keep: positiveInt('checkpoint.keep', cp.keep, 3),
+      onClose:
+        o.checkpoint === false || cp.onClose === false
+          ? false
+          : cp.onClose === undefined
+            ? cp.auto === false
+              ? false
+              : 10_000
+            : positiveInt('checkpoint.onClose', cp.onClose, 10_000, true),
     },
     durability,
     walFormat,

@@ -47,6 +47,15 @@ export function decodeValue(bytes: Uint8Array): unknown {
 }
 
 /**
+ * Decodes the value at buf[start, end) without making a view of it: msgpackr keeps one DataView
+ * per source buffer, so values decoded from a few large buffers (the state's base table) skip
+ * the view and DataView that a Uint8Array of their own would each cost.
+ */
+export function decodeValueAt(buf: Buffer, start: number, end: number): unknown {
+  return packr.unpack(buf, { start, end })
+}
+
+/**
  * Freezes a freshly decoded value in place. Returns true when the result is immutable all the
  * way down and can therefore be handed to every reader; Dates, Maps, Sets and byte arrays
  * cannot be frozen, so values holding them are decoded afresh on each read instead.

@@ -16,7 +16,7 @@ import { InvalidOptionError } from '../errors.js'
 import { freezeDecoded } from '../events/valueCodec.js'
 import type { Entry, Link, Tier } from '../state/entry.js'
 import { TieredEntry } from '../state/entry.js'
-import type { EntryShaper, MemoryState } from '../state/memoryState.js'
+import type { EntryShaper, MemoryState, StateReader } from '../state/memoryState.js'
 import type { EntanglementRules } from './entanglement.js'
 import { partnersOf } from './entanglement.js'
 import type { DemonOptions, DemonState, EntropyReading } from './entropy.js'
@@ -60,6 +60,14 @@ export interface PhysicsOptions {
    * the key → entry Map for the state's packed table, keeping no object. false: never. Default 1.
    */
   evaporateBelow?: number | false
+  /**
+   * true: a key's first write goes into the state's packed table (a row and its bytes, no object),
+   * and its first read decodes from there; the second read brings it into the Map, where the
+   * tiers keep it. About a third less memory right after a bulk load and faster loads, but that
+   * second read pays for the entry and the Map slot, so repeated uniform reads are slower (see
+   * docs/physics.md). Default false: every write makes a warm entry in the Map.
+   */
+  packWrites?: boolean
 }
 
 /** `open({ memory })`: the tiers' budget, in encoded bytes; a number is a total split evenly. */
@@ -78,6 +86,7 @@ export interface PhysicsConfig {
   recordShare: number
   clock: () => number
   evaporateBelow: number | false
+  packWrites: boolean
 }
 
 /**
@@ -128,6 +137,7 @@ export function resolvePhysics(physics: unknown, memory: unknown, defaultTotal: 
     recordShare,
     clock: p.clock ?? Date.now,
     evaporateBelow: p.evaporateBelow === false ? false : num('physics.evaporateBelow', p.evaporateBelow, 1, 0),
+    packWrites: p.packWrites === true,
   }
 }
 
@@ -182,7 +192,7 @@ const EVAPORATE_LOOK = 8192
 /** Masses below this many reads are not worth saving in a checkpoint. */
 const SAVE_MIN_READS = 0.01
 
-export class Physics implements EntryShaper {
+export class Physics implements EntryShaper, StateReader {
   readonly clock: MassClock
   readonly tiers: SpacetimeTiers
   readonly horizon: EventHorizon
@@ -265,11 +275,15 @@ export class Physics implements EntryShaper {
           })
     state.setInflater((p) => this.tiers.slabs.inflate(p))
     // Entries already in the state (recovered) become tiered: all warm, massless.
-    state.setShaper(this, (e) => {
-      const t = TieredEntry.from(e)
-      this.tiers.enter(t)
-      return t
-    })
+    state.setShaper(
+      this,
+      (e) => {
+        const t = TieredEntry.from(e)
+        this.tiers.enter(t)
+        return t
+      },
+      config.packWrites,
+    )
     this.subs.push(
       this.accesses$.subscribe((b) => this.entropyMonitor.observe(b.keys, b.tiers)),
       this.entropy$.subscribe((r) => this.demon?.act(r, this.entropyMonitor)),
@@ -329,20 +343,56 @@ export class Physics implements EntryShaper {
     return this.observe(e, key, v, n)
   }
 
-  /** The slower part of a read: a recorded read, or a miss (decode, maybe admit). */
-  private observe(e: TieredEntry, key: string, hot: unknown, n: number): unknown {
-    const inBurst = (n & this.burstMask) < BURST
+  /**
+   * Keys outside the Map are read from the state's base without an entry while no key has
+   * partners: such a read has nothing to pull, and its mass is credited when the key moves in.
+   */
+  get servesDormant(): boolean {
+    return !this.linked
+  }
+
+  /** A read the state served from its base (a warm read of a key without an entry). */
+  dormantRead(key: string): void {
+    const n = this.n
+    this.n = (n + 1) & COUNT_MASK
+    this.warmHits++
+    if ((n & this.burstMask) < BURST) this.ringTiers[this.record(key, n) & (RING - 1)] = TIER_WARM
+  }
+
+  /** A key moved into the Map after `reads` reads from the base: the mass they would have added. */
+  credit(entry: Entry, reads: number): void {
+    const e = entry as TieredEntry
+    e.mass = addMass(e.mass, reads * this.g)
+  }
+
+  /** Records a read of `key` (the n-th, inside a burst) in the ring; returns its ring position. */
+  private record(key: string, n: number): number {
     let h = this.head
-    if (inBurst) {
-      // A burst starts after a gap: mark it, so no wormhole bridges it.
-      if ((n & this.burstMask) === 0 && this.burstMask >= BURST) {
-        this.ringKeys[h & (RING - 1)] = ''
-        h = ++this.head
-      }
-      this.ringKeys[h & (RING - 1)] = key
-      this.head = h + 1
-      if (h >= this.lowerAt) this.recordLess()
+    // A burst starts after a gap: mark it, so no wormhole bridges it.
+    if ((n & this.burstMask) === 0 && this.burstMask >= BURST) {
+      this.ringKeys[h & (RING - 1)] = ''
+      h = ++this.head
     }
+    this.ringKeys[h & (RING - 1)] = key
+    this.head = h + 1
+    if (h >= this.lowerAt) this.recordLess()
+    return h
+  }
+
+  /** A read of `entry` whose value the caller has just decoded (and frozen) from its bytes: as read(), without decoding again. */
+  readDecoded(entry: Entry, key: string, decoded: unknown): unknown {
+    const e = entry as TieredEntry
+    const n = this.n
+    this.n = (n + 1) & COUNT_MASK
+    const m = e.mass + this.g
+    e.mass = m < MAX_MASS ? m : MAX_MASS
+    return this.observe(e, key, e.peek(), n, decoded)
+  }
+
+  /** The slower part of a read: a recorded read, or a miss (decode unless `decoded` is given, maybe admit). */
+  private observe(e: TieredEntry, key: string, hot: unknown, n: number, decoded?: unknown): unknown {
+    const inBurst = (n & this.burstMask) < BURST
+    const h = inBurst ? this.record(key, n) : this.head
     let v = hot
     if (v !== undefined) {
       this.ringTiers[h & (RING - 1)] = TIER_HOT
@@ -351,7 +401,7 @@ export class Physics implements EntryShaper {
       if (cold) this.coldHits++
       else this.warmHits++
       if (inBurst) this.ringTiers[h & (RING - 1)] = cold ? TIER_COLD : TIER_WARM
-      v = e.value()
+      v = decoded === undefined ? e.value() : decoded
       if (freezeDecoded(v)) this.horizon.admit(e, v)
     }
     if (this.linked && e.links !== NO_LINKS) this.pull(e, key)

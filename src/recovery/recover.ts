@@ -10,7 +10,7 @@
 //    nothing explains, fails the open (strict) or is given up with a report (point-in-time);
 //    what an interrupted prune or rewrite left is finished or rolled back.
 import path from 'node:path'
-import { CheckpointDamage, loadStateExtensions, readCheckpoint } from '../checkpoint/checkpointReader.js'
+import { CheckpointDamage, loadStateExtensions, readCheckpointSliced } from '../checkpoint/checkpointReader.js'
 import { listCheckpoints, removeCheckpointLeftovers } from '../checkpoint/checkpointStore.js'
 import { checkpointName } from '../checkpoint/format.js'
 import { CorruptionError } from '../errors.js'
@@ -99,7 +99,7 @@ export async function recover(files: FileLayer, dir: string, opts: RecoverOption
 
   const skipped: RecoveryReport['checkpointsSkipped'] = []
   let state = new MemoryState()
-  let loaded: ReturnType<typeof readCheckpoint> | undefined
+  let loaded: Awaited<ReturnType<typeof readCheckpointSliced>> | undefined
   let loadedFile: string | undefined
   const checkpoints = listCheckpoints(files, dir)
   // A checkpoint the MANIFEST names that is gone counts as a damaged one: skipped and reported.
@@ -109,10 +109,12 @@ export async function recover(files: FileLayer, dir: string, opts: RecoverOption
   for (const cp of checkpoints) {
     const candidate = new MemoryState()
     try {
-      const got = readCheckpoint(
+      // In time slices: a large checkpoint must not stall the event loop while it loads.
+      const got = await readCheckpointSliced(
         files,
         cp.path,
         (raw, n, pos, nums) => candidate.loadMany(raw, n, pos, nums),
+        () => candidate.settleLoad(),
         (p) => opts.onProgress?.({ phase: 'checkpoint', ...p }),
         cp.seq,
         (n) => candidate.reserve(n),

@@ -29,6 +29,8 @@ const VAL_LEN = 5
  * write only this field, which snapshots copy.
  */
 const LIVE = 6
+/** Reads served from the row itself since it was written (MemoryState.read), for the promotion rule. */
+const READS = 7
 const RAW = 1
 const PACKED = 2
 const I = 12
@@ -240,6 +242,11 @@ export class BaseTable {
     this.liveRows += n
   }
 
+  /** Indexes the rows loadMany added (otherwise done at the next lookup). */
+  settle(): void {
+    if (this.indexed < this.rows) this.index()
+  }
+
   /** Removes `key` (bytes in `kb`) if present. */
   loadDel(kb: Buffer, kOff: number, kLen: number): void {
     if (this.indexed < this.rows) this.index()
@@ -324,6 +331,46 @@ export class BaseTable {
     this.setValue(row, this.ints[row * I + KEY_BUF]!, vOff, bytes.length, packed ? PACKED : RAW, seq, time)
   }
 
+  /**
+   * Adds `key` with these msgpack bytes as a new row, unless the key is live here: then nothing
+   * changes and its row is returned (-1: added). One probe, the key's bytes written once.
+   */
+  insert(key: string, seq: number, time: number, bytes: Uint8Array): number {
+    if (this.indexed < this.rows) this.index()
+    const n = key.length
+    const need = n * 3 + bytes.length
+    if (this.arena === undefined || this.arenaAt + need > this.arena.length) {
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, need))
+      this.arenaAt = 0
+    }
+    const a = this.arena
+    const kOff = this.arenaAt
+    let kLen = n
+    let h = FNV_OFFSET
+    for (let i = 0; i < n; i++) {
+      const c = key.charCodeAt(i)
+      if (c >= 0x80) {
+        kLen = -1
+        break
+      }
+      a[kOff + i] = c
+      h = Math.imul(h ^ c, FNV_PRIME)
+    }
+    if (kLen < 0) {
+      kLen = a.write(key, kOff, 'utf8')
+      h = hashBytes(a, kOff, kLen)
+    }
+    const slot = this.slotOf(a, kOff, kLen, h)
+    const old = this.table[slot]! - 1
+    if (old >= 0 && this.ints[old * I + LIVE] !== 0) return old
+    const vOff = kOff + kLen
+    a.set(bytes, vOff)
+    this.arenaAt = vOff + bytes.length
+    const row = this.newRow(a, kOff, kLen, h, slot, APPEND_FILL)
+    this.setValue(row, this.ints[row * I + KEY_BUF]!, vOff, bytes.length, RAW, seq, time)
+    return -1
+  }
+
   /** Rows that no longer hold anything, against live ones: when most are dead, compact. */
   get deadRows(): number {
     return this.rows - this.live
@@ -383,6 +430,37 @@ export class BaseTable {
     if (this.ints[o + LIVE] !== PACKED) return undefined
     const off = this.ints[o + VAL_OFF]!
     return this.bufs[this.ints[o + VAL_BUF]!]!.subarray(off, off + this.ints[o + VAL_LEN]!)
+  }
+
+  /** True when a live row holds msgpack bytes (not the physics layer's packed form). */
+  isRaw(row: number): boolean {
+    return this.ints[row * I + LIVE] === RAW
+  }
+
+  /** Counts a read served from the row; returns the reads so far, this one included. */
+  touch(row: number): number {
+    const o = row * I + READS
+    const n = this.ints[o]! + 1
+    this.ints[o] = n
+    return n
+  }
+
+  /** Reads served from the row so far (see touch). */
+  readsAt(row: number): number {
+    return this.ints[row * I + READS]!
+  }
+
+  /** The buffer holding a row's value bytes, at valueOffset(row) for valueLength(row) bytes (no view made). */
+  valueBuffer(row: number): Buffer {
+    return this.bufs[this.ints[row * I + VAL_BUF]!]!
+  }
+
+  valueOffset(row: number): number {
+    return this.ints[row * I + VAL_OFF]!
+  }
+
+  valueLength(row: number): number {
+    return this.ints[row * I + VAL_LEN]!
   }
 
   keyAt(row: number): string {
@@ -517,6 +595,7 @@ export class BaseTable {
     this.ints[o + VAL_OFF] = vOff
     this.ints[o + VAL_LEN] = vLen
     this.ints[o + LIVE] = flag
+    this.ints[o + READS] = 0
     this.nums[row * F + SEQ] = seq
     this.nums[row * F + TIME] = time
     this.liveRows++

@@ -7,6 +7,7 @@
 // touches it (a read, a write, a physics decision), so the Map holds what is in use and the
 // base what has not been touched since the open. Every lookup goes through get/has/seqOf.
 import type { WalEvent } from '../events/types.js'
+import { decodeValueAt, freezeDecoded } from '../events/valueCodec.js'
 import { ENTANGLEMENT_EXTENSION, Entanglements } from './entanglements.js'
 import type { EntangleUndo } from './entanglements.js'
 import { BaseTable } from './baseTable.js'
@@ -33,7 +34,27 @@ export interface EntryShaper {
   entangled(key: string): void
   /** An evaporated key comes back into the Map: its entry from the packed bytes evaporate() was given. */
   revive(seq: number, time: number, packed: Uint8Array): Entry
+  /** `e` just moved into the Map after `reads` reads served from the base (see MemoryState.read): their mass. */
+  credit(e: Entry, reads: number): void
 }
+
+/**
+ * Serves reads for the physics layer (db.get with physics on): the entries' reads, and reads of
+ * keys that stay in the base (see MemoryState.read).
+ */
+export interface StateReader {
+  /** A read of `e`, the current entry of `key`: its value. */
+  read(e: Entry, key: string): unknown
+  /** Whether a key outside the Map may be read without moving it there (nothing to pull on its reads). */
+  readonly servesDormant: boolean
+  /** A read of `key` was served from the base; the key stays there. */
+  dormantRead(key: string): void
+  /** As read(), given the value just decoded from the entry's bytes. */
+  readDecoded(e: Entry, key: string, decoded: unknown): unknown
+}
+
+/** The read of a key outside the Map that moves it into the Map (earlier reads decode from the base). */
+const PROMOTE_AT_READ = 2
 
 export class MemoryState {
   /** Keys touched since the open (and every key written since): key → current entry. */
@@ -45,15 +66,22 @@ export class MemoryState {
   private ordered: OrderedIndex | undefined
   private shaper: EntryShaper | undefined
   private adopt: ((e: Entry) => Entry) | undefined
+  /**
+   * New keys are written into the base, not the Map (only with a shaper: without physics the
+   * state is the flat Map it always was). A key's first write costs a row and its bytes in a
+   * shared buffer instead of a Map entry, a key string, an entry object and a view.
+   */
+  private packWrites = false
 
   /**
    * Hands entry shaping to `shaper` from now on. Entries already in the Map, and every entry
    * later moved in from the base, are passed to `adopt`, which returns what replaces each one
    * (same key, same seq, same bytes).
    */
-  setShaper(shaper: EntryShaper, adopt: (e: Entry) => Entry): void {
+  setShaper(shaper: EntryShaper, adopt: (e: Entry) => Entry, packWrites: boolean): void {
     this.shaper = shaper
     this.adopt = adopt
+    this.packWrites = packWrites
     for (const [k, e] of this.entries) {
       const t = adopt(e)
       if (t !== e) {
@@ -75,6 +103,11 @@ export class MemoryState {
   /** Sets the `n` keys of a checkpoint chunk (see BaseTable.loadMany). Only while the Map is empty. */
   loadMany(b: Buffer, n: number, pos: Int32Array, nums: Float64Array): void {
     this.base.loadMany(b, n, pos, nums)
+  }
+
+  /** Puts the keys loadMany added so far in the hash table (a loader pausing between slices does this work now, not all at the end). */
+  settleLoad(): void {
+    this.base.settle()
   }
 
   /** Makes room for `n` keys about to be loaded. */
@@ -129,6 +162,57 @@ export class MemoryState {
     const b = this.takeFromBase(key)
     if (b !== undefined) this.entries.set(key, b)
     return b
+  }
+
+  /**
+   * A read of `key`'s value (undefined when absent), through `reader` (the physics layer) when
+   * given. A key in the base whose value is msgpack bytes is decoded from there, without an
+   * entry or a Map slot, until its PROMOTE_AT_READ-th read moves it into the Map, where the
+   * tiers may keep it decoded: a key read once after a load or a write costs no object.
+   */
+  read(key: string, reader: StateReader | undefined): unknown {
+    const e = this.entries.get(key)
+    if (e !== undefined) return reader === undefined ? e.value() : reader.read(e, key)
+    if (this.base.live === 0) return undefined
+    const row = this.base.find(key)
+    if (row < 0) return undefined
+    return reader === undefined ? this.promote(key, row).value() : this.readRow(key, row, reader)
+  }
+
+  /** Same as read(), with the entry's seq and time (undefined when absent). */
+  readEntry(key: string, reader: StateReader | undefined): { value: unknown; seq: number; time: number } | undefined {
+    const e = this.entries.get(key)
+    if (e !== undefined) return { value: reader === undefined ? e.value() : reader.read(e, key), seq: e.seq, time: e.time }
+    if (this.base.live === 0) return undefined
+    const row = this.base.find(key)
+    if (row < 0) return undefined
+    const seq = this.base.seqAt(row)
+    const time = this.base.timeAt(row)
+    return { value: reader === undefined ? this.promote(key, row).value() : this.readRow(key, row, reader), seq, time }
+  }
+
+  private readRow(key: string, row: number, reader: StateReader): unknown {
+    const base = this.base
+    if (!reader.servesDormant || !base.isRaw(row)) return reader.read(this.promote(key, row), key)
+    // Decoded from the shared buffer it sits in: no view of the bytes, no DataView for them.
+    const off = base.valueOffset(row)
+    const v = decodeValueAt(base.valueBuffer(row), off, off + base.valueLength(row))
+    if (base.readsAt(row) + 1 < PROMOTE_AT_READ) {
+      base.touch(row)
+      reader.dormantRead(key)
+      freezeDecoded(v)
+      return v
+    }
+    // The entry is credited with the reads served from the row (entryOfRow), then this one counts.
+    return reader.readDecoded(this.promote(key, row), key, v)
+  }
+
+  /** Moves a base row's key into the Map. */
+  private promote(key: string, row: number): Entry {
+    const e = this.entryOfRow(row)
+    this.base.kill(row)
+    this.entries.set(key, e)
+    return e
   }
 
   has(key: string): boolean {
@@ -245,7 +329,18 @@ export class MemoryState {
   }
 
   private put(key: string, seq: number, time: number, bytes: Uint8Array): Entry | undefined {
-    const prev = this.current(key)
+    let prev = this.entries.get(key)
+    if (prev === undefined) {
+      if (this.packWrites && this.ordered === undefined) {
+        const row = this.base.insert(key, seq, time, bytes)
+        if (row < 0) return undefined
+        // A key already in the base: its new version goes into the Map, as any rewrite.
+        prev = this.entryOfRow(row)
+        this.base.kill(row)
+      } else if (this.base.live > 0) {
+        prev = this.takeFromBase(key)
+      }
+    }
     const e = this.shaper === undefined ? new PlainEntry(seq, time, bytes) : this.shaper.make(seq, time, bytes, prev)
     this.entries.set(key, e)
     this.ordered?.set(key, e)
@@ -304,7 +399,11 @@ export class MemoryState {
     const packed = this.shaper === undefined ? undefined : base.packedAt(row)
     if (packed !== undefined) return this.shaper!.revive(base.seqAt(row), base.timeAt(row), packed)
     const e = base.entry(row)
-    return this.adopt === undefined ? e : this.adopt(e)
+    if (this.adopt === undefined) return e
+    const t = this.adopt(e)
+    const reads = base.readsAt(row)
+    if (reads > 0) this.shaper!.credit(t, reads)
+    return t
   }
 
   private dropFromBase(key: string): void {

@@ -18,8 +18,9 @@ export async function lab(opts: OpenOptions & { physicsOptions?: PhysicsOptions 
     durability: 'memory',
     ...rest,
     // The demon, wormholes and evaporation act on what they see: the tests of each turn it on.
+    // Writes make warm entries in the Map (packWrites: false), which the tier tests start from.
     // Every read is recorded (the default records bursts: 1/8 of reads), so tests are exact.
-    physics: { tickMs: 100_000_000, entropyEvery: 1, recordShare: 1, demon: false, wormholes: false, evaporateBelow: false, ...physicsOptions, clock: () => now },
+    physics: { tickMs: 100_000_000, entropyEvery: 1, recordShare: 1, demon: false, wormholes: false, evaporateBelow: false, packWrites: false, ...physicsOptions, clock: () => now },
   })
   return { db, advance: (ms) => (now += ms), now: () => now }
 }

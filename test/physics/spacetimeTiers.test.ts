@@ -123,7 +123,7 @@ describe('spacetime tiers', () => {
 
   it('checkpoints write cold and hot values as their original bytes', async () => {
     const dir = tmpDir()
-    let db = await open({ dir, memory: { hotBytes: 500, warmBytes: 0 }, physics: { tickMs: 100_000_000, evaporateBelow: false } })
+    let db = await open({ dir, memory: { hotBytes: 500, warmBytes: 0 }, physics: { tickMs: 100_000_000, evaporateBelow: false, packWrites: false } })
     for (let i = 0; i < 40; i++) await db.put(`k${i}`, blob(i))
     for (let i = 0; i < 3; i++) db.get('k1')
     db.physics.settle()

@@ -46,3 +46,34 @@ describe.each(['binary', 'json'] as const)('open() of a long log (%s)', (walForm
     await db.close()
   })
 })
+
+describe('open() of a large checkpoint', () => {
+  it('lets the event loop turn between chunks of the checkpoint it loads', async () => {
+    const files = new SimFileLayer()
+    const dir = '/db'
+    const KEYS = 20_000 // 5 chunks of 4096 entries
+    let db = await open({ dir, fileLayer: files, checkpoint: false, physics: false })
+    for (let i = 0; i < KEYS; i++) void db.put(`k${i}`, i)
+    await db.checkpoint()
+    await db.close()
+
+    const seen: string[] = []
+    let ticking = true
+    const tick = (): void => {
+      seen.push('tick')
+      if (ticking) setImmediate(tick)
+    }
+    setImmediate(tick)
+    db = await open({ dir, fileLayer: files, checkpoint: false, physics: false, onProgress: (p) => seen.push(`${p.phase} ${p.done}`) })
+    ticking = false
+    expect(db.stats().recovery!.checkpointKeys).toBe(KEYS)
+    expect(db.get('k19999')).toBe(19_999)
+    // A turn between two chunks of the checkpoint: progress part way, then a tick before the next chunk.
+    const midway = seen.findIndex((s, i) => {
+      const done = s.startsWith('checkpoint ') ? Number(s.slice(11)) : 0
+      return done > 0 && done < KEYS && seen.indexOf('tick', i) > i && seen.indexOf('tick', i) < seen.indexOf(`checkpoint ${done + 4096}`, i)
+    })
+    expect(midway).toBeGreaterThanOrEqual(0)
+    await db.close()
+  })
+})
