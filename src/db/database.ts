@@ -306,7 +306,7 @@ export class Database extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    const p = new Promise<WriteResult>((resolve, reject) => this.pipeline.requests.next(WriteRequest.put(key, bytes, ifSeq, resolve, reject)))
+    const p = this.submit(WriteRequest.put(key, bytes, ifSeq))
     if (tier !== undefined) this.physics_?.hint(key, tier)
     return p
   }
@@ -321,7 +321,7 @@ export class Database extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise((resolve, reject) => this.pipeline.requests.next(WriteRequest.del(key, ifSeq, resolve, reject)))
+    return this.submit(WriteRequest.del(key, ifSeq))
   }
 
   /** Applies all operations atomically as one event with one sequence number, or none of them. */
@@ -354,9 +354,7 @@ export class Database extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise((resolve, reject) =>
-      this.pipeline.requests.next(WriteRequest.batch(encoded, conditions, resolve, reject)),
-    )
+    return this.submit(WriteRequest.batch(encoded, conditions))
   }
 
   /** The current value, synchronously from memory; undefined when absent. */
@@ -390,7 +388,7 @@ export class Database extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise((resolve, reject) => this.pipeline.requests.next(WriteRequest.entangle(key, list, strength, resolve, reject)))
+    return this.submit(WriteRequest.entangle(key, list, strength))
   }
 
   /** Removes entanglements of `key` (with `partners`, or all of them); logged like entangle. */
@@ -403,7 +401,7 @@ export class Database extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise((resolve, reject) => this.pipeline.requests.next(WriteRequest.entangle(key, list, 0, resolve, reject)))
+    return this.submit(WriteRequest.entangle(key, list, 0))
   }
 
   /**
@@ -596,6 +594,16 @@ export class Database extends EventEmitter {
     if (releaseError !== undefined) throw releaseError
     // A sync-mode WAL failure was already reported to every write it affected; close succeeds.
     if (flushError !== undefined && !(flushError instanceof IslabError)) throw flushError
+  }
+
+  /** Runs a write through the pipeline; its promise is made afterwards (settled already when the pass settled it). */
+  private submit(req: WriteRequest): Promise<WriteResult> {
+    try {
+      this.pipeline.requests.next(req)
+    } catch (err) {
+      req.reject(err)
+    }
+    return req.promise()
   }
 
   private assertWritable(): void {
