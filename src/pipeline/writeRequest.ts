@@ -26,6 +26,14 @@ interface Entanglement {
   readonly strength: number
 }
 
+/** The write whose promise is being made: one shared executor instead of a closure per pending write. */
+let capturing: WriteRequest | undefined
+
+function captureResolvers(resolve: (r: WriteResult) => void, reject: (err: unknown) => void): void {
+  capturing!.attach(resolve, reject)
+  capturing = undefined
+}
+
 export class WriteRequest {
   seq = 0
   time = 0
@@ -70,14 +78,18 @@ export class WriteRequest {
     else this.outcome = err
   }
 
+  /** Called by the shared executor only. */
+  attach(resolve: (r: WriteResult) => void, reject: (err: unknown) => void): void {
+    this.resolveFn = resolve
+    this.rejectFn = reject
+  }
+
   /** The caller's promise; called once, right after the write went into the pipeline. */
   promise(): Promise<WriteResult> {
     if (this.settled === 1) return Promise.resolve(this.outcome as WriteResult)
     if (this.settled === 2) return Promise.reject(this.outcome)
-    return new Promise<WriteResult>((resolve, reject) => {
-      this.resolveFn = resolve
-      this.rejectFn = reject
-    })
+    capturing = this
+    return new Promise<WriteResult>(captureResolvers)
   }
 
   /** Entangle requests: the partners (EntangleEvent.partners). */
