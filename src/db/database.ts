@@ -316,7 +316,7 @@ export class Database extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    const p = new Promise<WriteResult>((resolve, reject) => this.pipeline.requests.next(WriteRequest.put(key, bytes, ifSeq, resolve, reject)))
+    const p = this.submit(WriteRequest.put(key, bytes, ifSeq))
     if (tier !== undefined) this.physics_?.hint(key, tier)
     return p
   }
@@ -331,7 +331,7 @@ export class Database extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise((resolve, reject) => this.pipeline.requests.next(WriteRequest.del(key, ifSeq, resolve, reject)))
+    return this.submit(WriteRequest.del(key, ifSeq))
   }
 
   /** Applies all operations atomically as one event with one sequence number, or none of them. */
@@ -364,9 +364,7 @@ export class Database extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise((resolve, reject) =>
-      this.pipeline.requests.next(WriteRequest.batch(encoded, conditions, resolve, reject)),
-    )
+    return this.submit(WriteRequest.batch(encoded, conditions))
   }
 
   /** The current value, synchronously from memory; undefined when absent. */
@@ -396,7 +394,7 @@ export class Database extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise((resolve, reject) => this.pipeline.requests.next(WriteRequest.entangle(key, list, strength, resolve, reject)))
+    return this.submit(WriteRequest.entangle(key, list, strength))
   }
 
   /** Removes entanglements of `key` (with `partners`, or all of them); logged like entangle. */
@@ -409,7 +407,7 @@ export class Database extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise((resolve, reject) => this.pipeline.requests.next(WriteRequest.entangle(key, list, 0, resolve, reject)))
+    return this.submit(WriteRequest.entangle(key, list, 0))
   }
 
   /**
@@ -622,6 +620,16 @@ export class Database extends EventEmitter {
     } catch (err) {
       this.checkpointError = err instanceof Error ? err.message : String(err)
     }
+  }
+
+  /** Runs a write through the pipeline; its promise is made afterwards (settled already when the pass settled it). */
+  private submit(req: WriteRequest): Promise<WriteResult> {
+    try {
+      this.pipeline.requests.next(req)
+    } catch (err) {
+      req.reject(err)
+    }
+    return req.promise()
   }
 
   private assertWritable(): void {

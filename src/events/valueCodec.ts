@@ -3,6 +3,7 @@
 // decoded value is made safe to hand out without copying it on every read.
 import { Packr, addExtension } from 'msgpackr'
 import { UnserializableError } from '../errors.js'
+import { encodePlain } from './plainEncoder.js'
 
 /** Deeper nesting than this is refused: it is almost always a cycle. */
 export const MAX_VALUE_DEPTH = 512
@@ -34,6 +35,9 @@ const packr = new Packr({
 /** Encodes a value for storage. Throws UnserializableError before anything is stored. */
 export function encodeValue(value: unknown): Uint8Array {
   if (value === undefined) throw new UnserializableError('undefined is not a value (use delete to remove a key)')
+  // JSON-like values (nearly all of them): checked and encoded in one walk, msgpackr's bytes exactly.
+  const plain = encodePlain(value)
+  if (plain !== undefined) return plain
   const hasMap = inspect(value, 0)
   try {
     return packr.pack(hasMap ? boxMaps(value) : value)

@@ -26,6 +26,14 @@ interface Entanglement {
   readonly strength: number
 }
 
+/** The write whose promise is being made: one shared executor instead of a closure per pending write. */
+let capturing: WriteRequest | undefined
+
+function captureResolvers(resolve: (r: WriteResult) => void, reject: (err: unknown) => void): void {
+  capturing!.attach(resolve, reject)
+  capturing = undefined
+}
+
 export class WriteRequest {
   seq = 0
   time = 0
@@ -36,6 +44,15 @@ export class WriteRequest {
   walOffset = -1
   /** Its promise is settled by a commit's outcome (sync mode; buffered writes held back while a commit is due). */
   awaitsCommit = false
+  /**
+   * The caller's promise is made only once the pipeline pass is over (see promise()): a write
+   * settled during that pass — most buffered writes, every conflict — gets an already settled
+   * promise, with no executor closure or resolving functions. Until then the outcome waits here.
+   */
+  private settled: 0 | 1 | 2 = 0
+  private outcome: unknown = undefined
+  private resolveFn: ((r: WriteResult) => void) | undefined = undefined
+  private rejectFn: ((err: unknown) => void) | undefined = undefined
 
   private constructor(
     readonly type: 'put' | 'del' | 'batch' | 'entangle',
@@ -43,10 +60,37 @@ export class WriteRequest {
     readonly value: Uint8Array,
     readonly ops: readonly Op[],
     readonly conditions: readonly Condition[] | undefined,
-    readonly resolve: (r: WriteResult) => void,
-    readonly reject: (err: unknown) => void,
     private readonly entanglement: Entanglement | undefined = undefined,
   ) {}
+
+  /** Settles the write with its seq. Settling a settled write is a no-op, as with a promise. */
+  resolve(r: WriteResult): void {
+    if (this.settled !== 0) return
+    this.settled = 1
+    if (this.resolveFn !== undefined) this.resolveFn(r)
+    else this.outcome = r
+  }
+
+  reject(err: unknown): void {
+    if (this.settled !== 0) return
+    this.settled = 2
+    if (this.rejectFn !== undefined) this.rejectFn(err)
+    else this.outcome = err
+  }
+
+  /** Called by the shared executor only. */
+  attach(resolve: (r: WriteResult) => void, reject: (err: unknown) => void): void {
+    this.resolveFn = resolve
+    this.rejectFn = reject
+  }
+
+  /** The caller's promise; called once, right after the write went into the pipeline. */
+  promise(): Promise<WriteResult> {
+    if (this.settled === 1) return Promise.resolve(this.outcome as WriteResult)
+    if (this.settled === 2) return Promise.reject(this.outcome)
+    capturing = this
+    return new Promise<WriteResult>(captureResolvers)
+  }
 
   /** Entangle requests: the partners (EntangleEvent.partners). */
   get partners(): readonly string[] {
@@ -58,31 +102,20 @@ export class WriteRequest {
     return this.entanglement?.strength ?? 0
   }
 
-  static put(key: string, value: Uint8Array, ifSeq: number | undefined, resolve: (r: WriteResult) => void, reject: (e: unknown) => void): WriteRequest {
-    return new WriteRequest('put', key, value, NO_OPS, ifSeq === undefined ? undefined : [{ key, ifSeq }], resolve, reject)
+  static put(key: string, value: Uint8Array, ifSeq: number | undefined): WriteRequest {
+    return new WriteRequest('put', key, value, NO_OPS, ifSeq === undefined ? undefined : [{ key, ifSeq }])
   }
 
-  static del(key: string, ifSeq: number | undefined, resolve: (r: WriteResult) => void, reject: (e: unknown) => void): WriteRequest {
-    return new WriteRequest('del', key, NO_VALUE, NO_OPS, ifSeq === undefined ? undefined : [{ key, ifSeq }], resolve, reject)
+  static del(key: string, ifSeq: number | undefined): WriteRequest {
+    return new WriteRequest('del', key, NO_VALUE, NO_OPS, ifSeq === undefined ? undefined : [{ key, ifSeq }])
   }
 
-  static batch(
-    ops: readonly Op[],
-    conditions: readonly Condition[] | undefined,
-    resolve: (r: WriteResult) => void,
-    reject: (e: unknown) => void,
-  ): WriteRequest {
-    return new WriteRequest('batch', '', NO_VALUE, ops, conditions, resolve, reject)
+  static batch(ops: readonly Op[], conditions: readonly Condition[] | undefined): WriteRequest {
+    return new WriteRequest('batch', '', NO_VALUE, ops, conditions)
   }
 
-  static entangle(
-    key: string,
-    partners: readonly string[],
-    strength: number,
-    resolve: (r: WriteResult) => void,
-    reject: (e: unknown) => void,
-  ): WriteRequest {
-    return new WriteRequest('entangle', key, NO_VALUE, NO_OPS, undefined, resolve, reject, { partners, strength })
+  static entangle(key: string, partners: readonly string[], strength: number): WriteRequest {
+    return new WriteRequest('entangle', key, NO_VALUE, NO_OPS, undefined, { partners, strength })
   }
 }
 

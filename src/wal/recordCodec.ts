@@ -107,7 +107,24 @@ export function encodeBinaryRecord(out: GrowBuffer, ev: WalEvent, compressThresh
   out.pos = p
 }
 
+/** Keys up to this many characters are copied by a JS loop when they are ASCII: cheaper than a call into C++. */
+const SHORT_KEY = 32
+
 function writeKey(b: Buffer, p: number, key: string): number {
+  const len = key.length
+  if (len <= SHORT_KEY) {
+    let i = 0
+    for (; i < len; i++) {
+      const c = key.charCodeAt(i)
+      if (c >= 0x80) break
+      b[p + 2 + i] = c
+    }
+    if (i === len) {
+      b[p] = len
+      b[p + 1] = 0
+      return p + 2 + len
+    }
+  }
   const n = b.write(key, p + 2, 'utf8')
   b.writeUInt16LE(n, p)
   return p + 2 + n
