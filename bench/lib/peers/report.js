@@ -367,7 +367,7 @@ export function mdPeerSection(doc) {
     out.push(mdPeerTable(peers, kind))
     out.push('')
     out.push(
-      `Ratio columns: IsLabDB ÷ that peer, so above 1 IsLabDB is faster (ops/s) and below 1 it is better (ms, MiB); _italic_ where IsLabDB is behind. The first column is the \`Map\` baseline (an in-memory store's limit) and, on the durable rows, k × the raw fdatasync rate measured around IsLabDB's run (the limit for durable writes; median probe ${fmtRate(k.fsyncMedian)} fsyncs/s).`,
+      `Ratio columns: IsLabDB ÷ that peer, so above 1 IsLabDB is faster (ops/s) and below 1 it is better (ms, MiB); _italic_ where IsLabDB is behind. The first column is the limit: a bare \`Map\` with the same per-call keys and fresh values (an in-memory store's limit) and, on the durable rows, k × the raw fdatasync rate measured around IsLabDB's run (the limit for durable writes; median probe ${fmtRate(k.fsyncMedian)} fsyncs/s); "IsLabDB ÷ limit" divides by it. Redis's restart rows are the AOF load time it logs; its reopen row is the wall time from spawning redis-server to its first answer.`,
     )
     const na = mdNotApplicable(peers, kind)
     if (na.length) {
