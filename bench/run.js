@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // IsLabDB benchmark. Run with `npm run bench` (builds first) or `node bench/run.js [options]`.
 // See bench/README.md for what each workload measures.
-import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -14,7 +13,8 @@ import { peerChartSvg } from './lib/chart.js'
 import { profileMisses } from './lib/peers/profile.js'
 import { peerInfo, peerTargets, printPeerTables, printPeerTargets } from './lib/peers/report.js'
 import { runPeers } from './lib/peers/run.js'
-import { SYSTEMS, redisServerPath } from './lib/peers/systems.js'
+import { SYSTEMS } from './lib/peers/systems.js'
+import { ensureBenchDeps, ensureRedis } from './setup.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
 const REPO_DIR = path.dirname(BENCH_DIR)
@@ -41,6 +41,7 @@ peer comparison (workload 'peers'; see bench/README.md):
   --peer-rounds <k>      rounds of each get/YCSB/range workload; each system keeps its best (default 2)
   --peer-durable-seconds <s>  timed seconds per system of each durable-put workload (default 1)
   --peer-clients <k>     concurrent client loops for YCSB, range and async gets (default 64)
+  --peer-pause-ms <ms>   pause between a load and its first pass of gets, for background ticks (default 200)
   --no-profile           do not re-run missed IsLabDB workloads under --cpu-prof after a full run
   --help
 A run with --only writes bench/results/<date>-partial.json only; a full run also
@@ -66,6 +67,7 @@ function parseArgs(argv) {
     peerRounds: 2,
     peerDurableSeconds: 1,
     peerClients: 64,
+    peerPauseMs: 200,
     peerFsyncSeconds: 0.3,
     profile: true,
   }
@@ -148,6 +150,9 @@ function parseArgs(argv) {
       case '--peer-clients':
         o.peerClients = Math.floor(num('--peer-clients', val(), 1))
         break
+      case '--peer-pause-ms':
+        o.peerPauseMs = num('--peer-pause-ms', val(), 0)
+        break
       case '--no-profile':
         o.profile = false
         break
@@ -164,13 +169,14 @@ function parseArgs(argv) {
   return o
 }
 
-/** BENCH_SETUP_REDIS=1: install redis-server with bench/setup-redis.sh when it is missing (never implicitly). */
-function maybeSetupRedis(which, opts) {
-  if (!which.has('peers') || !opts.peerSystems.includes('redis') || redisServerPath() !== undefined) return
-  if (process.env.BENCH_SETUP_REDIS !== '1') return
-  console.log('BENCH_SETUP_REDIS=1 and no redis-server: running bench/setup-redis.sh')
-  const r = spawnSync('bash', [path.join(BENCH_DIR, 'setup-redis.sh')], { stdio: 'inherit' })
-  if (r.status !== 0) console.log(`bench/setup-redis.sh failed (${r.status ?? r.signal}); Redis will be skipped`)
+/**
+ * The peer run needs the bench package (bench/package.json: lmdb, classic-level, better-sqlite3,
+ * ioredis) and redis-server: install what is missing first (bench/setup.js).
+ */
+function setupPeers(which, opts) {
+  if (!which.has('peers')) return
+  if (opts.peerSystems.some((s) => !['map', 'islab'].includes(s))) ensureBenchDeps()
+  if (opts.peerSystems.includes('redis')) ensureRedis()
 }
 
 function commandLine(argv) {
@@ -190,7 +196,7 @@ async function main() {
   const machine = machineInfo(REPO_DIR)
   console.log(`IsLabDB bench — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load ${machine.loadAvgAtStart.join(' ')}`)
   console.log(`N = ${fmtInt(opts.n)}, rounds = ${opts.rounds}, workloads: ${WORKLOADS.filter((w) => which.has(w)).join(', ')}`)
-  maybeSetupRedis(which, opts)
+  setupPeers(which, opts)
 
   const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'islabdb-bench-'))
   const cleanup = () => fs.rmSync(tmpRoot, { recursive: true, force: true })
@@ -243,7 +249,7 @@ async function main() {
   const rows = buildRows(results)
   const targets = buildTargets(results)
   if (rows.length > 0) printTable(rows, targets)
-  const info = peerResults ? peerInfo(peerResults) : []
+  const info = peerResults ? peerInfo(peerResults, results) : []
   if (peerResults) {
     printPeerTables(peerResults)
     printPeerTargets(targetsPeers, info)
@@ -265,7 +271,7 @@ async function main() {
       diskRounds: opts.diskRounds,
       workloads: WORKLOADS.filter((w) => which.has(w)),
       peers: which.has('peers')
-        ? { systems: opts.peerSystems, values: opts.peerValues, n4k: opts.n4k, seconds: opts.peerSeconds, rounds: opts.peerRounds, durableSeconds: opts.peerDurableSeconds, clients: opts.peerClients, fsyncSeconds: opts.peerFsyncSeconds }
+        ? { systems: opts.peerSystems, values: opts.peerValues, n4k: opts.n4k, seconds: opts.peerSeconds, rounds: opts.peerRounds, durableSeconds: opts.peerDurableSeconds, clients: opts.peerClients, fsyncSeconds: opts.peerFsyncSeconds, pauseMs: opts.peerPauseMs }
         : undefined,
     },
     results,

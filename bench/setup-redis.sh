@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs redis-server (Debian's package) for the Redis part of the peer comparison in
-# `npm run bench`. The bench never runs this by itself: run it by hand, or ask for it with
-#   BENCH_SETUP_REDIS=1 npm run bench
+# `npm run bench`. bench/setup.js runs it when redis-server is missing and it needs no password
+# (root with apt-get), or always with BENCH_SETUP_REDIS=1 (sudo); BENCH_SETUP_REDIS=0 never.
 # The bench starts its own redis-server on 127.0.0.1 and a random port in a temp dir, and stops it;
 # it does not use a system service the package may have started on port 6379.
 set -euo pipefail

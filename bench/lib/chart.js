@@ -10,10 +10,13 @@ const COLORS = { map: '#999999', islab: '#D55E00', lmdb: '#0072B2', level: '#009
 const FONT = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\""
 
 const SHORT = {
-  putSeq: 'put\nsequential',
-  putRandom: 'put\nrandom',
-  getUniform: 'get\nuniform',
-  getZipf: 'get\nZipfian',
+  putSeq: 'bulk put\nsequential',
+  putRandom: 'bulk put\nrandom',
+  putAwaited: 'put\neach awaited',
+  getFirstUniform: 'get uniform\n1st pass',
+  getFirstZipf: 'get Zipfian\n1st pass',
+  getUniform: 'get uniform\nwarm',
+  getZipf: 'get Zipfian\nwarm',
   ycsbA: 'YCSB A\n50/50',
   ycsbB: 'YCSB B\n95/5',
   ycsbC: 'YCSB C\nread only',
@@ -21,9 +24,12 @@ const SHORT = {
   range: 'range\n100 keys',
   durable1: 'durable put\n1 writer',
   durable64: 'durable put\n64 writers',
-  reopen: 'reopen after load',
-  rss: 'RSS added by load',
-  rssRead: 'RSS after reading all',
+  close: 'close',
+  reopen: 'open + 1st get',
+  restart: 'close → 1st get',
+  restartCheckpoint: 'same, checkpointed',
+  rss: 'RSS after load',
+  rssWarm: 'RSS after warm',
   disk: 'bytes on disk',
 }
 

@@ -186,3 +186,48 @@ export function sortedKeyOrder(n) {
   for (let i = 0; i < n; i++) out[i] = packed[i] % 2 ** 21
   return out
 }
+
+// ---------------------------------------------------------------------------------------------
+// The peer comparison's data, shaped as an application's (issue 16): a key is built by the call
+// that uses it (`'user:' + id`, a fresh string each time, never one interned in a pre-built array)
+// and a value is a fresh object per write (so no store can keep the caller's object for free, and
+// the RSS a store adds is the memory it keeps itself).
+
+/** Key of record `id`, built per call. */
+export function userKey(id) {
+  return 'user:' + id
+}
+
+/**
+ * Value of record `i` as a fresh ~110-byte object (version 1: `score` + 0.5, so every rewrite
+ * changes the stored bytes). `bodies` (4 KiB values): the base64 text of each record, built once
+ * before timing (building 4 KiB of text per write would time the text, not the store).
+ */
+export function userValue(i, version = 0, bodies) {
+  const first = FIRST[i % FIRST.length]
+  const v = {
+    id: i,
+    name: `${first} #${i}`,
+    email: `${first}.${i}@example.com`,
+    active: (i & 1) === 0,
+    score: (i % 1000) / 8 + (version ? 0.5 : 0),
+    tags: [TAGS[i % 5], TAGS[(i + 2) % 5]],
+    createdAt: 1_700_000_000 + i,
+  }
+  if (bodies !== undefined) v.body = bodies[i]
+  return v
+}
+
+/** The `body` strings of the 4 KiB values (makeLargeValue's), one per record. */
+export function largeBodies(n) {
+  const out = new Array(n)
+  for (let i = 0; i < n; i++) out[i] = makeLargeValue(i).body
+  return out
+}
+
+/** Record ids 0..n-1 in the order of their keys `'user:' + id` (the sequential load's order). */
+export function userKeyOrder(n) {
+  const keys = new Array(n)
+  for (let i = 0; i < n; i++) keys[i] = userKey(i)
+  return Uint32Array.from(keys.keys()).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0))
+}

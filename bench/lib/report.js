@@ -69,10 +69,10 @@ export function buildRows(res) {
   add('memory', `3  db.put memory (chunks of ${res.memory?.chunk})`, res.memory, 'ops/s', pairedRatio(res.memory?.perRoundRatio), '× row 1')
   const g = res.get
   if (g) {
-    add('mapUniform', '4a Map.get, uniform keys', g.mapUniform, 'gets/s', undefined, '')
+    add('mapUniform', '4a Map.get, uniform keys (interned)', g.mapUniform, 'gets/s', undefined, '')
     add('dbUniform', '4b db.get, uniform keys (warm)', g.dbUniform, 'gets/s', pairedRatio(g.perRoundRatioUniform), '× row 4a')
     add('dbUniformCold', '4c db.get, uniform, cold (1st pass decodes)', g.dbUniformCold, 'gets/s', ratio(g.dbUniformCold, g.mapUniform), '× row 4a', 'single pass')
-    add('mapZipf', '4d Map.get, Zipfian θ=0.99', g.mapZipf, 'gets/s', undefined, '',
+    add('mapZipf', '4d Map.get, Zipfian θ=0.99 (interned)', g.mapZipf, 'gets/s', undefined, '',
       `top 1% keys = ${(g.zipfTop1PercentShare * 100).toFixed(0)}% of gets`)
     add('dbZipf', '4e db.get, Zipfian θ=0.99 (warm)', g.dbZipf, 'gets/s', pairedRatio(g.perRoundRatioZipf), '× row 4d')
   }

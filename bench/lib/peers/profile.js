@@ -22,13 +22,17 @@ export async function profileMisses(ctx, targets, resultsDir, stamp) {
   let windows
   try {
     await child.call('init', { system: 'islab', n: ctx.n, kind: '100', tmpRoot: ctx.tmpRoot, chunk: ctx.chunk, clients: ctx.peerClients })
-    if (want.has('putSeq')) await child.call('loadSeq', {})
-    await child.call('loadRandom', {})
+    const pauseMs = ctx.peerPauseMs
+    if (want.has('putSeq') || want.has('getFirstZipf')) await child.call('loadSeq', { pauseMs })
+    await child.call('loadRandom', { pauseMs })
     if (want.has('reopen')) await child.call('reopen', {})
     if (want.has('getUniform') || want.has('getZipf')) await child.call('warm', {})
     if (want.has('getUniform')) await child.call('get', { dist: 'uniform', seconds: ctx.peerSeconds, label: 'getUniform' })
     if (want.has('getZipf')) await child.call('get', { dist: 'zipf', seconds: ctx.peerSeconds, label: 'getZipf' })
+    if (want.has('putAwaited')) await child.call('putAwaited', { seconds: ctx.peerSeconds, label: 'putAwaited' })
+    if (want.has('durable1')) await child.call('durablePuts', { writers: 1, seconds: ctx.peerDurableSeconds, label: 'durable1' })
     if (want.has('durable64')) await child.call('durablePuts', { writers: 64, seconds: ctx.peerDurableSeconds, label: 'durable64' })
+    if (want.has('reopenCheckpoint')) await child.call('reopenCheckpoint', {})
     windows = (await child.call('shutdown', {})).windows
     await new Promise((r) => (child.exited ? r() : child.proc.once('exit', r)))
   } catch (e) {
@@ -54,8 +58,9 @@ export async function profileMisses(ctx, targets, resultsDir, stamp) {
       out[label] = { text: `no profile recorded for ${full}` }
       continue
     }
-    // The child's profile holds every workload but reopen, which reopen.js ran in a process of its own.
-    const kept = path.join(resultsDir, `${stamp}-islabdb-${label === 'reopen' ? 'reopen' : 'misses'}.cpuprofile`)
+    // The child's profile holds every workload but the reopens, which reopen.js ran in processes of their own.
+    const fresh = label === 'reopen' || label === 'reopenCheckpoint'
+    const kept = path.join(resultsDir, `${stamp}-islabdb-${fresh ? label : 'misses'}.cpuprofile`)
     if (!fs.existsSync(kept)) fs.copyFileSync(path.join(profDir, file), kept)
     try {
       const text = execFileSync(process.execPath, [SUMMARY, kept, '--windows', winFile, '--window', full, '--top', '10'], { encoding: 'utf8' })

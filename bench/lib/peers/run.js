@@ -19,10 +19,13 @@ const CHILD = path.join(HERE, 'child.js')
 
 /** The rows of the comparison, in table order. `higher`: whether a bigger number is better. */
 export const PEER_WORKLOADS = [
-  { id: 'putSeq', label: 'put, sequential keys (bulk, buffered)', unit: 'ops/s', higher: true },
-  { id: 'putRandom', label: 'put, random keys (bulk, buffered)', unit: 'ops/s', higher: true },
-  { id: 'getUniform', label: 'get, uniform keys', unit: 'ops/s', higher: true },
-  { id: 'getZipf', label: 'get, Zipfian θ=0.99', unit: 'ops/s', higher: true },
+  { id: 'putSeq', label: 'bulk put, sequential keys (not awaited one by one)', unit: 'ops/s', higher: true },
+  { id: 'putRandom', label: 'bulk put, random keys (not awaited one by one)', unit: 'ops/s', higher: true },
+  { id: 'putAwaited', label: 'put, each awaited (1 writer, not durable)', unit: 'ops/s', higher: true },
+  { id: 'getFirstUniform', label: 'get, uniform, first pass after the load', unit: 'ops/s', higher: true },
+  { id: 'getFirstZipf', label: 'get, Zipfian θ=0.99, first pass after the load', unit: 'ops/s', higher: true },
+  { id: 'getUniform', label: 'get, uniform, warm', unit: 'ops/s', higher: true },
+  { id: 'getZipf', label: 'get, Zipfian θ=0.99, warm', unit: 'ops/s', higher: true },
   { id: 'ycsbA', label: 'YCSB A: 50% read, 50% update', unit: 'ops/s', higher: true },
   { id: 'ycsbB', label: 'YCSB B: 95% read, 5% update', unit: 'ops/s', higher: true },
   { id: 'ycsbC', label: 'YCSB C: 100% read', unit: 'ops/s', higher: true },
@@ -30,9 +33,12 @@ export const PEER_WORKLOADS = [
   { id: 'range', label: 'range scan of 100 keys', unit: 'scans/s', higher: true },
   { id: 'durable1', label: 'durable put, 1 writer', unit: 'ops/s', higher: true },
   { id: 'durable64', label: 'durable put, 64 writers', unit: 'ops/s', higher: true },
-  { id: 'reopen', label: 'reopen after load (fresh process: open + first get)', unit: 'ms', higher: false },
-  { id: 'rss', label: 'RSS added by the load', unit: 'MiB', higher: false },
-  { id: 'rssRead', label: 'RSS added by the load + reading every key', unit: 'MiB', higher: false },
+  { id: 'close', label: 'close after the load', unit: 'ms', higher: false },
+  { id: 'reopen', label: 'reopen: open + first get (fresh process)', unit: 'ms', higher: false },
+  { id: 'restart', label: 'close → open → first get', unit: 'ms', higher: false },
+  { id: 'restartCheckpoint', label: 'close → open → first get, checkpoint before close', unit: 'ms', higher: false },
+  { id: 'rss', label: 'RSS added by the keys, right after the load', unit: 'MiB', higher: false },
+  { id: 'rssWarm', label: 'RSS added by the keys, after the warm passes', unit: 'MiB', higher: false },
   { id: 'disk', label: 'bytes on disk after load', unit: 'MiB', higher: false },
 ]
 
@@ -40,12 +46,16 @@ export const PEER_WORKLOAD_IDS = PEER_WORKLOADS.map((w) => w.id)
 
 const PACKAGES = { lmdb: ['lmdb'], level: ['classic-level'], sqlite: ['better-sqlite3'], redis: ['ioredis'], islab: [], map: ['msgpackr'] }
 
+/** The version the bench loads: bench/node_modules (bench/package.json) first, then the root's. */
 function packageVersion(name) {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', name, 'package.json'), 'utf8')).version
-  } catch {
-    return undefined
+  for (const dir of [path.join(REPO, 'bench', 'node_modules'), path.join(REPO, 'node_modules')]) {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(dir, name, 'package.json'), 'utf8')).version
+    } catch {
+      /* try the next */
+    }
   }
+  return undefined
 }
 
 /** utime + stime of a process, in clock ticks (Linux); NaN once it is gone. */
@@ -171,23 +181,26 @@ export async function runPeers(ctx, out) {
   for (const s of systems) {
     versions[s] = Object.fromEntries(PACKAGES[s].map((p) => [p, packageVersion(p)]))
   }
-  const peers = { systems, skipped, versions, kinds: {}, config: { seconds: ctx.peerSeconds, rounds: ctx.peerRounds, durableSeconds: ctx.peerDurableSeconds, clients: ctx.peerClients, chunk: ctx.chunk, rangeCount: 100 } }
+  const peers = { systems, skipped, versions, kinds: {}, config: { seconds: ctx.peerSeconds, rounds: ctx.peerRounds, durableSeconds: ctx.peerDurableSeconds, clients: ctx.peerClients, chunk: ctx.chunk, rangeCount: 100, pauseMs: ctx.peerPauseMs } }
   out.peers = peers
 
   for (const kind of ctx.peerValues) {
     const n = kind === '4k' ? ctx.n4k : ctx.n
     const kindLabel = kind === '4k' ? '4 KiB' : '100 B'
     console.log(`\n8    peers, ${kindLabel} values, ${fmtInt(n)} keys: ${running.map((s) => LABELS[s]).join(', ')}`)
-    const k = { n, kind, systems: {}, fsyncProbes: [], quiesceMs: 0 }
+    const k = { n, kind, systems: {}, fsyncProbes: [], quiesceMs: 0, windows: [] }
     peers.kinds[kind] = k
-    const children = new Map()
+    let children = new Map()
     const allPids = () => [...children.values()].flatMap((c) => c.pids())
     const cleanup = () => {
       for (const c of children.values()) c.kill()
     }
     process.on('exit', cleanup)
-    try {
+    /** A fresh child per system (those still running), its data generated; drops any that cannot start. */
+    const startChildren = async () => {
+      children = new Map()
       for (const s of running) {
+        if (skipped[s] !== undefined) continue
         const execArgv = s === 'islab' && ctx.peerProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.peerProfileDir}`] : []
         children.set(s, new Child(s, execArgv))
       }
@@ -206,20 +219,32 @@ export async function runPeers(ctx, out) {
           children.delete(s)
           continue
         }
-        k.systems[s] = { w: {}, info: r }
+        k.systems[s] = k.systems[s] ?? { w: {}, info: r }
         if (r.server) versions[s].server = r.server
       }
-      progress(`generated the data in every child in ${fmtMs(now() - t0)}`)
-
-      const names = [...children.keys()]
+      progress(`started a process per system and generated its data in ${fmtMs(now() - t0)}`)
+    }
+    /** Shut every child down; collect their timed windows (for profile-summary.js --windows). */
+    const stopChildren = async () => {
+      for (const [s, c] of children) {
+        try {
+          const r = await c.call('shutdown', {})
+          k.windows.push(...r.windows.map((w) => ({ ...w, system: s })))
+        } catch (e) {
+          progress(`${LABELS[s]} shutdown: ${e.message.split('\n')[0]}`)
+        }
+      }
+      await Promise.all([...children.values()].map((c) => (c.exited ? undefined : new Promise((r) => c.proc.once('exit', r)))))
+    }
+    try {
       let rotation = 0
-      /** Runs one workload on every system in turn (order rotated per workload), waiting for quiet first. */
       /**
        * Runs one workload on every system in turn (order rotated per workload), waiting for quiet
        * first. With rounds = 2 the second round goes in reverse order and each system keeps its
        * better round: interference from the shared machine only ever slows a run down.
        */
-      const phase = async (w, cmd, args, toResult, only = names, rounds = 1) => {
+      const phase = async (w, cmd, args, toResult, only = [...children.keys()], rounds = 1) => {
+        only = only.filter((s) => children.has(s))
         const first = only.slice(rotation % only.length).concat(only.slice(0, rotation % only.length))
         rotation++
         for (let round = 0; round < rounds; round++) {
@@ -248,26 +273,45 @@ export async function runPeers(ctx, out) {
       }
       const W = Object.fromEntries(PEER_WORKLOADS.map((w) => [w.id, w]))
       const rate = (r) => ({ value: r.opsPerSec, ...r })
-
-      // Load 1: sequential key order, into a store that is then measured (RSS, disk) and dropped.
-      await phase(W.putSeq, 'loadSeq', {}, rate)
-      for (const s of names) {
-        const r = k.systems[s].w.putSeq
-        if (r?.rss) {
-          k.systems[s].w.rss = { value: r.rss.added / MiB, ...r.rss, memory: r.memory }
-          k.systems[s].w.rssRead = { value: r.rss.addedAfterRead / MiB }
+      /** Copies a sub-result of a workload's answer into a row of its own. */
+      const split = (from, to, pick) => {
+        for (const s of Object.keys(k.systems)) {
+          const r = k.systems[s].w[from]
+          if (r === undefined || r.error) continue
+          const x = pick(r, s)
+          if (x !== undefined) k.systems[s].w[to] = x
         }
-        if (r?.diskBytes !== undefined) k.systems[s].w.disk = { value: r.diskBytes / MiB, bytes: r.diskBytes }
-        else if (r && !r.error) k.systems[s].w.disk = { unsupported: 'in memory only' }
+        report(kindLabel, W[to], k.systems)
       }
-      report(kindLabel, W.rss, k.systems)
-      report(kindLabel, W.rssRead, k.systems)
-      report(kindLabel, W.disk, k.systems)
-      // Load 2: random key order, into the store every later workload uses.
-      await phase(W.putRandom, 'loadRandom', {}, rate)
+      const pauseMs = ctx.peerPauseMs
+
+      // Load 1, sequential key order, each system in a process of its own started for it alone: the
+      // RSS the keys add right after the load, the first pass of Zipfian gets after a pause, RSS
+      // again after warm passes, bytes on disk; then these processes are stopped.
+      await startChildren()
+      await phase(W.putSeq, 'loadSeq', { pauseMs }, rate)
+      split('putSeq', 'getFirstZipf', (r) => (r.firstZipf ? { value: r.firstZipf.opsPerSec, ...r.firstZipf } : undefined))
+      split('putSeq', 'rss', (r) => (r.rss ? { value: r.rss.added / MiB, ...r.rss, memory: r.memory } : undefined))
+      split('putSeq', 'rssWarm', (r) => (r.rss ? { value: r.rss.addedAfterWarm / MiB } : undefined))
+      split('putSeq', 'disk', (r) => (r.diskBytes !== undefined ? { value: r.diskBytes / MiB, bytes: r.diskBytes } : { unsupported: 'in memory only' }))
+      await stopChildren()
+
+      // Load 2, random key order, in fresh processes again: the first pass of uniform gets after
+      // the pause, then close and reopen (timed), and every later workload on that store.
+      await startChildren()
+      const names = [...children.keys()]
       const persistent = names.filter((s) => s !== 'map')
+      await phase(W.putRandom, 'loadRandom', { pauseMs }, rate)
+      split('putRandom', 'getFirstUniform', (r) => (r.firstUniform ? { value: r.firstUniform.opsPerSec, ...r.firstUniform } : undefined))
       await phase(W.reopen, 'reopen', {}, (r) => ({ value: r.ms, ...r }), persistent)
-      // Every store answers a get of every key once, untimed, so the reads below see a warm store.
+      split('reopen', 'close', (r) => (r.closeMs !== undefined ? { value: r.closeMs } : undefined))
+      split('reopen', 'restart', (r, s) => {
+        // Redis: its own AOF load time as it logs it (the issue's "Redis's AOF load"); the table's
+        // reopen row keeps the wall time from spawning redis-server to its first answer.
+        if (s === 'redis') return r.aofLoadMs !== undefined ? { value: r.aofLoadMs, aofLoad: true } : undefined
+        return r.closeMs !== undefined && r.value !== undefined ? { value: r.closeMs + r.value } : undefined
+      })
+      // Every store answers a get of every key once, untimed, so the "warm" reads below see a warm store.
       for (const s of names) {
         k.quiesceMs += await quiesce(allPids())
         await children.get(s).call('warm', {})
@@ -276,6 +320,7 @@ export async function runPeers(ctx, out) {
       const R = ctx.peerRounds
       await phase(W.getUniform, 'get', { dist: 'uniform', seconds: S, label: 'getUniform' }, rate, names, R)
       await phase(W.getZipf, 'get', { dist: 'zipf', seconds: S, label: 'getZipf' }, rate, names, R)
+      await phase(W.putAwaited, 'putAwaited', { seconds: S, label: 'putAwaited' }, rate, names, R)
       for (const mix of ['C', 'B', 'A', 'F']) await phase(W[`ycsb${mix}`], 'ycsb', { mix, seconds: S, label: `ycsb${mix}` }, rate, names, R)
       await phase(W.range, 'range', { seconds: S / 2, label: 'range', count: 100 }, rate, names, R)
 
@@ -288,8 +333,7 @@ export async function runPeers(ctx, out) {
       }
       k.quiesceMs += await quiesce(allPids())
       let before = probe('before durable puts')
-      const durableOrder = persistent
-      for (const s of durableOrder) {
+      for (const s of persistent) {
         const res = {}
         for (const writers of [1, 64]) {
           k.quiesceMs += await quiesce(allPids())
@@ -313,39 +357,25 @@ export async function runPeers(ctx, out) {
         }
         progress(
           `${elapsed()} [${kindLabel}] durable put ${LABELS[s]}: ×1 ${fmtValue('ops/s', res[1].value)}, ×64 ${fmtValue('ops/s', res[64].value)} ops/s ` +
-            `(fsync ${fmtRate(ref)}/s around it: ${res[64].vsFsync !== undefined ? `${res[64].vsFsync.toFixed(2)} × 64 × fsync` : '—'}` +
+            `(fsync ${fmtRate(ref)}/s around it: ${res[1].vsFsync !== undefined ? `×1 = ${res[1].vsFsync.toFixed(2)} × fsync` : '—'}, ${res[64].vsFsync !== undefined ? `×64 = ${res[64].vsFsync.toFixed(2)} × 64 × fsync` : '—'}` +
             `${res[64].latencyMs ? `; ×64 p50 ${res[64].latencyMs.p50.toFixed(2)} ms, p99 ${res[64].latencyMs.p99.toFixed(2)} ms` : ''})`,
         )
         before = after
       }
-      // IsLabDB only, for information: reopen after db.checkpoint() (recovery loads the checkpoint
-      // instead of replaying the log). Last, so the workloads above all ran on a store reopened the
-      // same way for every system (IsLabDB: by replaying its log).
-      if (names.includes('islab')) {
-        k.quiesceMs += await quiesce(allPids())
-        const r = await children.get('islab').call('reopenCheckpoint', {})
+      // Reopen after db.checkpoint() (IsLabDB; the others have no such call): last, so the
+      // workloads above all ran on a store reopened the same way for every system.
+      await phase(W.restartCheckpoint, 'reopenCheckpoint', {}, (r) => ({ value: r.closeMs + r.ms, openMs: r.ms, ...r }), persistent)
+      if (k.systems.islab?.w.restartCheckpoint?.value !== undefined) {
+        const r = k.systems.islab.w.restartCheckpoint
         k.systems.islab.reopenCheckpoint = r
-        progress(`[${kindLabel}] IsLabDB reopen after db.checkpoint(): ${fmtMs(r.ms)} (checkpoint took ${fmtMs(r.checkpointMs)}; recovery loaded ${fmtInt(r.recovery?.checkpointKeys ?? 0)} keys from it, replayed ${fmtInt(r.recovery?.eventsReplayed ?? 0)} events)`)
+        progress(`[${kindLabel}] IsLabDB after db.checkpoint() (${fmtMs(r.checkpointMs)}): close ${fmtMs(r.closeMs)}, open + first get ${fmtMs(r.ms)} (recovery loaded ${fmtInt(r.recovery?.checkpointKeys ?? 0)} keys from it, replayed ${fmtInt(r.recovery?.eventsReplayed ?? 0)} events)`)
       }
       if (names.includes('map')) {
-        k.systems.map.w.durable1 = { unsupported: 'in memory only' }
-        k.systems.map.w.durable64 = { unsupported: 'in memory only' }
-        k.systems.map.w.reopen = { unsupported: 'in memory only' }
+        for (const id of ['durable1', 'durable64', 'close', 'reopen', 'restart', 'restartCheckpoint']) k.systems.map.w[id] = { unsupported: 'in memory only' }
       }
       const fs_ = k.fsyncProbes.slice().sort((a, b) => a - b)
       k.fsyncMedian = fs_[fs_.length >> 1]
-
-      // Shut every child down; collect their timed windows (for profile-summary.js --windows).
-      k.windows = []
-      for (const [s, c] of children) {
-        try {
-          const r = await c.call('shutdown', {})
-          k.windows.push(...r.windows.map((w) => ({ ...w, system: s })))
-        } catch (e) {
-          progress(`${LABELS[s]} shutdown: ${e.message.split('\n')[0]}`)
-        }
-      }
-      await Promise.all([...children.values()].map((c) => (c.exited ? undefined : new Promise((r) => c.proc.once('exit', r)))))
+      await stopChildren()
     } finally {
       cleanup()
       process.off('exit', cleanup)

@@ -4,7 +4,8 @@
 // default msgpackr encoding. Each adapter holds one store at a time:
 //
 //   create(dir)                   a fresh, empty store in its bulk/buffered configuration
-//   load(keys, values, order)     the natural bulk API over keys[order[i]], then flush()
+//   load(order, chunk, key, val)  the natural bulk API over records order[i], then flush(); key(id)
+//                                 and val(id) build a fresh key string and value object per call
 //   flush()                       make everything written so far durable
 //   get(key)                      the value (sync when syncGet, else a promise)
 //   update(key, value)            one write in the buffered configuration (promise or undefined)
@@ -74,6 +75,7 @@ export function rssOf(pid) {
 
 /** The in-memory limit: a Map of { v: the object reads return, b: the msgpack bytes a store must keep }. */
 class MapSystem {
+  checkpointUnsupported = 'in memory only'
   name = 'map'
   syncGet = true
   rangeUnsupported = 'a Map has no key order'
@@ -84,11 +86,11 @@ class MapSystem {
   async create() {
     this.m = new Map()
   }
-  async load(keys, values, order) {
+  async load(order, chunk, key, val) {
     const { m, packr } = this
     for (let i = 0; i < order.length; i++) {
-      const j = order[i]
-      m.set(keys[j], { v: values[j], b: packr.pack(values[j]) })
+      const v = val(order[i])
+      m.set(key(order[i]), { v, b: packr.pack(v) })
     }
   }
   async flush() {}
@@ -127,12 +129,12 @@ class IslabSystem {
     this.db = await this.open({ dir, durability: 'buffered' })
   }
   /** Bulk load as the existing bench does: chunks of puts without awaiting each, Promise.all per chunk. */
-  async load(keys, values, order, chunk) {
+  async load(order, chunk, key, val) {
     const db = this.db
     for (let i = 0; i < order.length; i += chunk) {
       const end = Math.min(order.length, i + chunk)
       const ps = new Array(end - i)
-      for (let j = i; j < end; j++) ps[j - i] = db.put(keys[order[j]], values[order[j]])
+      for (let j = i; j < end; j++) ps[j - i] = db.put(key(order[j]), val(order[j]))
       await Promise.all(ps)
     }
     await this.flush()
@@ -204,6 +206,7 @@ class IslabSystem {
  * batch transaction has committed, `db.flushed` when that commit is on disk.
  */
 class LmdbSystem {
+  checkpointUnsupported = 'no separate checkpoint: every commit updates the B+ tree in place'
   name = 'lmdb'
   syncGet = true
   async init() {
@@ -214,10 +217,10 @@ class LmdbSystem {
     this.db = this.lmdbOpen({ path: dir })
   }
   /** Every put issued without awaiting (lmdb-js batches them into transactions), then the last and flushed. */
-  async load(keys, values, order) {
+  async load(order, chunk, key, val) {
     const db = this.db
     let last
-    for (let i = 0; i < order.length; i++) last = db.put(keys[order[i]], values[order[i]])
+    for (let i = 0; i < order.length; i++) last = db.put(key(order[i]), val(order[i]))
     await last
     await this.flush()
   }
@@ -272,6 +275,7 @@ class LmdbSystem {
 
 /** classic-level (LevelDB) with utf8 keys and a msgpack value encoding; its defaults otherwise. */
 class LevelSystem {
+  checkpointUnsupported = 'no separate checkpoint: LevelDB compacts its log into tables by itself'
   name = 'level'
   syncGet = true
   rmwNote = 'getSync + put: LevelDB has no transactions, so not atomic'
@@ -295,16 +299,16 @@ class LevelSystem {
     this.db = await this.openDb()
   }
   /** db.batch() of `chunk` puts at a time, each awaited. */
-  async load(keys, values, order, chunk) {
+  async load(order, chunk, key, val) {
     const db = this.db
     for (let i = 0; i < order.length; i += chunk) {
       const end = Math.min(order.length, i + chunk)
       const ops = new Array(end - i)
-      for (let j = i; j < end; j++) ops[j - i] = { type: 'put', key: keys[order[j]], value: values[order[j]] }
+      for (let j = i; j < end; j++) ops[j - i] = { type: 'put', key: key(order[j]), value: val(order[j]) }
       await db.batch(ops)
     }
-    this.lastKey = keys[order[order.length - 1]]
-    this.lastValue = values[order[order.length - 1]]
+    this.lastKey = key(order[order.length - 1])
+    this.lastValue = val(order[order.length - 1])
     await this.flush()
   }
   /** LevelDB has no flush call: one write with { sync: true } fsyncs its log, and with it every write before. */
@@ -361,6 +365,7 @@ class LevelSystem {
  * and a write blocks the event loop for its fsync.
  */
 class SqliteSystem {
+  checkpointUnsupported = 'no separate checkpoint call measured (a WAL checkpoint runs by itself every 1000 pages)'
   name = 'sqlite'
   syncGet = true
   durableNote = 'synchronous API: one commit (one fsync) at a time whatever the number of writers'
@@ -378,8 +383,8 @@ class SqliteSystem {
     this.rangeStmt = db.prepare('SELECT v FROM kv WHERE k >= ? ORDER BY k LIMIT ?').pluck()
     const packr = this.packr
     const { getStmt, putStmt } = this
-    this.loadTx = db.transaction((keys, values, order, from, to) => {
-      for (let i = from; i < to; i++) putStmt.run(keys[order[i]], packr.pack(values[order[i]]))
+    this.loadTx = db.transaction((order, from, to, key, val) => {
+      for (let i = from; i < to; i++) putStmt.run(key(order[i]), packr.pack(val(order[i])))
     })
     this.rmwTx = db.transaction((key) => {
       putStmt.run(key, packr.pack(modify(packr.unpack(getStmt.get(key)))))
@@ -392,10 +397,10 @@ class SqliteSystem {
     this.db = this.openDb('NORMAL')
   }
   /** One transaction of `chunk` prepared inserts at a time. */
-  async load(keys, values, order, chunk) {
-    for (let i = 0; i < order.length; i += chunk) this.loadTx(keys, values, order, i, Math.min(order.length, i + chunk))
-    this.lastKey = keys[order[order.length - 1]]
-    this.lastValue = values[order[order.length - 1]]
+  async load(order, chunk, key, val) {
+    for (let i = 0; i < order.length; i += chunk) this.loadTx(order, i, Math.min(order.length, i + chunk), key, val)
+    this.lastKey = key(order[order.length - 1])
+    this.lastValue = val(order[order.length - 1])
     await this.flush()
   }
   /** One commit with synchronous=FULL fsyncs the WAL, and with it every commit before. */
@@ -493,6 +498,7 @@ export function redisServerPath() {
  * write.
  */
 class RedisSystem {
+  checkpointUnsupported = 'not measured (its equivalent, BGREWRITEAOF, is not run)'
   name = 'redis'
   syncGet = false
   rangeUnsupported = 'no ordered key iteration (SCAN is unordered; sorted sets are another data model)'
@@ -552,17 +558,17 @@ class RedisSystem {
     await this.startServer()
   }
   /** A pipeline of `chunk` SETs at a time, each awaited. */
-  async load(keys, values, order, chunk) {
+  async load(order, chunk, key, val) {
     const { client, packr } = this
     for (let i = 0; i < order.length; i += chunk) {
       const end = Math.min(order.length, i + chunk)
       const p = client.pipeline()
-      for (let j = i; j < end; j++) p.set(keys[order[j]], packr.pack(values[order[j]]))
+      for (let j = i; j < end; j++) p.set(key(order[j]), packr.pack(val(order[j])))
       const res = await p.exec()
       for (const [err] of res) if (err) throw err
     }
-    this.lastKey = keys[order[order.length - 1]]
-    this.lastValue = values[order[order.length - 1]]
+    this.lastKey = key(order[order.length - 1])
+    this.lastValue = val(order[order.length - 1])
     await this.flush()
   }
   /** No fsync command: one SET under appendfsync always fsyncs the AOF, and with it every write before. */
