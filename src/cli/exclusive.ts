@@ -28,7 +28,7 @@ export async function withRecoveredDir<T>(
     const bar = Progress.start({ label: 'recovering', totalBytes: undefined, itemName: 'events' })
     let recovered: Recovered
     try {
-      recovered = await recover(files, dir, { mode: 'strict', onProgress: (p) => bar.update(p.bytes, p.done) })
+      recovered = await recover(files, dir, { mode: 'strict', onProgress: (p) => bar.update(p.bytes, p.items) })
     } catch (err) {
       if (err instanceof CorruptionError) {
         throw new CliError(err.message, 1, `'islab repair ${dir}' keeps the valid part of the log; then run 'islab ${command}' again.`)

@@ -35,6 +35,7 @@ import type { Metrics, PhysicsView } from '../physics/index.js'
 import type { Tier } from '../state/entry.js'
 import type { Durability, OpenOptions, ResolvedOptions } from './options.js'
 import { resolveOptions } from './options.js'
+import { checkMethodOptions, show } from './optionNames.js'
 import { flushBeforeExit } from './exitHook.js'
 import { openDir } from './openDir.js'
 
@@ -309,10 +310,11 @@ export class Database extends EventEmitter {
       this.assertWritable()
       assertValidKey(key)
       bytes = encodeValue(value)
+      if (opts !== undefined) checkMethodOptions('put', opts, WRITE_OPTIONS)
       ifSeq = opts?.ifSeq
       if (ifSeq !== undefined) assertSeqOption(ifSeq)
       tier = opts?.tier
-      if (tier !== undefined && tier !== 'hot' && tier !== 'warm' && tier !== 'cold') throw new InvalidOptionError(`tier must be 'hot', 'warm' or 'cold', not ${String(tier)}`)
+      if (tier !== undefined && tier !== 'hot' && tier !== 'warm' && tier !== 'cold') throw new InvalidOptionError(`tier must be 'hot', 'warm' or 'cold', not ${show(tier)}`)
     } catch (err) {
       return Promise.reject(err)
     }
@@ -326,6 +328,7 @@ export class Database extends EventEmitter {
     try {
       this.assertWritable()
       assertValidKey(key)
+      if (opts !== undefined) checkMethodOptions('delete', opts, WRITE_OPTIONS)
       ifSeq = opts?.ifSeq
       if (ifSeq !== undefined) assertSeqOption(ifSeq)
     } catch (err) {
@@ -349,6 +352,7 @@ export class Database extends EventEmitter {
         if (op.type !== 'put' && op.type !== 'del') {
           throw new InvalidBatchError(`op ${i} has type ${JSON.stringify(op.type)}`)
         }
+        checkMethodOptions(`batch op ${i}`, op, op.type === 'put' ? BATCH_PUT_FIELDS : BATCH_DEL_FIELDS)
         assertValidKey(op.key)
         if (op.type === 'put') {
           if (!('value' in op)) throw new InvalidBatchError(`op ${i} (put) has no value`)
@@ -453,6 +457,7 @@ export class Database extends EventEmitter {
    */
   changes<V = unknown>(opts: ChangesOptions = {}): ChangeStream<V> {
     if (this.closed) throw new ClosedError()
+    checkMethodOptions('changes', opts, CHANGES_OPTIONS)
     if (opts.since !== undefined) assertSeqOption(opts.since, 'since')
     const o = this.options
     return new ChangeStream<V>(
@@ -479,6 +484,7 @@ export class Database extends EventEmitter {
     try {
       if (this.closed) throw new ClosedError()
       assertValidKey(key)
+      checkAsOf(at, this.seq)
     } catch (err) {
       return Promise.reject(err)
     }
@@ -495,6 +501,7 @@ export class Database extends EventEmitter {
   history<V = unknown>(key: string, opts: HistoryOptions = {}): KeyHistory<V> {
     if (this.closed) throw new ClosedError()
     assertValidKey(key)
+    checkMethodOptions('history', opts, HISTORY_OPTIONS)
     return new KeyHistory<V>(this.historyIndex(), this.historySource(), key, opts)
   }
 
@@ -521,6 +528,7 @@ export class Database extends EventEmitter {
    */
   range<V = unknown>(opts: RangeOptions = {}): RangeRead<V> {
     if (this.closed) throw new ClosedError()
+    checkMethodOptions('range', opts, RANGE_OPTIONS)
     return new RangeRead<V>(this.state.orderedIndex().snapshotAsOfNow(), opts)
   }
 
@@ -646,6 +654,34 @@ function failureInfo(f: WriteFailure | undefined): FailureInfo | undefined {
 
 function assertSeqOption(seq: unknown, name = 'ifSeq'): void {
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
-    throw new InvalidOptionError(`${name} must be a non-negative integer sequence number, not ${String(seq)}`)
+    throw new InvalidOptionError(`${name} must be a non-negative integer sequence number, not ${show(seq)}`)
   }
 }
+
+// The names each method's options may have (checked: a misspelt one is an error, see optionNames.ts).
+const WRITE_OPTIONS = ['ifSeq', 'tier'] as const satisfies readonly (keyof WriteOptions)[]
+const BATCH_PUT_FIELDS = ['type', 'key', 'value', 'ifSeq'] as const
+const BATCH_DEL_FIELDS = ['type', 'key', 'ifSeq'] as const
+const CHANGES_OPTIONS = ['since', 'prefix', 'keys', 'live', 'durableOnly'] as const satisfies readonly (keyof ChangesOptions)[]
+const HISTORY_OPTIONS = ['from', 'to', 'limit', 'reverse'] as const satisfies readonly (keyof HistoryOptions)[]
+const RANGE_OPTIONS = ['gte', 'gt', 'lte', 'lt', 'prefix', 'limit', 'reverse'] as const satisfies readonly (keyof RangeOptions)[]
+
+/** getAt's point: exactly one of `seq` (not past the current seq) or `time`. */
+function checkAsOf(at: unknown, current: number): void {
+  checkMethodOptions('getAt', at, ['seq', 'time'])
+  const a = at as { seq?: unknown; time?: unknown }
+  if ((a.seq === undefined) === (a.time === undefined)) throw new InvalidOptionError('getAt: give exactly one of { seq } or { time }')
+  if (typeof a.seq === 'number' && a.seq > current) {
+    throw new InvalidOptionError(`getAt: seq ${a.seq} is after the current seq ${current}; the past goes up to db.seq`)
+  }
+}
+
+// Every option name of each method is listed above (a new option fails to compile until it is).
+type Exactly<L extends string, K> = [Exclude<K, L>] extends [never] ? true : never
+const _listed: [
+  Exactly<(typeof WRITE_OPTIONS)[number], keyof WriteOptions>,
+  Exactly<(typeof CHANGES_OPTIONS)[number], keyof ChangesOptions>,
+  Exactly<(typeof HISTORY_OPTIONS)[number], keyof HistoryOptions>,
+  Exactly<(typeof RANGE_OPTIONS)[number], keyof RangeOptions>,
+] = [true, true, true, true]
+void _listed

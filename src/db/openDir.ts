@@ -7,6 +7,7 @@ import { acquireDirLock } from '../io/dirLock.js'
 import type { DirLock } from '../io/dirLock.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { parseSegmentName } from '../wal/format.js'
+import { MANIFEST_FILE } from '../wal/manifest.js'
 
 export interface DirOptions {
   createIfMissing: boolean
@@ -34,9 +35,12 @@ export function openDir(files: FileLayer, dir: string, o: DirOptions): DirLock {
   return lock
 }
 
-/** A database is there when the directory holds a WAL segment or a checkpoint. */
+/**
+ * A database is there when the directory holds a WAL segment, a checkpoint or a MANIFEST (which
+ * every open writes: a database opened once and never written to exists too, as in LevelDB).
+ */
 function holdsDatabase(files: FileLayer, dir: string): boolean {
-  return files.list(dir).some((n) => parseSegmentName(n) !== undefined || parseCheckpointName(n) !== undefined)
+  return files.list(dir).some((n) => n === MANIFEST_FILE || parseSegmentName(n) !== undefined || parseCheckpointName(n) !== undefined)
 }
 
 /** The coded error for a failure to ready `dir`; IslabErrors pass through. */

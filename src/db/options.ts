@@ -1,6 +1,7 @@
 // Options users pass to open(), with defaults applied and every value checked.
 import v8 from 'node:v8'
 import { InvalidOptionError } from '../errors.js'
+import { checkNames, show } from './optionNames.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { nodeFileLayer } from '../io/nodeFileLayer.js'
 import { EntanglementRules, MAX_PARTNERS, resolvePhysics } from '../physics/index.js'
@@ -197,27 +198,15 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
 function positiveInt(name: string, v: unknown, dflt: number, zeroOk = false): number {
   if (v === undefined) return dflt
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < (zeroOk ? 0 : 1)) {
-    throw new InvalidOptionError(`${name} must be a ${zeroOk ? 'non-negative' : 'positive'} integer, not ${String(v)}`)
+    throw new InvalidOptionError(`${name} must be a ${zeroOk ? 'non-negative' : 'positive'} integer, not ${show(v)}`)
   }
   return v
 }
 
 function flag(name: string, v: unknown, dflt: boolean): boolean {
   if (v === undefined) return dflt
-  if (typeof v !== 'boolean') throw new InvalidOptionError(`${name} must be true or false, not ${String(v)}`)
+  if (typeof v !== 'boolean') throw new InvalidOptionError(`${name} must be true or false, not ${show(v)}`)
   return v
-}
-
-/** Rejects the names of `obj` not in `known`, suggesting the nearest known one. */
-function checkNames(obj: object, known: readonly string[], where: string): void {
-  for (const name of Object.keys(obj)) {
-    if (known.includes(name)) continue
-    const near = nearest(name, known)
-    throw new InvalidOptionError(
-      `unknown option '${where}${name}'${near === undefined ? '' : ` (did you mean '${where}${near}'?)`}; ` +
-        `the options${where === '' ? '' : ` of ${where.slice(0, -1)}`} are ${known.join(', ')}`,
-    )
-  }
 }
 
 /** The nested option objects: checkpoint, history, memory, physics (and its wormholes, demon), rules. */
@@ -238,33 +227,4 @@ function checkNested(o: OpenOptions): void {
       if (isObject(r)) checkNames(r, RULE_NAMES, `entanglement[${i}].`)
     })
   }
-}
-
-/** The known name within edit distance 2 of `name` (or a third of its length), if any. */
-function nearest(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
-  for (const k of known) {
-    const d = editDistance(name.toLowerCase(), k.toLowerCase())
-    if (d < bestDistance) {
-      best = k
-      bestDistance = d
-    }
-  }
-  return best
-}
-
-/** Levenshtein distance, with a swap of two neighbours counting as one edit (Damerau). */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)])
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1)
-      d[i]![j] = v
-    }
-  }
-  return d[a.length]![b.length]!
 }

@@ -62,7 +62,7 @@ export async function materialize(files: FileLayer, dir: string, opts: Materiali
         files,
         cp.path,
         (raw, n, pos, nums) => candidate.loadMany(raw, n, pos, nums),
-        (p) => opts.onProgress?.({ phase: 'checkpoint', ...p }),
+        (p) => opts.onProgress?.({ phase: 'checkpoint', ...p, items: p.done }),
         cp.seq,
         (n) => candidate.reserve(n),
       )

@@ -29,11 +29,17 @@ import type { WalTail } from '../wal/walWriter.js'
 
 export type RecoveryMode = 'strict' | 'point-in-time'
 
+/**
+ * How far recovery is, often enough for a progress bar: `done` of `total` in one unit per phase
+ * (keys of the checkpoint; bytes of the WAL, whose event count is not known ahead), `bytes` read
+ * in the phase, and `items` done (keys loaded, events replayed).
+ */
 export interface RecoveryProgress {
   phase: 'checkpoint' | 'wal'
   done: number
   total: number
   bytes: number
+  items: number
 }
 
 export interface RecoveryReport {
@@ -115,7 +121,7 @@ export async function recover(files: FileLayer, dir: string, opts: RecoverOption
         cp.path,
         (raw, n, pos, nums) => candidate.loadMany(raw, n, pos, nums),
         () => candidate.settleLoad(),
-        (p) => opts.onProgress?.({ phase: 'checkpoint', ...p }),
+        (p) => opts.onProgress?.({ phase: 'checkpoint', ...p, items: p.done }),
         cp.seq,
         (n) => candidate.reserve(n),
       )

@@ -74,6 +74,6 @@ export class StateLoader implements RecordSink {
   }
 
   private report(bytes: number): void {
-    this.onProgress?.({ phase: 'wal', done: this.events, total: this.walTotal, bytes })
+    this.onProgress?.({ phase: 'wal', done: bytes, total: this.walTotal, bytes, items: this.events })
   }
 }

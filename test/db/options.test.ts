@@ -154,3 +154,48 @@ describe('process hook', () => {
     await Promise.all(dbs.map((db) => db.close()))
   })
 })
+
+describe('method options (new-user review of issue 15)', () => {
+  it('rejects a misspelt option of every method, with a did-you-mean, and writes nothing', async () => {
+    const db = await open({ dir: tmpDir(), durability: 'sync', physics: false, checkpoint: false })
+    await db.put('a', 1)
+    const reject = async (p: Promise<unknown> | (() => unknown), near: string) => {
+      const err = await (typeof p === 'function' ? Promise.resolve().then(p) : p).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'ISLAB_INVALID_OPTION' })
+      expect((err as Error).message).toContain(`did you mean '${near}'?`)
+    }
+    // A skipped ifSeq would skip the concurrency check it asked for.
+    await reject(db.put('a', 2, { ifseq: 99 } as never), 'ifSeq')
+    await reject(db.delete('a', { ifSq: 1 } as never), 'ifSeq')
+    await reject(db.batch([{ type: 'put', key: 'a', value: 3, ifseq: 1 } as never]), 'ifSeq')
+    await reject(() => db.range({ prefx: 'zz' } as never), 'prefix')
+    await reject(() => db.history('a', { revers: true } as never), 'reverse')
+    await reject(() => db.changes({ sinc: 0 } as never), 'since')
+    await reject(db.getAt('a', { seq: 1, tme: 5 } as never), 'time')
+    await reject(db.getAt('a', { sq: 1 } as never), 'seq')
+    await expect(db.getAt('a', { sequence: 1 } as never)).rejects.toMatchObject({ message: expect.stringMatching(/unknown option 'sequence'.*its options are seq, time/) })
+    expect(db.seq).toBe(1)
+    expect(db.get('a')).toBe(1)
+    await db.close()
+  })
+
+  it('rejects getAt of a seq after db.seq, as changes() does a since past it', async () => {
+    const db = await open({ dir: tmpDir(), physics: false, checkpoint: false })
+    await db.put('a', 1)
+    await expect(db.getAt('a', { seq: 5 })).rejects.toMatchObject({ code: 'ISLAB_INVALID_OPTION', message: expect.stringMatching(/after the current seq 1/) })
+    await expect(db.getAt('a', { seq: 1 })).resolves.toBe(1)
+    await db.close()
+  })
+
+  it('quotes a string where a number was expected', () => {
+    expect(() => resolveOptions({ syncIntervalMs: '100' as never })).toThrow(/not "100"/)
+  })
+
+  it('counts a database opened once and never written to as existing (createIfMissing: false)', async () => {
+    const dir = tmpDir()
+    await (await open({ dir })).close()
+    const again = await open({ dir, createIfMissing: false })
+    await again.close()
+    await expect(open({ dir, errorIfExists: true })).rejects.toMatchObject({ code: 'ISLAB_EXISTS' })
+  })
+})

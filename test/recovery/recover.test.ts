@@ -108,3 +108,17 @@ describe.each(['binary', 'json'] as const)('recovery (%s)', (format) => {
     await again.close()
   })
 })
+
+describe('recovery progress', () => {
+  it('reports done and total in one unit per phase (WAL: bytes), and the events replayed as items', async () => {
+    const dir = await writeLog('binary', 300, 4096)
+    const seen: { phase: string; done: number; total: number; items: number }[] = []
+    const db = await open({ dir, physics: false, checkpoint: false, onProgress: (p) => seen.push(p) })
+    const wal = seen.filter((p) => p.phase === 'wal')
+    expect(wal.length).toBeGreaterThan(0)
+    for (const p of wal) expect(p.done).toBeLessThanOrEqual(p.total)
+    expect(wal.at(-1)!.done).toBe(wal.at(-1)!.total)
+    expect(wal.at(-1)!.items).toBe(300)
+    await db.close()
+  })
+})

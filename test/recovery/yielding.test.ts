@@ -32,7 +32,7 @@ describe.each(['binary', 'json'] as const)('open() of a long log (%s)', (walForm
       if (ticking) setImmediate(tick)
     }
     setImmediate(tick)
-    db = await open({ dir, fileLayer: files, walFormat, checkpoint: false, physics: false, onProgress: (p) => seen.push(`${p.phase} ${p.done}`) })
+    db = await open({ dir, fileLayer: files, walFormat, checkpoint: false, physics: false, onProgress: (p) => seen.push(`${p.phase} ${p.items}`) })
     ticking = false
     expect(db.seq).toBe(EVENTS)
     expect(db.get('k4999')).toBe(EVENTS - 1)
@@ -64,7 +64,7 @@ describe('open() of a large checkpoint', () => {
       if (ticking) setImmediate(tick)
     }
     setImmediate(tick)
-    db = await open({ dir, fileLayer: files, checkpoint: false, physics: false, onProgress: (p) => seen.push(`${p.phase} ${p.done}`) })
+    db = await open({ dir, fileLayer: files, checkpoint: false, physics: false, onProgress: (p) => seen.push(`${p.phase} ${p.items}`) })
     ticking = false
     expect(db.stats().recovery!.checkpointKeys).toBe(KEYS)
     expect(db.get('k19999')).toBe(19_999)

@@ -70,7 +70,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       materialize(files, dir, {
         toSeq: to.seq,
         toTime: to.time,
-        onProgress: (p) => bar.update(p.phase === 'checkpoint' ? p.bytes : cpBytes + p.bytes, p.done),
+        onProgress: (p) => bar.update(p.phase === 'checkpoint' ? p.bytes : cpBytes + p.bytes, p.items),
       }),
     )
   } catch (err) {

@@ -62,7 +62,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   let unbuildable: string | undefined
   try {
     m = await retryIfVanished(() =>
-      materialize(files, dir, { onProgress: (p) => bar.update(p.phase === 'checkpoint' ? p.bytes : (cps[0]?.size ?? 0) + p.bytes, p.done) }),
+      materialize(files, dir, { onProgress: (p) => bar.update(p.phase === 'checkpoint' ? p.bytes : (cps[0]?.size ?? 0) + p.bytes, p.items) }),
     )
   } catch (err) {
     if (!(err instanceof HistoryGoneError)) throw err
