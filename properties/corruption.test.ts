@@ -398,7 +398,7 @@ describe('corruption: one flipped byte in a WAL segment or a checkpoint', () => 
           throw err
         }
       }),
-      { numRuns: NUM_RUNS },
+      { numRuns: NUM_RUNS, ...(process.env.ISLAB_SEED ? { seed: Number(process.env.ISLAB_SEED), path: process.env.ISLAB_PATH } : {}) },
     )
     console.log('corruption cases by expected outcome:', JSON.stringify(seen))
     // Every kind of damage was exercised.

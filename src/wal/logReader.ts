@@ -223,7 +223,7 @@ export class LogReader {
           this.nextSeq = this.posSeq
         }
         if (scan.damage !== undefined) {
-          const r = await this.damaged(scan.damage)
+          const r = await this.damaged()
           if (r === 'again') continue
           return r
         }
@@ -446,17 +446,16 @@ export class LogReader {
   }
 
   /** The decoder stopped at damage: classify it over the rest of the file, then ask the reporter. */
-  private async damaged(d: SegmentDamage): Promise<ReadEnd | 'again'> {
+  private async damaged(): Promise<ReadEnd | 'again'> {
     const seg = this.seg!
-    let damage = d
     const size = this.sizeOf(seg.path)
-    if (this.bufStart + this.buf.length < size) {
-      await this.fill(size - this.bufStart - this.buf.length)
-      const again = scanRecords(this.buf, this.header!, skip, { resume: { offset: this.pos, seq: this.posSeq }, limit: 1 })
-      if (again.damage === undefined || again.damage.offset !== this.pos) return 'again' // it changed under us: look again
-      damage = again.damage
-    }
-    return this.report(this.damageProblem(damage, this.isLast(seg.firstSeq)))
+    if (this.bufStart + this.buf.length < size) await this.fill(size - this.bufStart - this.buf.length)
+    // Judged again over every byte to the end of the file: the decoder saw only whole records as
+    // their (maybe damaged) lengths framed them, and a later commit's marked record may lie past
+    // what it was given.
+    const again = scanRecords(this.buf, this.header!, skip, { resume: { offset: this.pos, seq: this.posSeq }, limit: 1 })
+    if (again.damage === undefined || again.damage.offset !== this.pos) return 'again' // it changed under us: look again
+    return this.report(this.damageProblem(again.damage, this.isLast(seg.firstSeq)))
   }
 
   private damageProblem(d: SegmentDamage, lastSegment: boolean): LogProblem {

@@ -122,3 +122,17 @@ describe('recovery progress', () => {
     await db.close()
   })
 })
+
+describe('damage to a record length in the newest segment', () => {
+  it('is corruption when later commits follow it, though the damaged length frames the bytes after it wrongly', async () => {
+    const dir = await writeLog('binary', 40, 1024, true)
+    const seg = segments(dir).at(-1)!
+    const bytes = fs.readFileSync(seg)
+    expect(bytes.length).toBeGreaterThan(120)
+    // The first record's length, right after the 32-byte header: off by one, it frames the next
+    // record wrongly, so the bytes the decoder is handed end before any later (marked) record.
+    bytes[32]! ^= 1
+    fs.writeFileSync(seg, bytes)
+    await expect(open({ dir })).rejects.toMatchObject({ code: 'ISLAB_CORRUPTION', offset: 32 })
+  })
+})
