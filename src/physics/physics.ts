@@ -186,6 +186,10 @@ const COUNT_MASK = 2 ** 30 - 1
 const MIN_SHARE_MASK = BURST * 1024 - 1
 const NO_LINKS: readonly Link[] = Object.freeze([])
 const EXTENSION = 'islab.physics'
+/** Saved masses up to this many keys are restored within open(); more, in slices after it. */
+const SYNC_RESTORE_KEYS = 20_000
+/** Keys restored per slice (~10–30 ms of work each). */
+const RESTORE_SLICE_KEYS = 10_000
 const packr = new Packr({ useRecords: false })
 /** An evaporation pass looks at most this many entries of the state. */
 const EVAPORATE_LOOK = 8192
@@ -244,6 +248,8 @@ export class Physics implements EntryShaper, StateReader {
   private sweptAt = 0
   private ticks = 0
   private rewarm: string[] = []
+  /** stop() was called: background work (a restore in slices) ends. */
+  private stopped = false
   private timer: NodeJS.Timeout | undefined
   private readonly subs: Subscription[] = []
 
@@ -716,23 +722,46 @@ export class Physics implements EntryShaper, StateReader {
     const keys = saved.keys as unknown[]
     const masses = saved.masses as unknown[]
     const order: [string, number][] = []
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]
-      const m = masses[i]
-      if (typeof k !== 'string' || typeof m !== 'number') continue
-      const e = this.state.get(k) as TieredEntry | undefined
-      if (e === undefined) continue
-      e.mass = this.clock.units(m)
-      order.push([k, m])
+    const restore = (from: number, to: number): void => {
+      for (let i = from; i < to; i++) {
+        const k = keys[i]
+        const m = masses[i]
+        if (typeof k !== 'string' || typeof m !== 'number') continue
+        const e = this.state.get(k) as TieredEntry | undefined
+        if (e === undefined) continue
+        e.mass = this.clock.units(m)
+        order.push([k, m])
+      }
     }
-    // Rewarm lightest-last, so pop() takes the heaviest first.
-    order.sort((a, b) => a[1] - b[1])
-    this.rewarm = order.map((o) => o[0])
-    if (this.wormholes !== undefined && saved.wormholes instanceof Uint8Array) this.relink(this.wormholes.load(saved.wormholes))
-    if (this.demon !== undefined && typeof saved.demon === 'object' && saved.demon !== null) this.demon.restore(saved.demon as Partial<DemonState>)
+    const finish = (): void => {
+      // Rewarm lightest-last, so pop() takes the heaviest first.
+      order.sort((a, b) => a[1] - b[1])
+      this.rewarm = order.map((o) => o[0])
+      if (this.wormholes !== undefined && saved.wormholes instanceof Uint8Array) this.relink(this.wormholes.load(saved.wormholes))
+      if (this.demon !== undefined && typeof saved.demon === 'object' && saved.demon !== null) this.demon.restore(saved.demon as Partial<DemonState>)
+    }
+    if (keys.length <= SYNC_RESTORE_KEYS) {
+      restore(0, keys.length)
+      finish()
+      return
+    }
+    // Restoring a mass brings its key out of the base table into the Map (~2 µs a key): for
+    // hundreds of thousands of keys, open() would block the event loop for half a second. So it
+    // goes on in slices after open() returns; until a key's slice runs, its mass starts cold.
+    let next = 0
+    const slice = (): void => {
+      if (this.stopped) return
+      const end = Math.min(keys.length, next + RESTORE_SLICE_KEYS)
+      restore(next, end)
+      next = end
+      if (next < keys.length) setImmediate(slice)
+      else finish()
+    }
+    setImmediate(slice)
   }
 
   stop(): void {
+    this.stopped = true
     if (this.timer !== undefined) clearInterval(this.timer)
     this.timer = undefined
     for (const s of this.subs) s.unsubscribe()

@@ -10,31 +10,9 @@ import type { WalEvent } from '../../src/events/types.js'
 import type { FileLayer } from '../../src/io/fileLayer.js'
 import { nodeFileLayer } from '../../src/io/nodeFileLayer.js'
 import { FollowWriter, LogReader } from '../../src/wal/logReader.js'
+import { countingLayer } from '../helpers/countingLayer.js'
 import { tmpDir } from '../helpers/tmpdir.js'
 
-/** nodeFileLayer, counting the bytes handed out by readRange, readIntoAsync and readFile. */
-function countingLayer(): { files: FileLayer; bytesRead: () => number } {
-  let n = 0
-  const files: FileLayer = {
-    ...nodeFileLayer,
-    async readIntoAsync(p, position, target, at, length) {
-      const got = await nodeFileLayer.readIntoAsync(p, position, target, at, length)
-      n += got
-      return got
-    },
-    readRange(p, offset, length) {
-      const b = nodeFileLayer.readRange(p, offset, length)
-      n += b.length
-      return b
-    },
-    readFile(p) {
-      const b = nodeFileLayer.readFile(p)
-      n += b.length
-      return b
-    },
-  }
-  return { files, bytesRead: () => n }
-}
 
 function segmentFiles(dir: string): string[] {
   return fs
