@@ -375,6 +375,10 @@ export class Database extends EventEmitter {
   get<V = unknown>(key: string): V | undefined {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
+    // A key in the Map (every key once read or written) takes the short way, small enough to be
+    // inlined into the caller's loop; keys still in the base table go through state.read.
+    const e = this.state.entries.get(key)
+    if (e !== undefined) return (this.physics_ === undefined ? e.value() : this.physics_.read(e, key)) as V
     return this.state.read(key, this.physics_) as V | undefined
   }
 
