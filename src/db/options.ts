@@ -36,9 +36,9 @@ export interface OpenOptions {
    * Automatic checkpoints: every `intervalMs` (default 300000) and after `walBytes` of new WAL
    * (default 128 MiB), keeping the newest `keep` (default 3). `false` turns both triggers off;
    * db.checkpoint() still works, as does `{ auto: false }` (which keeps `keep` for manual checkpoints).
-   * `onClose` (default 10000, `false` when triggers are off): close() writes a checkpoint when at
-   * least this many events were logged since the newest one, so the next open loads it instead of
-   * replaying them; `false` never does.
+   * `onClose` (default `false`): close() writes a checkpoint when at least this many events were
+   * logged since the newest one, so the next open loads it instead of replaying them. Off by
+   * default: at 200k keys it made close() take ~1 s, more than the replay it saves (bench/RESULTS.md).
    */
   checkpoint?: false | { intervalMs?: number; keep?: number; walBytes?: number; auto?: boolean; onClose?: number | false }
   /**
@@ -181,10 +181,8 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
         o.checkpoint === false || cp.onClose === false
           ? false
           : cp.onClose === undefined
-            ? cp.auto === false
-              ? false
-              : 10_000
-            : positiveInt('checkpoint.onClose', cp.onClose, 10_000, true),
+            ? false
+            : positiveInt('checkpoint.onClose', cp.onClose, 0, true),
     },
     durability,
     walFormat,

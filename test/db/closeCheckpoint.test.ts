@@ -26,7 +26,7 @@ describe('checkpoint on close', () => {
     await db.close()
   })
 
-  it('does not with onClose: false, with checkpoint: false, or below the default of 10000 events', async () => {
+  it('does not with onClose: false, with checkpoint: false, or by default', async () => {
     for (const checkpoint of [{ onClose: false as const }, false as const, undefined]) {
       const dir = tmpDir()
       const db = await open({ dir, checkpoint })
