@@ -8,13 +8,12 @@
 //  (c) be exactly the model's state after some prefix of the writes;
 //  (d) continue the sequence from there.
 import fc from 'fast-check'
-import { isDeepStrictEqual } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { forgetLockForCrashTest } from '../src/io/dirLock.js'
 import { open } from '../src/index.js'
 import type { Database } from '../src/index.js'
 import { SimFileLayer } from '../test/helpers/simFileLayer.js'
-import { issue, modelAfter } from './fixtures/simOps.js'
+import { expectModelPrefix, issue } from './fixtures/simOps.js'
 import type { Op } from './fixtures/simOps.js'
 import type { PageTear } from '../test/helpers/simFileLayer.js'
 
@@ -86,10 +85,7 @@ export async function pageCrashRun(ops: Op[], concurrency: number, crash: CrashP
     const n = recovered.seq
     expect(n).toBeLessThanOrEqual(ops.filter((o) => o.t !== 'checkpoint').length)
     expect(n).toBeGreaterThanOrEqual(maxAcked) // (b)
-    const model = modelAfter(ops, n) // (c)
-    expect(recovered.size).toBe(model.size)
-    for (const [k, v] of model) expect(isDeepStrictEqual(recovered.get(k), v)).toBe(true)
-    expect((await recovered.put('after-crash', 1)).seq).toBe(n + 1) // (d)
+    await expectModelPrefix(recovered, ops) // (c), (d)
   } finally {
     await recovered.close()
   }
