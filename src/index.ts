@@ -8,7 +8,7 @@ export function open(options?: OpenOptions): Promise<Database> {
 }
 
 export { Database }
-export type { BatchOp, CheckpointExtension, CheckpointInfo, DatabaseStats, FailureInfo, EntangleOptions, Entry, QuantumRead, WriteOptions } from './db/database.js'
+export type { BatchOp, CheckpointExtension, CheckpointInfo, DatabaseStats, FailureInfo, EntangleOptions, Entry, PutOptions, QuantumRead, WriteOptions } from './db/database.js'
 export type {
   DemonOptions,
   DemonState,
@@ -25,6 +25,7 @@ export type {
 } from './physics/index.js'
 export type { Tier } from './state/entry.js'
 export type { Durability, OpenOptions } from './db/options.js'
+export type { ExpiryOptions } from './db/expiry.js'
 export type { WriteResult } from './pipeline/writeRequest.js'
 export { ChangeStream } from './changes/changeStream.js'
 export type { Change, ChangesOptions } from './changes/changeStream.js'

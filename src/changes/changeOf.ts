@@ -39,7 +39,12 @@ const NONE: never[] = []
 
 function change<V>(seq: number, time: number, op: Op, prev: Entry | undefined): Change<V> {
   const ch: Change<V> = { seq, time, type: op.type, key: op.key }
-  if (op.type === 'put') ch.value = decodeValue(op.value) as V
+  if (op.type === 'put') {
+    ch.value = decodeValue(op.value) as V
+    if (op.expiresAt !== undefined) ch.expiresAt = op.expiresAt
+  } else if (op.expired === true) {
+    ch.expired = true
+  }
   if (prev !== undefined) ch.prev = decodeValue(prev.bytes) as V
   return ch
 }

@@ -19,6 +19,10 @@ export interface Change<V = unknown> {
   value?: V
   /** The value before this change, when known: live changes of writes made while someone watched. */
   prev?: V
+  /** Puts with a deadline: when the new version expires (ms since the epoch). */
+  expiresAt?: number
+  /** Deletes: true when the database wrote it because the key's deadline passed (an expiry). */
+  expired?: true
 }
 
 export interface ChangesOptions {

@@ -8,6 +8,7 @@ import type { FileLayer } from '../io/fileLayer.js'
 import type { BaseView } from '../state/baseTable.js'
 import type { Entry } from '../state/entry.js'
 import { ENTANGLEMENT_EXTENSION } from '../state/entanglements.js'
+import { EXPIRY_EXTENSION } from '../state/deadlines.js'
 import type { MemoryState } from '../state/memoryState.js'
 import { GrowBuffer } from '../wal/recordCodec.js'
 import { writeU64 } from '../wal/format.js'
@@ -36,8 +37,10 @@ export interface Snapshot {
 export function takeSnapshot(state: MemoryState, seq: number, extensions: Snapshot['extensions']): Snapshot {
   const keys = Array.from(state.entries.keys())
   const entries = Array.from(state.entries.values())
-  const exts = extensions.filter((e) => e.name !== ENTANGLEMENT_EXTENSION)
+  const exts = extensions.filter((e) => e.name !== ENTANGLEMENT_EXTENSION && e.name !== EXPIRY_EXTENSION)
   if (state.entanglements.keys > 0) exts.push({ name: ENTANGLEMENT_EXTENSION, data: state.entanglements.encode() })
+  // Deadlines of the versions the snapshot holds (a record whose version was replaced is left out).
+  if (state.deadlines.size > 0) exts.push({ name: EXPIRY_EXTENSION, data: state.deadlines.encode((d) => state.seqOf(d.key) === d.seq) })
   return { seq, time: Date.now(), keys, entries, base: state.baseView(), extensions: exts }
 }
 

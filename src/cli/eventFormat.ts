@@ -1,6 +1,7 @@
 // How `islab dump` and `islab tail` print events. NDJSON, one event per line:
 //   {"seq":7,"time":1764162000000,"iso":"2025-11-26T13:00:00.000Z","type":"put","key":"k","value":<tagged JSON>}
-//   {"seq":8,...,"type":"del","key":"k"}
+//   {"seq":8,...,"type":"del","key":"k"}            (an expiry: "expired":true after the key)
+//   a put with a deadline: ...,"value":<tagged JSON>,"expiresAt":<ms since the epoch>}
 //   {"seq":9,...,"type":"batch","ops":[{"type":"put","key":"a","value":1},{"type":"del","key":"b"}]}
 // or, with --flat, each batch op on its own line with "batch":{"op":i,"ops":n}. Values use the
 // reversible tagged JSON of docs/wal-format.md. Lines are built as bytes straight into the
@@ -97,6 +98,7 @@ export class EventPrinter {
       ascii(out, ',"value":')
       writeTaggedJson(out, ev.value)
     }
+    writeDeadline(out, ev)
     ascii(out, '}\n')
     this.sink.maybeFlush()
   }
@@ -212,6 +214,9 @@ export class EventPrinter {
       this.scratch.reset()
       writeTaggedJson(this.scratch, op.value)
       value = this.scratch.view().toString('utf8')
+      if (op.expiresAt !== undefined) value += ` (expires ${this.iso(op.expiresAt) || op.expiresAt})`
+    } else if (op?.type === 'del' && op.expired === true) {
+      value = '(expired)'
     }
     this.tableRow(ev, type, op?.key, value)
   }
@@ -258,6 +263,16 @@ function writeOp(out: GrowBuffer, op: Op): void {
     out.ensure(16)
     out.pos = putAscii(out.buf, out.pos, ',"value":')
     writeTaggedJson(out, op.value)
+  }
+  writeDeadline(out, op)
+}
+
+/** `,"expiresAt":<ms>` of a put with a deadline, `,"expired":true` of an expiry (docs/wal-format.md). */
+function writeDeadline(out: GrowBuffer, op: Op): void {
+  if (op.type === 'put') {
+    if (op.expiresAt !== undefined) ascii(out, `,"expiresAt":${Number.isFinite(op.expiresAt) ? op.expiresAt : 'null'}`)
+  } else if (op.expired === true) {
+    ascii(out, ',"expired":true')
   }
 }
 

@@ -2,9 +2,9 @@
 // as bytes (a RecordSink) and puts and deletes are printed from them with no event object,
 // key string or value view per record; JSON segments' events (`visit`) and the rare batch and
 // entangle records go through EventPrinter.print as events.
-import type { Op, WalEvent } from '../events/types.js'
+import type { Op, PutOp, WalEvent } from '../events/types.js'
 import type { RecordSink } from '../wal/recordCodec.js'
-import { RECORD_BATCH, RECORD_DEL, RECORD_PUT } from '../wal/format.js'
+import { RECORD_BATCH, RECORD_DEL, RECORD_EXPIRE, RECORD_PUT } from '../wal/format.js'
 import type { EventPrinter } from './eventFormat.js'
 import type { ByteSink } from './output.js'
 
@@ -88,9 +88,21 @@ export class RecordPrinter implements RecordSink {
       this.printer.delRecord(this.seq, this.time, kb, kOff, kLen)
       return
     }
-    const op: Op = { type: 'del', key: kb.toString('utf8', kOff, kOff + kLen) }
+    const key = kb.toString('utf8', kOff, kOff + kLen)
+    const op: Op = this.type === RECORD_EXPIRE ? { type: 'del', key, expired: true } : { type: 'del', key }
     if (this.ops !== undefined) this.ops.push(op)
     else this.pending = { ...op, seq: this.seq, time: this.time }
+  }
+
+  /** Puts with a deadline take the event path (put() above), so the op to complete is the last one. */
+  expires(_kb: Buffer, _kOff: number, _kLen: number, at: number): void {
+    if (!this.printing) return
+    if (this.ops !== undefined) {
+      const i = this.ops.length - 1
+      this.ops[i] = { ...(this.ops[i] as PutOp), expiresAt: at }
+    } else if (this.pending?.type === 'put') {
+      this.pending = { ...this.pending, expiresAt: at }
+    }
   }
 
   entangle(key: string, partners: string[], strength: number): void {

@@ -37,6 +37,7 @@ import type { Durability, OpenOptions, ResolvedOptions } from './options.js'
 import { resolveOptions } from './options.js'
 import { checkMethodOptions, show } from './optionNames.js'
 import { flushBeforeExit } from './exitHook.js'
+import { Expiry } from './expiry.js'
 import { openDir } from './openDir.js'
 
 export interface Entry<V = unknown> {
@@ -44,6 +45,8 @@ export interface Entry<V = unknown> {
   seq: number
   /** Milliseconds since the epoch when the write was sequenced. */
   time: number
+  /** When this version expires (ms since the epoch); absent when it never does. */
+  expiresAt?: number
 }
 
 export interface WriteOptions {
@@ -51,6 +54,17 @@ export interface WriteOptions {
   ifSeq?: number
   /** Physics: the tier the new value starts in ('hot': decoded now, 'cold': compressed now). Default 'warm'. */
   tier?: Tier
+}
+
+/**
+ * A put's options. A deadline — `ttlMs` (ms from the write's own time) or `expiresAt` (ms since the
+ * epoch), not both — makes the version expire: from then on reads treat the key as absent, and an
+ * expiry event (a delete with `expired: true`) is logged. A put without one clears the key's
+ * deadline (as Redis SET without KEEPTTL).
+ */
+export interface PutOptions extends WriteOptions {
+  ttlMs?: number
+  expiresAt?: number
 }
 
 export interface EntangleOptions {
@@ -66,7 +80,7 @@ export interface QuantumRead<V = unknown> {
 }
 
 export type BatchOp =
-  | { type: 'put'; key: string; value: unknown; ifSeq?: number }
+  | { type: 'put'; key: string; value: unknown; ifSeq?: number; ttlMs?: number; expiresAt?: number }
   | { type: 'del'; key: string; ifSeq?: number }
 
 export interface CheckpointInfo extends CheckpointWritten {
@@ -140,6 +154,7 @@ export class Database extends EventEmitter {
   private walBytesAtCheckpoint = 0
   private readonly extensions = new Map<string, CheckpointExtension>()
   private physics_: Physics | undefined
+  private expiry!: Expiry
   private rules!: EntanglementRules
   private extensionData = new Map<string, Uint8Array>()
   private unhookExit: (() => void) | undefined
@@ -173,6 +188,7 @@ export class Database extends EventEmitter {
       this.feed = new ChangeFeed(0, true)
       this.pipeline = buildWritePipeline(this.state, 0, undefined, this.feed, false, this.onWriteFailure)
       this.startPhysics()
+      this.startExpiry()
       return
     }
     this.lock = openDir(o.fileLayer, o.dir, o)
@@ -207,6 +223,8 @@ export class Database extends EventEmitter {
       throw err
     }
     this.startPhysics()
+    // Versions recovered past their deadline are hidden from reads at once; the first sweep logs their expiry.
+    this.startExpiry()
     // Buffered writes still pending when the event loop drains are written before the process exits.
     this.unhookExit = flushBeforeExit(() => void this.committer?.flush().catch(() => undefined))
     if (o.checkpoint.auto) this.startCheckpointTimers()
@@ -217,6 +235,16 @@ export class Database extends EventEmitter {
     if (this.options.physics === false) return
     this.physics_ = new Physics(this.state, this.rules, this.options.physics)
     this.registerCheckpointExtension(this.physics_.checkpointExtension())
+  }
+
+  private startExpiry(): void {
+    this.expiry = new Expiry(this.state, this.options.expiry, (key, seq) => {
+      if (this.closed || this.pipeline.failure !== undefined) return false
+      // A conflict means the key changed after the read or sweep saw it expire: nothing to do.
+      this.submit(WriteRequest.expire(key, seq)).catch(ignore)
+      return true
+    })
+    this.expiry.start()
   }
 
   private startCheckpointTimers(): void {
@@ -293,7 +321,11 @@ export class Database extends EventEmitter {
     return this.pipeline.clock.last
   }
 
-  /** Number of keys. */
+  /**
+   * Number of keys. Like Redis's DBSIZE it may count keys whose deadline passed but whose expiry
+   * event the sweeper has not written yet (at most one sweep interval, unless the backlog
+   * exceeds a sweep's budget); reads never return those.
+   */
   get size(): number {
     return this.state.size
   }
@@ -302,15 +334,19 @@ export class Database extends EventEmitter {
     return !this.closed
   }
 
-  put(key: string, value: unknown, opts?: WriteOptions): Promise<WriteResult> {
+  put(key: string, value: unknown, opts?: PutOptions): Promise<WriteResult> {
     let bytes: Uint8Array
     let ifSeq: number | undefined
     let tier: Tier | undefined
+    let expiring = false
     try {
       this.assertWritable()
       assertValidKey(key)
       bytes = encodeValue(value)
-      if (opts !== undefined) checkMethodOptions('put', opts, WRITE_OPTIONS)
+      if (opts !== undefined) {
+        checkMethodOptions('put', opts, PUT_OPTIONS)
+        expiring = checkDeadline('put', opts)
+      }
       ifSeq = opts?.ifSeq
       if (ifSeq !== undefined) assertSeqOption(ifSeq)
       tier = opts?.tier
@@ -318,7 +354,7 @@ export class Database extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    const p = this.submit(WriteRequest.put(key, bytes, ifSeq))
+    const p = this.submit(expiring ? WriteRequest.putExpiring(key, bytes, ifSeq, opts!.expiresAt, opts!.ttlMs) : WriteRequest.put(key, bytes, ifSeq))
     if (tier !== undefined) this.physics_?.hint(key, tier)
     return p
   }
@@ -341,6 +377,7 @@ export class Database extends EventEmitter {
   batch(ops: readonly BatchOp[]): Promise<WriteResult> {
     let encoded: Op[]
     let conditions: Condition[] | undefined
+    let ttls: (number | undefined)[] | undefined
     try {
       this.assertWritable()
       if (!Array.isArray(ops)) throw new InvalidBatchError('expected an array')
@@ -356,7 +393,13 @@ export class Database extends EventEmitter {
         assertValidKey(op.key)
         if (op.type === 'put') {
           if (!('value' in op)) throw new InvalidBatchError(`op ${i} (put) has no value`)
-          encoded[i] = { type: 'put', key: op.key, value: encodeValue(op.value) }
+          if (checkDeadline(`batch op ${i}`, op)) {
+            // Its own object: assignSeq completes a ttl into expiresAt in place (see resolveTtl).
+            encoded[i] = { type: 'put', key: op.key, value: encodeValue(op.value), expiresAt: op.expiresAt }
+            if (op.ttlMs !== undefined) (ttls ??= new Array<number | undefined>(ops.length))[i] = op.ttlMs
+          } else {
+            encoded[i] = { type: 'put', key: op.key, value: encodeValue(op.value) }
+          }
         } else {
           encoded[i] = { type: 'del', key: op.key }
         }
@@ -368,13 +411,15 @@ export class Database extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    return this.submit(WriteRequest.batch(encoded, conditions))
+    return this.submit(WriteRequest.batch(encoded, conditions, ttls))
   }
 
   /** The current value, synchronously from memory; undefined when absent. */
   get<V = unknown>(key: string): V | undefined {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
+    // Expired versions are absent (lazy expiry); nothing is looked up while no key has a deadline.
+    if (this.state.deadlines.size !== 0 && this.expiry.hidesKey(key)) return undefined
     // A key in the Map (every key once read or written) takes the short way, small enough to be
     // inlined into the caller's loop; keys still in the base table go through state.read.
     const e = this.state.entries.get(key)
@@ -385,7 +430,12 @@ export class Database extends EventEmitter {
   getEntry<V = unknown>(key: string): Entry<V> | undefined {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
-    return this.state.readEntry(key, this.physics_) as Entry<V> | undefined
+    const e = this.state.readEntry(key, this.physics_) as Entry<V> | undefined
+    if (e === undefined || this.state.deadlines.size === 0) return e
+    if (this.expiry.hides(key, e.seq)) return undefined
+    const at = this.state.deadlines.of(key, e.seq)
+    if (at !== undefined) e.expiresAt = at
+    return e
   }
 
   /**
@@ -428,7 +478,9 @@ export class Database extends EventEmitter {
     for (const [p] of partnersOf(key, this.state.entanglements, this.rules)) {
       if (entangled.size >= this.options.maxEntangled) break
       const e = this.state.get(p)
-      if (e !== undefined) entangled.set(p, this.physics_ === undefined ? e.value() : this.physics_.read(e, p))
+      if (e !== undefined && (this.state.deadlines.size === 0 || !this.expiry.hides(p, e.seq))) {
+        entangled.set(p, this.physics_ === undefined ? e.value() : this.physics_.read(e, p))
+      }
     }
     return { value, entangled }
   }
@@ -451,6 +503,7 @@ export class Database extends EventEmitter {
   has(key: string): boolean {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
+    if (this.state.deadlines.size !== 0 && this.expiry.hidesKey(key)) return false
     return this.state.has(key)
   }
 
@@ -533,7 +586,10 @@ export class Database extends EventEmitter {
   range<V = unknown>(opts: RangeOptions = {}): RangeRead<V> {
     if (this.closed) throw new ClosedError()
     checkMethodOptions('range', opts, RANGE_OPTIONS)
-    return new RangeRead<V>(this.state.orderedIndex().snapshotAsOfNow(), opts)
+    // Versions expired as of this call are left out, as the writes after it are.
+    const now = Date.now()
+    const hidden = this.state.deadlines.size === 0 ? undefined : (k: string, seq: number): boolean => this.expiry.hides(k, seq, now)
+    return new RangeRead<V>(this.state.orderedIndex().snapshotAsOfNow(), opts, hidden)
   }
 
   /**
@@ -577,6 +633,7 @@ export class Database extends EventEmitter {
   private async shutdown(): Promise<void> {
     this.unhookExit?.()
     this.physics_?.stop()
+    this.expiry.stop()
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer)
     let flushError: unknown
     let releaseError: unknown
@@ -656,6 +713,29 @@ function failureInfo(f: WriteFailure | undefined): FailureInfo | undefined {
   return { code: f.code, message: f.message, lostFromSeq: f.lostFromSeq, lostToSeq: f.lostToSeq, outcomeUnknown: f.outcomeUnknown }
 }
 
+function ignore(): void {}
+
+/**
+ * Checks a put's deadline options; true when it has one. Both, or a value that is not a finite
+ * non-negative number, is ISLAB_INVALID_OPTION (before anything is logged).
+ */
+function checkDeadline(where: string, o: { ttlMs?: unknown; expiresAt?: unknown }): boolean {
+  const { ttlMs, expiresAt } = o
+  if (ttlMs === undefined && expiresAt === undefined) return false
+  if (ttlMs !== undefined && expiresAt !== undefined) {
+    throw new InvalidOptionError(`${where}: give either ttlMs (ms from now) or expiresAt (ms since the epoch), not both`)
+  }
+  if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0)) {
+    throw new InvalidOptionError(`${where}: ttlMs must be a finite number of milliseconds ≥ 0, not ${show(ttlMs)}; leave it out for a key that never expires`)
+  }
+  if (expiresAt !== undefined && (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt) || expiresAt < 0)) {
+    throw new InvalidOptionError(
+      `${where}: expiresAt must be a finite time in milliseconds since the epoch (e.g. Date.now() + 60000), not ${show(expiresAt)}; leave it out for a key that never expires`,
+    )
+  }
+  return true
+}
+
 function assertSeqOption(seq: unknown, name = 'ifSeq'): void {
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
     throw new InvalidOptionError(`${name} must be a non-negative integer sequence number, not ${show(seq)}`)
@@ -664,7 +744,8 @@ function assertSeqOption(seq: unknown, name = 'ifSeq'): void {
 
 // The names each method's options may have (checked: a misspelt one is an error, see optionNames.ts).
 const WRITE_OPTIONS = ['ifSeq', 'tier'] as const satisfies readonly (keyof WriteOptions)[]
-const BATCH_PUT_FIELDS = ['type', 'key', 'value', 'ifSeq'] as const
+const PUT_OPTIONS = ['ifSeq', 'tier', 'ttlMs', 'expiresAt'] as const satisfies readonly (keyof PutOptions)[]
+const BATCH_PUT_FIELDS = ['type', 'key', 'value', 'ifSeq', 'ttlMs', 'expiresAt'] as const
 const BATCH_DEL_FIELDS = ['type', 'key', 'ifSeq'] as const
 const CHANGES_OPTIONS = ['since', 'prefix', 'keys', 'live', 'durableOnly'] as const satisfies readonly (keyof ChangesOptions)[]
 const HISTORY_OPTIONS = ['from', 'to', 'limit', 'reverse'] as const satisfies readonly (keyof HistoryOptions)[]
@@ -684,8 +765,9 @@ function checkAsOf(at: unknown, current: number): void {
 type Exactly<L extends string, K> = [Exclude<K, L>] extends [never] ? true : never
 const _listed: [
   Exactly<(typeof WRITE_OPTIONS)[number], keyof WriteOptions>,
+  Exactly<(typeof PUT_OPTIONS)[number], keyof PutOptions>,
   Exactly<(typeof CHANGES_OPTIONS)[number], keyof ChangesOptions>,
   Exactly<(typeof HISTORY_OPTIONS)[number], keyof HistoryOptions>,
   Exactly<(typeof RANGE_OPTIONS)[number], keyof RangeOptions>,
-] = [true, true, true, true]
+] = [true, true, true, true, true]
 void _listed

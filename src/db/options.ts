@@ -10,6 +10,7 @@ import { DEFAULT_WORMHOLE_OPTIONS } from '../physics/wormholes.js'
 import type { EntanglementRule, MemoryOptions, PhysicsConfig, PhysicsOptions } from '../physics/index.js'
 import type { RecoveryMode, RecoveryProgress } from '../recovery/recover.js'
 import type { WalFormat } from '../wal/format.js'
+import type { ExpiryOptions, ResolvedExpiryOptions } from './expiry.js'
 
 export type Durability = 'sync' | 'buffered' | 'memory'
 
@@ -64,6 +65,12 @@ export interface OpenOptions {
   entanglement?: EntanglementRule[]
   /** quantumGet returns at most this many partners (1–10). Default 10. */
   maxEntangled?: number
+  /**
+   * Active expiry of keys written with a deadline (put's `ttlMs`/`expiresAt`): every
+   * `sweepIntervalMs` (default 100) the sweeper expires due keys for at most `sweepBudgetMs`
+   * (default 10). Reads never return an expired key, swept or not.
+   */
+  expiry?: ExpiryOptions
 }
 
 /** Every name open() accepts; a name not here is a typo and rejected (with a suggestion). */
@@ -85,6 +92,7 @@ const OPEN_OPTION_NAMES = [
   'memory',
   'entanglement',
   'maxEntangled',
+  'expiry',
 ] as const
 // Compile-time: an option added to OpenOptions but not to the list above fails here.
 const allNamed: Exclude<keyof OpenOptions, (typeof OPEN_OPTION_NAMES)[number]> extends never ? true : never = true
@@ -108,6 +116,7 @@ const PHYSICS_NAMES = [
   'packWrites',
 ]
 const RULE_NAMES = ['from', 'to', 'strength']
+const EXPIRY_NAMES = ['sweepIntervalMs', 'sweepBudgetMs'] as const satisfies readonly (keyof ExpiryOptions)[]
 
 export interface ResolvedOptions {
   dir: string
@@ -126,6 +135,7 @@ export interface ResolvedOptions {
   physics: PhysicsConfig | false
   entanglement: EntanglementRule[]
   maxEntangled: number
+  expiry: ResolvedExpiryOptions
 }
 
 export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
@@ -159,6 +169,8 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   }
   const h = o.history ?? {}
   if (typeof h !== 'object' || h === null) throw new InvalidOptionError('history must be an object')
+  const ex = o.expiry ?? {}
+  if (typeof ex !== 'object' || ex === null) throw new InvalidOptionError('expiry must be an object')
   return {
     dir,
     createIfMissing,
@@ -172,6 +184,10 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     physics: resolvePhysics(o.physics, o.memory, Math.floor(v8.getHeapStatistics().heap_size_limit / 8)),
     entanglement: [...entanglement],
     maxEntangled,
+    expiry: {
+      sweepIntervalMs: positiveInt('expiry.sweepIntervalMs', ex.sweepIntervalMs, 100),
+      sweepBudgetMs: positiveInt('expiry.sweepBudgetMs', ex.sweepBudgetMs, 10),
+    },
     checkpoint: {
       auto: o.checkpoint !== false && flag('checkpoint.auto', cp.auto, true),
       intervalMs: positiveInt('checkpoint.intervalMs', cp.intervalMs, 300_000),
@@ -212,6 +228,7 @@ function checkNested(o: OpenOptions): void {
   const isObject = (v: unknown): v is object => typeof v === 'object' && v !== null && !Array.isArray(v)
   if (isObject(o.checkpoint)) checkNames(o.checkpoint, CHECKPOINT_NAMES, 'checkpoint.')
   if (isObject(o.history)) checkNames(o.history, HISTORY_NAMES, 'history.')
+  if (isObject(o.expiry)) checkNames(o.expiry, EXPIRY_NAMES, 'expiry.')
   if (isObject(o.memory)) checkNames(o.memory, MEMORY_NAMES, 'memory.')
   // A resolved physics config (from db.options, for open(db.options)) is accepted as it is.
   if (isObject(o.physics) && !('budget' in o.physics)) {

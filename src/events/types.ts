@@ -8,11 +8,15 @@ export interface PutOp {
   readonly key: string
   /** msgpack encoding of the value (see valueCodec.ts). */
   readonly value: Uint8Array
+  /** When this version expires (ms since the epoch); absent: never. See src/state/deadlines.ts. */
+  readonly expiresAt?: number
 }
 
 export interface DelOp {
   readonly type: 'del'
   readonly key: string
+  /** True for an expiry: the delete the database wrote because the key's deadline passed. */
+  readonly expired?: boolean
 }
 
 export type Op = PutOp | DelOp

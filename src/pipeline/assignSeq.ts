@@ -19,5 +19,23 @@ export function assignSeq(clock: SeqClock): MonoTypeOperatorFunction<WriteReques
     req.seq = ++clock.last
     const now = Date.now()
     req.time = clock.lastTime = now > clock.lastTime ? now : clock.lastTime
+    if (req.ttlMs !== undefined) resolveTtl(req)
   })
+}
+
+/**
+ * A ttl becomes an absolute deadline from the event's own time (not the caller's clock), so the
+ * log holds expiresAt = time + ttlMs exactly. Batch ops were built by the database for this
+ * request alone, so they are completed in place.
+ */
+function resolveTtl(req: WriteRequest): void {
+  const ttl = req.ttlMs!
+  if (typeof ttl === 'number') {
+    req.expiresAt = req.time + ttl
+    return
+  }
+  for (let i = 0; i < ttl.length; i++) {
+    const t = ttl[i]
+    if (t !== undefined) (req.ops[i] as { expiresAt?: number }).expiresAt = req.time + t
+  }
 }

@@ -37,6 +37,15 @@ function captureResolvers(resolve: (r: WriteResult) => void, reject: (err: unkno
 export class WriteRequest {
   seq = 0
   time = 0
+  /** Puts: when this version expires (PutEvent.expiresAt); set from `ttlMs` by assignSeq. */
+  expiresAt: number | undefined = undefined
+  /**
+   * A deadline relative to the event's time, resolved by assignSeq: a put's ttl in ms, or for a
+   * batch one per op (undefined for ops without). Undefined when nothing is relative.
+   */
+  ttlMs: number | readonly (number | undefined)[] | undefined = undefined
+  /** Deletes: an expiry (DelEvent.expired), conditional on the expired version's seq. */
+  expired = false
   /** What applying it replaced; kept until the event is durable so a failed commit can be undone. */
   undo: Undo = undefined
   /** Where the WAL record went (segment first seq, byte offset); -1 before appendToWal or in memory mode. */
@@ -106,12 +115,29 @@ export class WriteRequest {
     return new WriteRequest('put', key, value, NO_OPS, ifSeq === undefined ? undefined : [{ key, ifSeq }])
   }
 
+  /** A put whose version expires at `expiresAt`, or `ttlMs` after the event's time. */
+  static putExpiring(key: string, value: Uint8Array, ifSeq: number | undefined, expiresAt: number | undefined, ttlMs: number | undefined): WriteRequest {
+    const req = WriteRequest.put(key, value, ifSeq)
+    req.expiresAt = expiresAt
+    req.ttlMs = ttlMs
+    return req
+  }
+
+  /** The expiry of version `seq` of `key`: a delete that applies only while the key is still at that seq. */
+  static expire(key: string, seq: number): WriteRequest {
+    const req = WriteRequest.del(key, seq)
+    req.expired = true
+    return req
+  }
+
   static del(key: string, ifSeq: number | undefined): WriteRequest {
     return new WriteRequest('del', key, NO_VALUE, NO_OPS, ifSeq === undefined ? undefined : [{ key, ifSeq }])
   }
 
-  static batch(ops: readonly Op[], conditions: readonly Condition[] | undefined): WriteRequest {
-    return new WriteRequest('batch', '', NO_VALUE, ops, conditions)
+  static batch(ops: readonly Op[], conditions: readonly Condition[] | undefined, ttlMs?: readonly (number | undefined)[]): WriteRequest {
+    const req = new WriteRequest('batch', '', NO_VALUE, ops, conditions)
+    req.ttlMs = ttlMs
+    return req
   }
 
   static entangle(key: string, partners: readonly string[], strength: number): WriteRequest {

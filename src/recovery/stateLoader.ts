@@ -59,6 +59,10 @@ export class StateLoader implements RecordSink {
     this.state.loadPut(kb, kOff, kLen, vb, vOff, vLen, this.seq, this.time!)
   }
 
+  expires(kb: Buffer, kOff: number, kLen: number, at: number): void {
+    this.state.deadlines.set(kb.toString('utf8', kOff, kOff + kLen), this.seq, at)
+  }
+
   del(kb: Buffer, kOff: number, kLen: number): void {
     this.state.loadDel(kb, kOff, kLen)
   }

@@ -15,6 +15,7 @@ import type { BaseView, Inflater } from './baseTable.js'
 import { PlainEntry } from './entry.js'
 import type { Entry } from './entry.js'
 import { OrderedIndex } from './orderedIndex.js'
+import { Deadlines, EXPIRY_EXTENSION } from './deadlines.js'
 
 /** What an event replaced: one slot for put/del, one per op (in order) for a batch, the partner map for entangle. */
 export type Undo = Entry | undefined | (Entry | undefined)[] | EntangleUndo
@@ -60,6 +61,8 @@ export class MemoryState {
   /** Keys touched since the open (and every key written since): key → current entry. */
   readonly entries = new Map<string, Entry>()
   readonly entanglements = new Entanglements()
+  /** Which versions expire when (a record holds only while its seq is the key's current one). */
+  readonly deadlines = new Deadlines()
   /** Keys as recovery loaded them and nothing has touched since. */
   private base = new BaseTable()
   /** Keys in order; exists once a range read has asked for it. */
@@ -129,6 +132,8 @@ export class MemoryState {
   loadCheckpointExtensions(extensions: ReadonlyMap<string, Uint8Array>): void {
     const data = extensions.get(ENTANGLEMENT_EXTENSION)
     if (data !== undefined) this.entanglements.load(data)
+    const expiry = extensions.get(EXPIRY_EXTENSION)
+    if (expiry !== undefined) this.deadlines.load(expiry)
   }
 
   /**
@@ -275,12 +280,16 @@ export class MemoryState {
   }
 
   apply(ev: WalEvent): Undo {
-    if (ev.type === 'put') return this.put(ev.key, ev.seq, ev.time, ev.value)
+    if (ev.type === 'put') {
+      if (ev.expiresAt !== undefined) this.deadlines.set(ev.key, ev.seq, ev.expiresAt)
+      return this.put(ev.key, ev.seq, ev.time, ev.value)
+    }
     if (ev.type === 'del') return this.remove(ev.key)
     if (ev.type === 'entangle') return this.entangle(ev.key, ev.partners, ev.strength)
     const undo: (Entry | undefined)[] = new Array(ev.ops.length)
     for (let i = 0; i < ev.ops.length; i++) {
       const op = ev.ops[i]!
+      if (op.type === 'put' && op.expiresAt !== undefined) this.deadlines.set(op.key, ev.seq, op.expiresAt)
       undo[i] = op.type === 'put' ? this.put(op.key, ev.seq, ev.time, op.value) : this.remove(op.key)
     }
     return undo
@@ -301,14 +310,19 @@ export class MemoryState {
     if (ev.type === 'put') {
       if (inBase) this.dropFromBase(ev.key)
       m.set(ev.key, new PlainEntry(ev.seq, ev.time, ev.value))
+      if (ev.expiresAt !== undefined) this.deadlines.set(ev.key, ev.seq, ev.expiresAt)
     } else if (ev.type === 'del') {
       if (inBase) this.dropFromBase(ev.key)
       m.delete(ev.key)
     } else {
       for (const op of ev.ops) {
         if (inBase) this.dropFromBase(op.key)
-        if (op.type === 'put') m.set(op.key, new PlainEntry(ev.seq, ev.time, op.value))
-        else m.delete(op.key)
+        if (op.type === 'put') {
+          m.set(op.key, new PlainEntry(ev.seq, ev.time, op.value))
+          if (op.expiresAt !== undefined) this.deadlines.set(op.key, ev.seq, op.expiresAt)
+        } else {
+          m.delete(op.key)
+        }
       }
     }
   }

@@ -31,6 +31,8 @@ export class RangeRead<V = unknown> implements AsyncIterable<[string, V]> {
   constructor(
     private readonly snap: IndexSnapshot,
     private readonly opts: RangeOptions,
+    /** Leaves a pair out (expired versions): given the key and its entry's seq. */
+    private readonly hidden?: (key: string, seq: number) => boolean,
   ) {
     for (const b of ['gte', 'gt', 'lte', 'lt', 'prefix'] as const) {
       if (opts[b] !== undefined && typeof opts[b] !== 'string') throw new InvalidOptionError(`range: ${b} must be a string`)
@@ -62,6 +64,7 @@ export class RangeRead<V = unknown> implements AsyncIterable<[string, V]> {
   private *walk(tree: OrderedSnapshot): Generator<[string, V]> {
     const { gte, gt, lte, lt, prefix, reverse } = this.opts
     const limit = this.opts.limit ?? Infinity
+    const hidden = this.hidden
     if (limit === 0) return
     const inside = (k: string): boolean =>
       (gte === undefined || k >= gte) &&
@@ -74,7 +77,7 @@ export class RangeRead<V = unknown> implements AsyncIterable<[string, V]> {
       const low = maxOf(gte, gt, prefix)
       for (const [k, e] of tree.entries(low)) {
         if ((lte !== undefined && k > lte) || (lt !== undefined && k >= lt) || (prefix !== undefined && k > prefix && !k.startsWith(prefix))) return
-        if (!inside(k)) continue
+        if (!inside(k) || (hidden !== undefined && hidden(k, e.seq))) continue
         yield [k, e.value() as V]
         if (++n >= limit) return
       }
@@ -82,7 +85,7 @@ export class RangeRead<V = unknown> implements AsyncIterable<[string, V]> {
       const high = minOf(lte, lt, prefix === undefined ? undefined : prefixEnd(prefix))
       for (const [k, e] of tree.entriesReversed(high)) {
         if ((gte !== undefined && k < gte) || (gt !== undefined && k <= gt) || (prefix !== undefined && k < prefix)) return
-        if (!inside(k)) continue
+        if (!inside(k) || (hidden !== undefined && hidden(k, e.seq))) continue
         yield [k, e.value() as V]
         if (++n >= limit) return
       }

@@ -27,6 +27,10 @@ export const RECORD_DEL = 2
 export const RECORD_BATCH = 3
 /** Quantum entanglement: key, u16 partner count, partners (keys), f64 strength. */
 export const RECORD_ENTANGLE = 4
+/** A put with a deadline: key, value, f64 expiresAt (also a batch op type). */
+export const RECORD_PUT_TTL = 5
+/** An expiry: a delete written because the key's deadline passed (key only, as RECORD_DEL). */
+export const RECORD_EXPIRE = 6
 /**
  * Set in the type byte of a record (version 2) that was written after every byte before it in
  * its segment had been made durable: the first record of a commit, or of a segment. The low

@@ -1,7 +1,7 @@
 // Encodes events into WAL records and decodes them back, for both entry formats.
 // The binary encoder writes straight into a reusable buffer: this is the put hot path.
 import { compressSync, uncompressSync } from '../events/lz4.js'
-import type { EntangleEvent, Op, WalEvent } from '../events/types.js'
+import type { EntangleEvent, Op, PutEvent, PutOp, WalEvent } from '../events/types.js'
 import { crc32Range } from './crc.js'
 import { decodeValue, encodeValue } from '../events/valueCodec.js'
 import { fromTaggedJson, toTaggedJson } from '../events/taggedJson.js'
@@ -12,7 +12,9 @@ import {
   RECORD_COMMIT_START,
   RECORD_DEL,
   RECORD_ENTANGLE,
+  RECORD_EXPIRE,
   RECORD_PUT,
+  RECORD_PUT_TTL,
   RECORD_TYPE_MASK,
   VALUE_FLAG_LZ4,
   jsonLineWithCrc,
@@ -52,8 +54,8 @@ export class GrowBuffer {
 }
 
 function opBytesBound(op: Op): number {
-  // u8 op + u16 key length + key (≤ 3 bytes per UTF-16 unit) + value flags, length, bytes, lz4 slack
-  return 3 + op.key.length * 3 + (op.type === 'put' ? 9 + op.value.length + (op.value.length >>> 6) + 16 : 0)
+  // u8 op + u16 key length + key (≤ 3 bytes per UTF-16 unit) + value flags, length, bytes, lz4 slack, deadline
+  return 3 + op.key.length * 3 + (op.type === 'put' ? 17 + op.value.length + (op.value.length >>> 6) + 16 : 0)
 }
 
 function entangleBytesBound(ev: EntangleEvent): number {
@@ -77,8 +79,17 @@ export function encodeBinaryRecord(out: GrowBuffer, ev: WalEvent, compressThresh
   const start = out.pos
   let p = start + FRAME_HEADER_BYTES
   b[p] =
-    (ev.type === 'put' ? RECORD_PUT : ev.type === 'del' ? RECORD_DEL : ev.type === 'batch' ? RECORD_BATCH : RECORD_ENTANGLE) |
-    (commitStart ? RECORD_COMMIT_START : 0)
+    (ev.type === 'put'
+      ? ev.expiresAt === undefined
+        ? RECORD_PUT
+        : RECORD_PUT_TTL
+      : ev.type === 'del'
+        ? ev.expired === true
+          ? RECORD_EXPIRE
+          : RECORD_DEL
+        : ev.type === 'batch'
+          ? RECORD_BATCH
+          : RECORD_ENTANGLE) | (commitStart ? RECORD_COMMIT_START : 0)
   writeU64(b, p + 1, ev.seq)
   b.writeDoubleLE(ev.time, p + 9)
   p += PAYLOAD_PREFIX_BYTES
@@ -93,13 +104,13 @@ export function encodeBinaryRecord(out: GrowBuffer, ev: WalEvent, compressThresh
     b.writeUInt32LE(ev.ops.length, p)
     p += 4
     for (const op of ev.ops) {
-      b[p++] = op.type === 'put' ? RECORD_PUT : RECORD_DEL
+      b[p++] = op.type === 'put' ? (op.expiresAt === undefined ? RECORD_PUT : RECORD_PUT_TTL) : RECORD_DEL
       p = writeKey(b, p, op.key)
-      if (op.type === 'put') p = writeValue(b, p, op.value, compressThreshold)
+      if (op.type === 'put') p = writeValue(b, p, op.value, compressThreshold, op.expiresAt)
     }
   } else {
     p = writeKey(b, p, ev.key)
-    if (ev.type === 'put') p = writeValue(b, p, ev.value, compressThreshold)
+    if (ev.type === 'put') p = writeValue(b, p, ev.value, compressThreshold, ev.expiresAt)
   }
   const len = p - start - FRAME_HEADER_BYTES
   b.writeUInt32LE(len, start)
@@ -130,20 +141,28 @@ function writeKey(b: Buffer, p: number, key: string): number {
   return p + 2 + n
 }
 
-function writeValue(b: Buffer, p: number, value: Uint8Array, compressThreshold: number): number {
-  if (value.length > compressThreshold) {
-    const packed = compressSync(value as Buffer)
-    if (packed.length < value.length) {
-      b[p] = VALUE_FLAG_LZ4
-      b.writeUInt32LE(packed.length, p + 1)
-      b.set(packed, p + 5)
-      return p + 5 + packed.length
-    }
+/** The value, then the deadline (f64) of a RECORD_PUT_TTL put. */
+function writeValue(b: Buffer, p: number, value: Uint8Array, compressThreshold: number, expiresAt: number | undefined): number {
+  let end = value.length > compressThreshold ? writePacked(b, p, value) : 0
+  if (end === 0) {
+    b[p] = 0
+    b.writeUInt32LE(value.length, p + 1)
+    b.set(value, p + 5)
+    end = p + 5 + value.length
   }
-  b[p] = 0
-  b.writeUInt32LE(value.length, p + 1)
-  b.set(value, p + 5)
-  return p + 5 + value.length
+  if (expiresAt === undefined) return end
+  b.writeDoubleLE(expiresAt, end)
+  return end + 8
+}
+
+/** Writes `value` LZ4-compressed when that is shorter; returns the end, or 0 when it was not. */
+function writePacked(b: Buffer, p: number, value: Uint8Array): number {
+  const packed = compressSync(value as Buffer)
+  if (packed.length >= value.length) return 0
+  b[p] = VALUE_FLAG_LZ4
+  b.writeUInt32LE(packed.length, p + 1)
+  b.set(packed, p + 5)
+  return p + 5 + packed.length
 }
 
 /**
@@ -166,9 +185,17 @@ export function encodeJsonRecord(out: GrowBuffer, ev: WalEvent, commitStart = fa
 }
 
 function jsonOp(op: Op): object {
-  return op.type === 'put'
-    ? { type: 'put', key: op.key, value: toTaggedJson(decodeValue(op.value)) }
-    : { type: 'del', key: op.key }
+  if (op.type === 'put') {
+    const o: Record<string, unknown> = { type: 'put', key: op.key, value: toTaggedJson(decodeValue(op.value)) }
+    if (op.expiresAt !== undefined) o.expiresAt = jsonNumber(op.expiresAt)
+    return o
+  }
+  return op.expired === true ? { type: 'del', key: op.key, expired: true } : { type: 'del', key: op.key }
+}
+
+/** A deadline as JSON: a number, or tagged like a value's number when JSON has none for it. */
+function jsonNumber(x: number): unknown {
+  return Number.isFinite(x) ? x : toTaggedJson(x)
 }
 
 export class RecordDecodeError extends Error {}
@@ -183,8 +210,11 @@ let at = 0
  * buffer of its own.
  */
 export interface RecordSink {
+  /** `type` is the record type (RECORD_*, commit mark removed); RECORD_EXPIRE is a delete (`del`). */
   begin(type: number, seq: number, time: number): void
   put(kb: Buffer, kOff: number, kLen: number, vb: Buffer, vOff: number, vLen: number): void
+  /** Right after `put`: that put's version expires at `at` (RECORD_PUT_TTL puts only). */
+  expires(kb: Buffer, kOff: number, kLen: number, at: number): void
   del(kb: Buffer, kOff: number, kLen: number): void
   entangle(key: string, partners: string[], strength: number): void
 }
@@ -198,9 +228,9 @@ export function isCommitStart(b: Uint8Array, start: number): boolean {
 export function walkBinaryPayload(b: Buffer, start: number, end: number, sink: RecordSink): void {
   const type = b[start]! & RECORD_TYPE_MASK
   at = start + PAYLOAD_PREFIX_BYTES
-  if (type === RECORD_PUT || type === RECORD_DEL) {
+  if (type === RECORD_PUT || type === RECORD_DEL || type === RECORD_PUT_TTL || type === RECORD_EXPIRE) {
     sink.begin(type, readU64(b, start + 1), readF64(b, start + 9))
-    walkOp(b, end, type, sink)
+    walkOp(b, end, type === RECORD_EXPIRE ? RECORD_DEL : type, sink)
   } else if (type === RECORD_BATCH) {
     sink.begin(type, readU64(b, start + 1), readF64(b, start + 9))
     if (at + 4 > end) throw new RecordDecodeError('batch count runs past the record')
@@ -209,7 +239,7 @@ export function walkBinaryPayload(b: Buffer, start: number, end: number, sink: R
     for (let i = 0; i < count; i++) {
       if (at >= end) throw new RecordDecodeError('batch op runs past the record')
       const opType = b[at++]!
-      if (opType !== RECORD_PUT && opType !== RECORD_DEL) throw new RecordDecodeError(`unknown batch op type ${opType}`)
+      if (opType !== RECORD_PUT && opType !== RECORD_DEL && opType !== RECORD_PUT_TTL) throw new RecordDecodeError(`unknown batch op type ${opType}`)
       walkOp(b, end, opType, sink)
     }
   } else if (type === RECORD_ENTANGLE) {
@@ -246,18 +276,25 @@ function walkOp(b: Buffer, end: number, type: number, sink: RecordSink): void {
   const s = at + 5
   if (s + n > end) throw new RecordDecodeError('value runs past the record')
   at = s + n
+  let expiresAt = 0
+  if (type === RECORD_PUT_TTL) {
+    if (at + 8 > end) throw new RecordDecodeError('deadline runs past the record')
+    expiresAt = b.readDoubleLE(at)
+    at += 8
+  }
   if (flags === 0) {
     sink.put(b, kOff, kLen, b, s, n)
-    return
+  } else {
+    if (flags !== VALUE_FLAG_LZ4) throw new RecordDecodeError(`unknown value flags ${flags}`)
+    let v: Buffer
+    try {
+      v = uncompressSync(b.subarray(s, s + n))
+    } catch (err) {
+      throw new RecordDecodeError(`LZ4 value does not decompress: ${(err as Error).message}`)
+    }
+    sink.put(b, kOff, kLen, v, 0, v.length)
   }
-  if (flags !== VALUE_FLAG_LZ4) throw new RecordDecodeError(`unknown value flags ${flags}`)
-  let v: Buffer
-  try {
-    v = uncompressSync(b.subarray(s, s + n))
-  } catch (err) {
-    throw new RecordDecodeError(`LZ4 value does not decompress: ${(err as Error).message}`)
-  }
-  sink.put(b, kOff, kLen, v, 0, v.length)
+  if (type === RECORD_PUT_TTL) sink.expires(b, kOff, kLen, expiresAt)
 }
 
 function readKey(b: Buffer, end: number): string {
@@ -294,7 +331,18 @@ class EventBuilder implements RecordSink {
   del(kb: Buffer, kOff: number, kLen: number): void {
     const key = kb.toString('utf8', kOff, kOff + kLen)
     if (this.type === RECORD_BATCH) this.ops.push({ type: 'del', key })
+    else if (this.type === RECORD_EXPIRE) this.ev = { type: 'del', seq: this.seq, time: this.time, key, expired: true }
     else this.ev = { type: 'del', seq: this.seq, time: this.time, key }
+  }
+
+  /** Gives the put just reported its deadline (a new object: events are readonly). */
+  expires(_kb: Buffer, _kOff: number, _kLen: number, at: number): void {
+    if (this.type === RECORD_BATCH) {
+      const i = this.ops.length - 1
+      this.ops[i] = { ...(this.ops[i] as PutOp), expiresAt: at }
+    } else {
+      this.ev = { ...(this.ev as PutEvent), expiresAt: at }
+    }
   }
 
   entangle(key: string, partners: string[], strength: number): void {
@@ -345,9 +393,9 @@ export function decodeJsonRecord(j: unknown): WalEvent {
 }
 
 function decodeJsonOp(j: unknown): Op {
-  const o = j as { type?: unknown; key?: unknown; value?: unknown }
+  const o = j as { type?: unknown; key?: unknown; value?: unknown; expiresAt?: unknown; expired?: unknown }
   if (typeof o.key !== 'string' || o.key.length === 0) throw new RecordDecodeError('bad key')
-  if (o.type === 'del') return { type: 'del', key: o.key }
+  if (o.type === 'del') return o.expired === true ? { type: 'del', key: o.key, expired: true } : { type: 'del', key: o.key }
   if (o.type !== 'put' || !('value' in o)) throw new RecordDecodeError(`bad op type ${String(o.type)}`)
   let value: unknown
   try {
@@ -355,5 +403,18 @@ function decodeJsonOp(j: unknown): Op {
   } catch (err) {
     throw new RecordDecodeError(`bad tagged value: ${(err as Error).message}`)
   }
-  return { type: 'put', key: o.key, value: encodeValue(value) }
+  if (o.expiresAt === undefined) return { type: 'put', key: o.key, value: encodeValue(value) }
+  const expiresAt = typeof o.expiresAt === 'number' ? o.expiresAt : decodeJsonNumber(o.expiresAt)
+  return { type: 'put', key: o.key, value: encodeValue(value), expiresAt }
+}
+
+function decodeJsonNumber(j: unknown): number {
+  let x: unknown
+  try {
+    x = fromTaggedJson(j as never)
+  } catch {
+    x = undefined
+  }
+  if (typeof x !== 'number') throw new RecordDecodeError('bad expiresAt')
+  return x
 }

@@ -206,6 +206,7 @@ describe('LogReader windows', () => {
         puts++
       },
       del: () => undefined,
+      expires: () => undefined,
       entangle: () => undefined,
     }
     // ~1.5 MiB of records, ~6,000 to a window: several slices of decoding each.
