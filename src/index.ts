@@ -48,6 +48,7 @@ export {
   ExistsError,
   NotFoundError,
   NotWritableError,
+  NotRepresentableError,
   UnserializableError,
   WalFailedError,
   DatabaseFailedError,
