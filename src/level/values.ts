@@ -1,7 +1,7 @@
 // How level values meet native ones. The face stores what abstract-level hands it after
-// encoding: a utf8 value is a JS string, a buffer or view value is its bytes (native get returns
-// a Buffer). Read back, a value is given in the format abstract-level asks for (it decodes from
-// there: json, custom encodings...). A native value that is neither a string nor bytes (an
+// encoding: a utf8 value is a JS string, a buffer value a Buffer, a view value a Uint8Array
+// (native get returns each as it was stored). Read back, a value is given in the format
+// abstract-level asks for, which decodes from there (json, custom encodings...). A native value that is neither a string nor bytes (an
 // object, a number, written through the native API) reads as its JSON text; a value JSON cannot
 // carry without loss (bigint, Map, Set) is refused with ISLAB_NOT_REPRESENTABLE rather than changed.
 import { NotRepresentableError } from '../index.js'
