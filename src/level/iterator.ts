@@ -24,6 +24,17 @@ export interface LevelIteratorOptions {
   snapshot?: { readonly core: Snapshot } | null
 }
 
+type Pair = [string | Uint8Array, string | Uint8Array | undefined]
+/** A pair as read from the snapshot: the level key, the stored value, the native key. */
+interface Raw {
+  key: string | Uint8Array
+  value: unknown
+  native: string
+}
+
+/** Pairs next() reads at once. */
+const AHEAD = 64
+
 /** Where reading stands over one snapshot: the next chunk starts after `last`, or at a seek target. */
 export class Cursor {
   /** The range in native keys (gte over gt, lte over lt, as abstract-level specifies). */
@@ -32,6 +43,9 @@ export class Cursor {
   private last: string | undefined
   private target: string | undefined
   private done = false
+  /** Pairs read ahead for next(), served from `at` on. */
+  private ahead: Raw[] = []
+  private at = 0
 
   constructor(
     private readonly snap: Snapshot,
@@ -48,15 +62,41 @@ export class Cursor {
     this.reverse = options.reverse === true
   }
 
+  /**
+   * The next pair, from a chunk of AHEAD read at once: one-at-a-time next() calls (for await)
+   * do not pay a range lookup each. Reading ahead is safe: the snapshot does not move. Values are
+   * converted as they are served, so a value that cannot be fails its own next(), not an earlier one.
+   */
+  next(values: boolean): Pair | undefined {
+    if (this.at === this.ahead.length) {
+      this.ahead = this.raw(AHEAD)
+      this.at = 0
+    }
+    const r = this.ahead[this.at++]
+    return r === undefined ? undefined : this.pair(r, values)
+  }
+
   /** Up to `size` pairs (key in keyEncoding's format, value in valueEncoding's), in order from where reading stands. */
-  read(size: number, values: boolean): [string | Uint8Array, string | Uint8Array | undefined][] {
-    const out: [string | Uint8Array, string | Uint8Array | undefined][] = []
-    const o = this.options
-    this.walk(size, (k, v) => {
-      const key = fromNative(k, o.keyEncoding)
+  read(size: number, values: boolean): Pair[] {
+    const out: Pair[] = []
+    while (this.at < this.ahead.length && out.length < size) out.push(this.pair(this.ahead[this.at++]!, values))
+    if (out.length < size) for (const r of this.raw(size - out.length)) out.push(this.pair(r, values))
+    return out
+  }
+
+  private pair(r: Raw, values: boolean): Pair {
+    return [r.key, values ? fromStored(r.value, this.options.valueEncoding, r.native) : undefined]
+  }
+
+  /** Up to `size` level keys with their native keys and stored values. */
+  private raw(size: number): Raw[] {
+    const out: Raw[] = []
+    const f = this.options.keyEncoding
+    this.walk(size, (native, value) => {
+      const key = fromNative(native, f)
       // A native key the map never makes (see keys.ts) is not a level key: skipped.
       if (key === undefined) return false
-      out.push([key, values ? fromStored(v, o.valueEncoding, k) : undefined])
+      out.push({ key, value, native })
       return true
     })
     return out
@@ -97,6 +137,8 @@ export class Cursor {
     this.target = t
     this.last = undefined
     this.done = !inside
+    this.ahead = []
+    this.at = 0
   }
 
   close(): void {
@@ -140,7 +182,7 @@ export class IslabIterator extends AbstractIterator<Db, string | Uint8Array, str
   }
 
   async _next(): Promise<[string | Uint8Array, string | Uint8Array | undefined] | undefined> {
-    return this.cursor.read(1, this.cursor.options.values !== false)[0]
+    return this.cursor.next(this.cursor.options.values !== false)
   }
 
   async _nextv(size: number): Promise<[string | Uint8Array, string | Uint8Array | undefined][]> {
@@ -166,7 +208,7 @@ export class IslabKeyIterator extends AbstractKeyIterator<Db, string | Uint8Arra
   }
 
   async _next(): Promise<string | Uint8Array | undefined> {
-    return this.cursor.read(1, false)[0]?.[0]
+    return this.cursor.next(false)?.[0]
   }
 
   async _nextv(size: number): Promise<(string | Uint8Array)[]> {
@@ -192,7 +234,7 @@ export class IslabValueIterator extends AbstractValueIterator<Db, string | Uint8
   }
 
   async _next(): Promise<string | Uint8Array | undefined> {
-    return this.cursor.read(1, true)[0]?.[1]
+    return this.cursor.next(true)?.[1]
   }
 
   async _nextv(size: number): Promise<(string | Uint8Array)[]> {

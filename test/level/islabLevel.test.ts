@@ -135,6 +135,11 @@ describe('IslabLevel', () => {
     await expect(level.get('map')).rejects.toMatchObject({ code: 'ISLAB_NOT_REPRESENTABLE', key: 'map' })
     expect(() => level.getSync('big')).toThrow(expect.objectContaining({ code: 'ISLAB_NOT_REPRESENTABLE' }))
     await expect(level.iterator({ gte: 'big', lte: 'big' }).all()).rejects.toMatchObject({ code: 'ISLAB_NOT_REPRESENTABLE' })
+    // Only the read of that value fails: the keys before it read fine, one next() at a time.
+    const it = level.iterator({ gte: 'bytes' })
+    expect(await it.next()).toEqual(['bytes', 'hi'])
+    await expect(it.next()).rejects.toMatchObject({ code: 'ISLAB_NOT_REPRESENTABLE', key: 'map' })
+    await it.close()
     await level.close()
   })
 
