@@ -16,6 +16,7 @@ export type IslabErrorCode =
   | 'ISLAB_NOT_WRITABLE'
   | 'ISLAB_NOT_FOUND'
   | 'ISLAB_EXISTS'
+  | 'ISLAB_NOT_REPRESENTABLE'
 
 export class IslabError extends Error {
   readonly code: IslabErrorCode
@@ -240,7 +241,7 @@ export class NotFoundError extends IslabError {
   constructor(dir: string) {
     super(
       'ISLAB_NOT_FOUND',
-      `No database in ${dir} (no WAL segment or checkpoint) and createIfMissing is false; check the path, ` +
+      `The database ${dir} does not exist (no WAL segment or checkpoint there) and createIfMissing is false; check the path, ` +
         'or open with createIfMissing: true to create it.',
     )
     this.dir = dir
@@ -262,4 +263,13 @@ export class ExistsError extends IslabError {
 
 function truncate(s: string): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s
+}
+
+/** A stored value cannot be given in the form a face asks for without loss (islabdb/level: JSON text of a bigint, Map or Set). */
+export class NotRepresentableError extends IslabError {
+  readonly key: string
+  constructor(key: string, reason: string) {
+    super('ISLAB_NOT_REPRESENTABLE', `The value of ${JSON.stringify(truncate(key))} ${reason}; read it through the native API (db.get), or store JSON-compatible values.`)
+    this.key = key
+  }
 }

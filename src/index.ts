@@ -28,6 +28,7 @@ export type { Durability, OpenOptions } from './db/options.js'
 export type { ExpiryOptions } from './db/expiry.js'
 export type { WriteResult } from './pipeline/writeRequest.js'
 export { ChangeStream } from './changes/changeStream.js'
+export { Snapshot } from './db/snapshot.js'
 export type { Change, ChangesOptions } from './changes/changeStream.js'
 export type { AsOf, HistoryEntry, HistoryOptions, HistoryStart, KeyHistory } from './history/timeTravel.js'
 export type { RangeOptions, RangeRead } from './state/rangeRead.js'
@@ -48,6 +49,7 @@ export {
   ExistsError,
   NotFoundError,
   NotWritableError,
+  NotRepresentableError,
   UnserializableError,
   WalFailedError,
   DatabaseFailedError,

@@ -27,6 +27,7 @@ import type { RecoveryReport } from '../recovery/recover.js'
 import { recover } from '../recovery/recover.js'
 import { MemoryState } from '../state/memoryState.js'
 import { RangeRead } from '../state/rangeRead.js'
+import { Snapshot } from './snapshot.js'
 import type { RangeOptions } from '../state/rangeRead.js'
 import { WalWriter } from '../wal/walWriter.js'
 import type { Observable } from 'rxjs'
@@ -590,6 +591,16 @@ export class Database extends EventEmitter {
     const now = Date.now()
     const hidden = this.state.deadlines.size === 0 ? undefined : (k: string, seq: number): boolean => this.expiry.hides(k, seq, now)
     return new RangeRead<V>(this.state.orderedIndex().snapshotAsOfNow(), opts, hidden)
+  }
+
+  /**
+   * The database as of now (db.seq), read synchronously with get/getEntry/has/range while writes
+   * go on. O(1): nothing is copied; while it is open, writes keep the versions they replace.
+   * Close it when done.
+   */
+  snapshot(): Snapshot {
+    if (this.closed) throw new ClosedError()
+    return new Snapshot(this.state, this.seq, () => !this.closed)
   }
 
   /**

@@ -16,6 +16,7 @@ import { PlainEntry } from './entry.js'
 import type { Entry } from './entry.js'
 import { OrderedIndex } from './orderedIndex.js'
 import { Deadlines, EXPIRY_EXTENSION } from './deadlines.js'
+import { CURRENT, RetainedVersions } from './retainedVersions.js'
 
 /** What an event replaced: one slot for put/del, one per op (in order) for a batch, the partner map for entangle. */
 export type Undo = Entry | undefined | (Entry | undefined)[] | EntangleUndo
@@ -75,6 +76,8 @@ export class MemoryState {
    * shared buffer instead of a Map entry, a key string, an entry object and a view.
    */
   private packWrites = false
+  /** Versions replaced since the oldest open snapshot; exists only while a snapshot is open (see pin). */
+  private retained: RetainedVersions | undefined
 
   /**
    * Hands entry shaping to `shaper` from now on. Entries already in the Map, and every entry
@@ -280,6 +283,13 @@ export class MemoryState {
   }
 
   apply(ev: WalEvent): Undo {
+    const undo = this.applyEvent(ev)
+    // The one cost snapshots add to a write while none is open: this test.
+    if (this.retained !== undefined) this.retained.superseded(ev, undo)
+    return undo
+  }
+
+  private applyEvent(ev: WalEvent): Undo {
     if (ev.type === 'put') {
       if (ev.expiresAt !== undefined) this.deadlines.set(ev.key, ev.seq, ev.expiresAt)
       return this.put(ev.key, ev.seq, ev.time, ev.value)
@@ -297,7 +307,7 @@ export class MemoryState {
 
   /** Applies an event when nothing will need undoing (recovery, buffered writes nobody watches): one map operation per key. */
   replay(ev: WalEvent): void {
-    if (this.ordered !== undefined || this.shaper !== undefined) {
+    if (this.ordered !== undefined || this.shaper !== undefined || this.retained !== undefined) {
       this.apply(ev)
       return
     }
@@ -418,6 +428,31 @@ export class MemoryState {
     const reads = base.readsAt(row)
     if (reads > 0) this.shaper!.credit(t, reads)
     return t
+  }
+
+  // ── Snapshots: a pinned seq reads the state as of then (see RetainedVersions) ──
+
+  /** Pins `seq` (the current seq): from now on the state keeps what writes replace, until unpin. O(1). */
+  pin(seq: number): RetainedVersions {
+    this.retained ??= new RetainedVersions()
+    this.retained.pin(seq)
+    return this.retained
+  }
+
+  /** Releases a pin; the last one drops every retained version at once. */
+  unpin(seq: number): void {
+    if (this.retained !== undefined && this.retained.unpin(seq) === 0) this.retained = undefined
+  }
+
+  /** The entry of `key` as of pinned `seq` (undefined: absent then). */
+  entryAsOf(key: string, seq: number): Entry | undefined {
+    const r = this.retained === undefined ? CURRENT : this.retained.asOf(key, seq)
+    return r === CURRENT ? this.get(key) : r
+  }
+
+  /** Versions held for open snapshots (0 when none is open). */
+  get retainedVersions(): number {
+    return this.retained?.size ?? 0
   }
 
   private dropFromBase(key: string): void {

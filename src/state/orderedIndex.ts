@@ -111,6 +111,21 @@ export class OrderedIndex {
     return this.snapshotAsOfNow().now()
   }
 
+  /**
+   * The live tree, finishing the build now if it still runs. It changes with every write: read
+   * it in one synchronous step (snapshot ranges do, see rangeAsOf.ts).
+   */
+  liveNow(): Tree {
+    this.finishNow()
+    if (this.tree === undefined) throw new Error('the ordered index failed to build (see the error of the range read that started it)')
+    return this.tree
+  }
+
+  /** Resolves once the build is over (the live tree exists), without stalling meanwhile. */
+  async whenLive(): Promise<void> {
+    if (this.tree === undefined) await this.snapshotAsOfNow().wait()
+  }
+
   /** Runs what is left of the build without yielding. */
   finishNow(): void {
     const build = this.build

@@ -10,7 +10,20 @@
 import { Readable } from 'node:stream'
 import { InvalidOptionError } from '../errors.js'
 import { TimeSlice } from '../io/timeSlice.js'
-import type { IndexSnapshot, OrderedSnapshot } from './orderedIndex.js'
+import type { Entry } from './entry.js'
+
+/** Pairs in key order from a key on (`entries`, inclusive) or down from one (`entriesReversed`, inclusive). */
+export interface OrderedSource {
+  entries(low?: string): Iterator<[string, Entry]> & Iterable<[string, Entry]>
+  entriesReversed(high?: string): Iterator<[string, Entry]> & Iterable<[string, Entry]>
+}
+
+/** What a range reads: a source ready now (`tree`), or once an index build gets there. An IndexSnapshot is one. */
+export interface RangeSource {
+  readonly tree: OrderedSource | undefined
+  now(): OrderedSource
+  wait(): Promise<OrderedSource>
+}
 
 /** Pairs read between checks of the time slice. */
 const CHECK_EVERY = 256
@@ -29,7 +42,7 @@ export interface RangeOptions {
 
 export class RangeRead<V = unknown> implements AsyncIterable<[string, V]> {
   constructor(
-    private readonly snap: IndexSnapshot,
+    private readonly snap: RangeSource,
     private readonly opts: RangeOptions,
     /** Leaves a pair out (expired versions): given the key and its entry's seq. */
     private readonly hidden?: (key: string, seq: number) => boolean,
@@ -61,7 +74,7 @@ export class RangeRead<V = unknown> implements AsyncIterable<[string, V]> {
     return Readable.from(this, { objectMode: true })
   }
 
-  private *walk(tree: OrderedSnapshot): Generator<[string, V]> {
+  private *walk(tree: OrderedSource): Generator<[string, V]> {
     const { gte, gt, lte, lt, prefix, reverse } = this.opts
     const limit = this.opts.limit ?? Infinity
     const hidden = this.hidden

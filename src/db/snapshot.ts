@@ -1,0 +1,75 @@
+// db.snapshot(): the database as of one seq, read synchronously while writes go on. Taking one
+// pins the seq (O(1), nothing copied); from then on the state keeps the versions later writes
+// replace (state/retainedVersions.ts) until close() releases the pin.
+import { ClosedError } from '../errors.js'
+import { assertValidKey } from '../events/keys.js'
+import type { MemoryState } from '../state/memoryState.js'
+import { RangeAsOf } from '../state/rangeAsOf.js'
+import { RangeRead } from '../state/rangeRead.js'
+import type { RangeOptions } from '../state/rangeRead.js'
+import type { RetainedVersions } from '../state/retainedVersions.js'
+import type { Entry } from './database.js'
+import { checkMethodOptions } from './optionNames.js'
+
+/**
+ * The database as of `seq`. Reads are synchronous, from memory, and ignore every write made
+ * after the snapshot was taken. Close it when done: while it is open, every write keeps the
+ * version it replaces. Closing the database makes its snapshots unreadable (ISLAB_CLOSED).
+ */
+export class Snapshot {
+  private open = true
+  private readonly retained: RetainedVersions
+  private readonly check = (): void => {
+    if (!this.open || !this.dbOpen()) throw new ClosedError()
+  }
+
+  /** @internal Use db.snapshot(). */
+  constructor(
+    private readonly state: MemoryState,
+    /** The last seq this snapshot sees. */
+    readonly seq: number,
+    private readonly dbOpen: () => boolean,
+  ) {
+    this.retained = state.pin(seq)
+  }
+
+  get isOpen(): boolean {
+    return this.open && this.dbOpen()
+  }
+
+  /** The value of `key` as of the snapshot; undefined when absent then. */
+  get<V = unknown>(key: string): V | undefined {
+    return this.entry(key)?.value() as V | undefined
+  }
+
+  getEntry<V = unknown>(key: string): Entry<V> | undefined {
+    const e = this.entry(key)
+    return e === undefined ? undefined : { value: e.value() as V, seq: e.seq, time: e.time }
+  }
+
+  has(key: string): boolean {
+    return this.entry(key) !== undefined
+  }
+
+  /** Keys in order between bounds as of the snapshot (see db.range; the same options). */
+  range<V = unknown>(opts: RangeOptions = {}): RangeRead<V> {
+    this.check()
+    checkMethodOptions('range', opts, RANGE_OPTIONS)
+    return new RangeRead<V>(new RangeAsOf(this.state.orderedIndex(), this.retained, this.seq, this.check), opts)
+  }
+
+  /** Releases what the snapshot pinned. Idempotent. */
+  close(): void {
+    if (!this.open) return
+    this.open = false
+    this.state.unpin(this.seq)
+  }
+
+  private entry(key: string) {
+    this.check()
+    if (typeof key !== 'string') assertValidKey(key)
+    return this.state.entryAsOf(key, this.seq)
+  }
+}
+
+const RANGE_OPTIONS = ['gte', 'gt', 'lte', 'lt', 'prefix', 'limit', 'reverse'] as const satisfies readonly (keyof RangeOptions)[]

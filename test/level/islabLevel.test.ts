@@ -1,0 +1,198 @@
+// The level face beyond abstract-level's suite: how it meets the native API (keys, values,
+// order, events), sublevels with level-read-stream, and what its snapshots pin.
+import fs from 'node:fs'
+import path from 'node:path'
+import { EntryStream } from 'level-read-stream'
+import { describe, expect, it } from 'vitest'
+import { open } from '../../src/index.js'
+import type { Database } from '../../src/index.js'
+import { IslabLevel } from '../../src/level/index.js'
+import type { MemoryState } from '../../src/state/memoryState.js'
+import { tmpDir } from '../helpers/tmpdir.js'
+
+/** Versions the core keeps for open snapshots (internal: what snapshots pin). */
+function retained(db: Database): number {
+  return (db as unknown as { state: MemoryState }).state.retainedVersions
+}
+
+async function memoryLevel<K = string, V = string>(options: object = {}): Promise<IslabLevel<K, V>> {
+  const level = new IslabLevel<K, V>(tmpDir(), { durability: 'memory', ...options })
+  await level.open()
+  return level
+}
+
+describe('IslabLevel', () => {
+  it('opens IsLabDB in the location with open() options passed through, and reopens what it wrote', async () => {
+    const dir = path.join(tmpDir(), 'db')
+    const level = new IslabLevel(dir, { durability: 'sync', physics: false })
+    await level.put('a', '1')
+    expect(level.supports.permanence).toBe(true)
+    expect(level.db.options.durability).toBe('sync')
+    await level.close()
+    expect(fs.readdirSync(dir).some((f) => f.endsWith('.wal'))).toBe(true)
+    const again = new IslabLevel(dir)
+    expect(await again.get('a')).toBe('1')
+    await again.close()
+    const mem = await memoryLevel()
+    expect(mem.supports.permanence).toBe(false)
+    await mem.close()
+  })
+
+  it('streams a sublevel with level-read-stream, in order, without the parent keys', async () => {
+    const level = await memoryLevel()
+    const users = level.sublevel<string, { name: string }>('users', { valueEncoding: 'json' })
+    await level.put('top', 'x')
+    await users.batch([
+      { type: 'put', key: 'bob', value: { name: 'Bob' } },
+      { type: 'put', key: 'alice', value: { name: 'Alice' } },
+      { type: 'put', key: 'carol', value: { name: 'Carol' } },
+    ])
+    const rows: { key: string; value: { name: string } }[] = []
+    for await (const row of new EntryStream(users, { gte: 'b' })) rows.push(row as { key: string; value: { name: string } })
+    expect(rows).toEqual([
+      { key: 'bob', value: { name: 'Bob' } },
+      { key: 'carol', value: { name: 'Carol' } },
+    ])
+    // The sublevel's keys carry its prefix natively; its JSON values are strings there.
+    expect(level.db.get('!users!alice')).toBe('{"name":"Alice"}')
+    expect(await level.keys().all()).toEqual(['!users!alice', '!users!bob', '!users!carol', 'top'])
+    await level.close()
+  })
+
+  it('orders keys by UTF-16 code units, as native range() does, not by UTF-8 bytes as LevelDB', async () => {
+    const level = await memoryLevel()
+    const keys = ['\uFFFF', '\u{10000}', 'a', '\uE000']
+    for (const k of keys) await level.put(k, k)
+    const order = await level.keys().all()
+    // Bytes would give a, U+E000 (ee 80 80), U+FFFF (ef bf bf), U+10000 (f0 90 80 80).
+    expect(order).toEqual(['a', '\u{10000}', '\uE000', '\uFFFF'])
+    expect(order).toEqual([...keys].sort())
+    expect(Array.from(level.db.range().entries(), ([k]) => k)).toEqual(order)
+    // Buffer keys are the same keys: iterating as buffers keeps the same order.
+    const asBytes = await level.keys({ keyEncoding: 'buffer' }).all()
+    expect(asBytes.map((b) => Buffer.from(b as unknown as Buffer).toString('utf8'))).toEqual(order)
+    await level.close()
+  })
+
+  it('maps the empty key, U+0000 and bytes that are not UTF-8 onto native keys one-to-one, keeping order', async () => {
+    const level = await memoryLevel<string | Uint8Array>()
+    await level.put('', 'empty')
+    await level.put('\0', 'nul')
+    await level.put('a\0b', 'inner nul')
+    await level.put('a', 'a')
+    await level.put(Buffer.from([0x61, 0x80]), 'a + 0x80', { keyEncoding: 'buffer' })
+    await level.put(Buffer.from([0xc0]), '0xc0', { keyEncoding: 'buffer' })
+    await level.put(Buffer.from('é'), 'e acute', { keyEncoding: 'buffer' })
+    // Native keys: '' is '\0', every U+0000 is doubled, a byte outside UTF-8 is '\0' + that code.
+    expect(Array.from(level.db.range().entries(), ([k]) => k)).toEqual(['\0', '\0\0', '\0\u00c0', 'a', 'a\0\0b', 'a\0\u0080', 'é'])
+    expect(level.db.get('é')).toBe('e acute')
+    expect(await level.get('é')).toBe('e acute')
+    expect(await level.get('')).toBe('empty')
+    expect(await level.get(Buffer.from([0x61, 0x80]), { keyEncoding: 'buffer' })).toBe('a + 0x80')
+    const keys = await level.keys({ keyEncoding: 'buffer' }).all()
+    expect(keys.map((k) => Buffer.from(k as Uint8Array).toString('hex'))).toEqual(['', '00', 'c0', '61', '610062', '6180', 'c3a9'])
+    // A native key the map never makes is not a level key: the face skips it.
+    await level.db.put('\0x', 'foreign')
+    expect(await level.keys().all()).toHaveLength(7)
+    await level.clear()
+    expect(Array.from(level.db.range().entries(), ([k]) => k)).toEqual(['\0x'])
+    await level.close()
+  })
+
+  it('stores utf8 values as strings, buffer values as Buffers and view values as Uint8Arrays, as native reads see them', async () => {
+    const level = await memoryLevel()
+    await level.put('s', 'text')
+    await level.put('b', Buffer.from([0, 0x80, 0xff]) as unknown as string, { valueEncoding: 'buffer' })
+    await level.put('v', Uint8Array.of(1, 2) as unknown as string, { valueEncoding: 'view' })
+    await level.put('j', { a: 1 } as unknown as string, { valueEncoding: 'json' })
+    expect(level.db.get('s')).toBe('text')
+    expect(level.db.get('b')).toEqual(Buffer.from([0, 0x80, 0xff]))
+    expect(Buffer.isBuffer(level.db.get('b'))).toBe(true)
+    expect(level.db.get('v')).toEqual(Uint8Array.of(1, 2))
+    expect(Buffer.isBuffer(level.db.get('v'))).toBe(false)
+    expect(level.db.get('j')).toBe('{"a":1}')
+    await level.close()
+  })
+
+  it('reads native values: strings and bytes as they are, anything else as its JSON text', async () => {
+    const level = await memoryLevel()
+    const db = level.db
+    await db.put('obj', { a: [1, 'x'], d: new Date(0) })
+    await db.put('num', 42)
+    await db.put('str', 'plain')
+    await db.put('bytes', Buffer.from('hi'))
+    expect(await level.get('obj')).toBe('{"a":[1,"x"],"d":"1970-01-01T00:00:00.000Z"}')
+    expect(await level.get('obj', { valueEncoding: 'json' })).toEqual({ a: [1, 'x'], d: '1970-01-01T00:00:00.000Z' })
+    expect(level.getSync('num', { valueEncoding: 'json' })).toBe(42)
+    expect(await level.get('str')).toBe('plain')
+    expect(await level.get('bytes')).toBe('hi')
+    expect(await level.get('str', { valueEncoding: 'buffer' })).toEqual(Buffer.from('plain'))
+    // A native string is not JSON: the json encoding cannot decode it.
+    await expect(level.get('str', { valueEncoding: 'json' })).rejects.toMatchObject({ code: 'LEVEL_DECODE_ERROR' })
+    // Values JSON would change are refused, not mangled.
+    await db.put('map', new Map([['k', 1]]))
+    await db.put('big', { n: 10n })
+    await expect(level.get('map')).rejects.toMatchObject({ code: 'ISLAB_NOT_REPRESENTABLE', key: 'map' })
+    expect(() => level.getSync('big')).toThrow(expect.objectContaining({ code: 'ISLAB_NOT_REPRESENTABLE' }))
+    await expect(level.iterator({ gte: 'big', lte: 'big' }).all()).rejects.toMatchObject({ code: 'ISLAB_NOT_REPRESENTABLE' })
+    // Only the read of that value fails: the keys before it read fine, one next() at a time.
+    const it = level.iterator({ gte: 'bytes' })
+    expect(await it.next()).toEqual(['bytes', 'hi'])
+    await expect(it.next()).rejects.toMatchObject({ code: 'ISLAB_NOT_REPRESENTABLE', key: 'map' })
+    await it.close()
+    await level.close()
+  })
+
+  it("fires 'write' for its own writes only, not for writes through the native API", async () => {
+    const level = await memoryLevel()
+    const seen: unknown[] = []
+    level.on('write', (ops: unknown[]) => seen.push(...ops))
+    await level.put('a', '1')
+    await level.db.put('b', '2')
+    await level.db.batch([{ type: 'del', key: 'a' }])
+    await level.del('b')
+    expect(seen).toEqual([
+      expect.objectContaining({ type: 'put', key: 'a', value: '1' }),
+      expect.objectContaining({ type: 'del', key: 'b' }),
+    ])
+    await level.close()
+  })
+
+  it('shares an open Database with the native API, and leaves it open when the face closes', async () => {
+    const db = await open({ durability: 'memory' })
+    const level = new IslabLevel(db)
+    await level.put('k', 'v')
+    expect(db.get('k')).toBe('v')
+    await level.close()
+    expect(db.isOpen).toBe(true)
+    expect(db.get('k')).toBe('v')
+    await db.close()
+  })
+
+  it('pins a seq for each iterator and explicit snapshot, and releases it when they close', async () => {
+    const level = await memoryLevel()
+    await level.batch([
+      { type: 'put', key: 'a', value: '1' },
+      { type: 'put', key: 'b', value: '2' },
+    ])
+    const it = level.iterator()
+    const snap = level.snapshot()
+    await level.put('a', 'changed')
+    await level.del('b')
+    await level.db.put('c', 'native')
+    expect(retained(level.db)).toBe(3)
+    expect(await it.all()).toEqual([
+      ['a', '1'],
+      ['b', '2'],
+    ])
+    expect(await level.get('b', { snapshot: snap })).toBe('2')
+    expect(level.getSync('a', { snapshot: snap })).toBe('1')
+    expect(await level.has('c', { snapshot: snap })).toBe(false)
+    expect(retained(level.db)).toBe(3)
+    await snap.close()
+    expect(retained(level.db)).toBe(0)
+    await level.put('a', 'again')
+    expect(retained(level.db)).toBe(0)
+    await level.close()
+  })
+})
