@@ -2,12 +2,17 @@
 import { Database } from './db/database.js'
 import type { OpenOptions } from './db/options.js'
 
-/** Opens (creating if needed) a database. See OpenOptions for durability and WAL settings. */
-export function open(options?: OpenOptions): Promise<Database> {
-  return Database.open(options)
+/**
+ * Opens (creating if needed) a database. See OpenOptions for durability and WAL settings.
+ * `open<V>()` types the values (put takes a V, get returns a V); a type only, checked by the
+ * compiler, not at run time. For a database holding several kinds, see `db.typed<T>(prefix)`.
+ */
+export function open<V = unknown>(options?: OpenOptions): Promise<Database<V>> {
+  return Database.open<V>(options)
 }
 
 export { Database }
+export { TypedView } from './db/typedView.js'
 export type { BatchOp, CheckpointExtension, CheckpointInfo, DatabaseStats, FailureInfo, EntangleOptions, Entry, PutOptions, QuantumRead, WriteOptions } from './db/database.js'
 export type {
   DemonOptions,

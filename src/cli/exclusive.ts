@@ -11,7 +11,7 @@ import { finishInterruptedRewrites } from '../wal/rewrite.js'
 import type { SettledRewrite } from '../wal/rewrite.js'
 import { CliError } from './args.js'
 import { files, lockForWriting, requireDatabaseDir } from './dbDir.js'
-import { fmtInt } from './format.js'
+import { fmtInt, plural } from './format.js'
 import { say } from './output.js'
 import { Progress } from './progress.js'
 
@@ -39,7 +39,7 @@ export async function withRecoveredDir<T>(
     }
     const torn = recovered.report.tornAt
     if (torn !== undefined) {
-      say(`Recovery cut ${fmtInt(recovered.report.tornBytesTruncated)} bytes of an interrupted write from ${torn.file} (at byte ${fmtInt(torn.offset)}).`)
+      say(`Recovery cut ${plural(recovered.report.tornBytesTruncated, 'byte')} of an interrupted write from ${torn.file} (at byte ${fmtInt(torn.offset)}).`)
     }
     return await work(recovered, settled)
   } finally {

@@ -62,7 +62,13 @@ function suggest(name: string): CommandEntry | undefined {
 
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv
-  if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
+  if (first === undefined) {
+    // No command is a usage error (exit 2), as for git or tar; the usage goes to stderr so that
+    // `islab > out` in a script does not quietly write help text into the file.
+    process.stderr.write(globalHelp())
+    return 2
+  }
+  if (first === '-h' || first === '--help' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined
     const entry = COMMANDS.find((c) => c.name === topic)
     if (entry !== undefined) {

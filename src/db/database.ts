@@ -40,6 +40,7 @@ import { checkMethodOptions, show } from './optionNames.js'
 import { flushBeforeExit } from './exitHook.js'
 import { Expiry } from './expiry.js'
 import { openDir } from './openDir.js'
+import { TypedView } from './typedView.js'
 
 export interface Entry<V = unknown> {
   value: V
@@ -80,8 +81,8 @@ export interface QuantumRead<V = unknown> {
   entangled: Map<string, unknown>
 }
 
-export type BatchOp =
-  | { type: 'put'; key: string; value: unknown; ifSeq?: number; ttlMs?: number; expiresAt?: number }
+export type BatchOp<V = unknown> =
+  | { type: 'put'; key: string; value: V; ifSeq?: number; ttlMs?: number; expiresAt?: number }
   | { type: 'del'; key: string; ifSeq?: number }
 
 export interface CheckpointInfo extends CheckpointWritten {
@@ -135,7 +136,7 @@ const MAX_PENDING_BYTES = 8 * 1024 * 1024
  * later write, and `stats().failure` describes it. (Not `'error'`, which would crash a process
  * that has no listener.)
  */
-export class Database extends EventEmitter {
+export class Database<V = unknown> extends EventEmitter {
   private state = new MemoryState()
   private pipeline!: WritePipeline
   private feed!: ChangeFeed
@@ -176,8 +177,8 @@ export class Database extends EventEmitter {
   }
 
   /** Opens (creating if needed) the database in `options.dir` and replays its log. */
-  static async open(options?: OpenOptions): Promise<Database> {
-    const db = new Database(resolveOptions(options))
+  static async open<V = unknown>(options?: OpenOptions): Promise<Database<V>> {
+    const db = new Database<V>(resolveOptions(options))
     await db.start()
     return db
   }
@@ -335,7 +336,7 @@ export class Database extends EventEmitter {
     return !this.closed
   }
 
-  put(key: string, value: unknown, opts?: PutOptions): Promise<WriteResult> {
+  put(key: string, value: V, opts?: PutOptions): Promise<WriteResult> {
     let bytes: Uint8Array
     let ifSeq: number | undefined
     let tier: Tier | undefined
@@ -375,7 +376,7 @@ export class Database extends EventEmitter {
   }
 
   /** Applies all operations atomically as one event with one sequence number, or none of them. */
-  batch(ops: readonly BatchOp[]): Promise<WriteResult> {
+  batch(ops: readonly BatchOp<V>[]): Promise<WriteResult> {
     let encoded: Op[]
     let conditions: Condition[] | undefined
     let ttls: (number | undefined)[] | undefined
@@ -385,7 +386,7 @@ export class Database extends EventEmitter {
       if (ops.length === 0) throw new InvalidBatchError('it is empty')
       encoded = new Array<Op>(ops.length)
       for (let i = 0; i < ops.length; i++) {
-        const op = ops[i] as Partial<BatchOp> | null
+        const op = ops[i] as Partial<BatchOp<V>> | null
         if (typeof op !== 'object' || op === null) throw new InvalidBatchError(`op ${i} is not an object`)
         if (op.type !== 'put' && op.type !== 'del') {
           throw new InvalidBatchError(`op ${i} has type ${JSON.stringify(op.type)}`)
@@ -416,7 +417,7 @@ export class Database extends EventEmitter {
   }
 
   /** The current value, synchronously from memory; undefined when absent. */
-  get<V = unknown>(key: string): V | undefined {
+  get<T extends V = V>(key: string): NoInfer<T> | undefined {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
     // Expired versions are absent (lazy expiry); nothing is looked up while no key has a deadline.
@@ -424,14 +425,14 @@ export class Database extends EventEmitter {
     // A key in the Map (every key once read or written) takes the short way, small enough to be
     // inlined into the caller's loop; keys still in the base table go through state.read.
     const e = this.state.entries.get(key)
-    if (e !== undefined) return (this.physics_ === undefined ? e.value() : this.physics_.read(e, key)) as V
-    return this.state.read(key, this.physics_) as V | undefined
+    if (e !== undefined) return (this.physics_ === undefined ? e.value() : this.physics_.read(e, key)) as T
+    return this.state.read(key, this.physics_) as T | undefined
   }
 
-  getEntry<V = unknown>(key: string): Entry<V> | undefined {
+  getEntry<T extends V = V>(key: string): Entry<NoInfer<T>> | undefined {
     if (this.closed) throw new ClosedError()
     if (typeof key !== 'string') assertValidKey(key)
-    const e = this.state.readEntry(key, this.physics_) as Entry<V> | undefined
+    const e = this.state.readEntry(key, this.physics_) as Entry<T> | undefined
     if (e === undefined || this.state.deadlines.size === 0) return e
     if (this.expiry.hides(key, e.seq)) return undefined
     const at = this.state.deadlines.of(key, e.seq)
@@ -473,8 +474,8 @@ export class Database extends EventEmitter {
    * Reads `key` and its entangled partners (declared with entangle() or by the `entanglement`
    * rules), strongest first. Counts as a read of each key returned.
    */
-  quantumGet<V = unknown>(key: string): QuantumRead<V> {
-    const value = this.get<V>(key)
+  quantumGet<T extends V = V>(key: string): QuantumRead<NoInfer<T>> {
+    const value = this.get<T>(key)
     const entangled = new Map<string, unknown>()
     for (const [p] of partnersOf(key, this.state.entanglements, this.rules)) {
       if (entangled.size >= this.options.maxEntangled) break
@@ -513,12 +514,12 @@ export class Database extends EventEmitter {
    * first caught up from the log, then live, with no gap and no duplicate. See ChangesOptions for
    * filters and durability.
    */
-  changes<V = unknown>(opts: ChangesOptions = {}): ChangeStream<V> {
+  changes<T extends V = V>(opts: ChangesOptions = {}): ChangeStream<NoInfer<T>> {
     if (this.closed) throw new ClosedError()
     checkMethodOptions('changes', opts, CHANGES_OPTIONS)
     if (opts.since !== undefined) assertSeqOption(opts.since, 'since')
     const o = this.options
-    return new ChangeStream<V>(
+    return new ChangeStream<T>(
       {
         files: this.committer === undefined ? undefined : o.fileLayer,
         dir: o.dir,
@@ -538,7 +539,7 @@ export class Database extends EventEmitter {
    * retained can answer rejects with ISLAB_HISTORY_GONE, whose `oldestSeq` is the oldest seq
    * from which on this key can be read. A time stands for the newest event written at or before it.
    */
-  getAt<V = unknown>(key: string, at: AsOf): Promise<V | undefined> {
+  getAt<T extends V = V>(key: string, at: AsOf): Promise<NoInfer<T> | undefined> {
     try {
       if (this.closed) throw new ClosedError()
       assertValidKey(key)
@@ -546,7 +547,7 @@ export class Database extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    return getAt<V>(this.historyIndex(), this.historySource(), key, at)
+    return getAt<T>(this.historyIndex(), this.historySource(), key, at)
   }
 
   /**
@@ -556,11 +557,11 @@ export class Database extends EventEmitter {
    * the key's whole history is there (`complete`); `opts.from` before what is known rejects with
    * ISLAB_HISTORY_GONE when iterated.
    */
-  history<V = unknown>(key: string, opts: HistoryOptions = {}): KeyHistory<V> {
+  history<T extends V = V>(key: string, opts: HistoryOptions = {}): KeyHistory<NoInfer<T>> {
     if (this.closed) throw new ClosedError()
     assertValidKey(key)
     checkMethodOptions('history', opts, HISTORY_OPTIONS)
-    return new KeyHistory<V>(this.historyIndex(), this.historySource(), key, opts)
+    return new KeyHistory<T>(this.historyIndex(), this.historySource(), key, opts)
   }
 
   private historySource(): HistorySource {
@@ -584,13 +585,13 @@ export class Database extends EventEmitter {
    * result is read are not seen. The first call starts building an ordered index (kept from
    * then on) in time slices; reading the result asynchronously waits for it without stalling.
    */
-  range<V = unknown>(opts: RangeOptions = {}): RangeRead<V> {
+  range<T extends V = V>(opts: RangeOptions = {}): RangeRead<NoInfer<T>> {
     if (this.closed) throw new ClosedError()
     checkMethodOptions('range', opts, RANGE_OPTIONS)
     // Versions expired as of this call are left out, as the writes after it are.
     const now = Date.now()
     const hidden = this.state.deadlines.size === 0 ? undefined : (k: string, seq: number): boolean => this.expiry.hides(k, seq, now)
-    return new RangeRead<V>(this.state.orderedIndex().snapshotAsOfNow(), opts, hidden)
+    return new RangeRead<T>(this.state.orderedIndex().snapshotAsOfNow(), opts, hidden)
   }
 
   /**
@@ -601,6 +602,14 @@ export class Database extends EventEmitter {
   snapshot(): Snapshot {
     if (this.closed) throw new ClosedError()
     return new Snapshot(this.state, this.seq, () => !this.closed)
+  }
+
+  /**
+   * The keys under `prefix` with values typed T: `db.typed<User>('user:').get('user:alice')` is a
+   * User | undefined, and put takes a User. Keys outside the prefix are refused (TypedView).
+   */
+  typed<T extends V = V>(prefix: string): TypedView<T> {
+    return new TypedView<T>(this, prefix)
   }
 
   /**

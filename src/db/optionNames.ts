@@ -30,9 +30,9 @@ export function checkMethodOptions(method: string, opts: unknown, known: readonl
   }
 }
 
-/** A value as a message should show it: strings quoted, so '100' is not mistaken for 100. */
+/** A value as a message should show it: a string quoted and named, so '100' is not mistaken for 100. */
 export function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v)
+  return typeof v === 'string' ? `${JSON.stringify(v)} (a string)` : String(v)
 }
 
 /** The known name within edit distance 2 of `name` (or a third of its length), if any. */

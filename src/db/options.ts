@@ -165,7 +165,7 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   new EntanglementRules(entanglement) // validates
   const maxEntangled = o.maxEntangled ?? MAX_PARTNERS
   if (!Number.isSafeInteger(maxEntangled) || maxEntangled < 1 || maxEntangled > MAX_PARTNERS) {
-    throw new InvalidOptionError(`maxEntangled must be an integer from 1 to ${MAX_PARTNERS}, not ${String(maxEntangled)}`)
+    throw new InvalidOptionError(`maxEntangled must be an integer from 1 to ${MAX_PARTNERS}, not ${show(maxEntangled)}`)
   }
   const h = o.history ?? {}
   if (typeof h !== 'object' || h === null) throw new InvalidOptionError('history must be an object')

@@ -134,7 +134,7 @@ function inspect(v: unknown, depth: number): boolean {
     v instanceof WeakSet ||
     v instanceof ArrayBuffer
   ) {
-    throw new UnserializableError(`it contains a ${proto?.constructor?.name ?? 'special object'}`)
+    throw new UnserializableError(`it contains ${withArticle(proto?.constructor?.name ?? 'special object')}`)
   }
   // Other class instances are stored as plain objects of their own enumerable properties.
   for (const k of Object.keys(v as object)) if (inspect((v as Record<string, unknown>)[k], d)) hasMap = true
@@ -150,4 +150,9 @@ function boxMaps(v: unknown): unknown {
   const out: Record<string, unknown> = {}
   for (const k of Object.keys(v as object)) out[k] = boxMaps((v as Record<string, unknown>)[k])
   return out
+}
+
+/** "an Error", "a RegExp": the article a class name takes ("a Uint8Array": U is read as "you"). */
+function withArticle(name: string): string {
+  return `${/^[aeio]/i.test(name) ? 'an' : 'a'} ${name}`
 }

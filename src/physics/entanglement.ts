@@ -9,6 +9,7 @@
 // it decides what quantumGet returns. What physics adds is the pull: reading a key gives its
 // partners mass, moving them toward the hot tier (physics.ts).
 import { InvalidOptionError } from '../errors.js'
+import { show } from '../db/optionNames.js'
 import { assertValidKey } from '../events/keys.js'
 import type { Entanglements } from '../state/entanglements.js'
 import { MAX_PARTNERS, MIN_STRENGTH } from '../state/entanglements.js'
@@ -53,7 +54,7 @@ function compile(p: unknown, what: string, needStar: boolean): Pattern {
 
 export function checkStrength(strength: unknown, what = 'strength'): number {
   if (typeof strength !== 'number' || !(strength >= MIN_STRENGTH && strength <= 1)) {
-    throw new InvalidOptionError(`${what} must be a number from ${MIN_STRENGTH} to 1, not ${String(strength)}`)
+    throw new InvalidOptionError(`${what} must be a number from ${MIN_STRENGTH} to 1, not ${show(strength)}`)
   }
   return strength
 }

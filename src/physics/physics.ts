@@ -13,6 +13,7 @@ import type { Observable, Subscription } from 'rxjs'
 import { compressSync, uncompressSync } from '../events/lz4.js'
 import { Packr } from 'msgpackr'
 import { InvalidOptionError } from '../errors.js'
+import { show } from '../db/optionNames.js'
 import { freezeDecoded } from '../events/valueCodec.js'
 import type { Entry, Link, Tier } from '../state/entry.js'
 import { TieredEntry } from '../state/entry.js'
@@ -102,7 +103,7 @@ export function resolvePhysics(physics: unknown, memory: unknown, defaultTotal: 
   const p = (typeof physics === 'object' ? physics : {}) as PhysicsOptions
   const num = (name: string, v: unknown, dflt: number, min: number): number => {
     if (v === undefined) return dflt
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new InvalidOptionError(`${name} must be a number ≥ ${min}, not ${String(v)}`)
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new InvalidOptionError(`${name} must be a number ≥ ${min}, not ${show(v)}`)
     return v
   }
   let budget: TierBudget

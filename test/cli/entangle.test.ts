@@ -102,7 +102,7 @@ describe('entangle events in the command line', () => {
     const dumped = islab(['dump', dir]).stdout
     const imported = islab(['import', copy, '-'], { input: dumped })
     expect(imported.code).toBe(0)
-    expect(imported.stdout).toMatch(/^Imported 9 events \(4 puts, 0 deletes, 1 batches, 4 entangles\)/)
+    expect(imported.stdout).toMatch(/^Imported 9 events \(4 puts, 0 deletes, 1 batch, 4 entangles\)/)
     expect(events(islab(['dump', copy]).stdout)).toEqual(events(dumped))
     expect(await entanglements(copy)).toEqual(EXPECTED)
     expect(await entanglements(dir)).toEqual(EXPECTED)

@@ -57,6 +57,14 @@ describe('islab (usage)', () => {
     expect(islab(['--version']).stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version)
   })
 
+  it('with no arguments prints the usage on stderr and exits 2 (a usage error, not success)', () => {
+    const r = islab([])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toContain('Usage: islab <command> <dir> [options]')
+    for (const c of COMMANDS) expect(r.stderr).toContain(`  ${c.name} `)
+  })
+
   it('explains user mistakes in one or two lines, without a stack trace, exit 2', () => {
     const cases: [string[], RegExp][] = [
       [['dunp', '.'], /unknown command 'dunp'. Did you mean 'dump'\?/],

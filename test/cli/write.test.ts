@@ -63,6 +63,14 @@ describe('islab import', () => {
     expect((await state(viaExport)).entries).toEqual((await state(src)).entries)
   })
 
+  it('counts one of each in the singular: 1 put, 1 delete, 1 batch', () => {
+    const dir = tmpDir('islab-cli-')
+    const lines = ['{"key":"a","value":1}', '{"type":"del","key":"a"}', '{"type":"batch","ops":[{"type":"put","key":"b","value":2}]}']
+    const r = islab(['import', dir, '-'], { input: lines.join('\n') + '\n' })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^Imported 3 events \(1 put, 1 delete, 1 batch\) into /)
+  })
+
   it('imports batches and deletes, and stops at a bad line saying how far it got', async () => {
     const dir = tmpDir('islab-cli-')
     const lines = [
@@ -86,6 +94,14 @@ describe('islab import', () => {
 })
 
 describe('islab checkpoint, compact, convert', () => {
+  it('says how many bytes of a torn tail recovery cut, in the singular for one', async () => {
+    const dir = await sample()
+    fs.appendFileSync(segments(dir).at(-1)!, Buffer.from([0x07]))
+    const r = islab(['checkpoint', dir])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toMatch(/Recovery cut 1 byte of an interrupted write from \S+\.wal/)
+  })
+
   it('checkpoint writes a checkpoint the database then opens from', async () => {
     const dir = await sample()
     const r = islab(['checkpoint', dir])

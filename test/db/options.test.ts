@@ -188,7 +188,22 @@ describe('method options (new-user review of issue 15)', () => {
   })
 
   it('quotes a string where a number was expected', () => {
-    expect(() => resolveOptions({ syncIntervalMs: '100' as never })).toThrow(/not "100"/)
+    expect(() => resolveOptions({ syncIntervalMs: '100' as never })).toThrow(/not "100" \(a string\)/)
+  })
+
+  it("shows a string given for a number as the string it is (ifSeq: '3' is not reported as 3)", async () => {
+    const db = await open({ durability: 'memory', physics: false })
+    const asGiven = { code: 'ISLAB_INVALID_OPTION', message: expect.stringMatching(/not "3" \(a string\)/) }
+    await expect(db.put('k', 1, { ifSeq: '3' as never })).rejects.toMatchObject(asGiven)
+    await expect(db.delete('k', { ifSeq: '3' as never })).rejects.toMatchObject(asGiven)
+    await expect(db.batch([{ type: 'put', key: 'k', value: 1, ifSeq: '3' as never }])).rejects.toMatchObject(asGiven)
+    await expect(db.entangle('k', ['j'], { strength: '3' as never })).rejects.toMatchObject(asGiven)
+    await db.close()
+    // Physics options were shown with String(v), which prints '3' as 3.
+    expect(() => resolveOptions({ maxEntangled: '3' as never })).toThrow(/not "3" \(a string\)/)
+    expect(() => resolveOptions({ physics: { tickMs: '3' as never } })).toThrow(/not "3" \(a string\)/)
+    expect(() => resolveOptions({ entanglement: [{ from: 'a:*', to: 'b:*', strength: '3' as never }] })).toThrow(/not "3" \(a string\)/)
+    expect(db.seq).toBe(0)
   })
 
   it('counts a database opened once and never written to as existing (createIfMissing: false)', async () => {

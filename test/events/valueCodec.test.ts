@@ -34,6 +34,12 @@ describe('valueCodec', () => {
     }
   })
 
+  it('names what it refuses with the right article: an Error, an ArrayBuffer, a RegExp', () => {
+    expect(() => encodeValue({ e: new Error('x') })).toThrow(/contains an Error\b/)
+    expect(() => encodeValue([new ArrayBuffer(2)])).toThrow(/contains an ArrayBuffer\b/)
+    expect(() => encodeValue({ r: /x/ })).toThrow(/contains a RegExp\b/)
+  })
+
   it('does not keep a reference to the object it encoded', () => {
     const v = { list: [1, 2] }
     const bytes = encodeValue(v)

@@ -96,9 +96,9 @@ export async function run(args: ParsedArgs): Promise<number> {
   }
   const secs = (performance.now() - started) / 1000
   const events = counts.put + counts.del + counts.batch + counts.entangle
-  const entangles = counts.entangle > 0 ? `, ${fmtInt(counts.entangle)} entangles` : ''
+  const entangles = counts.entangle > 0 ? `, ${plural(counts.entangle, 'entangle')}` : ''
   stdout.line(
-    `Imported ${plural(events, 'event')} (${fmtInt(counts.put)} puts, ${fmtInt(counts.del)} deletes, ${fmtInt(counts.batch)} batches${entangles}) ` +
+    `Imported ${plural(events, 'event')} (${plural(counts.put, 'put')}, ${plural(counts.del, 'delete')}, ${plural(counts.batch, 'batch', 'batches')}${entangles}) ` +
       `into ${dir}${events > 0 ? `, seqs ${fmtInt(firstSeq)}–${fmtInt(firstSeq + events - 1)}` : ''}, in ${secs.toFixed(2)} s ` +
       `(${fmtCount(events / Math.max(secs, 1e-3))} events/s).`,
   )
