@@ -47,6 +47,7 @@ export {
   ExistsError,
   NotFoundError,
   NotWritableError,
+  ReadOnlyError,
   UnserializableError,
   WalFailedError,
   DatabaseFailedError,
