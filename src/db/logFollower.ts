@@ -31,7 +31,7 @@ export interface FollowTarget {
 }
 
 export interface FollowOptions {
-  /** Look at least this often; false: only when refresh() is called. */
+  /** Look at least this often; false: only when refresh() is called (no watch either). */
   intervalMs: number | false
   /** Also look when fs.watch reports a change in the directory (the real file system only). */
   watch: boolean
@@ -74,8 +74,9 @@ export class LogFollower {
     this.reader = this.readerFrom(appliedSeq + 1)
   }
 
-  /** Starts looking by itself (watch and timer). */
+  /** Starts looking by itself (watch and timer), unless only refresh() is to look. */
   start(): void {
+    if (this.opts.intervalMs === false) return
     if (this.opts.watch) {
       try {
         this.watcher = fs.watch(this.dir, { persistent: false }, () => this.kick())
