@@ -499,9 +499,19 @@ export class LogReader {
     }
   }
 
-  /** Asks the reporter. 'wait' leaves the reader where it is, to look again at the next read. */
+  /**
+   * Asks the reporter. 'wait' leaves the reader where it is, to look again at the next read —
+   * at the file's bytes as they will be then: the unfinished ones read so far are let go, since a
+   * writer's next open may cut them and write other records in their place.
+   */
   private report(p: LogProblem): ReadEnd {
-    if (this.reporter.problem(p) === 'wait') return 'end'
+    if (this.reporter.problem(p) === 'wait') {
+      if (this.seg !== undefined && this.pos < this.buf.length) {
+        this.buf = this.buf.subarray(0, this.pos)
+        this.measure()
+      }
+      return 'end'
+    }
     this.problem = p
     return 'problem'
   }

@@ -286,6 +286,25 @@ describe('open({ readOnly: true }) next to a writer', () => {
     await w.close()
   })
 
+  it('waits at a torn tail a crashed writer left, and reads what the writer writes there after its next open cut it', async () => {
+    const dir = tmpDir()
+    const w = await open({ dir, durability: 'sync', checkpoint: false })
+    await putMany(w, 0, 3)
+    await w.close()
+    const seg = path.join(dir, '00000000000000000001.wal')
+    // A frame header claiming 200 bytes, and 40 of them: what a killed writer leaves mid-write.
+    fs.appendFileSync(seg, Buffer.concat([Buffer.from([200, 0, 0, 0]), Buffer.alloc(44, 7)]))
+    const ro = await open({ dir, readOnly: true, followMs: false })
+    expect(ro.seq).toBe(3)
+    expect(await ro.refresh()).toBe(3)
+    const w2 = await open({ dir, durability: 'sync', checkpoint: false }) // cuts the torn tail, appends after
+    await putMany(w2, 3, 10)
+    expect(await ro.refresh()).toBe(13)
+    expect(ro.get('k12')).toEqual({ i: 12 })
+    await w2.close()
+    await ro.close()
+  })
+
   it('stops following with ISLAB_CORRUPTION when the log is cut back under what it applied', async () => {
     const dir = tmpDir()
     const w = await open({ dir, durability: 'sync', checkpoint: false })
