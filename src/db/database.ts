@@ -668,6 +668,8 @@ export class Database extends EventEmitter {
 
   private historyIndex(): HistoryIndex {
     this.history_ ??= new HistoryIndex(this.historySource())
+    // A writer trims after its own prunes; a read-only database learns of them here.
+    if (this.follower !== undefined) this.history_.trimToLog()
     return this.history_
   }
 

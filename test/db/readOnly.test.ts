@@ -286,6 +286,24 @@ describe('open({ readOnly: true }) next to a writer', () => {
     await w.close()
   })
 
+  it('time travel forgets what the writer pruned, and answers from the state what did not change since', async () => {
+    const dir = tmpDir()
+    const w = await open({ dir, durability: 'sync', segmentBytes: 1024, checkpoint: { auto: false, keep: 1 } })
+    await w.put('stable', 's')
+    await putMany(w, 0, 100)
+    const ro = await open({ dir, readOnly: true, followMs: false })
+    expect(await ro.getAt('k1', { seq: 10 })).toEqual({ i: 1 }) // builds the index over the whole log
+    await putMany(w, 100, 10)
+    await w.checkpoint() // prunes every segment but the newest
+    expect(await ro.refresh()).toBe(111)
+    expect(ro.stats().recovery!.checkpointSeq).toBe(0) // followed, not reloaded
+    expect(await ro.getAt('stable', { seq: 5 })).toBe('s')
+    expect(await codeOf(ro.getAt('k1', { seq: 10 }))).toBe('ISLAB_HISTORY_GONE')
+    expect(await ro.getAt('k1', { seq: 111 })).toEqual({ i: 101 })
+    await ro.close()
+    await w.close()
+  })
+
   it('waits at a torn tail a crashed writer left, and reads what the writer writes there after its next open cut it', async () => {
     const dir = tmpDir()
     const w = await open({ dir, durability: 'sync', checkpoint: false })
