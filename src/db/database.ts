@@ -131,7 +131,8 @@ const MAX_PENDING_BYTES = 8 * 1024 * 1024
  * buffered mode this is how an application learns that writes it saw acknowledged were lost
  * (`err.lostFromSeq..err.lostToSeq`); the same error then rejects flush(), close() and every
  * later write, and `stats().failure` describes it. (Not `'error'`, which would crash a process
- * that has no listener.)
+ * that has no listener.) A read-only database emits it with the CorruptionError that stopped it
+following the writer (docs/read-only.md).
  */
 export class Database extends EventEmitter {
   private state = new MemoryState()
