@@ -725,7 +725,7 @@ export class Database extends EventEmitter {
 
   private async shutdown(): Promise<void> {
     this.unhookExit?.()
-    this.follower?.stop()
+    await this.follower?.stop()
     this.physics_?.stop()
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer)
     let flushError: unknown

@@ -41,6 +41,8 @@ export interface FollowOptions {
 const MAX_RELOADS = 5
 /** A segment deleted under the reader is looked for again this many times in one pass. */
 const MAX_VANISHED = 5
+/** Events applied between checks for stop() (a catch-up of millions of events stops within one batch). */
+const BATCH = 8192
 
 export class LogFollower {
   /** Why following stopped for good; undefined while it runs. */
@@ -103,10 +105,12 @@ export class LogFollower {
     return this.queued
   }
 
-  stop(): void {
+  /** Stops looking; resolves once a pass under way has stopped (within one batch of events). */
+  stop(): Promise<void> {
     this.stopped = true
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.watcher?.close()
+    return (this.current ?? Promise.resolve()).catch(() => undefined)
   }
 
   private startPass(): Promise<void> {
@@ -140,7 +144,7 @@ export class LogFollower {
       for (;;) {
         if (this.stopped) return
         try {
-          await this.reader.read(this.visit)
+          if ((await this.reader.read(this.visit, BATCH)) === 'limit') continue
           this.assertNotCutBack()
           return
         } catch (err) {
@@ -160,7 +164,7 @@ export class LogFollower {
       if (this.stopped) return
       const error = err instanceof Error ? err : new Error(String(err))
       this.failure = error
-      this.stop()
+      void this.stop()
       this.target.fail(error)
       throw error
     }

@@ -312,6 +312,9 @@ export class LogReader {
     const got = first.subarray(0, await this.files.readIntoAsync(file.path, 0, first, 0, first.length))
     const header = decodeSegmentHeader(got)
     if (typeof header === 'string') {
+      // Read while a writer was creating it: by the time later segments are listed below, the
+      // header may be written and the segment full. Look again at the file as it is now.
+      if (got.length < HEADER_READ && this.sizeOf(file.path) > got.length) return 'next'
       // A crash while creating the newest segment leaves part of its header: nothing was in it
       // (headers are fsynced before any record is appended). Anything else is damage.
       const cutShort = got.length === size && isHeaderPrefix(got, file.firstSeq)

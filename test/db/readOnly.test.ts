@@ -368,13 +368,20 @@ describe('open({ readOnly: true }) following a writer in another process', () =>
     const start = ro.seq
     const seqs: number[] = []
     let prefixBroken: string | undefined
-    const sub = ro.changes().subscribe((c) => {
-      seqs.push(c.seq)
-      // A batch's two puts carry the same value: the state never holds one without the other.
-      if (ro.get('pair:a') !== ro.get('pair:b')) prefixBroken = `pair:a ${ro.get('pair:a')} pair:b ${ro.get('pair:b')} at seq ${ro.seq}`
+    let streamError: string | undefined
+    const sub = ro.changes().subscribe({
+      next: (c) => {
+        seqs.push(c.seq)
+        // A batch's two puts carry the same value: the state never holds one without the other.
+        if (ro.get('pair:a') !== ro.get('pair:b')) prefixBroken = `pair:a ${ro.get('pair:a')} pair:b ${ro.get('pair:b')} at seq ${ro.seq}`
+      },
+      error: (e: { code?: string }) => (streamError = e.code ?? String(e)),
     })
     expect(await ro.waitForSeq(total)).toBeGreaterThanOrEqual(total)
     expect(await exited).toBe(0)
+    await ro.refresh()
+    // The stream delivers asynchronously: wait for its last change (or its end).
+    for (let i = 0; i < 2000 && streamError === undefined && seqs.at(-1) !== ro.seq; i++) await new Promise((r) => setTimeout(r, 5))
     sub.unsubscribe()
     expect(prefixBroken).toBeUndefined()
     // The writer's schedule (roWriter.mjs): seq n puts k(n % 97) = n, every 10th is the pair batch.
@@ -388,6 +395,9 @@ describe('open({ readOnly: true }) following a writer in another process', () =>
     // impossible (ISLAB_HISTORY_GONE): never a gap or a repeat in what it delivered.
     const distinct = [...new Set(seqs)]
     expect(distinct).toEqual(Array.from({ length: distinct.length }, (_, i) => start + 1 + i))
+    if (streamError === undefined) expect(distinct.at(-1)).toBe(ro.seq)
+    else expect(streamError).toBe('ISLAB_HISTORY_GONE')
+    expect(ro.stats().failure).toBeUndefined()
     const w = await open({ dir, readOnly: true, followMs: false })
     expect(w.seq).toBe(ro.seq)
     await w.close()
