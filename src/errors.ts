@@ -17,6 +17,7 @@ export type IslabErrorCode =
   | 'ISLAB_NOT_FOUND'
   | 'ISLAB_EXISTS'
   | 'ISLAB_NOT_REPRESENTABLE'
+  | 'ISLAB_READ_ONLY'
 
 export class IslabError extends Error {
   readonly code: IslabErrorCode
@@ -235,14 +236,17 @@ export class NotWritableError extends IslabError {
   }
 }
 
-/** open({ createIfMissing: false }) found no database in the directory. */
+/** open({ createIfMissing: false }) (or a read-only open) found no database in the directory. */
 export class NotFoundError extends IslabError {
   readonly dir: string
-  constructor(dir: string) {
+  constructor(dir: string, readOnly = false) {
     super(
       'ISLAB_NOT_FOUND',
-      `The database ${dir} does not exist (no WAL segment or checkpoint there) and createIfMissing is false; check the path, ` +
-        'or open with createIfMissing: true to create it.',
+      readOnly
+        ? `The database ${dir} does not exist (no WAL segment, checkpoint or MANIFEST there), and a read-only open creates nothing; ` +
+            'check the path, or open it once without readOnly to create it.'
+        : `The database ${dir} does not exist (no WAL segment or checkpoint there) and createIfMissing is false; check the path, ` +
+            'or open with createIfMissing: true to create it.',
     )
     this.dir = dir
   }
@@ -258,6 +262,20 @@ export class ExistsError extends IslabError {
         'errorIfExists to use the existing one.',
     )
     this.dir = dir
+  }
+}
+
+/**
+ * A write (put, delete, batch, entangle, disentangle, checkpoint) on a database that only reads:
+ * one opened with `readOnly: true` (or a replica). Nothing was sequenced or written.
+ */
+export class ReadOnlyError extends IslabError {
+  constructor(operation: string, reason = 'it was opened with readOnly: true') {
+    super(
+      'ISLAB_READ_ONLY',
+      `Cannot ${operation}: the database is read-only (${reason}). Make the change through the process that ` +
+        'opened it for writing (or open it without readOnly when no other process has it open).',
+    )
   }
 }
 

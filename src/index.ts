@@ -55,6 +55,7 @@ export {
   NotFoundError,
   NotWritableError,
   NotRepresentableError,
+  ReadOnlyError,
   UnserializableError,
   WalFailedError,
   DatabaseFailedError,

@@ -5,7 +5,7 @@ import { takeSnapshot, writeCheckpoint } from '../checkpoint/checkpointWriter.js
 import type { CheckpointWritten } from '../checkpoint/checkpointWriter.js'
 import { prune } from '../checkpoint/checkpointStore.js'
 import { EventEmitter } from 'node:events'
-import { ClosedError, InvalidBatchError, InvalidOptionError, IslabError } from '../errors.js'
+import { ClosedError, CorruptionError, InvalidBatchError, InvalidOptionError, IslabError, ReadOnlyError } from '../errors.js'
 import type { IslabErrorCode, WriteFailure } from '../errors.js'
 import { assertValidKey } from '../events/keys.js'
 import type { Op } from '../events/types.js'
@@ -30,7 +30,15 @@ import { RangeRead } from '../state/rangeRead.js'
 import { Snapshot } from './snapshot.js'
 import type { RangeOptions } from '../state/rangeRead.js'
 import { WalWriter } from '../wal/walWriter.js'
+import { merge } from 'rxjs'
 import type { Observable } from 'rxjs'
+import type { WalEvent } from '../events/types.js'
+import type { FileLayer } from '../io/fileLayer.js'
+import { nodeFileLayer } from '../io/nodeFileLayer.js'
+import { applyExternal } from '../pipeline/applyExternal.js'
+import type { ExternalTarget } from '../pipeline/applyExternal.js'
+import { recoverReadOnly } from '../recovery/recoverReadOnly.js'
+import { LogFollower } from './logFollower.js'
 import { EntanglementRules, Physics, checkEntangle, checkStrength, every, metricsOf, partnersOf, physicsView, DEFAULT_STRENGTH } from '../physics/index.js'
 import type { Metrics, PhysicsView } from '../physics/index.js'
 import type { Tier } from '../state/entry.js'
@@ -101,6 +109,11 @@ export interface CheckpointExtension {
   load(data: Uint8Array): void
 }
 
+export interface WaitOptions {
+  /** Gives up waiting when aborted: the promise rejects with the signal's reason. */
+  signal?: AbortSignal
+}
+
 export interface DatabaseStats {
   seq: number
   /** Highest seq known to be on disk and fdatasynced (equals seq in memory mode, where nothing is). */
@@ -134,7 +147,8 @@ const MAX_PENDING_BYTES = 8 * 1024 * 1024
  * buffered mode this is how an application learns that writes it saw acknowledged were lost
  * (`err.lostFromSeq..err.lostToSeq`); the same error then rejects flush(), close() and every
  * later write, and `stats().failure` describes it. (Not `'error'`, which would crash a process
- * that has no listener.)
+ * that has no listener.) A read-only database emits it with the CorruptionError that stopped it
+following the writer (docs/read-only.md).
  */
 export class Database<V = unknown> extends EventEmitter {
   private state = new MemoryState()
@@ -160,6 +174,8 @@ export class Database<V = unknown> extends EventEmitter {
   private rules!: EntanglementRules
   private extensionData = new Map<string, Uint8Array>()
   private unhookExit: (() => void) | undefined
+  /** Read-only opens: follows the log another process writes (see logFollower.ts). */
+  private follower: LogFollower | undefined
   private readonly onWriteFailure = (error: WriteFailure): void => {
     if (this.options.durability === 'sync' && this.committer !== undefined) {
       // Sync mode undid the writes that were not durable (revertFailed): time travel and db.seq
@@ -193,6 +209,7 @@ export class Database<V = unknown> extends EventEmitter {
       this.startExpiry()
       return
     }
+    if (o.readOnly) return this.startReadOnly()
     this.lock = openDir(o.fileLayer, o.dir, o)
     try {
       const recovered = await recover(o.fileLayer, o.dir, { mode: o.recovery, onProgress: o.onProgress })
@@ -230,6 +247,78 @@ export class Database<V = unknown> extends EventEmitter {
     // Buffered writes still pending when the event loop drains are written before the process exits.
     this.unhookExit = flushBeforeExit(() => void this.committer?.flush().catch(() => undefined))
     if (o.checkpoint.auto) this.startCheckpointTimers()
+  }
+
+  /**
+   * A read-only open: no lock, nothing written. The recovery is open's own, run over an overlay
+   * that keeps its changes in memory (recoverReadOnly.ts); then the follower applies what the
+   * writer appends. There is no WAL writer: the pipeline is memory mode's, and no write reaches
+   * it (every write method refuses first). Every event applied is durable, so the feed counts it so.
+   */
+  private async startReadOnly(): Promise<void> {
+    const o = this.options
+    const recovered = await recoverReadOnly(o.fileLayer, o.dir, { mode: o.recovery, onProgress: o.onProgress })
+    this.state = recovered.state
+    this.recovery = recovered.report
+    this.extensionData = recovered.extensions
+    const lastSeq = recovered.report.lastSeq
+    this.feed = new ChangeFeed(lastSeq, true)
+    this.pipeline = buildWritePipeline(this.state, lastSeq, undefined, this.feed, false, this.onWriteFailure)
+    this.pipeline.clock.lastTime = recovered.lastTime
+    this.startPhysics()
+    // The state is replaced when the follower reloads: read it at each event.
+    const db = this
+    const target: ExternalTarget = {
+      get state() {
+        return db.state
+      },
+      clock: this.pipeline.clock,
+      feed: this.feed,
+    }
+    this.follower = new LogFollower(
+      o.fileLayer,
+      o.dir,
+      lastSeq,
+      {
+        apply: (ev: WalEvent, segment: number, offset: number) => applyExternal(target, ev, segment, offset),
+        reload: () => this.reloadReadOnly(),
+        fail: (err) => {
+          this.feed.fail(err)
+          this.emit('failure', err)
+        },
+      },
+      { intervalMs: o.followMs, watch: o.fileLayer === nodeFileLayer },
+    )
+    this.follower.start()
+  }
+
+  /**
+   * The follower fell behind segments a checkpoint pruned: the state is rebuilt from the newest
+   * checkpoint and the log after it, as at open. Change streams find the seqs they missed in the
+   * log, or fail with ISLAB_HISTORY_GONE when those are gone; time travel's index is rebuilt.
+   */
+  private async reloadReadOnly(): Promise<number> {
+    const o = this.options
+    const recovered = await recoverReadOnly(o.fileLayer, o.dir, { mode: o.recovery })
+    const seq = recovered.report.lastSeq
+    if (this.closed) return seq
+    if (seq < this.seq) {
+      throw new CorruptionError(
+        `The log in ${o.dir} now ends at seq ${seq}, before seq ${this.seq} that this read-only database applied: ` +
+          'it was replaced or cut back. Close this database and open it again.',
+      )
+    }
+    this.physics_?.stop()
+    this.state = recovered.state
+    this.recovery = recovered.report
+    this.extensionData = recovered.extensions
+    this.pipeline.clock.last = seq
+    this.pipeline.clock.lastTime = Math.max(this.pipeline.clock.lastTime, recovered.lastTime)
+    this.history_?.close()
+    this.history_ = undefined
+    this.startPhysics()
+    this.feed.markDurable(seq)
+    return seq
   }
 
   /** Physics shapes the state's entries and observes reads; its masses and wormholes live in checkpoints. */
@@ -282,6 +371,7 @@ export class Database<V = unknown> extends EventEmitter {
    */
   checkpoint(): Promise<CheckpointInfo | undefined> {
     if (this.closed) return Promise.reject(new ClosedError())
+    if (this.follower !== undefined) return Promise.reject(new ReadOnlyError('checkpoint', READ_ONLY_CHECKPOINT))
     if (this.committer === undefined) return Promise.resolve(undefined)
     // When idle, the snapshot is taken synchronously, so it holds exactly the writes made before this call.
     const run = this.checkpointBusy ? this.checkpointChain.then(() => this.writeCheckpointNow()) : this.writeCheckpointNow()
@@ -334,6 +424,58 @@ export class Database<V = unknown> extends EventEmitter {
 
   get isOpen(): boolean {
     return !this.closed
+  }
+
+  /** Opened with `readOnly: true`: reads follow the log another process writes; writes reject with ISLAB_READ_ONLY. */
+  get readOnly(): boolean {
+    return this.options.readOnly
+  }
+
+  /**
+   * Resolves (with db.seq) once every event up to `seq` is applied here: a read-only database
+   * has followed the writer that far, a writer has sequenced it. Rejects with ISLAB_CLOSED when
+   * the database closes first, with the failure that stops it (see 'failure'), or with the
+   * signal's reason when `opts.signal` aborts.
+   */
+  waitForSeq(seq: number, opts: WaitOptions = {}): Promise<number> {
+    try {
+      if (this.closed) throw new ClosedError()
+      assertSeqOption(seq, 'seq')
+      checkMethodOptions('waitForSeq', opts, WAIT_OPTIONS)
+      opts.signal?.throwIfAborted()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (this.seq >= seq) return Promise.resolve(this.seq)
+    return new Promise<number>((resolve, reject) => {
+      const signal = opts.signal
+      const done = (err: unknown): void => {
+        sub.unsubscribe()
+        signal?.removeEventListener('abort', onAbort)
+        if (err === undefined) resolve(this.seq)
+        else reject(err)
+      }
+      const onAbort = (): void => done(signal!.reason)
+      const check = (): void => {
+        const failure = this.pipeline.failure ?? this.feed.failure
+        if (this.seq >= seq) done(undefined)
+        else if (failure !== undefined) done(failure)
+      }
+      // applied$: each event as it is applied; durableProgress$: a read-only reload's jump, a failure.
+      const sub = merge(this.feed.applied$, this.feed.durableProgress$).subscribe({ next: check, complete: () => done(new ClosedError()) })
+      signal?.addEventListener('abort', onAbort, { once: true })
+      check()
+    })
+  }
+
+  /**
+   * A read-only database applies what the writer has written by now (it also does so by itself
+   * every `followMs`, and when the directory changes) and resolves with db.seq. A writer resolves at once.
+   */
+  refresh(): Promise<number> {
+    if (this.closed) return Promise.reject(new ClosedError())
+    if (this.follower === undefined) return Promise.resolve(this.seq)
+    return this.follower.refresh().then(() => this.seq)
   }
 
   put(key: string, value: V, opts?: PutOptions): Promise<WriteResult> {
@@ -521,7 +663,7 @@ export class Database<V = unknown> extends EventEmitter {
     const o = this.options
     return new ChangeStream<T>(
       {
-        files: this.committer === undefined ? undefined : o.fileLayer,
+        files: this.logFiles,
         dir: o.dir,
         feed: this.feed,
         seq: () => this.seq,
@@ -566,7 +708,7 @@ export class Database<V = unknown> extends EventEmitter {
 
   private historySource(): HistorySource {
     return {
-      files: this.committer === undefined ? undefined : this.options.fileLayer,
+      files: this.logFiles,
       dir: this.options.dir,
       feed: this.feed,
       seq: () => this.seq,
@@ -575,8 +717,15 @@ export class Database<V = unknown> extends EventEmitter {
     }
   }
 
+  /** The file layer when there is a log to read (not in memory mode). */
+  private get logFiles(): FileLayer | undefined {
+    return this.committer === undefined && this.follower === undefined ? undefined : this.options.fileLayer
+  }
+
   private historyIndex(): HistoryIndex {
     this.history_ ??= new HistoryIndex(this.historySource())
+    // A writer trims after its own prunes; a read-only database learns of them here.
+    if (this.follower !== undefined) this.history_.trimToLog()
     return this.history_
   }
 
@@ -633,7 +782,7 @@ export class Database<V = unknown> extends EventEmitter {
       walPendingBytes: this.wal?.pendingBytes ?? 0,
       recovery: this.recovery,
       checkpoint: { last: this.lastCheckpoint, count: this.checkpointCount, lastError: this.checkpointError },
-      failure: failureInfo(this.pipeline.failure),
+      failure: failureInfo(this.pipeline.failure ?? this.follower?.failure),
     }
   }
 
@@ -652,6 +801,7 @@ export class Database<V = unknown> extends EventEmitter {
 
   private async shutdown(): Promise<void> {
     this.unhookExit?.()
+    await this.follower?.stop()
     this.physics_?.stop()
     this.expiry.stop()
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer)
@@ -723,14 +873,17 @@ export class Database<V = unknown> extends EventEmitter {
 
   private assertWritable(): void {
     if (this.closed) throw new ClosedError()
+    if (this.follower !== undefined) throw new ReadOnlyError('write')
     const failure = this.pipeline.failure
     if (failure !== undefined) throw failure
   }
 }
 
-function failureInfo(f: WriteFailure | undefined): FailureInfo | undefined {
+function failureInfo(f: WriteFailure | Error | undefined): FailureInfo | undefined {
   if (f === undefined) return undefined
-  return { code: f.code, message: f.message, lostFromSeq: f.lostFromSeq, lostToSeq: f.lostToSeq, outcomeUnknown: f.outcomeUnknown }
+  if (!(f instanceof IslabError)) return { code: 'ISLAB_FAILED', message: f.message, lostFromSeq: undefined, lostToSeq: undefined, outcomeUnknown: false }
+  const w = f as Partial<WriteFailure>
+  return { code: f.code, message: f.message, lostFromSeq: w.lostFromSeq, lostToSeq: w.lostToSeq, outcomeUnknown: w.outcomeUnknown ?? false }
 }
 
 function ignore(): void {}
@@ -756,6 +909,8 @@ function checkDeadline(where: string, o: { ttlMs?: unknown; expiresAt?: unknown 
   return true
 }
 
+const READ_ONLY_CHECKPOINT = 'it was opened with readOnly: true; checkpoints are written by the process that writes'
+
 function assertSeqOption(seq: unknown, name = 'ifSeq'): void {
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
     throw new InvalidOptionError(`${name} must be a non-negative integer sequence number, not ${show(seq)}`)
@@ -769,6 +924,7 @@ const BATCH_PUT_FIELDS = ['type', 'key', 'value', 'ifSeq', 'ttlMs', 'expiresAt']
 const BATCH_DEL_FIELDS = ['type', 'key', 'ifSeq'] as const
 const CHANGES_OPTIONS = ['since', 'prefix', 'keys', 'live', 'durableOnly'] as const satisfies readonly (keyof ChangesOptions)[]
 const HISTORY_OPTIONS = ['from', 'to', 'limit', 'reverse'] as const satisfies readonly (keyof HistoryOptions)[]
+const WAIT_OPTIONS = ['signal'] as const satisfies readonly (keyof WaitOptions)[]
 const RANGE_OPTIONS = ['gte', 'gt', 'lte', 'lt', 'prefix', 'limit', 'reverse'] as const satisfies readonly (keyof RangeOptions)[]
 
 /** getAt's point: exactly one of `seq` (not past the current seq) or `time`. */
@@ -789,5 +945,6 @@ const _listed: [
   Exactly<(typeof CHANGES_OPTIONS)[number], keyof ChangesOptions>,
   Exactly<(typeof HISTORY_OPTIONS)[number], keyof HistoryOptions>,
   Exactly<(typeof RANGE_OPTIONS)[number], keyof RangeOptions>,
-] = [true, true, true, true, true]
+  Exactly<(typeof WAIT_OPTIONS)[number], keyof WaitOptions>,
+] = [true, true, true, true, true, true]
 void _listed

@@ -39,7 +39,7 @@ export function openDir(files: FileLayer, dir: string, o: DirOptions): DirLock {
  * A database is there when the directory holds a WAL segment, a checkpoint or a MANIFEST (which
  * every open writes: a database opened once and never written to exists too, as in LevelDB).
  */
-function holdsDatabase(files: FileLayer, dir: string): boolean {
+export function holdsDatabase(files: FileLayer, dir: string): boolean {
   return files.list(dir).some((n) => n === MANIFEST_FILE || parseSegmentName(n) !== undefined || parseCheckpointName(n) !== undefined)
 }
 

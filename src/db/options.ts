@@ -17,6 +17,17 @@ export type Durability = 'sync' | 'buffered' | 'memory'
 export interface OpenOptions {
   /** Database directory, created when missing. Default './data'. Ignored in 'memory' mode. */
   dir?: string
+  /**
+   * true: open without the lock and without writing anything, next to a writer in another process
+   * (or a closed database): reads serve what is durable in the log and follow what the writer
+   * appends; writes reject with ISLAB_READ_ONLY. The database must exist. Default false.
+   */
+  readOnly?: boolean
+  /**
+   * Read-only opens: look for new records at least this often (they are also looked for when the
+   * directory changes); false: only when db.refresh() is called. Default 100.
+   */
+  followMs?: number | false
   /** false: open() rejects with ISLAB_NOT_FOUND unless `dir` already holds a database. Default true. */
   createIfMissing?: boolean
   /** true: open() rejects with ISLAB_EXISTS when `dir` already holds a database. Default false. */
@@ -76,6 +87,8 @@ export interface OpenOptions {
 /** Every name open() accepts; a name not here is a typo and rejected (with a suggestion). */
 const OPEN_OPTION_NAMES = [
   'dir',
+  'readOnly',
+  'followMs',
   'createIfMissing',
   'errorIfExists',
   'durability',
@@ -120,6 +133,8 @@ const EXPIRY_NAMES = ['sweepIntervalMs', 'sweepBudgetMs'] as const satisfies rea
 
 export interface ResolvedOptions {
   dir: string
+  readOnly: boolean
+  followMs: number | false
   createIfMissing: boolean
   errorIfExists: boolean
   durability: Durability
@@ -143,6 +158,10 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   checkNames(o, OPEN_OPTION_NAMES, '')
   checkNested(o)
   const createIfMissing = flag('createIfMissing', o.createIfMissing, true)
+  const readOnly = flag('readOnly', o.readOnly, false)
+  const followMs = o.followMs === false ? false : positiveInt('followMs', o.followMs, 100)
+  if (readOnly && o.durability === 'memory') throw new InvalidOptionError("readOnly reads a database directory; durability 'memory' has none")
+  if (readOnly && o.errorIfExists === true) throw new InvalidOptionError('readOnly opens an existing database; errorIfExists: true would always fail')
   const errorIfExists = flag('errorIfExists', o.errorIfExists, false)
   const durability = o.durability ?? 'buffered'
   if (!['sync', 'buffered', 'memory'].includes(durability)) {
@@ -173,6 +192,8 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   if (typeof ex !== 'object' || ex === null) throw new InvalidOptionError('expiry must be an object')
   return {
     dir,
+    readOnly,
+    followMs,
     createIfMissing,
     errorIfExists,
     recovery,

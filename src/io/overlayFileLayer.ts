@@ -1,11 +1,15 @@
 // A copy-on-write FileLayer: reads come from another layer (the real directory), every change
 // (create, append, truncate, rename, unlink) is kept in memory and never reaches it. Running
 // the real recovery over it shows exactly what recovery would do without doing it: this is
-// `islab repair --dry-run`, with no second copy of the repair policy to drift apart.
+// `islab repair --dry-run`, with no second copy of the repair policy to drift apart, and the
+// recovery of a read-only open (recoverReadOnly.ts). A file it has not changed is read from the
+// base in ranges, as the base itself would be (a checkpoint or segment is never read whole per
+// read); a base file it has only cut short stays a base file with a shorter length.
 import path from 'node:path'
 import type { AppendFile, FileLayer } from './fileLayer.js'
 
-type Node = { kind: 'base'; from: string } | { kind: 'mem'; data: Buffer; mtime: number }
+/** `length`: a base file the overlay truncated reads as only its first `length` bytes. */
+type Node = { kind: 'base'; from: string; length?: number } | { kind: 'mem'; data: Buffer; mtime: number }
 
 export class OverlayFileLayer implements FileLayer {
   /** Every path (resolved) the overlay has touched: what it holds now, or null when removed. */
@@ -27,7 +31,15 @@ export class OverlayFileLayer implements FileLayer {
   }
 
   private bytes(n: Node): Buffer {
-    return n.kind === 'mem' ? n.data : this.base.readFile(n.from)
+    if (n.kind === 'mem') return n.data
+    const b = this.base.readFile(n.from)
+    return n.length === undefined ? b : b.subarray(0, n.length)
+  }
+
+  /** Size of a base node as the overlay sees it. */
+  private baseSize(n: { from: string; length?: number }): number {
+    const size = this.base.size(n.from)
+    return n.length === undefined ? size : Math.min(size, n.length)
   }
 
   mkdirp(): void {}
@@ -49,7 +61,7 @@ export class OverlayFileLayer implements FileLayer {
 
   size(p: string): number {
     const n = this.need(p)
-    return n.kind === 'mem' ? n.data.length : this.base.size(n.from)
+    return n.kind === 'mem' ? n.data.length : this.baseSize(n)
   }
 
   mtimeMs(p: string): number {
@@ -63,16 +75,26 @@ export class OverlayFileLayer implements FileLayer {
 
   async readFileAsync(p: string): Promise<Buffer> {
     const n = this.need(p)
-    return n.kind === 'mem' ? Buffer.from(n.data) : this.base.readFileAsync(n.from)
+    if (n.kind === 'mem') return Buffer.from(n.data)
+    const b = await this.base.readFileAsync(n.from)
+    return n.length === undefined ? b : b.subarray(0, n.length)
   }
 
   readRange(p: string, offset: number, length: number): Buffer {
-    return Buffer.from(this.bytes(this.need(p)).subarray(offset, offset + length))
+    const n = this.need(p)
+    if (n.kind === 'mem') return Buffer.from(n.data.subarray(offset, offset + length))
+    const end = n.length === undefined ? offset + length : Math.min(offset + length, n.length)
+    return end <= offset ? Buffer.alloc(0) : this.base.readRange(n.from, offset, end - offset)
   }
 
   async readIntoAsync(p: string, position: number, target: Buffer, at: number, length: number): Promise<number> {
-    const data = this.bytes(this.need(p))
-    return data.copy(target, at, Math.min(position, data.length), Math.min(position + length, data.length))
+    const n = this.need(p)
+    if (n.kind === 'mem') {
+      const data = n.data
+      return data.copy(target, at, Math.min(position, data.length), Math.min(position + length, data.length))
+    }
+    const end = n.length === undefined ? position + length : Math.min(position + length, n.length)
+    return end <= position ? 0 : this.base.readIntoAsync(n.from, position, target, at, end - position)
   }
 
   createExclusive(p: string, data: Uint8Array): void {
@@ -96,7 +118,9 @@ export class OverlayFileLayer implements FileLayer {
   }
 
   truncate(p: string, length: number): void {
-    this.set(p, this.bytes(this.need(p)).subarray(0, length))
+    const n = this.need(p)
+    if (n.kind === 'base' && length <= this.baseSize(n)) this.nodes.set(path.resolve(p), { kind: 'base', from: n.from, length })
+    else this.set(p, this.bytes(n).subarray(0, length))
   }
 
   syncDir(): void {}

@@ -36,6 +36,8 @@ const OPEN_OPTIONS = [
   'entanglement',
   'maxEntangled',
   'expiry',
+  'readOnly',
+  'followMs',
 ] as const satisfies readonly (keyof IslabOpenOptions)[]
 // Compile-time: an option added to OpenOptions but not forwarded here fails.
 const allForwarded: Exclude<keyof IslabOpenOptions, (typeof OPEN_OPTIONS)[number]> extends never ? true : never = true

@@ -312,6 +312,9 @@ export class LogReader {
     const got = first.subarray(0, await this.files.readIntoAsync(file.path, 0, first, 0, first.length))
     const header = decodeSegmentHeader(got)
     if (typeof header === 'string') {
+      // Read while a writer was creating it: by the time later segments are listed below, the
+      // header may be written and the segment full. Look again at the file as it is now.
+      if (got.length < HEADER_READ && this.sizeOf(file.path) > got.length) return 'next'
       // A crash while creating the newest segment leaves part of its header: nothing was in it
       // (headers are fsynced before any record is appended). Anything else is damage.
       const cutShort = got.length === size && isHeaderPrefix(got, file.firstSeq)
@@ -499,9 +502,19 @@ export class LogReader {
     }
   }
 
-  /** Asks the reporter. 'wait' leaves the reader where it is, to look again at the next read. */
+  /**
+   * Asks the reporter. 'wait' leaves the reader where it is, to look again at the next read —
+   * at the file's bytes as they will be then: the unfinished ones read so far are let go, since a
+   * writer's next open may cut them and write other records in their place.
+   */
   private report(p: LogProblem): ReadEnd {
-    if (this.reporter.problem(p) === 'wait') return 'end'
+    if (this.reporter.problem(p) === 'wait') {
+      if (this.seg !== undefined && this.pos < this.buf.length) {
+        this.buf = this.buf.subarray(0, this.pos)
+        this.measure()
+      }
+      return 'end'
+    }
     this.problem = p
     return 'problem'
   }

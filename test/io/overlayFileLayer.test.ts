@@ -27,3 +27,26 @@ describe('OverlayFileLayer', () => {
     expect(fs.readFileSync(path.join(dir, 'a'), 'utf8')).toBe('base')
   })
 })
+
+describe('OverlayFileLayer reads of base files', () => {
+  it('reads an unchanged base file in ranges from the base, and a truncated one only up to its new length', async () => {
+    const dir = tmpDir()
+    const p = path.join(dir, 'seg')
+    fs.writeFileSync(p, '0123456789')
+    let wholeReads = 0
+    const counting = { ...nodeFileLayer, readFile: (f: string) => (wholeReads++, nodeFileLayer.readFile(f)) }
+    const o = new OverlayFileLayer(counting)
+    expect(o.readRange(p, 2, 3).toString()).toBe('234')
+    const t = Buffer.alloc(4, '.')
+    expect(await o.readIntoAsync(p, 8, t, 0, 4)).toBe(2)
+    o.truncate(p, 5)
+    expect(o.size(p)).toBe(5)
+    expect(o.readRange(p, 3, 10).toString()).toBe('34')
+    expect(await o.readIntoAsync(p, 4, t, 0, 4)).toBe(1)
+    expect(await o.readIntoAsync(p, 6, t, 0, 4)).toBe(0)
+    expect(wholeReads).toBe(0)
+    expect(o.readFile(p).toString()).toBe('01234')
+    expect((await o.readFileAsync(p)).toString()).toBe('01234')
+    expect(fs.readFileSync(p, 'utf8')).toBe('0123456789')
+  })
+})

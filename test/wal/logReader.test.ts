@@ -163,6 +163,37 @@ describe('LogReader following a writer, across segments', () => {
   })
 })
 
+describe('LogReader following a writer, while it rotates', () => {
+  it('reads a new segment whose header was not written yet when first looked at, though later segments exist by then', async () => {
+    const dir = tmpDir()
+    const db = await open({ dir, durability: 'sync', segmentBytes: 256, checkpoint: false })
+    for (let i = 0; i < 30; i++) await db.put(`k${i}`, i)
+    await db.close()
+    const segs = segmentFiles(dir)
+    expect(segs.length).toBeGreaterThan(2)
+    // The reader finds segment 2 just created (0 bytes) and reads its header; the writer then
+    // writes it, fills it and starts segment 3 before the reader looks at the list again.
+    const second = fs.readFileSync(segs[1]!)
+    fs.writeFileSync(segs[1]!, Buffer.alloc(0))
+    let raced = false
+    const racing: FileLayer = {
+      ...nodeFileLayer,
+      readIntoAsync: async (p, position, target, at, length) => {
+        const n = await nodeFileLayer.readIntoAsync(p, position, target, at, length)
+        if (p === segs[1] && !raced) {
+          raced = true
+          fs.writeFileSync(segs[1]!, second)
+        }
+        return n
+      },
+    }
+    const from = Number(path.basename(segs[1]!, '.wal'))
+    const events = await drain(new Cursor(racing, dir, from))
+    expect(raced).toBe(true)
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 31 - from }, (_, i) => i + from))
+  })
+})
+
 describe('LogReader windows', () => {
   it('classifies damage over the whole rest of the file, not the window it was found in', async () => {
     const dir = tmpDir()
