@@ -16,6 +16,9 @@ export type IslabErrorCode =
   | 'ISLAB_NOT_WRITABLE'
   | 'ISLAB_NOT_FOUND'
   | 'ISLAB_EXISTS'
+  | 'ISLAB_READ_ONLY'
+  | 'ISLAB_FENCED'
+  | 'ISLAB_REPLICATION'
 
 export class IslabError extends Error {
   readonly code: IslabErrorCode
@@ -257,6 +260,46 @@ export class ExistsError extends IslabError {
         'errorIfExists to use the existing one.',
     )
     this.dir = dir
+  }
+}
+
+/** A write to a database that only reads: a replica, or one opened read-only. */
+export class ReadOnlyError extends IslabError {
+  constructor(reason = 'it is read-only') {
+    super('ISLAB_READ_ONLY', `This database does not take writes: ${reason}. Write to the primary, or promote() this replica first.`)
+  }
+}
+
+/**
+ * Replication: another primary wrote to the stream this one published to, so this one stopped
+ * taking writes. The seqs it acknowledged locally but never got into the stream are
+ * `unpublishedFromSeq..unpublishedToSeq` (undefined when there are none).
+ */
+export class FencedError extends IslabError {
+  readonly stream: string
+  readonly unpublishedFromSeq: number | undefined
+  readonly unpublishedToSeq: number | undefined
+  constructor(stream: string, reason: string, unpublished?: { fromSeq: number; toSeq: number }) {
+    super(
+      'ISLAB_FENCED',
+      `Another primary took over stream ${JSON.stringify(stream)} (${reason}); this database no longer takes writes` +
+        (unpublished === undefined
+          ? '. '
+          : `, and its writes ${unpublished.fromSeq}..${unpublished.toSeq} were acknowledged locally but never replicated: re-apply them on the new primary if they matter. `) +
+        'Close it and reopen it as a replica of the new primary (into a fresh directory when it has unreplicated writes).',
+    )
+    this.stream = stream
+    this.unpublishedFromSeq = unpublished?.fromSeq
+    this.unpublishedToSeq = unpublished?.toSeq
+  }
+}
+
+/** Replication cannot go on by itself: the stream does not hold what this database needs, or disagrees with it. */
+export class ReplicationError extends IslabError {
+  readonly stream: string
+  constructor(stream: string, message: string, options?: { cause?: unknown }) {
+    super('ISLAB_REPLICATION', `Replication of stream ${JSON.stringify(stream)}: ${message}`, options)
+    this.stream = stream
   }
 }
 

@@ -8,7 +8,11 @@ export function open(options?: OpenOptions): Promise<Database> {
 }
 
 export { Database }
-export type { BatchOp, CheckpointExtension, CheckpointInfo, DatabaseStats, FailureInfo, EntangleOptions, Entry, QuantumRead, WriteOptions } from './db/database.js'
+export type { BatchOp, CheckpointExtension, CheckpointInfo, DatabaseStats, FailureInfo, EntangleOptions, Entry, QuantumRead, ReplicationStats, WriteOptions } from './db/database.js'
+export { EventStream } from './changes/eventStream.js'
+export type { EventsOptions } from './changes/eventStream.js'
+export type { WalEvent as LogEvent, Op as LogOp } from './events/types.js'
+export { decodeEvent, encodeEvent } from './wal/eventRecord.js'
 export type {
   DemonOptions,
   DemonState,
@@ -50,5 +54,8 @@ export {
   UnserializableError,
   WalFailedError,
   DatabaseFailedError,
+  FencedError,
+  ReadOnlyError,
+  ReplicationError,
 } from './errors.js'
 export type { IslabErrorCode, FailureDetails, WriteFailure } from './errors.js'

@@ -6,6 +6,9 @@ import type { CheckpointWritten } from '../checkpoint/checkpointWriter.js'
 import { prune } from '../checkpoint/checkpointStore.js'
 import { EventEmitter } from 'node:events'
 import { ClosedError, InvalidBatchError, InvalidOptionError, IslabError } from '../errors.js'
+import type { WalEvent } from '../events/types.js'
+import { EventStream } from '../changes/eventStream.js'
+import type { EventsOptions } from '../changes/eventStream.js'
 import type { IslabErrorCode, WriteFailure } from '../errors.js'
 import { assertValidKey } from '../events/keys.js'
 import type { Op } from '../events/types.js'
@@ -17,7 +20,7 @@ import { HistoryIndex } from '../history/historyIndex.js'
 import type { HistorySource } from '../history/historyIndex.js'
 import { KeyHistory, getAt } from '../history/timeTravel.js'
 import type { AsOf, HistoryOptions } from '../history/timeTravel.js'
-import type { ChangesOptions } from '../changes/changeStream.js'
+import type { ChangeSource, ChangesOptions } from '../changes/changeStream.js'
 import { GroupCommitter } from '../pipeline/groupCommit.js'
 import type { WritePipeline } from '../pipeline/writePipeline.js'
 import { buildWritePipeline } from '../pipeline/writePipeline.js'
@@ -97,6 +100,21 @@ export interface DatabaseStats {
   checkpoint: { last: CheckpointInfo | undefined; count: number; lastError: string | undefined }
   /** Set once the write path has failed for good (see Database's 'failure' event); undefined while healthy. */
   failure: FailureInfo | undefined
+  /** Set while the database replicates through NATS JetStream (islabdb/replication). */
+  replication?: ReplicationStats
+}
+
+/** Where a replicated database stands (filled in by the replication face; see docs/replication.md). */
+export interface ReplicationStats {
+  role: 'primary' | 'replica'
+  /** Primary: highest seq the stream has stored. Replica: highest seq applied from the stream. */
+  appliedSeq: number
+  /** The stream's last seq, as last seen (undefined before the stream was reached). */
+  primarySeq: number | undefined
+  /** Replica: how old the newest applied event is while the replica is behind, 0 when caught up. Primary: age of the oldest unpublished event, 0 when none. */
+  lagMs: number
+  /** 'connecting', 'catching-up', 'live', 'disconnected', 'fenced', 'stalled' or 'closed'. */
+  state: string
 }
 
 /** What stopped the database: the error's code and message, and the seqs it lost (see FailureDetails). */
@@ -143,6 +161,12 @@ export class Database extends EventEmitter {
   private rules!: EntanglementRules
   private extensionData = new Map<string, Uint8Array>()
   private unhookExit: (() => void) | undefined
+  /** Why writes are refused while the database still reads (a replica, a fenced primary); see refuseWrites. */
+  private writeBlock: IslabError | undefined
+  /** Settles each write's promise later (replication's ack: 'replicated'); see gateAcks. */
+  private ackGate: ((r: WriteResult) => Promise<WriteResult>) | undefined
+  private readonly logHolds = new Set<() => number>()
+  private replicationStats: (() => ReplicationStats) | undefined
   private readonly onWriteFailure = (error: WriteFailure): void => {
     if (this.options.durability === 'sync' && this.committer !== undefined) {
       // Sync mode undid the writes that were not durable (revertFailed): time travel and db.seq
@@ -278,7 +302,7 @@ export class Database extends EventEmitter {
     // The log must hold every event up to `seq` before a checkpoint may let older segments go.
     await this.committer!.flush()
     const written = await writeCheckpoint(o.fileLayer, o.dir, snap)
-    const pruned = await prune(o.fileLayer, o.dir, o.checkpoint.keep, { segments: o.history.retainSegments, ms: o.history.retainMs })
+    const pruned = await prune(o.fileLayer, o.dir, o.checkpoint.keep, { segments: o.history.retainSegments, ms: o.history.retainMs, fromSeq: this.heldFrom() })
     // Time travel forgets what the deleted segments held, for every key at once.
     if (pruned.segmentsDeleted.length > 0) this.history_?.trimToLog()
     this.walBytesAtCheckpoint = walBytes
@@ -286,6 +310,16 @@ export class Database extends EventEmitter {
     this.checkpointCount++
     this.checkpointError = undefined
     return this.lastCheckpoint
+  }
+
+  /** The lowest seq a holder of the log still needs (see holdLog), or undefined. */
+  private heldFrom(): number | undefined {
+    let from: number | undefined
+    for (const h of this.logHolds) {
+      const f = h()
+      if (from === undefined || f < from) from = f
+    }
+    return from
   }
 
   /** The last sequence number assigned (0 for an empty database). */
@@ -369,6 +403,108 @@ export class Database extends EventEmitter {
       return Promise.reject(err)
     }
     return this.submit(WriteRequest.batch(encoded, conditions))
+  }
+
+  /**
+   * Resolves once this database has applied `seq` (db.seq ≥ seq): on a replica, read-your-writes
+   * for a seq the primary returned. Rejects with ISLAB_CLOSED if the database closes first.
+   */
+  waitForSeq(seq: number): Promise<void> {
+    try {
+      if (this.closed) throw new ClosedError()
+      assertSeqOption(seq, 'seq')
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (this.seq >= seq) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const sub = this.feed.applied$.subscribe({
+        next: (req) => {
+          if (req.seq < seq) return
+          sub.unsubscribe()
+          resolve()
+        },
+        complete: () => reject(new ClosedError()),
+      })
+    })
+  }
+
+  /**
+   * The log's events with seq > `since`, one per seq (a batch whole), caught up from the log and
+   * then live: what a face needs to ship the log elsewhere (replication). Changes for
+   * applications are db.changes().
+   */
+  events(opts: EventsOptions = {}): EventStream {
+    if (this.closed) throw new ClosedError()
+    checkMethodOptions('events', opts, EVENTS_OPTIONS)
+    if (opts.since !== undefined) assertSeqOption(opts.since, 'since')
+    return new EventStream(this.changeSource(), opts)
+  }
+
+  /**
+   * For faces (replication): applies an event that already has its seq and time — the next seq,
+   * exactly — to the log, the state, time travel and change streams, as if it had been written
+   * here; refuseWrites() does not stop it. Resolves as a write does in this durability mode.
+   */
+  applyReplicated(ev: WalEvent): Promise<WriteResult> {
+    let req: WriteRequest
+    try {
+      if (this.closed) throw new ClosedError()
+      const failure = this.pipeline.failure
+      if (failure !== undefined) throw failure
+      if (ev.seq !== this.seq + 1) throw new InvalidOptionError(`applyReplicated: event seq ${ev.seq} is not the next seq ${this.seq + 1}`)
+      req =
+        ev.type === 'put'
+          ? WriteRequest.put(ev.key, ev.value, undefined)
+          : ev.type === 'del'
+            ? WriteRequest.del(ev.key, undefined)
+            : ev.type === 'batch'
+              ? WriteRequest.batch(ev.ops, undefined)
+              : WriteRequest.entangle(ev.key, ev.partners, ev.strength)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    // The pass up to the WAL hand-off is synchronous: the pin covers exactly this event.
+    this.pipeline.clock.pinnedTime = ev.time
+    try {
+      this.pipeline.requests.next(req)
+    } catch (err) {
+      req.reject(err)
+    } finally {
+      this.pipeline.clock.pinnedTime = 0
+    }
+    return req.promise()
+  }
+
+  /**
+   * For faces: from now on every write (put, delete, batch, entangle) rejects with `reason` (a
+   * replica's ISLAB_READ_ONLY, a fenced primary's ISLAB_FENCED) while reads go on; undefined
+   * takes writes again (a promoted replica).
+   */
+  refuseWrites(reason: IslabError | undefined): void {
+    this.writeBlock = reason
+  }
+
+  /**
+   * For faces: each write's promise settles only once `gate` resolves with its result (replication's
+   * ack: 'replicated' waits for the stream to store it); undefined removes the gate.
+   */
+  gateAcks(gate: ((r: WriteResult) => Promise<WriteResult>) | undefined): void {
+    this.ackGate = gate
+  }
+
+  /**
+   * For faces: checkpoints keep every WAL segment holding `from()` or a later seq (a publisher
+   * not yet caught up still reads them). Returns the release.
+   */
+  holdLog(from: () => number): () => void {
+    this.logHolds.add(from)
+    return () => this.logHolds.delete(from)
+  }
+
+  /** For the replication face: what stats().replication reports. */
+  provideReplicationStats(source: (() => ReplicationStats) | undefined): void {
+    this.replicationStats = source
   }
 
   /** The current value, synchronously from memory; undefined when absent. */
@@ -463,18 +599,18 @@ export class Database extends EventEmitter {
     if (this.closed) throw new ClosedError()
     checkMethodOptions('changes', opts, CHANGES_OPTIONS)
     if (opts.since !== undefined) assertSeqOption(opts.since, 'since')
-    const o = this.options
-    return new ChangeStream<V>(
-      {
-        files: this.committer === undefined ? undefined : o.fileLayer,
-        dir: o.dir,
-        feed: this.feed,
-        seq: () => this.seq,
-        flush: () => this.flush(),
-        isOpen: () => !this.closed,
-      },
-      opts,
-    )
+    return new ChangeStream<V>(this.changeSource(), opts)
+  }
+
+  private changeSource(): ChangeSource {
+    return {
+      files: this.committer === undefined ? undefined : this.options.fileLayer,
+      dir: this.options.dir,
+      feed: this.feed,
+      seq: () => this.seq,
+      flush: () => this.flush(),
+      isOpen: () => !this.closed,
+    }
   }
 
   /**
@@ -558,6 +694,7 @@ export class Database extends EventEmitter {
       recovery: this.recovery,
       checkpoint: { last: this.lastCheckpoint, count: this.checkpointCount, lastError: this.checkpointError },
       failure: failureInfo(this.pipeline.failure),
+      ...(this.replicationStats === undefined ? {} : { replication: this.replicationStats() }),
     }
   }
 
@@ -641,13 +778,15 @@ export class Database extends EventEmitter {
     } catch (err) {
       req.reject(err)
     }
-    return req.promise()
+    const gate = this.ackGate
+    return gate === undefined ? req.promise() : req.promise().then(gate)
   }
 
   private assertWritable(): void {
     if (this.closed) throw new ClosedError()
     const failure = this.pipeline.failure
     if (failure !== undefined) throw failure
+    if (this.writeBlock !== undefined) throw this.writeBlock
   }
 }
 
@@ -667,6 +806,7 @@ const WRITE_OPTIONS = ['ifSeq', 'tier'] as const satisfies readonly (keyof Write
 const BATCH_PUT_FIELDS = ['type', 'key', 'value', 'ifSeq'] as const
 const BATCH_DEL_FIELDS = ['type', 'key', 'ifSeq'] as const
 const CHANGES_OPTIONS = ['since', 'prefix', 'keys', 'live', 'durableOnly'] as const satisfies readonly (keyof ChangesOptions)[]
+const EVENTS_OPTIONS = ['since', 'live', 'durableOnly'] as const satisfies readonly (keyof EventsOptions)[]
 const HISTORY_OPTIONS = ['from', 'to', 'limit', 'reverse'] as const satisfies readonly (keyof HistoryOptions)[]
 const RANGE_OPTIONS = ['gte', 'gt', 'lte', 'lt', 'prefix', 'limit', 'reverse'] as const satisfies readonly (keyof RangeOptions)[]
 
@@ -685,7 +825,8 @@ type Exactly<L extends string, K> = [Exclude<K, L>] extends [never] ? true : nev
 const _listed: [
   Exactly<(typeof WRITE_OPTIONS)[number], keyof WriteOptions>,
   Exactly<(typeof CHANGES_OPTIONS)[number], keyof ChangesOptions>,
+  Exactly<(typeof EVENTS_OPTIONS)[number], keyof EventsOptions>,
   Exactly<(typeof HISTORY_OPTIONS)[number], keyof HistoryOptions>,
   Exactly<(typeof RANGE_OPTIONS)[number], keyof RangeOptions>,
-] = [true, true, true, true]
+] = [true, true, true, true, true]
 void _listed
