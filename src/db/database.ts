@@ -327,6 +327,11 @@ export class Database extends EventEmitter {
     return this.pipeline.clock.last
   }
 
+  /** Highest seq on disk and fdatasynced (db.seq in memory mode); stats().durableSeq without the rest of stats(). */
+  get durableSeq(): number {
+    return this.committer === undefined ? this.seq : this.committer.durableSeq
+  }
+
   /** Number of keys. */
   get size(): number {
     return this.state.size
