@@ -18,6 +18,8 @@ export type IslabErrorCode =
   | 'ISLAB_EXISTS'
   | 'ISLAB_NOT_REPRESENTABLE'
   | 'ISLAB_READ_ONLY'
+  | 'ISLAB_FENCED'
+  | 'ISLAB_REPLICATION'
 
 export class IslabError extends Error {
   readonly code: IslabErrorCode
@@ -270,12 +272,48 @@ export class ExistsError extends IslabError {
  * one opened with `readOnly: true` (or a replica). Nothing was sequenced or written.
  */
 export class ReadOnlyError extends IslabError {
-  constructor(operation: string, reason = 'it was opened with readOnly: true') {
+  constructor(
+    operation: string,
+    reason = 'it was opened with readOnly: true',
+    todo = 'Make the change through the process that opened it for writing (or open it without readOnly when no other process has it open).',
+  ) {
     super(
       'ISLAB_READ_ONLY',
-      `Cannot ${operation}: the database is read-only (${reason}). Make the change through the process that ` +
-        'opened it for writing (or open it without readOnly when no other process has it open).',
+      `Cannot ${operation}: the database is read-only (${reason}). ${todo}`,
     )
+  }
+}
+
+/**
+ * Replication: another primary wrote to the stream this one published to, so this one stopped
+ * taking writes. The seqs it acknowledged locally but never got into the stream are
+ * `unpublishedFromSeq..unpublishedToSeq` (undefined when there are none).
+ */
+export class FencedError extends IslabError {
+  readonly stream: string
+  readonly unpublishedFromSeq: number | undefined
+  readonly unpublishedToSeq: number | undefined
+  constructor(stream: string, reason: string, unpublished?: { fromSeq: number; toSeq: number }) {
+    super(
+      'ISLAB_FENCED',
+      `Another primary took over stream ${JSON.stringify(stream)} (${reason}); this database no longer takes writes` +
+        (unpublished === undefined
+          ? '. '
+          : `, and its writes ${unpublished.fromSeq}..${unpublished.toSeq} were acknowledged locally but never replicated: re-apply them on the new primary if they matter. `) +
+        'Close it and reopen it as a replica of the new primary (into a fresh directory when it has unreplicated writes).',
+    )
+    this.stream = stream
+    this.unpublishedFromSeq = unpublished?.fromSeq
+    this.unpublishedToSeq = unpublished?.toSeq
+  }
+}
+
+/** Replication cannot go on by itself: the stream does not hold what this database needs, or disagrees with it. */
+export class ReplicationError extends IslabError {
+  readonly stream: string
+  constructor(stream: string, message: string, options?: { cause?: unknown }) {
+    super('ISLAB_REPLICATION', `Replication of stream ${JSON.stringify(stream)}: ${message}`, options)
+    this.stream = stream
   }
 }
 

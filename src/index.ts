@@ -13,7 +13,11 @@ export function open<V = unknown>(options?: OpenOptions): Promise<Database<V>> {
 
 export { Database }
 export { TypedView } from './db/typedView.js'
-export type { BatchOp, CheckpointExtension, CheckpointInfo, DatabaseStats, FailureInfo, EntangleOptions, Entry, PutOptions, QuantumRead, WriteOptions } from './db/database.js'
+export type { BatchOp, CheckpointExtension, CheckpointInfo, DatabaseStats, FailureInfo, EntangleOptions, Entry, PutOptions, QuantumRead, ReplicationStats, WriteOptions } from './db/database.js'
+export { EventStream } from './changes/eventStream.js'
+export type { EventsOptions } from './changes/eventStream.js'
+export type { WalEvent as LogEvent, Op as LogOp } from './events/types.js'
+export { decodeEvent, encodeEvent } from './wal/eventRecord.js'
 export type {
   DemonOptions,
   DemonState,
@@ -59,5 +63,7 @@ export {
   UnserializableError,
   WalFailedError,
   DatabaseFailedError,
+  FencedError,
+  ReplicationError,
 } from './errors.js'
 export type { IslabErrorCode, FailureDetails, WriteFailure } from './errors.js'

@@ -12,11 +12,17 @@
 // generator, which then ends by itself.
 import type { Subject, Subscription } from 'rxjs'
 import { HistoryGoneError } from '../errors.js'
+import type { WalEvent } from '../events/types.js'
 import type { WriteRequest } from '../pipeline/writeRequest.js'
 import { FollowWriter, LogReader } from '../wal/logReader.js'
 import type { ChangeFeed } from './changeFeed.js'
-import { changesOf, keyFilter } from './changeOf.js'
-import type { Change, ChangeSource, ChangesOptions } from './changeStream.js'
+import type { ChangeSource, ChangesOptions } from './changeStream.js'
+
+/**
+ * What one event yields to the consumer: its changes for a change stream, the event itself for
+ * an event stream. `undo` is what a live event replaced (for `prev`), undefined when read from the log.
+ */
+export type Project<T> = (ev: WalEvent, undo: unknown) => readonly T[]
 
 const READ_BATCH = 512
 /** Live events buffered for a consumer that is busy; past this, it goes back to reading the log. */
@@ -99,24 +105,24 @@ class LiveRegistration {
   }
 }
 
-/** The iterator of one iteration of a change stream. */
-export class ChangeIterator<V> implements AsyncIterator<Change<V>> {
+/** The iterator of one iteration of a change stream (or an event stream: see Project). */
+export class ChangeIterator<T> implements AsyncIterator<T> {
   private readonly reg: LiveRegistration
-  private readonly gen: AsyncGenerator<Change<V>, void>
+  private readonly gen: AsyncGenerator<T, void>
 
-  constructor(source: ChangeSource, opts: ChangesOptions, since: number) {
+  constructor(source: ChangeSource, opts: ChangesOptions, since: number, project: Project<T>) {
     const durableOnly = opts.durableOnly ?? true
     this.reg = new LiveRegistration(source.feed, durableOnly ? source.feed.durable$ : source.feed.applied$)
-    this.gen = read<V>(source, opts, since, durableOnly, this.reg)
+    this.gen = read<T>(source, opts, since, durableOnly, this.reg, project)
   }
 
-  next(): Promise<IteratorResult<Change<V>>> {
+  next(): Promise<IteratorResult<T>> {
     if (this.reg.stopped) return Promise.resolve({ done: true, value: undefined })
     return this.gen.next()
   }
 
   /** Stops now, even while a next() waits: releases the feed at once; a pending next() ends with done. */
-  return(): Promise<IteratorResult<Change<V>>> {
+  return(): Promise<IteratorResult<T>> {
     this.reg.stop()
     // Ends a generator that is parked at a yield (runs its finally); queued behind a pending next() otherwise.
     this.gen.return(undefined).catch(() => undefined)
@@ -124,15 +130,15 @@ export class ChangeIterator<V> implements AsyncIterator<Change<V>> {
   }
 }
 
-async function* read<V>(
+async function* read<T>(
   source: ChangeSource,
   opts: ChangesOptions,
   since: number,
   durableOnly: boolean,
   reg: LiveRegistration,
-): AsyncGenerator<Change<V>, void> {
+  project: Project<T>,
+): AsyncGenerator<T, void> {
   const live = opts.live ?? true
-  const pass = keyFilter(opts)
   const feed = source.feed
   let last = since
   reg.register(live)
@@ -158,7 +164,7 @@ async function* read<V>(
           if (reg.stopped) return
           if (batch.length === 0) break
           for (const ev of batch) {
-            for (const ch of changesOf<V>(ev, undefined, pass)) yield ch
+            for (const ch of project(ev, undefined)) yield ch
             last = ev.seq
           }
           await new Promise((r) => setImmediate(r))
@@ -182,7 +188,7 @@ async function* read<V>(
         if (queue.length > 0) {
           if (queue[0]!.seq !== last + 1) break
           const req = queue.shift()!
-          for (const ch of changesOf<V>(req, req.undo, pass)) yield ch
+          for (const ch of project(req, req.undo)) yield ch
           last = req.seq
           continue
         }

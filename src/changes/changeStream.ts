@@ -8,6 +8,7 @@ import { InvalidOptionError } from '../errors.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import type { ChangeFeed } from './changeFeed.js'
 import { ChangeIterator } from './changeIterator.js'
+import { changesOf, keyFilter } from './changeOf.js'
 
 export interface Change<V = unknown> {
   seq: number
@@ -96,7 +97,8 @@ export class ChangeStream<V = unknown> extends Observable<Change<V>> implements 
   [Symbol.asyncIterator](): AsyncIterator<Change<V>> {
     const invalid = this.invalid
     if (invalid !== undefined) return { next: () => Promise.reject(invalid), return: () => Promise.resolve({ done: true, value: undefined }) }
-    return new ChangeIterator<V>(this.changeSource, this.opts, this.since)
+    const pass = keyFilter(this.opts)
+    return new ChangeIterator<Change<V>>(this.changeSource, this.opts, this.since, (ev, undo) => changesOf<V>(ev, undo, pass))
   }
 
   /** An object-mode Readable that reads the log only as fast as it is consumed; destroy() stops the stream at once. */

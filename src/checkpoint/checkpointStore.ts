@@ -45,7 +45,8 @@ export interface PruneResult {
 
 /**
  * Keeps the newest `keep` checkpoints, then deletes WAL segments every record of which is
- * covered by the oldest kept checkpoint — unless history retention still wants them. The last
+ * covered by the oldest kept checkpoint — unless history retention still wants them, or they
+ * hold `retain.fromSeq` or later. The last
  * segment is never deleted: the writer appends to it. The MANIFEST is updated first (it names
  * the checkpoints kept, the new one included, and drops what goes), then the files are deleted:
  * a crash in between leaves files it no longer names, which recovery deletes. The deletions and
@@ -56,7 +57,7 @@ export async function prune(
   files: FileLayer,
   dir: string,
   keep: number,
-  retain: { segments: number; ms: number } = { segments: 0, ms: 0 },
+  retain: { segments: number; ms: number; fromSeq?: number } = { segments: 0, ms: 0 },
 ): Promise<PruneResult> {
   const cps = listCheckpoints(files, dir)
   const gone = cps.slice(keep)
@@ -71,6 +72,8 @@ export async function prune(
     for (let i = 0; i < deletable; i++) {
       const next = all[i + 1]!
       if (next.firstSeq - 1 > covered) break
+      // A reader still needs the log from `fromSeq` on (replication not yet caught up).
+      if (retain.fromSeq !== undefined && next.firstSeq - 1 >= retain.fromSeq) break
       if (retain.ms > 0 && now - files.mtimeMs(all[i]!.path) < retain.ms) break
       segs.push(all[i]!)
     }

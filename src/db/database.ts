@@ -6,6 +6,8 @@ import type { CheckpointWritten } from '../checkpoint/checkpointWriter.js'
 import { prune } from '../checkpoint/checkpointStore.js'
 import { EventEmitter } from 'node:events'
 import { ClosedError, CorruptionError, InvalidBatchError, InvalidOptionError, IslabError, ReadOnlyError } from '../errors.js'
+import { EventStream } from '../changes/eventStream.js'
+import type { EventsOptions } from '../changes/eventStream.js'
 import type { IslabErrorCode, WriteFailure } from '../errors.js'
 import { assertValidKey } from '../events/keys.js'
 import type { Op } from '../events/types.js'
@@ -17,7 +19,7 @@ import { HistoryIndex } from '../history/historyIndex.js'
 import type { HistorySource } from '../history/historyIndex.js'
 import { KeyHistory, getAt } from '../history/timeTravel.js'
 import type { AsOf, HistoryOptions } from '../history/timeTravel.js'
-import type { ChangesOptions } from '../changes/changeStream.js'
+import type { ChangeSource, ChangesOptions } from '../changes/changeStream.js'
 import { GroupCommitter } from '../pipeline/groupCommit.js'
 import type { WritePipeline } from '../pipeline/writePipeline.js'
 import { buildWritePipeline } from '../pipeline/writePipeline.js'
@@ -126,6 +128,21 @@ export interface DatabaseStats {
   checkpoint: { last: CheckpointInfo | undefined; count: number; lastError: string | undefined }
   /** Set once the write path has failed for good (see Database's 'failure' event); undefined while healthy. */
   failure: FailureInfo | undefined
+  /** Set while the database replicates through NATS JetStream (islabdb/replication). */
+  replication?: ReplicationStats
+}
+
+/** Where a replicated database stands (filled in by the replication face; see docs/replication.md). */
+export interface ReplicationStats {
+  role: 'primary' | 'replica'
+  /** Primary: highest seq the stream has stored. Replica: highest seq applied from the stream. */
+  appliedSeq: number
+  /** The stream's last seq, as last seen (undefined before the stream was reached). */
+  primarySeq: number | undefined
+  /** Replica: how old the newest applied event is while the replica is behind, 0 when caught up. Primary: age of the oldest unpublished event, 0 when none. */
+  lagMs: number
+  /** 'connecting', 'catching-up', 'live', 'disconnected', 'fenced', 'stalled' or 'closed'. */
+  state: string
 }
 
 /** What stopped the database: the error's code and message, and the seqs it lost (see FailureDetails). */
@@ -176,6 +193,12 @@ export class Database<V = unknown> extends EventEmitter {
   private unhookExit: (() => void) | undefined
   /** Read-only opens: follows the log another process writes (see logFollower.ts). */
   private follower: LogFollower | undefined
+  /** Why writes are refused while the database still reads (a replica, a fenced primary); see refuseWrites. */
+  private writeBlock: IslabError | undefined
+  /** Settles each write's promise later (replication's ack: 'replicated'); see gateAcks. */
+  private ackGate: ((r: WriteResult) => Promise<WriteResult>) | undefined
+  private readonly logHolds = new Set<() => number>()
+  private replicationStats: (() => ReplicationStats) | undefined
   private readonly onWriteFailure = (error: WriteFailure): void => {
     if (this.options.durability === 'sync' && this.committer !== undefined) {
       // Sync mode undid the writes that were not durable (revertFailed): time travel and db.seq
@@ -266,6 +289,8 @@ export class Database<V = unknown> extends EventEmitter {
     this.pipeline = buildWritePipeline(this.state, lastSeq, undefined, this.feed, false, this.onWriteFailure)
     this.pipeline.clock.lastTime = recovered.lastTime
     this.startPhysics()
+    // Reads hide versions past their deadline; the writer logs their expiry, so no sweeper here.
+    this.startExpiry(false)
     // The state is replaced when the follower reloads: read it at each event.
     const db = this
     const target: ExternalTarget = {
@@ -317,6 +342,7 @@ export class Database<V = unknown> extends EventEmitter {
     this.history_?.close()
     this.history_ = undefined
     this.startPhysics()
+    this.startExpiry(false)
     this.feed.markDurable(seq)
     return seq
   }
@@ -328,14 +354,18 @@ export class Database<V = unknown> extends EventEmitter {
     this.registerCheckpointExtension(this.physics_.checkpointExtension())
   }
 
-  private startExpiry(): void {
+  /** `sweep` false: a database that takes no writes of its own (read-only, replica) only hides expired versions. */
+  private startExpiry(sweep = true): void {
+    this.expiry?.stop()
     this.expiry = new Expiry(this.state, this.options.expiry, (key, seq) => {
-      if (this.closed || this.pipeline.failure !== undefined) return false
+      // A read-only database or a replica learns of expiry from its writer's log: writing its own
+      // expiry events would fork its log from the one it follows.
+      if (this.closed || this.pipeline.failure !== undefined || this.follower !== undefined || this.writeBlock !== undefined) return false
       // A conflict means the key changed after the read or sweep saw it expire: nothing to do.
       this.submit(WriteRequest.expire(key, seq)).catch(ignore)
       return true
     })
-    this.expiry.start()
+    if (sweep) this.expiry.start()
   }
 
   private startCheckpointTimers(): void {
@@ -398,7 +428,7 @@ export class Database<V = unknown> extends EventEmitter {
     // The log must hold every event up to `seq` before a checkpoint may let older segments go.
     await this.committer!.flush()
     const written = await writeCheckpoint(o.fileLayer, o.dir, snap)
-    const pruned = await prune(o.fileLayer, o.dir, o.checkpoint.keep, { segments: o.history.retainSegments, ms: o.history.retainMs })
+    const pruned = await prune(o.fileLayer, o.dir, o.checkpoint.keep, { segments: o.history.retainSegments, ms: o.history.retainMs, fromSeq: this.heldFrom() })
     // Time travel forgets what the deleted segments held, for every key at once.
     if (pruned.segmentsDeleted.length > 0) this.history_?.trimToLog()
     this.walBytesAtCheckpoint = walBytes
@@ -408,9 +438,24 @@ export class Database<V = unknown> extends EventEmitter {
     return this.lastCheckpoint
   }
 
+  /** The lowest seq a holder of the log still needs (see holdLog), or undefined. */
+  private heldFrom(): number | undefined {
+    let from: number | undefined
+    for (const h of this.logHolds) {
+      const f = h()
+      if (from === undefined || f < from) from = f
+    }
+    return from
+  }
+
   /** The last sequence number assigned (0 for an empty database). */
   get seq(): number {
     return this.pipeline.clock.last
+  }
+
+  /** Highest seq on disk and fdatasynced (db.seq in memory mode); stats().durableSeq without the rest of stats(). */
+  get durableSeq(): number {
+    return this.committer === undefined ? this.seq : this.committer.durableSeq
   }
 
   /**
@@ -558,6 +603,86 @@ export class Database<V = unknown> extends EventEmitter {
     return this.submit(WriteRequest.batch(encoded, conditions, ttls))
   }
 
+
+
+  /**
+   * The log's events with seq > `since`, one per seq (a batch whole), caught up from the log and
+   * then live: what a face needs to ship the log elsewhere (replication). Changes for
+   * applications are db.changes().
+   */
+  events(opts: EventsOptions = {}): EventStream {
+    if (this.closed) throw new ClosedError()
+    checkMethodOptions('events', opts, EVENTS_OPTIONS)
+    if (opts.since !== undefined) assertSeqOption(opts.since, 'since')
+    return new EventStream(this.changeSource(), opts)
+  }
+
+  /**
+   * For faces (replication): applies an event that already has its seq and time — the next seq,
+   * exactly — to the log, the state, time travel and change streams, as if it had been written
+   * here; refuseWrites() does not stop it. Resolves as a write does in this durability mode.
+   */
+  applyReplicated(ev: WalEvent): Promise<WriteResult> {
+    let req: WriteRequest
+    try {
+      if (this.closed) throw new ClosedError()
+      const failure = this.pipeline.failure
+      if (failure !== undefined) throw failure
+      if (ev.seq !== this.seq + 1) throw new InvalidOptionError(`applyReplicated: event seq ${ev.seq} is not the next seq ${this.seq + 1}`)
+      req =
+        ev.type === 'put'
+          ? WriteRequest.put(ev.key, ev.value, undefined)
+          : ev.type === 'del'
+            ? WriteRequest.del(ev.key, undefined)
+            : ev.type === 'batch'
+              ? WriteRequest.batch(ev.ops, undefined)
+              : WriteRequest.entangle(ev.key, ev.partners, ev.strength)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    // The pass up to the WAL hand-off is synchronous: the pin covers exactly this event.
+    this.pipeline.clock.pinnedTime = ev.time
+    try {
+      this.pipeline.requests.next(req)
+    } catch (err) {
+      req.reject(err)
+    } finally {
+      this.pipeline.clock.pinnedTime = 0
+    }
+    return req.promise()
+  }
+
+  /**
+   * For faces: from now on every write (put, delete, batch, entangle) rejects with `reason` (a
+   * replica's ISLAB_READ_ONLY, a fenced primary's ISLAB_FENCED) while reads go on; undefined
+   * takes writes again (a promoted replica).
+   */
+  refuseWrites(reason: IslabError | undefined): void {
+    this.writeBlock = reason
+  }
+
+  /**
+   * For faces: each write's promise settles only once `gate` resolves with its result (replication's
+   * ack: 'replicated' waits for the stream to store it); undefined removes the gate.
+   */
+  gateAcks(gate: ((r: WriteResult) => Promise<WriteResult>) | undefined): void {
+    this.ackGate = gate
+  }
+
+  /**
+   * For faces: checkpoints keep every WAL segment holding `from()` or a later seq (a publisher
+   * not yet caught up still reads them). Returns the release.
+   */
+  holdLog(from: () => number): () => void {
+    this.logHolds.add(from)
+    return () => this.logHolds.delete(from)
+  }
+
+  /** For the replication face: what stats().replication reports. */
+  provideReplicationStats(source: (() => ReplicationStats) | undefined): void {
+    this.replicationStats = source
+  }
+
   /** The current value, synchronously from memory; undefined when absent. */
   get<T extends V = V>(key: string): NoInfer<T> | undefined {
     if (this.closed) throw new ClosedError()
@@ -660,18 +785,18 @@ export class Database<V = unknown> extends EventEmitter {
     if (this.closed) throw new ClosedError()
     checkMethodOptions('changes', opts, CHANGES_OPTIONS)
     if (opts.since !== undefined) assertSeqOption(opts.since, 'since')
-    const o = this.options
-    return new ChangeStream<T>(
-      {
-        files: this.logFiles,
-        dir: o.dir,
-        feed: this.feed,
-        seq: () => this.seq,
-        flush: () => this.flush(),
-        isOpen: () => !this.closed,
-      },
-      opts,
-    )
+    return new ChangeStream<T>(this.changeSource(), opts)
+  }
+
+  private changeSource(): ChangeSource {
+    return {
+      files: this.logFiles,
+      dir: this.options.dir,
+      feed: this.feed,
+      seq: () => this.seq,
+      flush: () => this.flush(),
+      isOpen: () => !this.closed,
+    }
   }
 
   /**
@@ -783,6 +908,7 @@ export class Database<V = unknown> extends EventEmitter {
       recovery: this.recovery,
       checkpoint: { last: this.lastCheckpoint, count: this.checkpointCount, lastError: this.checkpointError },
       failure: failureInfo(this.pipeline.failure ?? this.follower?.failure),
+      ...(this.replicationStats === undefined ? {} : { replication: this.replicationStats() }),
     }
   }
 
@@ -803,7 +929,7 @@ export class Database<V = unknown> extends EventEmitter {
     this.unhookExit?.()
     await this.follower?.stop()
     this.physics_?.stop()
-    this.expiry.stop()
+    this.expiry?.stop()
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer)
     let flushError: unknown
     let releaseError: unknown
@@ -868,7 +994,8 @@ export class Database<V = unknown> extends EventEmitter {
     } catch (err) {
       req.reject(err)
     }
-    return req.promise()
+    const gate = this.ackGate
+    return gate === undefined ? req.promise() : req.promise().then(gate)
   }
 
   private assertWritable(): void {
@@ -876,6 +1003,7 @@ export class Database<V = unknown> extends EventEmitter {
     if (this.follower !== undefined) throw new ReadOnlyError('write')
     const failure = this.pipeline.failure
     if (failure !== undefined) throw failure
+    if (this.writeBlock !== undefined) throw this.writeBlock
   }
 }
 
@@ -923,6 +1051,7 @@ const PUT_OPTIONS = ['ifSeq', 'tier', 'ttlMs', 'expiresAt'] as const satisfies r
 const BATCH_PUT_FIELDS = ['type', 'key', 'value', 'ifSeq', 'ttlMs', 'expiresAt'] as const
 const BATCH_DEL_FIELDS = ['type', 'key', 'ifSeq'] as const
 const CHANGES_OPTIONS = ['since', 'prefix', 'keys', 'live', 'durableOnly'] as const satisfies readonly (keyof ChangesOptions)[]
+const EVENTS_OPTIONS = ['since', 'live', 'durableOnly'] as const satisfies readonly (keyof EventsOptions)[]
 const HISTORY_OPTIONS = ['from', 'to', 'limit', 'reverse'] as const satisfies readonly (keyof HistoryOptions)[]
 const WAIT_OPTIONS = ['signal'] as const satisfies readonly (keyof WaitOptions)[]
 const RANGE_OPTIONS = ['gte', 'gt', 'lte', 'lt', 'prefix', 'limit', 'reverse'] as const satisfies readonly (keyof RangeOptions)[]
@@ -943,8 +1072,9 @@ const _listed: [
   Exactly<(typeof WRITE_OPTIONS)[number], keyof WriteOptions>,
   Exactly<(typeof PUT_OPTIONS)[number], keyof PutOptions>,
   Exactly<(typeof CHANGES_OPTIONS)[number], keyof ChangesOptions>,
+  Exactly<(typeof EVENTS_OPTIONS)[number], keyof EventsOptions>,
   Exactly<(typeof HISTORY_OPTIONS)[number], keyof HistoryOptions>,
   Exactly<(typeof RANGE_OPTIONS)[number], keyof RangeOptions>,
   Exactly<(typeof WAIT_OPTIONS)[number], keyof WaitOptions>,
-] = [true, true, true, true, true, true]
+] = [true, true, true, true, true, true, true]
 void _listed

@@ -12,12 +12,15 @@ export class SeqClock {
     /** Time of the last event (seeded at open from the recovered log and checkpoint). */
     public lastTime = 0,
   ) {}
+
+  /** Non-zero while an event that already has its time (a replicated one) passes: stamped with it instead of the clock's. */
+  pinnedTime = 0
 }
 
 export function assignSeq(clock: SeqClock): MonoTypeOperatorFunction<WriteRequest> {
   return tap((req) => {
     req.seq = ++clock.last
-    const now = Date.now()
+    const now = clock.pinnedTime || Date.now()
     req.time = clock.lastTime = now > clock.lastTime ? now : clock.lastTime
     if (req.ttlMs !== undefined) resolveTtl(req)
   })

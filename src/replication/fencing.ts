@@ -1,0 +1,97 @@
+// Where a primary stands against its stream, decided before it publishes (at start and after any
+// failed publish): which of its events the stream holds (`acked`), or that another primary has
+// written there (FencedError), or that the stream lost what it had stored (ReplicationError).
+//
+// The rule is one comparison: the stream's message at seq s must be byte for byte this
+// database's event s (encodeEvent is deterministic). Msg IDs are not enough: a retried publish
+// whose ack was lost is ours although nothing told us, and a new primary's event at the same seq
+// is not ours whatever its ID says.
+import { encodeEvent, FencedError, ReplicationError } from '../index.js'
+import type { Database } from '../index.js'
+import type { StreamLink } from './streamLink.js'
+
+/** How far back a starting primary looks for the last event it shares with the stream. */
+const MAX_WALK_BACK = 10_000
+
+export interface Standing {
+  /** Highest seq the stream holds from this database (every seq up to it). */
+  acked: number
+  /** The stream's last seq. */
+  streamSeq: number
+}
+
+/**
+ * `acked`: what this primary knew the stream held before (undefined at start). Reads the stream's
+ * state and the messages after `acked`, compares them with the local log, and returns the new
+ * standing; throws FencedError when the stream went on without this database.
+ */
+export async function reconcile(db: Database, link: StreamLink, acked: number | undefined): Promise<Standing> {
+  const stream = link.o.stream
+  const { lastSeq, firstSeq } = await link.ensureStream()
+  // Only durable events are ever published, so only they can be in the stream.
+  const local = db.durableSeq
+  if (acked !== undefined && lastSeq < acked) {
+    throw new ReplicationError(stream, `the stream ends at seq ${lastSeq} but had stored ${acked} from this primary: it was purged or recreated; publish to a new stream`)
+  }
+  const unpublishedFrom = (seq: number) => (seq <= db.seq ? { fromSeq: seq, toSeq: db.seq } : undefined)
+  if (acked === undefined) {
+    if (lastSeq === 0) return { acked: 0, streamSeq: 0 }
+    const top = Math.min(lastSeq, local)
+    if (top === 0 || top < firstSeq) {
+      throw new FencedError(stream, `the stream holds events up to seq ${lastSeq} and this database none of them`, unpublishedFrom(top + 1))
+    }
+    if (!(await same(db, link, top))) {
+      const shared = await lastShared(db, link, top - 1, Math.max(firstSeq, top - MAX_WALK_BACK))
+      throw new FencedError(stream, `the stream's event ${shared + 1} differs from this database's`, unpublishedFrom(shared + 1))
+    }
+    if (lastSeq > local) throw new FencedError(stream, `the stream holds events up to seq ${lastSeq}, this database only up to ${local}`, unpublishedFrom(local + 1))
+    return { acked: top, streamSeq: lastSeq }
+  }
+  let s = acked
+  const to = Math.min(lastSeq, local)
+  if (to > s) {
+    const mine = await localRecords(db, s + 1, to)
+    for (let seq = s + 1; seq <= to; seq++) {
+      const theirs = await link.messageAt(seq)
+      if (theirs === undefined) throw new ReplicationError(stream, `the stream lost seq ${seq} (its last is ${lastSeq})`)
+      if (Buffer.compare(Buffer.from(theirs), mine[seq - s - 1]!) !== 0) {
+        throw new FencedError(stream, `seq ${seq} in the stream was written by another primary`, unpublishedFrom(seq))
+      }
+    }
+    s = to
+  }
+  if (lastSeq > s) throw new FencedError(stream, `the stream holds events up to seq ${lastSeq} that this database did not write`, unpublishedFrom(s + 1))
+  return { acked: s, streamSeq: lastSeq }
+}
+
+/** Whether the stream's message at `seq` is this database's event `seq`. */
+async function same(db: Database, link: StreamLink, seq: number): Promise<boolean> {
+  const theirs = await link.messageAt(seq)
+  if (theirs === undefined) return false
+  const mine = await localRecords(db, seq, seq)
+  return mine.length === 1 && Buffer.compare(Buffer.from(theirs), mine[0]!) === 0
+}
+
+/** The highest seq in [low, from] where stream and log agree, walking down; low - 1 when none does. */
+async function lastShared(db: Database, link: StreamLink, from: number, low: number): Promise<number> {
+  for (let seq = from; seq >= low && seq >= 1; seq--) if (await same(db, link, seq)) return seq
+  return low - 1
+}
+
+/** This database's events from..to as shipped records (fewer when the log no longer holds them). */
+export async function localRecords(db: Database, from: number, to: number): Promise<Buffer[]> {
+  const out: Buffer[] = []
+  const it = db.events({ since: from - 1, live: false })[Symbol.asyncIterator]()
+  try {
+    for (;;) {
+      const r = await it.next()
+      if (r.done || r.value.seq > to) break
+      if (r.value.seq !== from + out.length) break
+      out.push(encodeEvent(r.value))
+      if (r.value.seq === to) break
+    }
+  } finally {
+    await it.return?.()
+  }
+  return out
+}

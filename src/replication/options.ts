@@ -1,0 +1,77 @@
+// The `replication` option of openReplicated(): which NATS servers, which stream and subject,
+// this database's role, and when a primary's writes are acknowledged.
+import { InvalidOptionError } from '../index.js'
+
+export interface ReplicationOptions {
+  /** NATS server URLs ('127.0.0.1:4222', 'nats://host:4222'), one or several of one cluster. */
+  servers: string | string[]
+  /** The JetStream stream holding this database's events; the primary creates it when missing. */
+  stream: string
+  /** The subject the events are published to. Default `<stream>.events`. */
+  subject?: string
+  /** 'primary' publishes its writes; 'replica' applies the stream's events and takes no writes of its own. */
+  role: 'primary' | 'replica'
+  /**
+   * Primary: 'local' (default) acknowledges a write as the local durability mode does and
+   * publishes it behind the WAL; 'replicated' resolves it only once the stream has stored it.
+   */
+  ack?: 'local' | 'replicated'
+  /** Events published and not yet acknowledged by the stream, at most. Default 256. */
+  window?: number
+  /** How long a publish waits for the stream's acknowledgement before it is retried. Default 5000 ms. */
+  ackTimeoutMs?: number
+  /** The stream's dedup window (the primary sets it when it creates the stream). Default 120000 ms. */
+  duplicateWindowMs?: number
+}
+
+export interface ResolvedReplication {
+  servers: string[]
+  stream: string
+  subject: string
+  role: 'primary' | 'replica'
+  ack: 'local' | 'replicated'
+  window: number
+  ackTimeoutMs: number
+  duplicateWindowMs: number
+}
+
+const NAMES = ['servers', 'stream', 'subject', 'role', 'ack', 'window', 'ackTimeoutMs', 'duplicateWindowMs']
+
+export function resolveReplication(o: unknown): ResolvedReplication {
+  if (typeof o !== 'object' || o === null) throw new InvalidOptionError('replication must be an object: { servers, stream, role }')
+  const r = o as Record<string, unknown>
+  for (const k of Object.keys(r)) {
+    if (!NAMES.includes(k)) throw new InvalidOptionError(`replication.${k} is not an option; the options are ${NAMES.join(', ')}`)
+  }
+  const servers = typeof r.servers === 'string' ? [r.servers] : r.servers
+  if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s) => typeof s === 'string' && s !== '')) {
+    throw new InvalidOptionError('replication.servers must be a NATS server URL or a non-empty array of them')
+  }
+  // Stream names may not hold '.', '*', '>' or whitespace (JetStream's rule).
+  if (typeof r.stream !== 'string' || !/^[A-Za-z0-9_-]+$/.test(r.stream)) {
+    throw new InvalidOptionError('replication.stream must be a stream name of letters, digits, _ and -')
+  }
+  const subject = r.subject ?? `${r.stream}.events`
+  if (typeof subject !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(subject) || subject.startsWith('.') || subject.endsWith('.')) {
+    throw new InvalidOptionError('replication.subject must be a plain subject (tokens of letters, digits, _ and - joined by dots, no wildcards)')
+  }
+  if (r.role !== 'primary' && r.role !== 'replica') throw new InvalidOptionError(`replication.role must be 'primary' or 'replica'`)
+  const ack = r.ack ?? 'local'
+  if (ack !== 'local' && ack !== 'replicated') throw new InvalidOptionError(`replication.ack must be 'local' or 'replicated'`)
+  return {
+    servers: servers as string[],
+    stream: r.stream,
+    subject,
+    role: r.role,
+    ack,
+    window: positive('window', r.window, 256),
+    ackTimeoutMs: positive('ackTimeoutMs', r.ackTimeoutMs, 5000),
+    duplicateWindowMs: positive('duplicateWindowMs', r.duplicateWindowMs, 120_000),
+  }
+}
+
+function positive(name: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new InvalidOptionError(`replication.${name} must be a positive integer`)
+  return v
+}

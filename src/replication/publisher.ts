@@ -1,0 +1,173 @@
+// The primary's half: publishes every durable event, in seq order, to the stream, so that the
+// stream's seq is IsLabDB's seq. Each message carries msgID `<epoch>:<seq>` (a retry after a lost
+// ack is a duplicate the stream drops, within its dedup window) and expected-last-sequence
+// seq - 1 (the stream refuses it when anything else was written meanwhile: a fenced primary finds
+// out on its next publish). At most `window` publishes wait for their ack at a time; any failure
+// stops the pump, waits for the rest, reconciles with the stream (fencing.ts) and starts again
+// from the first event the stream does not hold, read back from the local log.
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { encodeEvent, FencedError, ReplicationError } from '../index.js'
+import type { Database, LogEvent, WriteResult } from '../index.js'
+import { reconcile } from './fencing.js'
+import { backoff } from './streamLink.js'
+import type { StreamLink } from './streamLink.js'
+
+interface Waiter {
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
+export class Publisher extends EventEmitter {
+  /** Highest seq the stream is known to hold from this database. */
+  acked = 0
+  /** The stream's last seq as last seen. */
+  streamSeq: number | undefined
+  state = 'connecting'
+  fenced: FencedError | undefined
+  /** This writer's epoch: unique per run, so that its msgIDs never collide with another primary's. */
+  readonly epoch = `${Date.now().toString(36)}${randomBytes(4).toString('hex')}`
+  private stopped = false
+  private running: Promise<void> | undefined
+  private readonly waiters = new Map<number, Waiter>()
+  private oldestPendingTime = 0
+  private wakeStop: (() => void) | undefined
+  private releaseLog: (() => void) | undefined
+
+  constructor(
+    private readonly db: Database,
+    private readonly link: StreamLink,
+    /** A promoted replica knows the stream holds its events up to here. */
+    private readonly knownAcked?: number,
+  ) {
+    super()
+  }
+
+  start(): void {
+    // Checkpoints must not delete segments the pump has not published yet.
+    this.releaseLog = this.db.holdLog(() => this.acked + 1)
+    this.running = this.run()
+  }
+
+  /** Resolves once the stream holds `seq`; rejects when this primary is fenced or stopped first. */
+  replicated(seq: number): Promise<void> {
+    if (seq <= this.acked) return Promise.resolve()
+    if (this.fenced !== undefined) return Promise.reject(this.fenced)
+    if (this.stopped) return Promise.reject(new ReplicationError(this.link.o.stream, `stopped before seq ${seq} was replicated`))
+    return new Promise<void>((resolve, reject) => this.waiters.set(seq, { resolve, reject }))
+  }
+
+  /** For ack: 'replicated': a write's promise resolves once the stream holds it. */
+  readonly gate = (r: WriteResult): Promise<WriteResult> => this.replicated(r.seq).then(() => r)
+
+  get lagMs(): number {
+    return this.acked >= this.db.durableSeq || this.oldestPendingTime === 0 ? 0 : Math.max(0, Date.now() - this.oldestPendingTime)
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.wakeStop?.()
+    await this.running
+    this.releaseLog?.()
+    const err = this.fenced ?? new ReplicationError(this.link.o.stream, 'replication stopped before this write was replicated')
+    for (const w of this.waiters.values()) w.reject(err)
+    this.waiters.clear()
+  }
+
+  private async run(): Promise<void> {
+    let known = this.knownAcked
+    let failures = 0
+    while (!this.stopped) {
+      try {
+        const standing = await reconcile(this.db, this.link, known)
+        this.advance(standing.acked)
+        this.streamSeq = standing.streamSeq
+        known = this.acked
+        failures = 0
+        this.state = 'live'
+        await this.pump()
+      } catch (err) {
+        if (err instanceof FencedError) return this.fence(err)
+        if (this.stopped) return
+        this.state = err instanceof ReplicationError ? 'stalled' : 'disconnected'
+        if (err instanceof ReplicationError) this.emit('stalled', err)
+        await backoff(failures++)
+      }
+    }
+  }
+
+  /** Publishes events after `acked` until a publish fails or replication stops. */
+  private async pump(): Promise<void> {
+    const { subject, window } = this.link.o
+    const js = await this.link.js()
+    let failed: unknown
+    let wake: (() => void) | undefined
+    const signal = new Promise<void>((resolve) => (wake = resolve))
+    this.wakeStop = () => wake?.()
+    const fail = (err: unknown): void => {
+      failed ??= err
+      wake?.()
+    }
+    let inFlight = 0
+    let roomFor: (() => void) | undefined
+    const it = this.db.events({ since: this.acked, live: true, durableOnly: true })[Symbol.asyncIterator]()
+    let expected = this.acked
+    try {
+      while (failed === undefined && !this.stopped) {
+        if (inFlight >= window) {
+          await Promise.race([new Promise<void>((r) => (roomFor = r)), signal])
+          continue
+        }
+        const r = await Promise.race([it.next(), signal.then(() => undefined)])
+        if (r === undefined || r.done) break
+        const ev: LogEvent = r.value
+        if (ev.seq !== expected + 1) throw new ReplicationError(this.link.o.stream, `the local log jumps from seq ${expected} to ${ev.seq}`)
+        expected = ev.seq
+        if (this.oldestPendingTime === 0) this.oldestPendingTime = ev.time
+        const seq = ev.seq
+        inFlight++
+        js.publish(subject, encodeEvent(ev), { msgID: `${this.epoch}:${seq}`, expect: { lastSequence: seq - 1 } }).then(
+          (ack) => {
+            inFlight--
+            roomFor?.()
+            if (ack.seq !== seq) return fail(new ReplicationError(this.link.o.stream, `event ${seq} was stored at stream seq ${ack.seq}`))
+            if (failed === undefined) this.advance(seq)
+          },
+          (err: unknown) => {
+            inFlight--
+            roomFor?.()
+            fail(err)
+          },
+        )
+      }
+    } finally {
+      await it.return?.()
+      // Every publish still out settles (acked, refused or timed out) before reconcile looks.
+      while (inFlight > 0) await new Promise<void>((r) => (roomFor = r))
+    }
+    if (failed !== undefined) throw failed
+  }
+
+  private advance(seq: number): void {
+    if (seq <= this.acked) return
+    for (let s = this.acked + 1; s <= seq; s++) {
+      const w = this.waiters.get(s)
+      if (w !== undefined) {
+        this.waiters.delete(s)
+        w.resolve()
+      }
+    }
+    this.acked = seq
+    if (this.streamSeq === undefined || seq > this.streamSeq) this.streamSeq = seq
+    this.oldestPendingTime = 0
+  }
+
+  private fence(err: FencedError): void {
+    this.fenced = err
+    this.state = 'fenced'
+    this.db.refuseWrites(err)
+    for (const w of this.waiters.values()) w.reject(err)
+    this.waiters.clear()
+    this.emit('fenced', err)
+  }
+}
