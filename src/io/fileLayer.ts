@@ -7,12 +7,6 @@
 export interface AppendFile {
   /** Appends all of `data` at the end of the file. */
   write(data: Uint8Array): Promise<void>
-  /**
-   * The same append, done before returning (blocking the event loop). Optional: a layer without
-   * it gets every append through `write`. The WAL uses it for a sync-mode commit when a blocking
-   * write has been the faster of the two (see CommitMode).
-   */
-  writeBlocking?(data: Uint8Array): void
   /** Makes everything written so far durable (fdatasync). */
   datasync(): Promise<void>
   /** Cuts the file back to `length` bytes (used to drop a failed partial write). */

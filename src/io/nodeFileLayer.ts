@@ -22,11 +22,6 @@ class NodeAppendFile implements AppendFile {
     })
   }
 
-  writeBlocking(data: Uint8Array): void {
-    let off = 0
-    while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off)
-  }
-
   datasync(): Promise<void> {
     if (this.dsync) return Promise.resolve()
     return new Promise((resolve, reject) => fs.fdatasync(this.fd, (err) => (err ? reject(err) : resolve())))

@@ -10,7 +10,6 @@ import { DatabaseFailedError, WalFailedError } from '../errors.js'
 import type { FailureDetails, WriteFailure } from '../errors.js'
 import { CutBackFailedError } from '../wal/walWriter.js'
 import type { WalWriter } from '../wal/walWriter.js'
-import { CommitMode } from './commitMode.js'
 import type { WriteRequest } from './writeRequest.js'
 
 export interface CommitOutcome {
@@ -61,8 +60,6 @@ export class GroupCommitter {
   private haltPending = false
   /** A stage threw (halt): the outcome stages may be unsubscribed, so emit settles writes itself. */
   private stagesFailed = false
-  /** Sync mode: whether a commit's write blocks (the faster of the two, measured). */
-  private readonly mode = new CommitMode()
   /** Every commit's outcome, in order; failures once, with every write they took down. */
   readonly outcomes$ = new Subject<CommitOutcome>()
   /** Told once when the write path has failed for good, with what was lost (set by the pipeline). */
@@ -187,13 +184,7 @@ export class GroupCommitter {
         this.due = false
         this.holding = false
         try {
-          if (this.opts.sync) {
-            const t0 = performance.now()
-            const blocked = await this.wal.commit(true, this.mode.next())
-            this.mode.record(blocked, performance.now() - t0)
-          } else {
-            await this.wal.commit(true)
-          }
+          await this.wal.commit(true)
         } catch (err) {
           this.failWal(err, requests)
           return

@@ -138,10 +138,8 @@ export class WalWriter {
    * On failure the log is cut back to exactly what it held before the commit — every segment the
    * commit touched, rotation included — and the error is rethrown; if the cut-back itself fails,
    * a CutBackFailedError says so (the commit's records may then survive a reopen).
-   * `blocking` asks for the write to be done before the call returns, when the file layer can and
-   * the commit rotates no segment; resolves with whether it was (the cut-back stays asynchronous).
    */
-  async commit(sync: boolean, blocking = false): Promise<boolean> {
+  async commit(sync: boolean): Promise<void> {
     const batch = this.pending
     const cuts = this.cuts
     this.pending = this.spare
@@ -153,7 +151,6 @@ export class WalWriter {
     const startSize = this.fileSize
     const created: string[] = []
     this.manifestSeqBefore = undefined
-    let blocked = false
     try {
       const bytes = batch.view()
       let off = 0
@@ -162,15 +159,11 @@ export class WalWriter {
         await this.startSegment(cut.firstSeq, cut.format, created)
         off = cut.offset
       }
-      if (bytes.length > off) {
-        if (blocking && cuts.length === 0 && this.writeBlocking(bytes.subarray(off))) blocked = true
-        else await this.write(bytes.subarray(off))
-      }
+      if (bytes.length > off) await this.write(bytes.subarray(off))
       if (sync && this.unsynced && this.file !== undefined) {
         await this.file.datasync()
         this.unsynced = false
       }
-      return blocked
     } catch (err) {
       await this.cutBack(startName, startSize, created, err)
       throw err
@@ -255,27 +248,12 @@ export class WalWriter {
   }
 
   private async write(bytes: Buffer): Promise<void> {
+    if (this.file === undefined) this.file = this.files.openAppend(path.join(this.dir, this.fileName!), { dsync: this.opts.dsync })
     // A failed (maybe partial) write is undone by commit's cut-back, with the rest of the commit.
-    await this.openFile().write(bytes)
+    await this.file.write(bytes)
     this.fileSize += bytes.length
     this.bytesWritten += bytes.length
     this.unsynced = true
-  }
-
-  /** `write` done before returning, if the file layer can; false (nothing written) if it cannot. */
-  private writeBlocking(bytes: Buffer): boolean {
-    const f = this.openFile()
-    if (f.writeBlocking === undefined) return false
-    f.writeBlocking(bytes)
-    this.fileSize += bytes.length
-    this.bytesWritten += bytes.length
-    this.unsynced = true
-    return true
-  }
-
-  private openFile(): AppendFile {
-    this.file ??= this.files.openAppend(path.join(this.dir, this.fileName!), { dsync: this.opts.dsync })
-    return this.file
   }
 
   /**
