@@ -1,0 +1,210 @@
+// One client connection: bytes in → commands → replies out, strictly in request order.
+//
+// A chunk of input is handled in one synchronous pass: every command in it is parsed and run
+// (so all the puts of a pipeline are issued back to back and share a group commit), and the
+// replies are written with one socket write. A reply that waits — for a write to be acknowledged
+// (durability 'sync': on disk), or for SAVE/WAIT — holds back the replies after it: they wait in
+// `queue`, in order, and go out together once it is settled.
+//
+// Backpressure: when the replies not yet sent (in the socket, or waiting in the queue) pass
+// settings.outputLimit, the socket stops being read until they drain, so a client that pipelines
+// without reading cannot make the server buffer without bound.
+import type net from 'node:net'
+import { ClientState } from './clientState.js'
+import type { CommandContext } from './command.js'
+import type { CommandTable } from './commandTable.js'
+import { Keyspace } from './keyspace.js'
+import type { Database } from '../index.js'
+import type { Reply } from './resp/reply.js'
+import { ErrorReply } from './resp/reply.js'
+import { ReplyWriter } from './resp/replyWriter.js'
+import { RequestParser } from './resp/requestParser.js'
+import type { ServerState } from './serverState.js'
+
+/** Replies waiting behind one still pending, at most: past this the socket is not read. */
+const MAX_QUEUED_REPLIES = 100_000
+
+interface Slot {
+  reply: Reply | undefined
+  done: boolean
+}
+
+export class Connection {
+  readonly client: ClientState
+  private readonly parser: RequestParser
+  private readonly writer = new ReplyWriter()
+  private readonly ks: Keyspace
+  private readonly ctx: CommandContext
+  /** Replies in request order from the first one still pending; empty when none is. */
+  private readonly queue: Slot[] = []
+  private queueHead = 0
+  private drainScheduled = false
+  private readonly commands: Buffer[][] = []
+  /** No more commands are run; the socket is ended once the replies so far are written. */
+  private closing = false
+  private paused = false
+  private closed = false
+
+  constructor(
+    private readonly socket: net.Socket,
+    db: Database,
+    private readonly server: ServerState,
+    private readonly table: CommandTable,
+    private readonly onClose: (conn: Connection) => void,
+  ) {
+    const s = server.settings
+    this.parser = new RequestParser({ maxBulkBytes: s.maxBulkBytes, maxInlineBytes: s.maxInlineBytes, maxArgs: s.maxArgs })
+    const addr = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
+    const laddr = `${socket.localAddress ?? '?'}:${socket.localPort ?? 0}`
+    this.client = new ClientState(server.newClientId(), addr, laddr, server.needsAuth)
+    this.parser.authenticated = this.client.authenticated
+    this.client.close = () => this.closeAfterReplies()
+    this.client.push = (reply) => this.push(reply)
+    this.client.pendingOutput = () => this.socket.writableLength + this.writer.length
+    this.client.pendingInput = () => this.parser.buffered
+    this.ks = new Keyspace(db)
+    this.ctx = { db, ks: this.ks, client: this.client, server, table, inExec: false }
+    socket.setNoDelay(true)
+    this.setIdleTimeout(s.timeout)
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('drain', () => this.maybeResume())
+    socket.on('timeout', () => socket.destroy())
+    socket.on('error', () => undefined) // a reset by the peer: 'close' follows
+    socket.on('close', () => {
+      this.closed = true
+      this.onClose(this)
+    })
+  }
+
+  /** CONFIG SET timeout applies to connections already open, as in Redis. */
+  setIdleTimeout(seconds: number): void {
+    this.socket.setTimeout(seconds > 0 ? seconds * 1000 : 0)
+  }
+
+  /** Ends the connection now (server close, CLIENT KILL of this client is closeAfterReplies). */
+  destroy(): void {
+    this.socket.destroy()
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return
+    this.client.lastActiveAt = Date.now()
+    const commands = this.commands
+    const error = this.parser.parseInto(chunk, commands)
+    for (let i = 0; i < commands.length && !this.closing; i++) this.execute(commands[i]!)
+    commands.length = 0
+    if (error !== undefined && !this.closing) {
+      // Redis answers a malformed request and closes: what came after it cannot be framed.
+      this.reply(new ErrorReply(`ERR Protocol error: ${error.message}`))
+      this.closeAfterReplies()
+    }
+    this.flush()
+  }
+
+  private execute(args: Buffer[]): void {
+    const client = this.client
+    const r = this.table.dispatch(this.ctx, args)
+    // AUTH/HELLO may have changed these.
+    this.parser.authenticated = client.authenticated
+    this.writer.protocol = client.protocol
+    if (r instanceof Promise) {
+      this.ks.reset()
+      this.reply(r)
+      return
+    }
+    const written = this.ks.commit()
+    if (written === undefined) this.reply(r)
+    else this.reply(written.then(() => r, (err: unknown) => this.table.errorReply(err)))
+  }
+
+  private reply(r: Reply | Promise<Reply>): void {
+    if (!(r instanceof Promise)) {
+      if (this.queue.length === this.queueHead) this.writer.write(r)
+      else this.queue.push({ reply: r, done: true })
+      return
+    }
+    const slot: Slot = { reply: undefined, done: false }
+    this.queue.push(slot)
+    r.then(
+      (reply) => this.settle(slot, reply),
+      (err: unknown) => this.settle(slot, this.table.errorReply(err)),
+    )
+    if (this.queue.length - this.queueHead > MAX_QUEUED_REPLIES) this.pause()
+  }
+
+  private settle(slot: Slot, reply: Reply): void {
+    slot.reply = reply
+    slot.done = true
+    // The writes of a group commit settle in one run of microtasks: write their replies together.
+    if (!this.drainScheduled) {
+      this.drainScheduled = true
+      queueMicrotask(() => this.drainQueue())
+    }
+  }
+
+  private drainQueue(): void {
+    this.drainScheduled = false
+    const q = this.queue
+    while (this.queueHead < q.length && q[this.queueHead]!.done) this.writer.write(q[this.queueHead++]!.reply!)
+    if (this.queueHead === q.length) {
+      q.length = 0
+      this.queueHead = 0
+    } else if (this.queueHead > 1024) {
+      q.splice(0, this.queueHead)
+      this.queueHead = 0
+    }
+    this.flush()
+    this.maybeResume()
+  }
+
+  /** A RESP3 push (or RESP2 array) out of band: written with the next flush. */
+  private push(reply: Reply): void {
+    this.writer.write(reply)
+    if (!this.drainScheduled) {
+      this.drainScheduled = true
+      queueMicrotask(() => this.drainQueue())
+    }
+  }
+
+  private flush(): void {
+    if (this.closed || this.socket.writableEnded) {
+      this.writer.take()
+      return
+    }
+    if (this.writer.length > 0) {
+      const chunks = this.writer.take()
+      if (chunks.length === 1) this.socket.write(chunks[0]!)
+      else {
+        this.socket.cork()
+        for (const c of chunks) this.socket.write(c)
+        this.socket.uncork()
+      }
+    }
+    if (this.closing && this.queue.length === this.queueHead) {
+      this.socket.end()
+      return
+    }
+    if (this.socket.writableLength > this.server.settings.outputLimit) this.pause()
+  }
+
+  private closeAfterReplies(): void {
+    if (this.closing) return
+    this.closing = true
+    this.socket.pause()
+    if (this.queue.length === this.queueHead && !this.drainScheduled) queueMicrotask(() => this.flush())
+  }
+
+  private pause(): void {
+    if (this.paused) return
+    this.paused = true
+    this.socket.pause()
+  }
+
+  private maybeResume(): void {
+    if (!this.paused || this.closing) return
+    if (this.socket.writableLength > this.server.settings.outputLimit / 2) return
+    if (this.queue.length - this.queueHead > MAX_QUEUED_REPLIES / 2) return
+    this.paused = false
+    this.socket.resume()
+  }
+}
