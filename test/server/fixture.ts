@@ -29,7 +29,7 @@ export async function startServed(openOptions: OpenOptions = { durability: 'memo
 
 /** A raw TCP client: write bytes, wait for a number of bytes or for the close. */
 export class RawClient {
-  private received = Buffer.alloc(0)
+  private received: Buffer = Buffer.alloc(0)
   private waiters: (() => void)[] = []
   closed = false
   readonly socket: net.Socket
