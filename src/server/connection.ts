@@ -19,10 +19,13 @@ import type { Reply } from './resp/reply.js'
 import { ErrorReply } from './resp/reply.js'
 import { ReplyWriter } from './resp/replyWriter.js'
 import { RequestParser } from './resp/requestParser.js'
+import type { ProtocolError } from './resp/requestParser.js'
 import type { ServerState } from './serverState.js'
 
 /** Replies waiting behind one still pending, at most: past this the socket is not read. */
 const MAX_QUEUED_REPLIES = 100_000
+
+const NO_COMMANDS: Buffer[][] = []
 
 interface Slot {
   reply: Reply | undefined
@@ -39,7 +42,10 @@ export class Connection {
   private readonly queue: Slot[] = []
   private queueHead = 0
   private drainScheduled = false
-  private readonly commands: Buffer[][] = []
+  /** Commands parsed and not yet run (see runBacklog), and the protocol error after them. */
+  private backlog: Buffer[][] = NO_COMMANDS
+  private backlogPos = 0
+  private protocolError: ProtocolError | undefined
   /** No more commands are run; the socket is ended once the replies so far are written. */
   private closing = false
   private paused = false
@@ -89,16 +95,42 @@ export class Connection {
   private onData(chunk: Buffer): void {
     if (this.closing) return
     this.client.lastActiveAt = Date.now()
-    const commands = this.commands
-    const error = this.parser.parseInto(chunk, commands)
-    for (let i = 0; i < commands.length && !this.closing; i++) this.execute(commands[i]!)
-    commands.length = 0
+    const commands: Buffer[][] = []
+    this.protocolError = this.parser.parseInto(chunk, commands)
+    this.backlog = commands
+    this.backlogPos = 0
+    this.runBacklog()
+  }
+
+  /**
+   * Runs the commands parsed and not yet run. One chunk of input can hold thousands of commands
+   * whose replies are large (GET of a big value): when the unsent replies pass the limit midway,
+   * the rest wait here, and the socket is not read, until the client has read enough.
+   */
+  private runBacklog(): void {
+    const commands = this.backlog
+    const limit = this.server.settings.outputLimit
+    while (this.backlogPos < commands.length && !this.closing) {
+      this.execute(commands[this.backlogPos++]!)
+      if (this.writer.length + this.socket.writableLength > limit || this.queue.length - this.queueHead > MAX_QUEUED_REPLIES) {
+        this.flush()
+        if (this.backlogPos < commands.length && !this.closing) {
+          this.pause()
+          return
+        }
+      }
+    }
+    this.backlog = NO_COMMANDS
+    this.backlogPos = 0
+    const error = this.protocolError
+    this.protocolError = undefined
     if (error !== undefined && !this.closing) {
       // Redis answers a malformed request and closes: what came after it cannot be framed.
       this.reply(new ErrorReply(`ERR Protocol error: ${error.message}`))
       this.closeAfterReplies()
     }
     this.flush()
+    if (this.socket.writableLength > limit) this.pause()
   }
 
   private execute(args: Buffer[]): void {
@@ -184,7 +216,6 @@ export class Connection {
       this.socket.end()
       return
     }
-    if (this.socket.writableLength > this.server.settings.outputLimit) this.pause()
   }
 
   private closeAfterReplies(): void {
@@ -205,6 +236,10 @@ export class Connection {
     if (this.socket.writableLength > this.server.settings.outputLimit / 2) return
     if (this.queue.length - this.queueHead > MAX_QUEUED_REPLIES / 2) return
     this.paused = false
+    if (this.backlog.length > 0) {
+      this.runBacklog()
+      if (this.paused) return
+    }
     this.socket.resume()
   }
 }
