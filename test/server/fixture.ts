@@ -166,3 +166,53 @@ export function resp(...args: (string | Buffer)[]): Buffer {
   }
   return Buffer.concat(parts)
 }
+
+export type Parsed = string | number | null | { error: string } | Parsed[] | { map: [Parsed, Parsed][] } | { set: Parsed[] } | { double: string } | { bool: boolean } | { verbatim: string }
+
+/** Parses one reply (RESP2 or RESP3) into a comparable tree. */
+export function parseReply(b: Buffer, at = 0): [Parsed, number] {
+  const eol = b.indexOf('\r\n', at)
+  const type = String.fromCharCode(b[at]!)
+  const head = b.toString('latin1', at + 1, eol)
+  const after = eol + 2
+  switch (type) {
+    case '+':
+      return [head, after]
+    case '-':
+      return [{ error: head }, after]
+    case ':':
+      return [Number(head), after]
+    case '_':
+      return [null, after]
+    case ',':
+      return [{ double: head }, after]
+    case '#':
+      return [{ bool: head === 't' }, after]
+    case '$':
+    case '=': {
+      const n = Number(head)
+      if (n < 0) return [null, after]
+      const text = b.toString('latin1', after, after + n)
+      return [type === '=' ? { verbatim: text } : text, after + n + 2]
+    }
+    case '*':
+    case '~':
+    case '>':
+    case '%': {
+      const n = Number(head)
+      if (n < 0) return [null, after]
+      let p = after
+      const items: Parsed[] = []
+      for (let i = 0; i < (type === '%' ? 2 * n : n); i++) {
+        const [v, next] = parseReply(b, p)
+        items.push(v)
+        p = next
+      }
+      if (type === '%') return [{ map: Array.from({ length: n }, (_, i) => [items[2 * i]!, items[2 * i + 1]!] as [Parsed, Parsed]) }, p]
+      if (type === '~') return [{ set: items }, p]
+      return [items, p]
+    }
+    default:
+      throw new Error(`bad reply type ${type}`)
+  }
+}
