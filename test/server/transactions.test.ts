@@ -22,7 +22,7 @@ describe('MULTI/EXEC', () => {
         clients.map(async (r) => {
           for (let i = 0; i < 25; i++) {
             const res = await r.multi().incr('tx:count').incr('tx:count').get('tx:count').exec()
-            expect(res![0]![1]! + 1).toBe(res![1]![1])
+            expect((res![0]![1] as number) + 1).toBe(res![1]![1])
             // Both increments of one EXEC are adjacent: no other client's write came between.
             expect(String(res![1]![1])).toBe(res![2]![1])
           }

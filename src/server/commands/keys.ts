@@ -65,10 +65,10 @@ export function parseScanOptions(args: Buffer[], from: number, allowType: boolea
   return o
 }
 
-/** A SCAN cursor: an unsigned decimal integer (Redis's strtoull check). */
+/** A SCAN cursor: a decimal integer (Redis's strtoull accepts a '-' too: an unknown cursor here). */
 export function cursorArg(arg: Buffer): number {
   const s = arg.toString('latin1', 0, arg.length)
-  if (!/^[0-9]{1,20}$/.test(s)) fail(Errors.invalidCursor)
+  if (!/^-?[0-9]{1,20}$/.test(s)) fail(Errors.invalidCursor)
   const n = Number(s)
   return Number.isSafeInteger(n) ? n : -1
 }
