@@ -1,76 +1,70 @@
 // Redis's glob patterns (KEYS, SCAN MATCH, CONFIG GET, HSCAN MATCH): `*`, `?`, `[abc]`, `[^a]`,
 // `[a-z]`, and `\` to escape — stringmatchlen's rules, on the key's text (one `?` is one UTF-16
-// unit, which for ASCII keys is Redis's one byte).
+// unit, which for ASCII keys is Redis's one byte). Matched with the two-pointer wildcard walk:
+// on a mismatch only the last `*` is retried one character further, so a pattern of many stars
+// costs O(pattern × text), not exponential time.
 
 export function globMatch(pattern: string, s: string, nocase = false): boolean {
   if (nocase) {
     pattern = pattern.toLowerCase()
     s = s.toLowerCase()
   }
-  return match(pattern, 0, s, 0, 0)
+  let pi = 0
+  let si = 0
+  let starP = -1
+  let starS = 0
+  while (si < s.length) {
+    if (pi < pattern.length) {
+      if (pattern[pi] === '*') {
+        while (pi < pattern.length && pattern[pi] === '*') pi++
+        if (pi === pattern.length) return true
+        starP = pi
+        starS = si
+        continue
+      }
+      const next = matchOne(pattern, pi, s[si]!)
+      if (next >= 0) {
+        pi = next
+        si++
+        continue
+      }
+    }
+    if (starP < 0) return false
+    pi = starP
+    si = ++starS
+  }
+  while (pi < pattern.length && pattern[pi] === '*') pi++
+  return pi === pattern.length
 }
 
-function match(p: string, pi: number, s: string, si: number, depth: number): boolean {
-  // Redis caps the recursion the same way (a pattern of many stars is otherwise exponential).
-  if (depth > 1000) return false
-  while (pi < p.length && si <= s.length) {
-    const c = p[pi]!
-    switch (c) {
-      case '*': {
-        while (pi + 1 < p.length && p[pi + 1] === '*') pi++
-        if (pi + 1 === p.length) return true
-        for (let k = si; k <= s.length; k++) if (match(p, pi + 1, s, k, depth + 1)) return true
-        return false
-      }
-      case '?':
-        if (si >= s.length) return false
-        si++
-        break
-      case '[': {
-        if (si >= s.length) return false
-        pi++
-        const not = p[pi] === '^'
-        if (not) pi++
-        let matched = false
-        for (;;) {
-          if (pi >= p.length) {
-            pi--
-            break
-          }
-          if (p[pi] === '\\' && pi + 1 < p.length) {
-            pi++
-            if (p[pi] === s[si]) matched = true
-          } else if (p[pi] === ']') {
-            break
-          } else if (pi + 2 < p.length && p[pi + 1] === '-') {
-            let lo = p[pi]!
-            let hi = p[pi + 2]!
-            if (lo > hi) [lo, hi] = [hi, lo]
-            pi += 2
-            if (s[si]! >= lo && s[si]! <= hi) matched = true
-          } else if (p[pi] === s[si]) {
-            matched = true
-          }
-          pi++
-        }
-        if (not) matched = !matched
-        if (!matched) return false
-        si++
-        break
-      }
-      default:
-        // `\x` matches x literally.
-        if (c === '\\' && pi + 1 < p.length) pi++
-        if (si >= s.length || p[pi] !== s[si]) return false
-        si++
+/** Matches one pattern token at `pi` against `ch`: the index after the token, or -1. */
+function matchOne(p: string, pi: number, ch: string): number {
+  const c = p[pi]!
+  if (c === '?') return pi + 1
+  if (c === '\\' && pi + 1 < p.length) return p[pi + 1] === ch ? pi + 2 : -1
+  if (c !== '[') return c === ch ? pi + 1 : -1
+  pi++
+  const not = p[pi] === '^'
+  if (not) pi++
+  let matched = false
+  // An unterminated class runs to the end of the pattern, as in Redis.
+  while (pi < p.length && p[pi] !== ']') {
+    if (p[pi] === '\\' && pi + 1 < p.length) {
+      pi++
+      if (p[pi] === ch) matched = true
+    } else if (pi + 2 < p.length && p[pi + 1] === '-') {
+      let lo = p[pi]!
+      let hi = p[pi + 2]!
+      if (lo > hi) [lo, hi] = [hi, lo]
+      if (ch >= lo && ch <= hi) matched = true
+      pi += 2
+    } else if (p[pi] === ch) {
+      matched = true
     }
     pi++
-    if (si === s.length) {
-      while (pi < p.length && p[pi] === '*') pi++
-      break
-    }
   }
-  return pi === p.length && si === s.length
+  if (not) matched = !matched
+  return matched ? Math.min(pi + 1, p.length) : -1
 }
 
 /** The literal text every match starts with (for a range read by prefix); '' when none. */
