@@ -30,6 +30,8 @@ const NO_COMMANDS: Buffer[][] = []
 interface Slot {
   reply: Reply | undefined
   done: boolean
+  /** The protocol when the command ran (a later HELLO must not change how this reply is encoded). */
+  protocol: 2 | 3
 }
 
 export class Connection {
@@ -152,10 +154,10 @@ export class Connection {
   private reply(r: Reply | Promise<Reply>): void {
     if (!(r instanceof Promise)) {
       if (this.queue.length === this.queueHead) this.writer.write(r)
-      else this.queue.push({ reply: r, done: true })
+      else this.queue.push({ reply: r, done: true, protocol: this.writer.protocol })
       return
     }
-    const slot: Slot = { reply: undefined, done: false }
+    const slot: Slot = { reply: undefined, done: false, protocol: this.writer.protocol }
     this.queue.push(slot)
     r.then(
       (reply) => this.settle(slot, reply),
@@ -177,7 +179,13 @@ export class Connection {
   private drainQueue(): void {
     this.drainScheduled = false
     const q = this.queue
-    while (this.queueHead < q.length && q[this.queueHead]!.done) this.writer.write(q[this.queueHead++]!.reply!)
+    const protocol = this.writer.protocol
+    while (this.queueHead < q.length && q[this.queueHead]!.done) {
+      const slot = q[this.queueHead++]!
+      this.writer.protocol = slot.protocol
+      this.writer.write(slot.reply!)
+    }
+    this.writer.protocol = protocol
     if (this.queueHead === q.length) {
       q.length = 0
       this.queueHead = 0

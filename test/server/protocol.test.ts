@@ -189,6 +189,14 @@ describe('limits', () => {
 })
 
 describe('RESP3', () => {
+  test('a HELLO in a pipeline changes only the replies after it, also behind a pending write', async () => {
+    const c = await RawClient.connect(s.port)
+    const text = await c.send(Buffer.concat([resp('SET', 'hp:k', 'v'), resp('GET', 'hp:none'), resp('HELLO', '3'), resp('GET', 'hp:none')]), 4)
+    expect(text.startsWith('+OK\r\n$-1\r\n%7\r\n')).toBe(true)
+    expect(text.endsWith('_\r\n')).toBe(true)
+    c.close()
+  })
+
   test('HELLO 3 switches the reply types; RESET goes back to RESP2', async () => {
     const c = await RawClient.connect(s.port)
     const hello = await c.send(resp('HELLO', '3', 'SETNAME', 'me'))
