@@ -237,11 +237,23 @@ export class Connection {
     if (this.paused) return
     this.paused = true
     this.socket.pause()
+    this.whenWritable()
+  }
+
+  /**
+   * 'drain' comes only after a write the socket could not take at once; when the kernel took
+   * everything already, no 'drain' will come, so the resume check runs on the next turn instead.
+   */
+  private whenWritable(): void {
+    if (!this.socket.writableNeedDrain) setImmediate(() => this.maybeResume())
   }
 
   private maybeResume(): void {
-    if (!this.paused || this.closing) return
-    if (this.socket.writableLength > this.server.settings.outputLimit / 2) return
+    if (!this.paused || this.closing || this.closed) return
+    if (this.socket.writableLength > this.server.settings.outputLimit / 2) {
+      this.whenWritable()
+      return
+    }
     if (this.queue.length - this.queueHead > MAX_QUEUED_REPLIES / 2) return
     this.paused = false
     if (this.backlog.length > 0) {

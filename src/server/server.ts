@@ -115,6 +115,11 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<R
     })
   })
   settings.port = (server.address() as net.AddressInfo).port
+  // An accept that fails (EMFILE, ...) is reported on the server; without a listener it would
+  // crash the process. The client it concerns is simply not served.
+  server.on('error', () => {
+    state.rejectedConnections++
+  })
 
   let closing: Promise<void> | undefined
   return {

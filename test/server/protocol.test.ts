@@ -147,6 +147,39 @@ describe('limits', () => {
     setup.close()
   })
 
+  test('a client that reads fast gets large replies past the output limit without a stall', async () => {
+    const { serve } = await import('../../src/server/index.js')
+    const server = await serve(s.db, { port: 0, outputLimit: 16 * 1024 })
+    const setup = await RawClient.connect(server.port)
+    const value = 'y'.repeat(20 * 1024)
+    await setup.send(resp('SET', 'fast:big', value))
+    for (const n of [2, 10, 300]) {
+      const expected = n * (`$${value.length}\r\n`.length + value.length + 2)
+      const sock = net.connect(server.port, '127.0.0.1')
+      await new Promise((r) => sock.once('connect', r))
+      let received = 0
+      const done = new Promise<void>((resolve) => {
+        sock.on('data', (d: Buffer) => {
+          received += d.length
+          if (received >= expected) resolve()
+        })
+      })
+      sock.write(Buffer.concat(Array.from({ length: n }, () => resp('GET', 'fast:big'))))
+      await done
+      expect(received).toBe(expected)
+      sock.destroy()
+    }
+    setup.close()
+    await server.close()
+    // Replies the kernel takes at once: no 'drain' ever comes, the server must resume by itself.
+    const tiny = await serve(s.db, { port: 0, outputLimit: 1 })
+    const c = await RawClient.connect(tiny.port)
+    const text = await c.send(Buffer.concat(Array.from({ length: 50 }, () => resp('ECHO', 'ok'))), 50)
+    expect(text).toBe('$2\r\nok\r\n'.repeat(50))
+    c.close()
+    await tiny.close()
+  })
+
   test('maxclients: one more client is told and closed', async () => {
     const db = s.db
     const { serve } = await import('../../src/server/index.js')
