@@ -27,5 +27,6 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'checkpoint', summary: 'write a checkpoint and prune the WAL it covers', load: () => import('./checkpoint.js') },
   { name: 'compact', summary: 'checkpoint, then rewrite the WAL without what checkpoints cover', load: () => import('./compact.js') },
   { name: 'convert', summary: 'rewrite the WAL segments in the json or binary entry format', load: () => import('./convert.js') },
+  { name: 'serve', summary: 'serve the database over the Redis protocol (redis-cli, ioredis, …)', load: () => import('./serve.js') },
   { name: 'repair', summary: 'cut a torn tail and move damaged files aside, reporting what was lost', load: () => import('./repair.js') },
 ]

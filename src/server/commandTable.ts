@@ -1,0 +1,112 @@
+// Finds a command by name and runs it with Redis's checks, in Redis's order: unknown command,
+// authentication, arity, then queueing inside MULTI. The families register their commands in
+// commands/index.ts; this file knows none of them.
+import { IslabError } from '../index.js'
+import type { Command, CommandContext } from './command.js'
+import { KeyError, word } from './command.js'
+import type { Reply } from './resp/reply.js'
+import { ErrorReply, Errors, QUEUED, truncate } from './resp/reply.js'
+
+/** Commands that act on the transaction itself instead of being queued by MULTI. */
+const TRANSACTION_CONTROL = new Set(['multi', 'exec', 'discard', 'watch', 'quit', 'reset'])
+
+interface Entry {
+  command: Command
+  noAuth: boolean
+  noMulti: boolean
+  control: boolean
+}
+
+export class CommandTable {
+  private readonly byName = new Map<string, Entry>()
+
+  constructor(commands: readonly Command[]) {
+    for (const c of commands) {
+      this.byName.set(c.name, {
+        command: c,
+        noAuth: c.flags.includes('no-auth'),
+        noMulti: c.flags.includes('no-multi'),
+        control: TRANSACTION_CONTROL.has(c.name),
+      })
+    }
+  }
+
+  get commands(): Command[] {
+    return [...this.byName.values()].map((e) => e.command)
+  }
+
+  get(name: string): Command | undefined {
+    return this.byName.get(name)?.command
+  }
+
+  /** Runs one request (or queues it inside MULTI) and returns its reply. */
+  dispatch(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
+    const client = ctx.client
+    ctx.server.totalCommands++
+    const name = word(args[0]!)
+    const entry = this.byName.get(name)
+    if (entry === undefined) {
+      if (client.multi !== undefined) client.multiFailed = true
+      return unknownCommand(args)
+    }
+    if (!client.authenticated && !entry.noAuth) {
+      if (client.multi !== undefined) client.multiFailed = true
+      return Errors.noAuth
+    }
+    const cmd = entry.command
+    if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) {
+      if (client.multi !== undefined) client.multiFailed = true
+      return Errors.wrongArgs(name)
+    }
+    client.lastCommand = name
+    if (client.multi !== undefined && !entry.control) {
+      if (entry.noMulti) {
+        client.multiFailed = true
+        return Errors.notAllowedInMulti
+      }
+      client.multi.push(args)
+      return QUEUED
+    }
+    return this.run(ctx, cmd, args)
+  }
+
+  /** Runs a command whose name and arity were checked (EXEC runs its queue through this). */
+  run(ctx: CommandContext, cmd: Command, args: Buffer[]): Reply | Promise<Reply> {
+    const mark = ctx.ks.savepoint()
+    try {
+      const r = cmd.run(ctx, args)
+      return r instanceof Promise ? r.catch((err: unknown) => this.errorReply(err)) : r
+    } catch (err) {
+      // A command that threw midway leaves none of its writes (inside EXEC the others stay).
+      ctx.ks.rollback(mark)
+      return this.errorReply(err)
+    }
+  }
+
+  /** An exception from a command or a rejected write, as an error reply. */
+  errorReply(err: unknown): ErrorReply {
+    if (err instanceof ErrorReply) return err
+    if (err instanceof KeyError) return err.reply
+    if (err instanceof IslabError) return new ErrorReply(`ERR ${err.code}: ${err.message}`)
+    return new ErrorReply(`ERR internal error: ${err instanceof Error ? err.message : String(err)}`)
+  }
+}
+
+/** Redis's text: "ERR unknown command 'foo', with args beginning with: 'a' 'b' " (trailing space included). */
+function unknownCommand(args: Buffer[]): ErrorReply {
+  let rest = ''
+  for (let i = 1; i < args.length && rest.length < 128; i++) rest += `'${truncate(args[i]!.toString(), 128 - rest.length)}' `
+  return new ErrorReply(`ERR unknown command '${truncate(args[0]!.toString(), 128)}', with args beginning with: ${rest}`)
+}
+
+/**
+ * Runs a container's subcommand (CLIENT LIST, CONFIG GET, …) with Redis's checks: an unknown one
+ * gets "ERR unknown subcommand 'x'. Try CLIENT HELP.", a wrong count "… for 'client|list' command".
+ */
+export function runSubcommand(ctx: CommandContext, args: Buffer[], container: string, subs: readonly Command[]): Reply | Promise<Reply> {
+  const sub = word(args[1]!)
+  const cmd = subs.find((c) => c.name === `${container}|${sub}`)
+  if (cmd === undefined) return Errors.unknownSubcommand(args[1]!.toString(), container)
+  if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) return Errors.wrongArgs(cmd.name)
+  return cmd.run(ctx, args)
+}

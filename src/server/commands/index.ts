@@ -1,0 +1,20 @@
+// Every command family the server answers. A new family (streams over the change log,
+// pub/sub, expiry) is one module here.
+import type { Command } from '../command.js'
+import { connectionCommands } from './connection.js'
+import { hashCommands } from './hashes.js'
+import { introspectionCommands } from './introspection.js'
+import { keyCommands } from './keys.js'
+import { serverCommands } from './server.js'
+import { stringCommands } from './strings.js'
+import { transactionCommands } from './transactions.js'
+
+export const ALL_COMMANDS: readonly Command[] = [
+  ...connectionCommands,
+  ...serverCommands,
+  ...introspectionCommands,
+  ...stringCommands,
+  ...keyCommands,
+  ...hashCommands,
+  ...transactionCommands,
+]

@@ -1,0 +1,265 @@
+// One client connection: bytes in → commands → replies out, strictly in request order.
+//
+// A chunk of input is handled in one synchronous pass: every command in it is parsed and run
+// (so all the puts of a pipeline are issued back to back and share a group commit), and the
+// replies are written with one socket write. A reply that waits — for a write to be acknowledged
+// (durability 'sync': on disk), or for SAVE/WAIT — holds back the replies after it: they wait in
+// `queue`, in order, and go out together once it is settled.
+//
+// Backpressure: when the replies not yet sent (in the socket, or waiting in the queue) pass
+// settings.outputLimit, the socket stops being read until they drain, so a client that pipelines
+// without reading cannot make the server buffer without bound.
+import type net from 'node:net'
+import { ClientState } from './clientState.js'
+import type { CommandContext } from './command.js'
+import type { CommandTable } from './commandTable.js'
+import { Keyspace } from './keyspace.js'
+import type { Database } from '../index.js'
+import type { Reply } from './resp/reply.js'
+import { ErrorReply } from './resp/reply.js'
+import { ReplyWriter } from './resp/replyWriter.js'
+import { RequestParser } from './resp/requestParser.js'
+import type { ProtocolError } from './resp/requestParser.js'
+import type { ServerState } from './serverState.js'
+
+/** Replies waiting behind one still pending, at most: past this the socket is not read. */
+const MAX_QUEUED_REPLIES = 100_000
+
+const NO_COMMANDS: Buffer[][] = []
+
+interface Slot {
+  reply: Reply | undefined
+  done: boolean
+  /** The protocol when the command ran (a later HELLO must not change how this reply is encoded). */
+  protocol: 2 | 3
+}
+
+export class Connection {
+  readonly client: ClientState
+  private readonly parser: RequestParser
+  private readonly writer = new ReplyWriter()
+  private readonly ks: Keyspace
+  private readonly ctx: CommandContext
+  /** Replies in request order from the first one still pending; empty when none is. */
+  private readonly queue: Slot[] = []
+  private queueHead = 0
+  private drainScheduled = false
+  /** Commands parsed and not yet run (see runBacklog), and the protocol error after them. */
+  private backlog: Buffer[][] = NO_COMMANDS
+  private backlogPos = 0
+  private protocolError: ProtocolError | undefined
+  /** No more commands are run; the socket is ended once the replies so far are written. */
+  private closing = false
+  private paused = false
+  private closed = false
+
+  constructor(
+    private readonly socket: net.Socket,
+    db: Database,
+    private readonly server: ServerState,
+    private readonly table: CommandTable,
+    private readonly onClose: (conn: Connection) => void,
+  ) {
+    const s = server.settings
+    this.parser = new RequestParser({ maxBulkBytes: s.maxBulkBytes, maxInlineBytes: s.maxInlineBytes, maxArgs: s.maxArgs })
+    const addr = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
+    const laddr = `${socket.localAddress ?? '?'}:${socket.localPort ?? 0}`
+    this.client = new ClientState(server.newClientId(), addr, laddr, server.needsAuth)
+    this.parser.authenticated = this.client.authenticated
+    this.client.close = () => this.closeAfterReplies()
+    this.client.push = (reply) => this.push(reply)
+    this.client.pendingOutput = () => this.socket.writableLength + this.writer.length
+    this.client.pendingInput = () => this.parser.buffered
+    this.ks = new Keyspace(db)
+    this.ctx = { db, ks: this.ks, client: this.client, server, table, inExec: false }
+    socket.setNoDelay(true)
+    this.setIdleTimeout(s.timeout)
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('drain', () => this.maybeResume())
+    socket.on('timeout', () => socket.destroy())
+    socket.on('error', () => undefined) // a reset by the peer: 'close' follows
+    socket.on('close', () => {
+      this.closed = true
+      this.onClose(this)
+    })
+  }
+
+  /** CONFIG SET timeout applies to connections already open, as in Redis. */
+  setIdleTimeout(seconds: number): void {
+    this.socket.setTimeout(seconds > 0 ? seconds * 1000 : 0)
+  }
+
+  /** Ends the connection now (server close, CLIENT KILL of this client is closeAfterReplies). */
+  destroy(): void {
+    this.socket.destroy()
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return
+    this.client.lastActiveAt = Date.now()
+    const commands: Buffer[][] = []
+    this.protocolError = this.parser.parseInto(chunk, commands)
+    this.backlog = commands
+    this.backlogPos = 0
+    this.runBacklog()
+  }
+
+  /**
+   * Runs the commands parsed and not yet run. One chunk of input can hold thousands of commands
+   * whose replies are large (GET of a big value): when the unsent replies pass the limit midway,
+   * the rest wait here, and the socket is not read, until the client has read enough.
+   */
+  private runBacklog(): void {
+    const commands = this.backlog
+    const limit = this.server.settings.outputLimit
+    while (this.backlogPos < commands.length && !this.closing) {
+      this.execute(commands[this.backlogPos++]!)
+      if (this.writer.length + this.socket.writableLength > limit || this.queue.length - this.queueHead > MAX_QUEUED_REPLIES) {
+        this.flush()
+        if (this.backlogPos < commands.length && !this.closing) {
+          this.pause()
+          return
+        }
+      }
+    }
+    this.backlog = NO_COMMANDS
+    this.backlogPos = 0
+    const error = this.protocolError
+    this.protocolError = undefined
+    if (error !== undefined && !this.closing) {
+      // Redis answers a malformed request and closes: what came after it cannot be framed.
+      this.reply(new ErrorReply(`ERR Protocol error: ${error.message}`))
+      this.closeAfterReplies()
+    }
+    this.flush()
+    if (this.socket.writableLength > limit) this.pause()
+  }
+
+  private execute(args: Buffer[]): void {
+    const client = this.client
+    const r = this.table.dispatch(this.ctx, args)
+    // AUTH/HELLO may have changed these.
+    this.parser.authenticated = client.authenticated
+    this.writer.protocol = client.protocol
+    if (r instanceof Promise) {
+      this.ks.reset()
+      this.reply(r)
+      return
+    }
+    const written = this.ks.commit()
+    if (written === undefined) this.reply(r)
+    else this.reply(written.then(() => r, (err: unknown) => this.table.errorReply(err)))
+  }
+
+  private reply(r: Reply | Promise<Reply>): void {
+    if (!(r instanceof Promise)) {
+      if (this.queue.length === this.queueHead) this.writer.write(r)
+      else this.queue.push({ reply: r, done: true, protocol: this.writer.protocol })
+      return
+    }
+    const slot: Slot = { reply: undefined, done: false, protocol: this.writer.protocol }
+    this.queue.push(slot)
+    r.then(
+      (reply) => this.settle(slot, reply),
+      (err: unknown) => this.settle(slot, this.table.errorReply(err)),
+    )
+    if (this.queue.length - this.queueHead > MAX_QUEUED_REPLIES) this.pause()
+  }
+
+  private settle(slot: Slot, reply: Reply): void {
+    slot.reply = reply
+    slot.done = true
+    // The writes of a group commit settle in one run of microtasks: write their replies together.
+    if (!this.drainScheduled) {
+      this.drainScheduled = true
+      queueMicrotask(() => this.drainQueue())
+    }
+  }
+
+  private drainQueue(): void {
+    this.drainScheduled = false
+    const q = this.queue
+    const protocol = this.writer.protocol
+    while (this.queueHead < q.length && q[this.queueHead]!.done) {
+      const slot = q[this.queueHead++]!
+      this.writer.protocol = slot.protocol
+      this.writer.write(slot.reply!)
+    }
+    this.writer.protocol = protocol
+    if (this.queueHead === q.length) {
+      q.length = 0
+      this.queueHead = 0
+    } else if (this.queueHead > 1024) {
+      q.splice(0, this.queueHead)
+      this.queueHead = 0
+    }
+    this.flush()
+    this.maybeResume()
+  }
+
+  /** A RESP3 push (or RESP2 array) out of band: written with the next flush. */
+  private push(reply: Reply): void {
+    this.writer.write(reply)
+    if (!this.drainScheduled) {
+      this.drainScheduled = true
+      queueMicrotask(() => this.drainQueue())
+    }
+  }
+
+  private flush(): void {
+    if (this.closed || this.socket.writableEnded) {
+      this.writer.take()
+      return
+    }
+    if (this.writer.length > 0) {
+      const chunks = this.writer.take()
+      if (chunks.length === 1) this.socket.write(chunks[0]!)
+      else {
+        this.socket.cork()
+        for (const c of chunks) this.socket.write(c)
+        this.socket.uncork()
+      }
+    }
+    if (this.closing && this.queue.length === this.queueHead) {
+      this.socket.end()
+      return
+    }
+  }
+
+  private closeAfterReplies(): void {
+    if (this.closing) return
+    this.closing = true
+    this.socket.pause()
+    if (this.queue.length === this.queueHead && !this.drainScheduled) queueMicrotask(() => this.flush())
+  }
+
+  private pause(): void {
+    if (this.paused) return
+    this.paused = true
+    this.socket.pause()
+    this.whenWritable()
+  }
+
+  /**
+   * 'drain' comes only after a write the socket could not take at once; when the kernel took
+   * everything already, no 'drain' will come, so the resume check runs on the next turn instead.
+   */
+  private whenWritable(): void {
+    if (!this.socket.writableNeedDrain) setImmediate(() => this.maybeResume())
+  }
+
+  private maybeResume(): void {
+    if (!this.paused || this.closing || this.closed) return
+    if (this.socket.writableLength > this.server.settings.outputLimit / 2) {
+      this.whenWritable()
+      return
+    }
+    if (this.queue.length - this.queueHead > MAX_QUEUED_REPLIES / 2) return
+    this.paused = false
+    if (this.backlog.length > 0) {
+      this.runBacklog()
+      if (this.paused) return
+    }
+    this.socket.resume()
+  }
+}

@@ -1,0 +1,159 @@
+// The database as commands see it: reads from db.get, and writes collected as a write set that
+// is submitted once, when the command (or the whole MULTI/EXEC) is done — one put, one delete,
+// or one atomic db.batch with one seq.
+//
+// Why this is safe for read-modify-write commands (INCR, APPEND, HSET on a Map): a command reads
+// and collects its writes synchronously, and the write set is submitted in the same synchronous
+// step; db.put/db.batch apply to memory before they return (see src/pipeline/writePipeline.ts:
+// "a write is sequenced and visible to readers before put() returns"). No other connection's
+// command can run in between, so no write can interleave.
+//
+// Within a transaction the write set spans all queued commands, and reads see the writes
+// collected before them (the overlay), as Redis's commands inside EXEC see each other's effects.
+import type { BatchOp, Database, WriteResult } from '../index.js'
+
+const DELETED: unique symbol = Symbol('deleted')
+/** In the undo journal: the key had no collected write before. */
+const NONE: unique symbol = Symbol('none')
+
+export class Keyspace {
+  /** Writes collected and not submitted: key → new value, or DELETED. In first-write order. */
+  private overlay = new Map<string, unknown>()
+  /** Undo journal (key, what the overlay held before), so a command that fails midway leaves nothing. */
+  private journal: unknown[] = []
+
+  constructor(readonly db: Database) {}
+
+  get(key: string): unknown {
+    if (this.overlay.size > 0) {
+      const v = this.overlay.get(key)
+      if (v !== undefined) return v === DELETED ? undefined : v
+    }
+    return this.db.get(key)
+  }
+
+  has(key: string): boolean {
+    if (this.overlay.size > 0) {
+      const v = this.overlay.get(key)
+      if (v !== undefined) return v !== DELETED
+    }
+    return this.db.has(key)
+  }
+
+  put(key: string, value: unknown): void {
+    this.record(key)
+    this.overlay.set(key, value)
+  }
+
+  /** Deletes `key`; true when it existed. */
+  del(key: string): boolean {
+    if (!this.has(key)) return false
+    this.record(key)
+    this.overlay.set(key, DELETED)
+    return true
+  }
+
+  private record(key: string): void {
+    const before = this.overlay.get(key)
+    this.journal.push(key, before === undefined ? NONE : before)
+  }
+
+  /** A point to roll back to (before a command runs). */
+  savepoint(): number {
+    return this.journal.length
+  }
+
+  /** Undoes the writes collected since `mark`. */
+  rollback(mark: number): void {
+    const j = this.journal
+    while (j.length > mark) {
+      const before = j.pop()
+      const key = j.pop() as string
+      if (before === NONE) this.overlay.delete(key)
+      else this.overlay.set(key, before)
+    }
+  }
+
+  /** Number of keys, counting the collected writes. */
+  get size(): number {
+    let n = this.db.size
+    for (const [k, v] of this.overlay) {
+      const before = this.db.has(k)
+      const after = v !== DELETED
+      if (before !== after) n += after ? 1 : -1
+    }
+    return n
+  }
+
+  /** True when writes are collected (a command inside MULTI saw earlier ones). */
+  get dirty(): boolean {
+    return this.overlay.size > 0
+  }
+
+  /**
+   * The keys in order with their values, after `after` (exclusive) and starting with `prefix`,
+   * counting the collected writes. Synchronous: it reads a snapshot of the ordered index.
+   */
+  *entries(opts: { after?: string; prefix?: string } = {}): Generator<[string, unknown]> {
+    const range = this.db.range({ gt: opts.after, prefix: opts.prefix }).entries()
+    if (this.overlay.size === 0) {
+      yield* range
+      return
+    }
+    // Merge the overlay's keys (sorted) into the index's.
+    const extra = [...this.overlay.keys()]
+      .filter((k) => (opts.after === undefined || k > opts.after) && (opts.prefix === undefined || k.startsWith(opts.prefix)))
+      .sort()
+    let i = 0
+    const fromOverlay = function* (this: Keyspace, upTo: string | undefined): Generator<[string, unknown]> {
+      while (i < extra.length && (upTo === undefined || extra[i]! < upTo)) {
+        const k = extra[i++]!
+        const v = this.overlay.get(k)
+        if (v !== DELETED) yield [k, v]
+      }
+    }.bind(this)
+    for (const [k, v] of range) {
+      yield* fromOverlay(k)
+      if (i < extra.length && extra[i] === k) {
+        i++
+        const o = this.overlay.get(k)
+        if (o !== DELETED) yield [k, o]
+        continue
+      }
+      yield [k, v]
+    }
+    yield* fromOverlay(undefined)
+  }
+
+  /** Discards the collected writes. */
+  reset(): void {
+    this.overlay.clear()
+    this.journal.length = 0
+  }
+
+  /**
+   * Submits the collected writes (nothing when there are none) and resets. `watched` (key → seq
+   * at WATCH) become ifSeq conditions on the writes to those keys.
+   */
+  commit(watched?: ReadonlyMap<string, number>): Promise<WriteResult> | undefined {
+    const overlay = this.overlay
+    this.journal.length = 0
+    if (overlay.size === 0) return undefined
+    let p: Promise<WriteResult> | undefined
+    if (overlay.size === 1 && watched === undefined) {
+      const [k, v] = overlay.entries().next().value as [string, unknown]
+      if (v !== DELETED) p = this.db.put(k, v)
+      else if (this.db.has(k)) p = this.db.delete(k)
+    } else {
+      const ops: BatchOp[] = []
+      for (const [k, v] of overlay) {
+        const ifSeq = watched?.get(k)
+        if (v !== DELETED) ops.push(ifSeq === undefined ? { type: 'put', key: k, value: v } : { type: 'put', key: k, value: v, ifSeq })
+        else if (this.db.has(k)) ops.push(ifSeq === undefined ? { type: 'del', key: k } : { type: 'del', key: k, ifSeq })
+      }
+      if (ops.length > 0) p = this.db.batch(ops)
+    }
+    overlay.clear()
+    return p
+  }
+}

@@ -1,0 +1,193 @@
+// Compatibility, checked against Redis itself: the same command sequences go to a real
+// redis-server (Debian's, started by the test) and to `serve`, and the replies must be the same —
+// values, types and error texts. A case marked `unordered` compares arrays as sets (KEYS and
+// SCAN list keys in Redis's hash order, ours in key order). What differs on purpose is in
+// docs/server.md and tested in differences.test.ts, not here.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { ensureTool, startServer } from '../helpers/systemTool.js'
+import type { RunningServer } from '../helpers/systemTool.js'
+import { RawClient, parseReply, resp, startServed } from './fixture.js'
+import type { Parsed, Served } from './fixture.js'
+
+interface Case {
+  name: string
+  commands: string[][]
+  /** Compare arrays as sets (sorted), at every level. */
+  unordered?: boolean
+  /** Speak RESP3 (HELLO 3 first; its reply, which names the server, is not compared). */
+  resp3?: boolean
+}
+
+const c = (name: string, commands: string[][], opts: Partial<Case> = {}): Case => ({ name, commands, ...opts })
+
+const MAX = '9223372036854775807'
+const MIN = '-9223372036854775808'
+
+const CASES: Case[] = [
+  // --- strings
+  c('SET and GET', [['SET', 'k', 'v'], ['GET', 'k'], ['GET', 'nokey'], ['SET', 'k', 'v2'], ['GET', 'k']]),
+  c('SET NX/XX/GET', [
+    ['SET', 'k', 'a', 'NX'], ['SET', 'k', 'b', 'NX'], ['SET', 'k', 'c', 'XX'], ['SET', 'no', 'x', 'XX'], ['GET', 'k'], ['SET', 'k', 'd', 'GET'],
+    ['SET', 'fresh', 'e', 'GET'], ['SET', 'k', 'f', 'NX', 'GET'], ['SET', 'k', 'g', 'XX', 'GET'], ['SET', 'k', 'x', 'NX', 'XX'], ['SET', 'k', 'x', 'BOGUS'],
+    ['SET', 'k', 'x', 'KEEPTTL'], ['GET', 'k'], ['SET', 'k', 'x', 'EX', '0'], ['SET', 'k', 'x', 'EX', 'abc'], ['SET', 'k', 'x', 'PX'], ['SET', 'k'],
+  ]),
+  c('SET GET on a hash', [['HSET', 'h', 'f', 'v'], ['SET', 'h', 'x', 'GET'], ['GET', 'h'], ['SET', 'h', 'x'], ['GET', 'h']]),
+  c('SETNX GETSET GETDEL', [
+    ['SETNX', 'k', '1'], ['SETNX', 'k', '2'], ['GETSET', 'k', '3'], ['GETSET', 'new', '4'], ['GETDEL', 'k'], ['GETDEL', 'k'], ['EXISTS', 'k'],
+    ['HSET', 'h', 'f', 'v'], ['GETSET', 'h', 'x'], ['GETDEL', 'h'], ['SETNX', 'k'],
+  ]),
+  c('MGET MSET MSETNX', [
+    ['MSET', 'a', '1', 'b', '2'], ['MGET', 'a', 'b', 'c'], ['HSET', 'h', 'f', 'v'], ['MGET', 'a', 'h'], ['MSET', 'a', '1', 'b'],
+    ['MSETNX', 'x', '1', 'y', '2'], ['MSETNX', 'y', '3', 'z', '4'], ['MGET', 'x', 'y', 'z'], ['MSETNX', 'x'], ['MSET', 'a', '9', 'a', '10'], ['GET', 'a'],
+  ]),
+  c('APPEND STRLEN', [
+    ['APPEND', 'k', 'abc'], ['APPEND', 'k', 'def'], ['GET', 'k'], ['STRLEN', 'k'], ['STRLEN', 'nokey'], ['HSET', 'h', 'f', 'v'], ['APPEND', 'h', 'x'], ['STRLEN', 'h'],
+    ['SET', 'u', 'héllo'], ['STRLEN', 'u'], ['APPEND', 'k', ''],
+  ]),
+  c('GETRANGE', [
+    ['SET', 'k', 'Hello World'], ['GETRANGE', 'k', '0', '4'], ['GETRANGE', 'k', '-5', '-1'], ['GETRANGE', 'k', '0', '-1'], ['GETRANGE', 'k', '5', '2'],
+    ['GETRANGE', 'k', '100', '200'], ['GETRANGE', 'k', '-100', '-50'], ['GETRANGE', 'k', '-1', '-5'], ['GETRANGE', 'k', '3', '100'], ['GETRANGE', 'nokey', '0', '-1'],
+    ['GETRANGE', 'k', 'a', '1'], ['SET', 'e', ''], ['GETRANGE', 'e', '0', '-1'], ['HSET', 'h', 'f', 'v'], ['GETRANGE', 'h', '0', '1'],
+  ]),
+  c('SETRANGE', [
+    ['SET', 'k', 'Hello World'], ['SETRANGE', 'k', '6', 'Redis'], ['GET', 'k'], ['SETRANGE', 'pad', '5', 'x'], ['GET', 'pad'], ['SETRANGE', 'k', '-1', 'x'],
+    ['SETRANGE', 'missing', '3', ''], ['EXISTS', 'missing'], ['SETRANGE', 'k', '100', ''], ['SETRANGE', 'k', '536870912', 'x'], ['SETRANGE', 'k', 'x', 'y'],
+  ]),
+  c('INCR DECR INCRBY DECRBY', [
+    ['INCR', 'n'], ['INCRBY', 'n', '10'], ['DECR', 'n'], ['DECRBY', 'n', '3'], ['INCRBY', 'n', '-100'], ['GET', 'n'], ['SET', 's', 'abc'], ['INCR', 's'],
+    ['SET', 'f', '1.5'], ['INCR', 'f'], ['SET', 'sp', ' 1'], ['INCR', 'sp'], ['SET', 'z', '007'], ['INCR', 'z'], ['INCRBY', 'n', 'x'], ['INCRBY', 'n', '1.0'],
+    ['SET', 'm', MAX], ['INCR', 'm'], ['SET', 'mn', MIN], ['DECR', 'mn'], ['DECRBY', 'n', MIN], ['INCRBY', 'n', '99999999999999999999'],
+    ['SET', 'big', '9007199254740993'], ['INCR', 'big'], ['GET', 'big'], ['HSET', 'h', 'f', 'v'], ['INCR', 'h'], ['SET', 'neg0', '-0'], ['INCR', 'neg0'],
+  ]),
+  c('INCRBYFLOAT', [
+    ['SET', 'f', '10.50'], ['INCRBYFLOAT', 'f', '0.1'], ['INCRBYFLOAT', 'f', '-5'], ['SET', 'e', '5.0e3'], ['INCRBYFLOAT', 'e', '2.0e2'],
+    ['INCRBYFLOAT', 'new', '3'], ['INCRBYFLOAT', 'new', '1.5e1'], ['INCRBYFLOAT', 'f', 'abc'], ['SET', 's', 'abc'], ['INCRBYFLOAT', 's', '1'],
+    ['INCRBYFLOAT', 'p', '0.1'], ['INCRBYFLOAT', 'p', '0.2'], ['INCRBYFLOAT', 'f', 'inf'], ['HSET', 'h', 'f', 'v'], ['INCRBYFLOAT', 'h', '1'],
+    ['INCRBYFLOAT', 'i', '-0.5'], ['INCRBYFLOAT', 'i', '0.5'], ['GET', 'i'],
+  ]),
+  // --- keys
+  c('DEL UNLINK EXISTS', [
+    ['MSET', 'a', '1', 'b', '2', 'c', '3'], ['EXISTS', 'a', 'a', 'b', 'x'], ['DEL', 'a', 'x', 'a'], ['UNLINK', 'b', 'c', 'd'], ['EXISTS', 'a', 'b', 'c'], ['DEL'], ['EXISTS'],
+  ]),
+  c('TYPE', [['SET', 's', 'v'], ['HSET', 'h', 'f', 'v'], ['TYPE', 's'], ['TYPE', 'h'], ['TYPE', 'none'], ['TYPE']]),
+  c('KEYS', [
+    ['MSET', 'user:1', 'a', 'user:2', 'b', 'user:10', 'c', 'admin', 'd', 'u[x]', 'e', 'hello', 'f', 'hallo', 'g', 'hxllo', 'h', 'heeeello', 'i'],
+    ['KEYS', '*'], ['KEYS', 'user:*'], ['KEYS', 'user:?'], ['KEYS', 'h?llo'], ['KEYS', 'h*llo'], ['KEYS', 'h[ae]llo'], ['KEYS', 'h[^e]llo'], ['KEYS', 'h[a-b]llo'],
+    ['KEYS', 'u\\[x\\]'], ['KEYS', 'nomatch*'], ['KEYS'],
+  ], { unordered: true }),
+  c('SCAN', [
+    ['MSET', 'k1', 'a', 'k2', 'b', 'k3', 'c', 'other', 'd'], ['HSET', 'kh', 'f', 'v'], ['SCAN', '0', 'COUNT', '1000'], ['SCAN', '0', 'MATCH', 'k*', 'COUNT', '1000'],
+    ['SCAN', '0', 'COUNT', '1000', 'TYPE', 'hash'], ['SCAN', '0', 'COUNT', '1000', 'TYPE', 'string', 'MATCH', 'k?'], ['SCAN', 'x'], ['SCAN', '0', 'COUNT', '0'],
+    ['SCAN', '0', 'COUNT', 'x'], ['SCAN', '0', 'MATCH'], ['SCAN', '0', 'BOGUS', '1'], ['SCAN'],
+  ], { unordered: true }),
+  c('RENAME RENAMENX', [
+    ['SET', 'a', '1'], ['RENAME', 'a', 'b'], ['GET', 'a'], ['GET', 'b'], ['RENAME', 'nokey', 'x'], ['RENAME', 'b', 'b'], ['SET', 'c', '3'], ['RENAMENX', 'b', 'c'],
+    ['RENAMENX', 'b', 'd'], ['MGET', 'b', 'c', 'd'], ['RENAMENX', 'nokey', 'x'], ['HSET', 'h', 'f', 'v'], ['RENAME', 'h', 'h2'], ['HGET', 'h2', 'f'], ['RENAMENX', 'd', 'd'],
+  ]),
+  c('COPY', [
+    ['SET', 'a', '1'], ['COPY', 'a', 'b'], ['COPY', 'a', 'b'], ['SET', 'a', '2'], ['COPY', 'a', 'b', 'REPLACE'], ['MGET', 'a', 'b'], ['COPY', 'nokey', 'c'], ['COPY', 'a', 'a'],
+    ['COPY', 'a', 'b', 'BOGUS'], ['COPY', 'a', 'c', 'DB', '0'], ['HSET', 'h', 'f', 'v'], ['COPY', 'h', 'h2'], ['HGETALL', 'h2'],
+  ]),
+  c('RANDOMKEY', [['RANDOMKEY'], ['SET', 'only', '1'], ['RANDOMKEY']]),
+  c('OBJECT', [['OBJECT', 'ENCODING', 'nokey'], ['OBJECT', 'BOGUS', 'k'], ['OBJECT']]),
+  // --- hashes
+  c('HSET HGET HMGET HGETALL', [
+    ['HSET', 'h', 'a', '1', 'b', '2'], ['HSET', 'h', 'a', '3', 'c', '4'], ['HGET', 'h', 'a'], ['HGET', 'h', 'zz'], ['HGET', 'nokey', 'a'], ['HMGET', 'h', 'a', 'zz', 'c'],
+    ['HMGET', 'nokey', 'a'], ['HGETALL', 'h'], ['HGETALL', 'nokey'], ['HSET', 'h', 'a'], ['HSET', 'h', 'a', '1', 'b'], ['HMSET', 'h', 'd', '5'], ['HGETALL', 'h'],
+    ['SET', 's', 'v'], ['HSET', 's', 'f', 'v'], ['HGET', 's', 'f'], ['HGETALL', 's'], ['HSET', 'h', '', 'empty'], ['HGET', 'h', ''],
+  ]),
+  c('HDEL HEXISTS HLEN HKEYS HVALS HSTRLEN', [
+    ['HSET', 'h', 'a', '1', 'b', '22', 'c', '333'], ['HDEL', 'h', 'a', 'zz', 'a'], ['HEXISTS', 'h', 'a'], ['HEXISTS', 'h', 'b'], ['HLEN', 'h'], ['HKEYS', 'h'], ['HVALS', 'h'],
+    ['HSTRLEN', 'h', 'c'], ['HSTRLEN', 'h', 'zz'], ['HDEL', 'h', 'b', 'c'], ['EXISTS', 'h'], ['HLEN', 'h'], ['HKEYS', 'nokey'], ['HDEL', 'nokey', 'a'], ['HDEL', 'h'],
+    ['SET', 's', 'v'], ['HLEN', 's'], ['HDEL', 's', 'a'],
+  ]),
+  c('HINCRBY HINCRBYFLOAT HSETNX', [
+    ['HINCRBY', 'h', 'n', '5'], ['HINCRBY', 'h', 'n', '-7'], ['HSET', 'h', 's', 'abc'], ['HINCRBY', 'h', 's', '1'], ['HINCRBY', 'h', 'n', 'x'],
+    ['HSET', 'h', 'm', MAX], ['HINCRBY', 'h', 'm', '1'], ['HINCRBYFLOAT', 'h', 'f', '1.5'], ['HINCRBYFLOAT', 'h', 'f', '0.25'], ['HINCRBYFLOAT', 'h', 's', '1'],
+    ['HINCRBYFLOAT', 'h', 'f', 'x'], ['HSETNX', 'h', 'n', '9'], ['HSETNX', 'h', 'new', '9'], ['HGETALL', 'h'], ['SET', 'str', '1'], ['HINCRBY', 'str', 'f', '1'],
+  ]),
+  c('HRANDFIELD with one field', [
+    ['HSET', 'h', 'only', 'v'], ['HRANDFIELD', 'h'], ['HRANDFIELD', 'h', '3'], ['HRANDFIELD', 'h', '-3'], ['HRANDFIELD', 'h', '2', 'WITHVALUES'],
+    ['HRANDFIELD', 'h', '-2', 'WITHVALUES'], ['HRANDFIELD', 'h', '0'], ['HRANDFIELD', 'nokey'], ['HRANDFIELD', 'nokey', '5'], ['HRANDFIELD', 'h', '1', 'BOGUS'],
+    ['HRANDFIELD', 'h', 'x'],
+  ]),
+  c('HRANDFIELD RESP3', [['HSET', 'h', 'only', 'v'], ['HRANDFIELD', 'h', '-2', 'WITHVALUES'], ['HRANDFIELD', 'h', '1', 'WITHVALUES']], { resp3: true }),
+  c('HSCAN', [
+    ['HSET', 'h', 'a', '1', 'b', '2', 'ab', '3'], ['HSCAN', 'h', '0'], ['HSCAN', 'h', '0', 'MATCH', 'a*'], ['HSCAN', 'nokey', '0'], ['HSCAN', 'h', 'x'],
+    ['HSCAN', 'h', '0', 'COUNT', '0'],
+  ]),
+  // --- connection and server
+  c('PING ECHO SELECT', [['PING'], ['PING', 'hi'], ['PING', 'a', 'b'], ['ECHO', 'x'], ['ECHO'], ['SELECT', '0'], ['SELECT', 'x'], ['SELECT', '-1']]),
+  c('AUTH without a password', [['AUTH', 'x'], ['AUTH', 'someone', 'x'], ['AUTH', 'a', 'b', 'c'], ['AUTH']]),
+  c('HELLO errors', [['HELLO', '4'], ['HELLO', 'x'], ['HELLO', '1'], ['HELLO', '3', 'BOGUS'], ['HELLO', '2', 'SETNAME', 'a b'], ['HELLO', '2', 'AUTH', 'nobody', 'x']]),
+  c('CLIENT', [
+    ['CLIENT', 'SETNAME', 'a b'], ['CLIENT', 'GETNAME'], ['CLIENT', 'SETNAME', 'me'], ['CLIENT', 'GETNAME'], ['CLIENT', 'SETNAME', ''], ['CLIENT', 'GETNAME'],
+    ['CLIENT', 'BOGUS'], ['CLIENT', 'KILL', '1.2.3.4:5'], ['CLIENT', 'KILL', 'ID', '999999'], ['CLIENT', 'KILL', 'ID'], ['CLIENT'], ['CLIENT', 'GETNAME', 'x'],
+  ]),
+  c('DBSIZE FLUSHDB FLUSHALL', [['MSET', 'a', '1', 'b', '2'], ['DBSIZE'], ['FLUSHDB', 'BOGUS'], ['FLUSHDB'], ['DBSIZE'], ['SET', 'c', '3'], ['FLUSHALL', 'ASYNC'], ['DBSIZE'], ['FLUSHALL', 'SYNC']]),
+  c('CONFIG', [
+    ['CONFIG', 'GET', 'maxmemory-policy'], ['CONFIG', 'GET', 'nosuch*'], ['CONFIG', 'GET'], ['CONFIG', 'SET', 'nosuch', '1'], ['CONFIG', 'SET', 'timeout', 'abc'],
+    ['CONFIG', 'SET', 'timeout', '0'], ['CONFIG', 'GET', 'timeout'], ['CONFIG', 'SET', 'timeout'], ['CONFIG', 'BOGUS'],
+  ]),
+  c('WAIT', [['SET', 'k', 'v'], ['WAIT', '0', '0'], ['WAIT', 'x', '0'], ['WAIT', '0']]),
+  c('unknown commands and arity', [['NOSUCHCMD'], ['nosuch', 'a', 'b'], ['FooBar', 'x'], ['GET'], ['GET', 'a', 'b'], ['HGET', 'h'], ['MGET'], ['INCR'], ['RENAME', 'a']]),
+  // --- transactions
+  c('MULTI EXEC', [
+    ['MULTI'], ['SET', 'a', '1'], ['INCR', 'a'], ['INCR', 'a'], ['HSET', 'a', 'f', 'v'], ['GET', 'a'], ['EXEC'], ['GET', 'a'],
+    ['EXEC'], ['DISCARD'], ['MULTI'], ['MULTI'], ['DISCARD'], ['MULTI'], ['EXEC'],
+  ]),
+  c('MULTI with a queueing error', [['MULTI'], ['SET', 'a', '1'], ['GET'], ['NOSUCH'], ['EXEC'], ['EXISTS', 'a']]),
+  c('WATCH', [['WATCH'], ['SET', 'w', '1'], ['WATCH', 'w'], ['SET', 'w', '2'], ['MULTI'], ['GET', 'w'], ['EXEC'], ['WATCH', 'w'], ['MULTI'], ['WATCH', 'w'], ['INCR', 'w'], ['EXEC'], ['UNWATCH']]),
+  c('MULTI in RESP3', [['MULTI'], ['HSET', 'h', 'f', 'v'], ['HGETALL', 'h'], ['GET', 'nokey'], ['EXEC']], { resp3: true }),
+  c('RESP3 replies', [
+    ['HSET', 'h', 'a', '1', 'b', '2'], ['HGETALL', 'h'], ['HGETALL', 'nokey'], ['GET', 'nokey'], ['MGET', 'nokey', 'h'], ['CONFIG', 'GET', 'maxmemory-policy'],
+    ['HRANDFIELD', 'nokey'], ['EXEC'], ['SET', 'f', '1'], ['INCRBYFLOAT', 'f', '1.5'],
+  ], { resp3: true }),
+]
+
+let redis: RunningServer
+let islab: Served
+
+beforeAll(async () => {
+  const binary = ensureTool('redis-server', 'redis-server')
+  redis = await startServer(binary, (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir])
+  islab = await startServed({ durability: 'memory' })
+})
+afterAll(async () => {
+  await redis?.stop()
+  await islab?.stop()
+})
+
+function normalize(p: Parsed, unordered: boolean): Parsed {
+  if (Array.isArray(p)) {
+    const items = p.map((x) => normalize(x, unordered))
+    return unordered ? items.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : items
+  }
+  return p
+}
+
+async function runOn(port: number, k: Case): Promise<Parsed[]> {
+  const client = await RawClient.connect(port)
+  try {
+    await client.send(resp('FLUSHALL'))
+    if (k.resp3) await client.send(resp('HELLO', '3'))
+    const out: Parsed[] = []
+    for (const cmd of k.commands) {
+      const text = await client.send(resp(...cmd))
+      out.push(normalize(parseReply(Buffer.from(text, 'latin1'))[0], k.unordered ?? false))
+    }
+    return out
+  } finally {
+    client.close()
+  }
+}
+
+describe('the same replies as redis-server', () => {
+  test.each(CASES.map((k) => [k.name, k] as const))('%s', async (_name, k) => {
+    const expected = await runOn(redis.port, k)
+    const actual = await runOn(islab.port, k)
+    // Each command with its two replies, so a failure names the command.
+    const rows = (r: Parsed[]) => k.commands.map((cmd, i) => ({ cmd: cmd.join(' '), reply: r[i] }))
+    expect(rows(actual)).toEqual(rows(expected))
+  })
+})
