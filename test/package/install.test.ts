@@ -12,7 +12,7 @@ import { tmpDir } from '../helpers/tmpdir.js'
 
 // The package's export subpaths, in one place. './level' joins when `islabdb/level` lands: add it
 // here, and the islabdb/level test below then imports it from the installed package.
-const EXPECTED_SUBPATHS = ['.', './level', './package.json', './replication']
+const EXPECTED_SUBPATHS = ['.', './level', './package.json', './replication', './server']
 
 const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc')
 let project = ''
