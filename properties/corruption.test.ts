@@ -403,7 +403,7 @@ describe('corruption: one flipped byte in a WAL segment or a checkpoint', () => 
     console.log('corruption cases by expected outcome:', JSON.stringify(seen))
     // Every kind of damage was exercised.
     for (const [kind, n] of Object.entries(seen)) expect(n, kind).toBeGreaterThan(0)
-  }, FUZZ ? 3_600_000 : 60_000)
+  }, FUZZ ? 3_600_000 : 180_000)
 
   // Found by the property above (ISLAB_FUZZ=1; fast-check case: binary/256, last segment
   // 00000000000000000200.wal, byte 0 ^= 0x32). 'I' ^ 0x32 = '{': the reader takes the segment for
