@@ -163,7 +163,9 @@ function verifyCheckpoint(files: FileLayer, file: string, expectedSeq: number | 
     const s = p + FRAME_HEADER_BYTES
     if (s + len > b.length) throw new CheckpointDamage(file, p, 'frame cut short')
     if (crc32(b.subarray(s, s + len)) !== b.readUInt32LE(p + 5)) throw new CheckpointDamage(file, p, 'checksum mismatch')
-    if (kind === FRAME_ENTRIES) {
+    // Each version has one kind of entries frame: the kind byte is outside the checksum, so a
+    // flipped kind must not turn one into the other.
+    if (kind === FRAME_ENTRIES && header.version === 1) {
       if (len < 4) throw new CheckpointDamage(file, p, 'entries frame too short')
       const count = b.readUInt32LE(s)
       chunks.push({ start: s + 4, end: s + len, count, plain: false })
@@ -322,7 +324,7 @@ export async function lookupCheckpointEntry(
       return undefined
     }
     const plain = kind === FRAME_PLAIN_ENTRIES && header.version >= 2
-    if (kind !== FRAME_ENTRIES && !plain) throw new CheckpointDamage(file, p, `unknown frame kind ${kind}`)
+    if (!(kind === FRAME_ENTRIES && header.version === 1) && !plain) throw new CheckpointDamage(file, p, `unknown frame kind ${kind}`)
     if (len < 4) throw new CheckpointDamage(file, p, 'entries frame too short')
     const count = payload.readUInt32LE(0)
     let raw: Buffer
