@@ -25,7 +25,7 @@ const stateArb = fc.record({
   inBase: fc.nat(),
   extensions: fc.uniqueArray(fc.record({ name: fc.string({ minLength: 1, maxLength: 12 }), data: fc.uint8Array({ maxLength: 40 }) }), { selector: (e) => e.name, maxLength: 3 }),
 })
-type State = fc.Infer<typeof stateArb>
+type State = typeof stateArb extends fc.Arbitrary<infer T> ? T : never
 
 /** The snapshot a state of these records makes: the first `inBase` keys as base table rows, the rest as Map entries. */
 function snapshotOf(s: State): { snap: Snapshot; keys: string[] } {

@@ -267,7 +267,8 @@ export class BaseTable {
    */
   wasteful(): boolean {
     if (this.indexed < this.rows) this.index()
-    return this.bufBytes > 4 * 2 ** 20 && this.bufBytes > 2 * this.liveBytes()
+    // Live value bytes alone often settle it without the walk over every row that liveBytes() takes.
+    return this.bufBytes > 4 * 2 ** 20 && this.bufBytes > 2 * this.liveValues && this.bufBytes > 2 * this.liveBytes()
   }
 
   /** A table holding only the live rows, their bytes copied into fresh, dense buffers. */
