@@ -1,9 +1,9 @@
 // Close → open → first get of a 200k-key database, the peer bench's restart workload alone, for
 // comparing builds in one run: each round loads a fresh directory with every build given (in
 // turn, alternating), closes it (timed), and reopens it in a fresh process (timed until the first
-// get answers). Modes: `wal` (no checkpoint before close) and `checkpoint` (db.checkpoint() first,
-// not timed).
-// Usage: node bench/restart.js [--n 200000] [--rounds 3] [--modes wal,checkpoint] [--dist dir ...]
+// get answers). Modes: `wal` (no checkpoint before close), `checkpoint` (db.checkpoint() first,
+// not timed) and `onclose` (opened with checkpoint.onClose: 1, so close() writes one, timed).
+// Usage: node bench/restart.js [--n 200000] [--rounds 3] [--modes wal,checkpoint,onclose] [--dist dir ...]
 //   --dist: a build's dist/ directory (default: this checkout's); give several to compare them.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -46,7 +46,7 @@ const results = new Map()
 async function once(dist, mode) {
   const { open } = await import(pathToFileURL(path.join(dist, 'index.js')).href)
   const dir = fs.mkdtempSync(path.join(root, 'db-'))
-  let db = await open({ dir, durability: 'buffered' })
+  let db = await open({ dir, durability: 'buffered', ...(mode === 'onclose' ? { checkpoint: { onClose: 1 } } : {}) })
   for (let i = 0; i < n; i += 1000) {
     const ps = []
     for (let j = i; j < Math.min(n, i + 1000); j++) ps.push(db.put(userKey(order[j]), userValue(order[j])))
