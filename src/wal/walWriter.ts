@@ -294,7 +294,9 @@ export class WalWriter {
       await this.file.datasync()
       await this.file.close()
       this.file = undefined
-      sealed = { firstSeq: parseSegmentName(this.fileName!)!, bytes: this.fileSize }
+      // A segment without records that a new one of another format replaces under the same name
+      // (a checkpoint's new segment, reopened with another walFormat) is started afresh, not sealed.
+      if (this.fileName !== segmentName(firstSeq)) sealed = { firstSeq: parseSegmentName(this.fileName!)!, bytes: this.fileSize }
     }
     this.unsynced = false
     this.fileName = segmentName(firstSeq)

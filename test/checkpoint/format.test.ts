@@ -115,6 +115,24 @@ describe('a new WAL segment after a checkpoint', () => {
     await db.close()
   })
 
+  it('regression: the empty segment a checkpoint started is replaced, not sealed, when reopened with another walFormat', async () => {
+    // The writer sealed the empty 2.wal at its header's length in the MANIFEST, then started a
+    // JSON 2.wal under the same name and wrote to it: the next open failed with ISLAB_CORRUPTION.
+    const dir = tmpDir()
+    let db = await open({ dir, durability: 'sync', checkpoint: { keep: 1, auto: false } })
+    await db.put('a', 1)
+    await db.checkpoint()
+    expect(segments(dir)).toEqual(['00000000000000000002.wal'])
+    await db.close()
+    db = await open({ dir, durability: 'sync', walFormat: 'json' })
+    await db.put('b', 2)
+    await db.close()
+    db = await open({ dir })
+    expect(db.stats().recovery).toMatchObject({ checkpointSeq: 1, eventsReplayed: 1 })
+    expect([db.get('a'), db.get('b')]).toEqual([1, 2])
+    await db.close()
+  })
+
   it('keeps the segment going when a write arrived during the checkpoint, and loses nothing', async () => {
     const dir = tmpDir()
     let db = await open({ dir, durability: 'sync', checkpoint: { keep: 1, auto: false } })
