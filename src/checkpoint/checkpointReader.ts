@@ -2,7 +2,8 @@
 // and that the footer ends the file. Damage throws CheckpointDamage; the caller decides to skip
 // to an older checkpoint. Checksums and the footer are verified before any entry is delivered;
 // a chunk that then fails to decode still throws after earlier chunks were delivered, so
-// callers load into a scratch state.
+// callers load into a scratch state. Version 2 files hold plain (uncompressed) chunks with each
+// key's hash stored: loading them is a walk over the file's own bytes, no LZ4 and no re-hashing.
 import { uncompressSync } from '../events/lz4.js'
 import { crc32 } from 'node:zlib'
 import type { FileLayer } from '../io/fileLayer.js'
@@ -16,6 +17,7 @@ import {
   FRAME_EXTENSION,
   FRAME_FOOTER,
   FRAME_HEADER_BYTES,
+  FRAME_PLAIN_ENTRIES,
   decodeCheckpointHeader,
   decodeFooter,
 } from './format.js'
@@ -45,19 +47,28 @@ export interface CheckpointProgress {
 }
 
 /**
- * The `n` entries of one decompressed chunk, as places in it: entry k's key is at
- * raw[pos[4k], +pos[4k+1]), its msgpack value at raw[pos[4k+2], +pos[4k+3]), its seq is
- * nums[2k] and its time nums[2k+1]. The chunk buffer is the caller's to keep; `pos` and `nums`
- * are reused for the next chunk.
+ * The `n` entries of one chunk, as places in it: entry k's key is at raw[pos[4k], +pos[4k+1]),
+ * its msgpack value at raw[pos[4k+2], +pos[4k+3]), its seq is nums[2k] and its time
+ * nums[2k+1]; `hashes[k]`, when given (version 2 chunks), is the FNV-1a hash of the key's bytes
+ * (BaseTable's). The chunk buffer is the caller's to keep; `pos`, `nums` and `hashes` are reused
+ * for the next chunk.
  */
-export type CheckpointChunkSink = (raw: Buffer, n: number, pos: Int32Array, nums: Float64Array) => void
+export type CheckpointChunkSink = (raw: Buffer, n: number, pos: Int32Array, nums: Float64Array, hashes: Int32Array | undefined) => void
 
-/** A verified file: its header, entry chunks (LZ4 payloads in `b`) and extensions. */
+/** One entries frame: its payload's entries at b[start, end) (LZ4, or plain after `count` hashes). */
+interface Chunk {
+  start: number
+  end: number
+  count: number
+  plain: boolean
+}
+
+/** A verified file: its header, entry chunks (payloads in `b`) and extensions. */
 interface Verified {
   b: Buffer
   seq: number
   time: number
-  chunks: { start: number; end: number; count: number }[]
+  chunks: Chunk[]
   counted: number
   extensions: Map<string, Uint8Array>
 }
@@ -66,6 +77,11 @@ interface Verified {
 interface ChunkScratch {
   pos: Int32Array
   nums: Float64Array
+  hashes: Int32Array
+}
+
+function newScratch(): ChunkScratch {
+  return { pos: new Int32Array(0), nums: new Float64Array(0), hashes: new Int32Array(0) }
 }
 
 /**
@@ -84,11 +100,11 @@ export function readCheckpoint(
 ): LoadedCheckpoint {
   const v = verifyCheckpoint(files, file, expectedSeq)
   onCount?.(v.counted)
-  const scratch: ChunkScratch = { pos: new Int32Array(0), nums: new Float64Array(0) }
+  const scratch = newScratch()
   let done = 0
   for (const c of v.chunks) {
     const raw = decodeChunk(file, v, c, scratch)
-    onChunk(raw, c.count, scratch.pos, scratch.nums)
+    onChunk(raw, c.count, scratch.pos, scratch.nums, c.plain ? scratch.hashes : undefined)
     done += c.count
     onProgress?.({ done, total: v.counted, bytes: c.end })
   }
@@ -112,7 +128,7 @@ export async function readCheckpointSliced(
   const slice = new TimeSlice()
   const v = verifyCheckpoint(files, file, expectedSeq)
   onCount?.(v.counted)
-  const scratch: ChunkScratch = { pos: new Int32Array(0), nums: new Float64Array(0) }
+  const scratch = newScratch()
   let done = 0
   for (const c of v.chunks) {
     if (slice.due()) {
@@ -120,7 +136,7 @@ export async function readCheckpointSliced(
       await slice.turn()
     }
     const raw = decodeChunk(file, v, c, scratch)
-    onChunk(raw, c.count, scratch.pos, scratch.nums)
+    onChunk(raw, c.count, scratch.pos, scratch.nums, c.plain ? scratch.hashes : undefined)
     done += c.count
     onProgress?.({ done, total: v.counted, bytes: c.end })
   }
@@ -135,7 +151,7 @@ function verifyCheckpoint(files: FileLayer, file: string, expectedSeq: number | 
   if (expectedSeq !== undefined && header.seq !== expectedSeq) {
     throw new CheckpointDamage(file, 0, `header seq ${header.seq} does not match the file name's ${expectedSeq}`)
   }
-  const chunks: { start: number; end: number; count: number }[] = []
+  const chunks: Chunk[] = []
   const extensions = new Map<string, Uint8Array>()
   let p = CHECKPOINT_HEADER_BYTES
   let footer: ReturnType<typeof decodeFooter> | undefined
@@ -147,10 +163,17 @@ function verifyCheckpoint(files: FileLayer, file: string, expectedSeq: number | 
     const s = p + FRAME_HEADER_BYTES
     if (s + len > b.length) throw new CheckpointDamage(file, p, 'frame cut short')
     if (crc32(b.subarray(s, s + len)) !== b.readUInt32LE(p + 5)) throw new CheckpointDamage(file, p, 'checksum mismatch')
-    if (kind === FRAME_ENTRIES) {
+    // Each version has one kind of entries frame: the kind byte is outside the checksum, so a
+    // flipped kind must not turn one into the other.
+    if (kind === FRAME_ENTRIES && header.version === 1) {
       if (len < 4) throw new CheckpointDamage(file, p, 'entries frame too short')
       const count = b.readUInt32LE(s)
-      chunks.push({ start: s + 4, end: s + len, count })
+      chunks.push({ start: s + 4, end: s + len, count, plain: false })
+      counted += count
+    } else if (kind === FRAME_PLAIN_ENTRIES && header.version >= 2) {
+      const count = len >= 4 ? b.readUInt32LE(s) : 0
+      if (len < 4 || count === 0 || 4 + 4 * count > len) throw new CheckpointDamage(file, p, 'plain entries frame too short for its count')
+      chunks.push({ start: s + 4 + 4 * count, end: s + len, count, plain: true })
       counted += count
     } else if (kind === FRAME_EXTENSION) {
       const n = len >= 2 ? b.readUInt16LE(s) : Infinity
@@ -173,17 +196,30 @@ function verifyCheckpoint(files: FileLayer, file: string, expectedSeq: number | 
   return { b, seq: header.seq, time: header.time, chunks, counted, extensions }
 }
 
-/** Pass 2, one chunk: decompressed and checked whole; its entries' places go into `scratch`. */
-function decodeChunk(file: string, v: Verified, c: { start: number; end: number; count: number }, scratch: ChunkScratch): Buffer {
+/**
+ * Pass 2, one chunk: decompressed (version 1) or viewed in place (version 2) and checked whole;
+ * its entries' places go into `scratch`, and a plain chunk's stored hashes into scratch.hashes.
+ */
+function decodeChunk(file: string, v: Verified, c: Chunk, scratch: ChunkScratch): Buffer {
   let raw: Buffer
-  try {
-    raw = uncompressSync(v.b.subarray(c.start, c.end))
-  } catch (err) {
-    throw new CheckpointDamage(file, c.start, `chunk does not decompress: ${(err as Error).message}`)
+  if (c.plain) {
+    raw = v.b.subarray(c.start, c.end)
+  } else {
+    try {
+      raw = uncompressSync(v.b.subarray(c.start, c.end))
+    } catch (err) {
+      throw new CheckpointDamage(file, c.start, `chunk does not decompress: ${(err as Error).message}`)
+    }
   }
   if (scratch.pos.length < 4 * c.count) {
     scratch.pos = new Int32Array(4 * c.count)
     scratch.nums = new Float64Array(2 * c.count)
+    scratch.hashes = new Int32Array(c.count)
+  }
+  if (c.plain) {
+    const b = v.b
+    const hashes = scratch.hashes
+    for (let i = 0, h = c.start - 4 * c.count; i < c.count; i++, h += 4) hashes[i] = b[h]! | (b[h + 1]! << 8) | (b[h + 2]! << 16) | (b[h + 3]! << 24)
   }
   const pos = scratch.pos
   const nums = scratch.nums
@@ -287,14 +323,20 @@ export async function lookupCheckpointEntry(
       }
       return undefined
     }
-    if (kind !== FRAME_ENTRIES) throw new CheckpointDamage(file, p, `unknown frame kind ${kind}`)
+    const plain = kind === FRAME_PLAIN_ENTRIES && header.version >= 2
+    if (!(kind === FRAME_ENTRIES && header.version === 1) && !plain) throw new CheckpointDamage(file, p, `unknown frame kind ${kind}`)
     if (len < 4) throw new CheckpointDamage(file, p, 'entries frame too short')
     const count = payload.readUInt32LE(0)
     let raw: Buffer
-    try {
-      raw = uncompressSync(payload.subarray(4))
-    } catch (err) {
-      throw new CheckpointDamage(file, s + 4, `chunk does not decompress: ${(err as Error).message}`)
+    if (plain) {
+      if (count === 0 || 4 + 4 * count > len) throw new CheckpointDamage(file, p, 'plain entries frame too short for its count')
+      raw = payload.subarray(4 + 4 * count)
+    } else {
+      try {
+        raw = uncompressSync(payload.subarray(4))
+      } catch (err) {
+        throw new CheckpointDamage(file, s + 4, `chunk does not decompress: ${(err as Error).message}`)
+      }
     }
     let q = 0
     for (let i = 0; i < count; i++) {

@@ -1,10 +1,12 @@
 // Writes a checkpoint: the state as of one seq, materialized. Entries are immutable, so the
-// snapshot is just the list of (key, entry) references taken in one synchronous step; encoding,
-// compression and I/O then proceed chunk by chunk, yielding to the event loop between chunks
-// so writers are not stalled. Temp file, fdatasync, rename, fsync the directory.
+// snapshot is just the list of (key, entry) references taken in one synchronous step; encoding
+// and I/O then proceed a few MiB at a time, yielding to the event loop at each write so writers
+// are not stalled. Version 2 layout: plain chunks with each key's hash, so that opening loads
+// them without LZ4 or re-hashing. Temp file, fdatasync, rename, fsync the directory.
 import path from 'node:path'
-import { compressSync } from '../events/lz4.js'
+import { crc32 } from 'node:zlib'
 import type { FileLayer } from '../io/fileLayer.js'
+import { hashBytes } from '../state/baseTable.js'
 import type { BaseView } from '../state/baseTable.js'
 import type { Entry } from '../state/entry.js'
 import { ENTANGLEMENT_EXTENSION } from '../state/entanglements.js'
@@ -12,10 +14,14 @@ import { EXPIRY_EXTENSION } from '../state/deadlines.js'
 import type { MemoryState } from '../state/memoryState.js'
 import { GrowBuffer } from '../wal/recordCodec.js'
 import { writeU64 } from '../wal/format.js'
-import { FRAME_ENTRIES, FRAME_EXTENSION, checkpointName, encodeCheckpointHeader, encodeFooter, frame } from './format.js'
+import { FRAME_EXTENSION, FRAME_HEADER_BYTES, FRAME_PLAIN_ENTRIES, checkpointName, encodeCheckpointHeader, encodeFooter, frame } from './format.js'
 
-/** Entries per chunk: large enough for LZ4 to find repetition, small enough to yield often. */
+/** Entries per chunk: a load yields to the event loop between chunks, so a chunk is well under a time slice. */
 const CHUNK_ENTRIES = 4096
+/** Bytes gathered before each write to the file. */
+const WRITE_BYTES = 4 << 20
+const FNV_OFFSET = 0x811c9dc5 | 0
+const FNV_PRIME = 16777619
 
 export interface Snapshot {
   seq: number
@@ -59,34 +65,46 @@ export async function writeCheckpoint(files: FileLayer, dir: string, snap: Snaps
   if (files.exists(tmp)) files.unlink(tmp)
   const file = files.openAppend(tmp)
   let bytes = 0
-  const put = async (b: Uint8Array): Promise<void> => {
-    await file.write(b)
-    bytes += b.length
+  const total = snap.keys.length + (snap.base?.live ?? 0)
+  // Frames are encoded in place into `out`, which goes to the file in writes of a few MiB: one
+  // write per frame cost a thread-pool round trip each.
+  const out = new GrowBuffer(WRITE_BYTES + (1 << 20))
+  const drain = async (): Promise<void> => {
+    await file.write(out.view())
+    bytes += out.pos
+    out.reset()
   }
   try {
-    await put(encodeCheckpointHeader(snap.seq, snap.time))
-    const raw = new GrowBuffer(1 << 20)
+    out.append(encodeCheckpointHeader(snap.seq, snap.time))
     let entryFrames = 0
-    const total = snap.keys.length + (snap.base?.live ?? 0)
     const view = snap.base?.view
     let row = 0
     for (let start = 0; start < total; start += CHUNK_ENTRIES) {
       const end = Math.min(start + CHUNK_ENTRIES, total)
-      raw.reset()
-      for (let i = start; i < end; i++) {
+      const count = end - start
+      // Frame header, count and hashes first (filled in as the entries are written), then the entries.
+      out.ensure(FRAME_HEADER_BYTES + 4 + 4 * count)
+      const at = out.pos
+      out.buf.writeUInt32LE(count, at + FRAME_HEADER_BYTES)
+      let h = at + FRAME_HEADER_BYTES + 4
+      out.pos = h + 4 * count
+      for (let i = start; i < end; i++, h += 4) {
+        let hash: number
         if (i < snap.keys.length) {
-          encodeEntry(raw, snap.keys[i]!, snap.entries[i]!)
+          hash = encodeEntry(out, snap.keys[i]!, snap.entries[i]!)
         } else {
           while (!view!.isLive(row)) row++
-          encodeBaseRow(raw, view!, row++)
+          hash = encodeBaseRow(out, view!, row++)
         }
+        out.buf.writeInt32LE(hash, h)
       }
-      const packed = compressSync(raw.view())
-      const payload = Buffer.allocUnsafe(4 + packed.length)
-      payload.writeUInt32LE(end - start, 0)
-      payload.set(packed, 4)
-      await put(frame(FRAME_ENTRIES, payload))
+      const b = out.buf
+      const payload = b.subarray(at + FRAME_HEADER_BYTES, out.pos)
+      b[at] = FRAME_PLAIN_ENTRIES
+      b.writeUInt32LE(payload.length, at + 1)
+      b.writeUInt32LE(crc32(payload), at + 5)
       entryFrames++
+      if (out.pos >= WRITE_BYTES) await drain()
     }
     for (const ext of snap.extensions) {
       const nameBytes = Buffer.from(ext.name, 'utf8')
@@ -94,11 +112,10 @@ export async function writeCheckpoint(files: FileLayer, dir: string, snap: Snaps
       payload.writeUInt16LE(nameBytes.length, 0)
       payload.set(nameBytes, 2)
       payload.set(ext.data, 2 + nameBytes.length)
-      await put(frame(FRAME_EXTENSION, payload))
+      out.append(frame(FRAME_EXTENSION, payload))
     }
-    await put(
-      encodeFooter({ seq: snap.seq, entries: total, entryFrames, extensionFrames: snap.extensions.length }),
-    )
+    out.append(encodeFooter({ seq: snap.seq, entries: total, entryFrames, extensionFrames: snap.extensions.length }))
+    await drain()
     await file.datasync()
   } finally {
     await file.close()
@@ -106,25 +123,47 @@ export async function writeCheckpoint(files: FileLayer, dir: string, snap: Snaps
   const final = path.join(dir, name)
   files.rename(tmp, final)
   files.syncDir(dir)
-  return { file: final, seq: snap.seq, entries: snap.keys.length + (snap.base?.live ?? 0), bytes, timeMs: performance.now() - started }
+  return { file: final, seq: snap.seq, entries: total, bytes, timeMs: performance.now() - started }
 }
 
-function encodeEntry(out: GrowBuffer, key: string, e: Entry): void {
-  out.ensure(2 + key.length * 3 + 20 + e.bytes.length)
+/**
+ * Writes one entry (u16 key length, key, u64 seq, f64 time, u32 value length, value) and
+ * returns the hash of the key's bytes. ASCII keys are copied and hashed in one loop.
+ */
+function encodeEntry(out: GrowBuffer, key: string, e: Entry): number {
+  const n = key.length
+  out.ensure(2 + n * 3 + 20 + e.bytes.length)
   const b = out.buf
   let p = out.pos
-  const n = b.write(key, p + 2, 'utf8')
-  b.writeUInt16LE(n, p)
-  p += 2 + n
+  let kLen = n
+  let h = FNV_OFFSET
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i)
+    if (c >= 0x80) {
+      kLen = -1
+      break
+    }
+    b[p + 2 + i] = c
+    h = Math.imul(h ^ c, FNV_PRIME)
+  }
+  if (kLen < 0) {
+    kLen = b.write(key, p + 2, 'utf8')
+    h = hashBytes(b, p + 2, kLen)
+  }
+  b[p] = kLen & 0xff
+  b[p + 1] = kLen >>> 8
+  p += 2 + kLen
   writeU64(b, p, e.seq)
   b.writeDoubleLE(e.time, p + 8)
-  b.writeUInt32LE(e.bytes.length, p + 16)
-  b.set(e.bytes, p + 20)
-  out.pos = p + 20 + e.bytes.length
+  const v = e.bytes
+  b.writeUInt32LE(v.length, p + 16)
+  copyInto(v, b, p + 20)
+  out.pos = p + 20 + v.length
+  return h
 }
 
 /** Same layout as encodeEntry, copied from a base row's bytes without decoding them. */
-function encodeBaseRow(out: GrowBuffer, v: BaseView, row: number): void {
+function encodeBaseRow(out: GrowBuffer, v: BaseView, row: number): number {
   const kLen = v.keyLength(row)
   const vLen = v.valueLength(row)
   out.ensure(2 + kLen + 20 + vLen)
@@ -132,10 +171,22 @@ function encodeBaseRow(out: GrowBuffer, v: BaseView, row: number): void {
   let p = out.pos
   b.writeUInt16LE(kLen, p)
   v.copyKey(row, b, p + 2)
+  const h = hashBytes(b, p + 2, kLen)
   p += 2 + kLen
   writeU64(b, p, v.seq(row))
   b.writeDoubleLE(v.time(row), p + 8)
   b.writeUInt32LE(vLen, p + 16)
   v.copyValue(row, b, p + 20)
   out.pos = p + 20 + vLen
+  return h
+}
+
+/** Short copies in JS: Buffer#set's checks cost more than copying ~100 bytes. */
+function copyInto(from: Uint8Array, to: Buffer, at: number): void {
+  const n = from.length
+  if (n > 256) {
+    to.set(from, at)
+    return
+  }
+  for (let i = 0; i < n; i++) to[at + i] = from[i]!
 }

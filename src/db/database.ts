@@ -427,6 +427,8 @@ export class Database<V = unknown> extends EventEmitter {
     const walBytes = this.wal!.bytesWritten
     // The log must hold every event up to `seq` before a checkpoint may let older segments go.
     await this.committer!.flush()
+    // The records after the checkpoint go to a new segment: the covered one is then prunable, and open never walks it.
+    await this.committer!.startSegmentAfter(seq)
     const written = await writeCheckpoint(o.fileLayer, o.dir, snap)
     const pruned = await prune(o.fileLayer, o.dir, o.checkpoint.keep, { segments: o.history.retainSegments, ms: o.history.retainMs, fromSeq: this.heldFrom() })
     // Time travel forgets what the deleted segments held, for every key at once.

@@ -109,6 +109,27 @@ export class GroupCommitter {
     })
   }
 
+  /**
+   * Starts a new WAL segment for the records after `seq` (a checkpoint's seq), if nothing after
+   * it was appended meanwhile, between commits. A failure fails the log as a commit's would.
+   */
+  async startSegmentAfter(seq: number): Promise<void> {
+    await this.idle()
+    if (this.running || this.failure !== undefined || this.appendedSeq !== seq || this.durableSeq !== seq) return
+    this.running = true
+    try {
+      await this.wal.startSegmentAt(seq + 1)
+    } catch (err) {
+      this.failWal(err, [])
+      throw this.failure ?? err
+    } finally {
+      this.running = false
+      for (const resolve of this.idleWaiters.splice(0)) resolve()
+      // Writes that arrived meanwhile were appended to the new segment; commit them.
+      if (this.appendedSeq > this.durableSeq || this.flushWaiters.length > 0) this.schedule()
+    }
+  }
+
   /** Resolves when no commit is in flight (after a failure, before the log file may be closed). */
   idle(): Promise<void> {
     if (!this.running) return Promise.resolve()

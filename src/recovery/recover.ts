@@ -119,7 +119,7 @@ export async function recover(files: FileLayer, dir: string, opts: RecoverOption
       const got = await readCheckpointSliced(
         files,
         cp.path,
-        (raw, n, pos, nums) => candidate.loadMany(raw, n, pos, nums),
+        (raw, n, pos, nums, hashes) => candidate.loadMany(raw, n, pos, nums, hashes),
         () => candidate.settleLoad(),
         (p) => opts.onProgress?.({ phase: 'checkpoint', ...p, items: p.done }),
         cp.seq,

@@ -53,8 +53,12 @@ function packedLength(p: Uint8Array): number {
   return (p[0]! | (p[1]! << 8) | (p[2]! << 16)) + p[3]! * 0x1000000
 }
 
-/** FNV-1a over bytes; a key string hashes to the same value as its UTF-8 bytes. */
-function hashBytes(b: Uint8Array, off: number, len: number): number {
+/**
+ * FNV-1a over bytes (32 bits, as a signed int); a key string hashes to the same value as its
+ * UTF-8 bytes. Version 2 checkpoints store it per key (docs/checkpoint-format.md), so changing it
+ * needs a new checkpoint version.
+ */
+export function hashBytes(b: Uint8Array, off: number, len: number): number {
   let h = FNV_OFFSET
   for (let i = off, end = off + len; i < end; i++) h = Math.imul(h ^ b[i]!, FNV_PRIME)
   return h
@@ -206,10 +210,11 @@ export class BaseTable {
   /**
    * Sets `n` keys whose bytes all sit in `b` (a checkpoint chunk): entry k has its key at
    * b[pos[4k], +pos[4k+1]), its value at b[pos[4k+2], +pos[4k+3]), seq nums[2k] and time
-   * nums[2k+1]. Same result as n loadPut calls, but only the rows are written now: the hash
+   * nums[2k+1]; `hashes[k]`, when given, is hashBytes of entry k's key (a version 2 checkpoint
+   * stores it). Same result as n loadPut calls, but only the rows are written now: the hash
    * table is filled later, all pending rows at once, in the order of their slots (index()).
    */
-  loadMany(b: Buffer, n: number, pos: Int32Array, nums: Float64Array): void {
+  loadMany(b: Buffer, n: number, pos: Int32Array, nums: Float64Array, hashes?: Int32Array): void {
     this.reserve(n)
     const bi = this.bufferIndex(b)
     const first = this.rows
@@ -226,7 +231,7 @@ export class BaseTable {
       const o = (first + k) * I
       const kOff = pos[4 * k]!
       const kLen = pos[4 * k + 1]!
-      pending[first - this.indexed + k] = hashBytes(b, kOff, kLen)
+      pending[first - this.indexed + k] = hashes === undefined ? hashBytes(b, kOff, kLen) : hashes[k]!
       ints[o + KEY_BUF] = bi
       ints[o + KEY_OFF] = kOff
       ints[o + KEY_LEN] = kLen
@@ -262,7 +267,8 @@ export class BaseTable {
    */
   wasteful(): boolean {
     if (this.indexed < this.rows) this.index()
-    return this.bufBytes > 4 * 2 ** 20 && this.bufBytes > 2 * this.liveBytes()
+    // Live value bytes alone often settle it without the walk over every row that liveBytes() takes.
+    return this.bufBytes > 4 * 2 ** 20 && this.bufBytes > 2 * this.liveValues && this.bufBytes > 2 * this.liveBytes()
   }
 
   /** A table holding only the live rows, their bytes copied into fresh, dense buffers. */

@@ -107,8 +107,8 @@ export class MemoryState {
   }
 
   /** Sets the `n` keys of a checkpoint chunk (see BaseTable.loadMany). Only while the Map is empty. */
-  loadMany(b: Buffer, n: number, pos: Int32Array, nums: Float64Array): void {
-    this.base.loadMany(b, n, pos, nums)
+  loadMany(b: Buffer, n: number, pos: Int32Array, nums: Float64Array, hashes?: Int32Array): void {
+    this.base.loadMany(b, n, pos, nums, hashes)
   }
 
   /** Puts the keys loadMany added so far in the hash table (a loader pausing between slices does this work now, not all at the end). */

@@ -173,6 +173,30 @@ export class WalWriter {
   }
 
   /**
+   * Seals the current segment and starts the next one at `firstSeq` now, with no record in it
+   * yet (a checkpoint covering everything before `firstSeq` was just written: the sealed segment
+   * is then whole history, which prune may delete and open never reads). Only between commits,
+   * with nothing pending; a current segment without records is left as it is. A failure is
+   * undone as a failed commit's is, and rethrown.
+   */
+  async startSegmentAt(firstSeq: number): Promise<void> {
+    const t = this.target
+    if (t === undefined || t.records === 0 || this.pending.pos > 0 || this.cuts.length > 0) return
+    const startName = this.fileName
+    const startSize = this.fileSize
+    const created: string[] = []
+    this.manifestSeqBefore = undefined
+    try {
+      await this.startSegment(firstSeq, this.opts.format, created)
+    } catch (err) {
+      await this.cutBack(startName, startSize, created, err)
+      throw err
+    }
+    this.target = { firstSeq, format: this.opts.format, version: FORMAT_VERSION, bytes: this.fileSize, records: 0 }
+    this.batchStartsDurable = true
+  }
+
+  /**
    * Undoes a failed commit on disk: removes the segments it created (then fsyncs the directory)
    * and truncates the segment it started in to its size before, durably. A rotation seals the old
    * segment with an fdatasync, so without this a rejected write's record could be found after a
@@ -270,7 +294,9 @@ export class WalWriter {
       await this.file.datasync()
       await this.file.close()
       this.file = undefined
-      sealed = { firstSeq: parseSegmentName(this.fileName!)!, bytes: this.fileSize }
+      // A segment without records that a new one of another format replaces under the same name
+      // (a checkpoint's new segment, reopened with another walFormat) is started afresh, not sealed.
+      if (this.fileName !== segmentName(firstSeq)) sealed = { firstSeq: parseSegmentName(this.fileName!)!, bytes: this.fileSize }
     }
     this.unsynced = false
     this.fileName = segmentName(firstSeq)

@@ -117,8 +117,10 @@ describe('islab checkpoint, compact, convert', () => {
   it('compact drops what the kept checkpoints cover, rewriting the straddling segment; the state is unchanged', async () => {
     const dir = await sample(60, 4096)
     const db = await open({ dir, checkpoint: false })
-    await db.checkpoint() // seq 60, in the middle of the last segment
-    for (let i = 61; i <= 70; i++) await db.put(`k${i}`, i)
+    // seq 60, in the middle of the last segment: a write during the checkpoint keeps the segment
+    // going (an idle checkpoint starts a new one)
+    await Promise.all([db.checkpoint(), db.put('k61', 61)])
+    for (let i = 62; i <= 70; i++) await db.put(`k${i}`, i)
     await db.close()
     const before = await state(dir)
     const r = islab(['compact', dir])
@@ -137,8 +139,8 @@ describe('islab checkpoint, compact, convert', () => {
   it('compact keeps what an older kept checkpoint needs, even past damage in covered records', async () => {
     const dir = await sample(60, 100_000)
     const db = await open({ dir, checkpoint: false })
-    await db.checkpoint() // seq 60
-    for (let i = 61; i <= 70; i++) await db.put(`k${i}`, i)
+    await Promise.all([db.checkpoint(), db.put('k61', 61)]) // seq 60, the segment going on past it
+    for (let i = 62; i <= 70; i++) await db.put(`k${i}`, i)
     await db.close()
     const [seg] = segments(dir)
     // The last byte of record 2 (a value byte): open() walks covered records without checksums.

@@ -178,8 +178,9 @@ describe('interrupted rewrites', () => {
       const dir = '/sim/rewrite'
       const db = await open({ dir, durability: 'sync', fileLayer: sim, segmentBytes: 512, checkpoint: { keep: 1 } })
       for (let i = 1; i <= 30; i++) await db.put(`k${i}`, i)
-      await db.checkpoint()
-      for (let i = 31; i <= 33; i++) await db.put(`k${i}`, i)
+      // A write during the checkpoint: the segment goes on past seq 30 (an idle one would start a new segment).
+      await Promise.all([db.checkpoint(), db.put('k31', 31)])
+      for (let i = 32; i <= 33; i++) await db.put(`k${i}`, i)
       await db.close()
       const segs = listSegments(sim, dir)
       expect(segs).toHaveLength(1) // the checkpoint pruned the rest; this one straddles seq 30
