@@ -132,6 +132,27 @@ describe('islab backup', () => {
     expect(fingerprint(dir)).toEqual(before)
   })
 
+  it('of an open database: leaves out the last commit until a commit mark, the MANIFEST or a checkpoint proves it durable', async () => {
+    const dir = tmpDir()
+    const db = await open({ dir, durability: 'sync', checkpoint: { auto: false, keep: 1, onClose: false } })
+    // Ten commits: each record after the first is marked, proving the bytes before it were fdatasynced.
+    for (let i = 1; i <= 10; i++) await db.put(`k${i}`, i)
+    const first = path.join(tmpDir(), 'a')
+    const r = islab(['backup', dir, first])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/: seq 9; no checkpoint, WAL seqs 1–9 in 1 segment;/)
+    expect(r.stderr).toContain('the source had written up to seq 10; seqs after 9 were not yet known durable there')
+    // A checkpoint records seq 10 as durable (in the MANIFEST): now it is copied.
+    await db.checkpoint()
+    const second = await copyLive(nodeFileLayer, dir, tmpDir())
+    expect([second.seq, second.sourceSeq, second.writerLive]).toEqual([10, 10, true])
+    await db.put('k11', 11)
+    await db.close()
+    // Closed: every complete record is the source's for good.
+    const third = await copyLive(nodeFileLayer, dir, tmpDir())
+    expect([third.seq, third.writerLive]).toEqual([11, false])
+  })
+
   it('starts over when a checkpoint prunes the segments it is copying, and still copies a prefix with its history', async () => {
     const dir = tmpDir()
     const db = await open({ dir, durability: 'sync', segmentBytes: 1024, checkpoint: { auto: false, keep: 1 } })
