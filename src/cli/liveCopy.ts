@@ -77,8 +77,9 @@ export async function copyLive(files: FileLayer, src: string, dest: string, opts
       copy.attempts = attempt
       return copy
     } catch (err) {
-      if (!(err instanceof Raced)) throw err
-      if (attempt >= attempts) throw new Raced(`the source kept changing under the copy (${attempt} attempts; last: ${err.message})`)
+      // ENOENT: a file listed a moment ago was pruned before it could be looked at.
+      if (!(err instanceof Raced) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      if (attempt >= attempts) throw new Raced(`the source kept changing under the copy (${attempt} attempts; last: ${(err as Error).message})`)
       // A rewrite or a checkpoint in progress: give it a moment.
       await new Promise((r) => setTimeout(r, Math.min(200, 10 * attempt)))
     }
@@ -212,6 +213,8 @@ class CopyJob {
       ? manifest.segments.some((s) => s.firstSeq === seg.firstSeq && s.bytes !== undefined)
       : listSegments(this.files, this.src).some((s) => s.firstSeq > seg.firstSeq)
     let end = read.validEnd
+    // A writer that opened during the copy may have appended records it has not synced yet.
+    if (!writerLive) writerLive = lockHolder(this.files, this.src) !== undefined
     if (writerLive && !sealedNow) end = durableEnd(this.files, to, read.format!, seg.firstSeq, offsets, read.validEnd, Math.max(newestCp, manifest?.seq ?? 0))
     const records = offsets.filter((o) => o < end).length
     if (end < this.files.size(to)) {
