@@ -73,6 +73,6 @@ export function lockedError(dir: string, command: string, pid: number | undefine
   return new CliError(
     `${dir} is open in process ${pid ?? '(unknown)'}; \`islab ${command}\` changes the database, so it needs it closed`,
     1,
-    'Stop that process first (or make the change through it). Read-only commands (stats, dump, verify, replay, tail, get) work while it runs.',
+    'Stop that process first (or make the change through it). Read-only commands (stats, dump, verify, replay, backup, tail, get) work while it runs.',
   )
 }

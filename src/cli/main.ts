@@ -20,7 +20,7 @@ function globalHelp(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
-    'Read-only commands (stats, dump, verify, replay, tail, get) never take the lock or change',
+    'Read-only commands (stats, dump, verify, replay, backup, tail, get) never take the lock or change',
     'the directory: they work while an application has the database open. The others open the',
     'database and need it closed.',
     '',

@@ -19,6 +19,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'dump', summary: 'print events as JSON lines (or a table)', load: () => import('./dump.js') },
   { name: 'verify', summary: 'check every checksum, header and seq; exit 0 healthy, 1 damaged', load: () => import('./verify.js') },
   { name: 'replay', summary: 'materialize the state as of a seq or time into a new database or NDJSON', load: () => import('./replay.js') },
+  { name: 'backup', summary: 'copy a database, open elsewhere or not, with its history into a new directory', load: () => import('./backup.js') },
   { name: 'tail', summary: 'print the last events; -f follows new ones as they are written', load: () => import('./tail.js') },
   { name: 'get', summary: 'print the value of a key', load: () => import('./get.js') },
   { name: 'put', summary: 'store a value under a key', load: () => import('./put.js') },
