@@ -4,7 +4,8 @@
 'use strict'
 const error = new Error(
   "islabdb is an ES module; this Node.js cannot require() it (require(esm) needs Node >= 20.19 or >= 22.12). " +
-    "Load it with `const { open } = await import('islabdb')` from CommonJS, or `import { open } from 'islabdb'` from an ES module.",
+    "Load it with `const { open } = await import('islabdb')` from CommonJS, or `import { open } from 'islabdb'` from an ES module " +
+    "(the same for islabdb/level, islabdb/server and islabdb/replication).",
 )
 error.code = 'ERR_REQUIRE_ESM'
 throw error

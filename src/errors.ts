@@ -71,7 +71,7 @@ export class LockedError extends IslabError {
     super(
       'ISLAB_LOCKED',
       `Database directory ${dir} is open in ${holderPid === process.pid ? 'this process' : `process ${holderPid ?? '?'}`}; ` +
-        'close that instance first, or read it without the lock with `islab` (read-only commands).',
+        'close that instance first, or read it without the lock: open({ dir, readOnly: true }) follows it from another process, and `islab`\'s read-only commands look into it.',
     )
     this.dir = dir
     this.holderPid = holderPid

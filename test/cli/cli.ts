@@ -1,5 +1,5 @@
 // Runs the real `islab` binary (dist/cli/main.js) as a child process, building dist first when
-// it is missing or older than src/ (`npm install` does not build; `npm start` and `npm pack` do).
+// it is missing or older than src/ (`npm install` does not build; `npm pack` does, and `npm start` transpiles into .start/ instead).
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import fs from 'node:fs'

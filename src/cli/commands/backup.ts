@@ -21,7 +21,7 @@ export const spec: CommandSpec = {
   description: `
 Copies the database in <dir> into <dest> (a new or empty directory) as a database of its own
 that holds a prefix of the source's events: its checkpoints and the WAL it retains, so
-history (getAt, history(), changes({ fromSeq })) reaches back as far as in the source.
+history (getAt, history(), changes({ since })) reaches back as far as in the source.
 
 Safe while an application has the database open and writes, rotates, checkpoints and prunes:
 checkpoints are copied first, then the segments in order (a segment pruned meanwhile starts
