@@ -10,9 +10,21 @@
 //
 // Within a transaction the write set spans all queued commands, and reads see the writes
 // collected before them (the overlay), as Redis's commands inside EXEC see each other's effects.
+//
+// Deadlines (expiry): a put replaces the key's deadline as db.put does (none given: none, as
+// Redis's SET); update() keeps it, as Redis keeps a key's TTL when a command modifies its value
+// (APPEND, INCR, HSET, ...). A write with a deadline sits in the overlay as a Timed.
 import type { BatchOp, Database, WriteResult } from '../index.js'
 
 const DELETED: unique symbol = Symbol('deleted')
+
+/** A collected write with a deadline (ms since the epoch). */
+class Timed {
+  constructor(
+    readonly value: unknown,
+    readonly at: number,
+  ) {}
+}
 /** In the undo journal: the key had no collected write before. */
 const NONE: unique symbol = Symbol('none')
 
@@ -27,7 +39,7 @@ export class Keyspace {
   get(key: string): unknown {
     if (this.overlay.size > 0) {
       const v = this.overlay.get(key)
-      if (v !== undefined) return v === DELETED ? undefined : v
+      if (v !== undefined) return v === DELETED ? undefined : v instanceof Timed ? v.value : v
     }
     return this.db.get(key)
   }
@@ -40,9 +52,24 @@ export class Keyspace {
     return this.db.has(key)
   }
 
-  put(key: string, value: unknown): void {
+  /** Writes `value`, with `expiresAt` as its deadline (undefined: none, clearing the old one). */
+  put(key: string, value: unknown, expiresAt?: number): void {
     this.record(key)
-    this.overlay.set(key, value)
+    this.overlay.set(key, expiresAt === undefined ? value : new Timed(value, expiresAt))
+  }
+
+  /** Writes `value` keeping the key's deadline (a modification of the value, not a new value). */
+  update(key: string, value: unknown): void {
+    this.put(key, value, this.expiresAt(key))
+  }
+
+  /** The key's deadline (ms since the epoch), counting the collected writes; undefined: none or absent. */
+  expiresAt(key: string): number | undefined {
+    if (this.overlay.size > 0) {
+      const v = this.overlay.get(key)
+      if (v !== undefined) return v instanceof Timed ? v.at : undefined
+    }
+    return this.db.getEntry(key)?.expiresAt
   }
 
   /** Deletes `key`; true when it existed. */
@@ -109,7 +136,7 @@ export class Keyspace {
       while (i < extra.length && (upTo === undefined || extra[i]! < upTo)) {
         const k = extra[i++]!
         const v = this.overlay.get(k)
-        if (v !== DELETED) yield [k, v]
+        if (v !== DELETED) yield [k, v instanceof Timed ? v.value : v]
       }
     }.bind(this)
     for (const [k, v] of range) {
@@ -117,7 +144,7 @@ export class Keyspace {
       if (i < extra.length && extra[i] === k) {
         i++
         const o = this.overlay.get(k)
-        if (o !== DELETED) yield [k, o]
+        if (o !== DELETED) yield [k, o instanceof Timed ? o.value : o]
         continue
       }
       yield [k, v]
@@ -142,13 +169,15 @@ export class Keyspace {
     let p: Promise<WriteResult> | undefined
     if (overlay.size === 1 && watched === undefined) {
       const [k, v] = overlay.entries().next().value as [string, unknown]
-      if (v !== DELETED) p = this.db.put(k, v)
+      if (v instanceof Timed) p = this.db.put(k, v.value, { expiresAt: v.at })
+      else if (v !== DELETED) p = this.db.put(k, v)
       else if (this.db.has(k)) p = this.db.delete(k)
     } else {
       const ops: BatchOp[] = []
       for (const [k, v] of overlay) {
         const ifSeq = watched?.get(k)
-        if (v !== DELETED) ops.push(ifSeq === undefined ? { type: 'put', key: k, value: v } : { type: 'put', key: k, value: v, ifSeq })
+        if (v instanceof Timed) ops.push({ type: 'put', key: k, value: v.value, expiresAt: v.at, ...(ifSeq === undefined ? {} : { ifSeq }) })
+        else if (v !== DELETED) ops.push(ifSeq === undefined ? { type: 'put', key: k, value: v } : { type: 'put', key: k, value: v, ifSeq })
         else if (this.db.has(k)) ops.push(ifSeq === undefined ? { type: 'del', key: k } : { type: 'del', key: k, ifSeq })
       }
       if (ops.length > 0) p = this.db.batch(ops)

@@ -2,6 +2,7 @@
 // pub/sub, expiry) is one module here.
 import type { Command } from '../command.js'
 import { connectionCommands } from './connection.js'
+import { expiryCommands } from './expiry.js'
 import { hashCommands } from './hashes.js'
 import { introspectionCommands } from './introspection.js'
 import { keyCommands } from './keys.js'
@@ -15,6 +16,7 @@ export const ALL_COMMANDS: readonly Command[] = [
   ...introspectionCommands,
   ...stringCommands,
   ...keyCommands,
+  ...expiryCommands,
   ...hashCommands,
   ...transactionCommands,
 ]

@@ -105,7 +105,8 @@ function rename(ctx: CommandContext, args: Buffer[], nx: boolean): Reply {
   if (v === undefined) fail(Errors.noSuchKey)
   if (src === dst) return nx ? 0 : OK
   if (nx && ctx.ks.has(dst)) return 0
-  ctx.ks.put(dst, v)
+  // The key moves with its deadline.
+  ctx.ks.put(dst, v, ctx.ks.expiresAt(src))
   ctx.ks.del(src)
   return nx ? 1 : OK
 }
@@ -125,7 +126,7 @@ function copy(ctx: CommandContext, args: Buffer[]): Reply {
   const v = ctx.ks.get(src)
   if (v === undefined) return 0
   if (!replace && ctx.ks.has(dst)) return 0
-  ctx.ks.put(dst, v)
+  ctx.ks.put(dst, v, ctx.ks.expiresAt(src))
   return 1
 }
 
