@@ -18,6 +18,8 @@ export class ClientState {
   readonly createdAt = Date.now()
   lastActiveAt = Date.now()
   lastCommand = 'NULL'
+  /** Aborted by the connection when it closes: what waits for the client (XREAD BLOCK, subscriptions) lets go. */
+  readonly gone = new AbortController()
   /** Set by the connection: closes it once the replies so far are written. */
   close: () => void = () => undefined
   /** Set by the connection: sends an out-of-band push (RESP3 `>`, RESP2 an array). */

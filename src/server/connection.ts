@@ -80,6 +80,7 @@ export class Connection {
     socket.on('error', () => undefined) // a reset by the peer: 'close' follows
     socket.on('close', () => {
       this.closed = true
+      this.client.gone.abort()
       this.onClose(this)
     })
   }

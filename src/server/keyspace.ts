@@ -15,6 +15,7 @@
 // Redis's SET); update() keeps it, as Redis keeps a key's TTL when a command modifies its value
 // (APPEND, INCR, HSET, ...). A write with a deadline sits in the overlay as a Timed.
 import type { BatchOp, Database, WriteResult } from '../index.js'
+import { CHANGE_LOG_READ_ONLY, isChangeLogKey } from './changeLog.js'
 
 const DELETED: unique symbol = Symbol('deleted')
 
@@ -74,13 +75,18 @@ export class Keyspace {
 
   /** Deletes `key`; true when it existed. */
   del(key: string): boolean {
-    if (!this.has(key)) return false
+    if (!this.has(key)) {
+      if (key.charCodeAt(0) === 95 && isChangeLogKey(key)) throw CHANGE_LOG_READ_ONLY
+      return false
+    }
     this.record(key)
     this.overlay.set(key, DELETED)
     return true
   }
 
   private record(key: string): void {
+    // The change log's stream keys are read-only (commands/streams.ts); '_' is all most writes look at.
+    if (key.charCodeAt(0) === 95 && isChangeLogKey(key)) throw CHANGE_LOG_READ_ONLY
     const before = this.overlay.get(key)
     this.journal.push(key, before === undefined ? NONE : before)
   }

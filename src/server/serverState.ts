@@ -53,6 +53,8 @@ export class ServerState {
   totalConnections = 0
   totalCommands = 0
   rejectedConnections = 0
+  /** Clients waiting in XREAD BLOCK (INFO's blocked_clients). */
+  blockedClients = 0
   /** Set by the server: CONFIG SET timeout applies to the connections already open. */
   onTimeoutChange: ((seconds: number) => void) | undefined
   private nextClientId = 1

@@ -7,6 +7,7 @@ import { hashCommands } from './hashes.js'
 import { introspectionCommands } from './introspection.js'
 import { keyCommands } from './keys.js'
 import { serverCommands } from './server.js'
+import { streamCommands } from './streams.js'
 import { stringCommands } from './strings.js'
 import { transactionCommands } from './transactions.js'
 
@@ -18,5 +19,6 @@ export const ALL_COMMANDS: readonly Command[] = [
   ...keyCommands,
   ...expiryCommands,
   ...hashCommands,
+  ...streamCommands,
   ...transactionCommands,
 ]

@@ -3,6 +3,7 @@
 import type { Command, CommandContext } from '../command.js'
 import { ALL_KEYS, NO_KEYS, ONE_KEY, command, keyOf, word } from '../command.js'
 import { runSubcommand } from '../commandTable.js'
+import { isChangeLogKey } from '../changeLog.js'
 import { globMatch, literalPrefix } from '../glob.js'
 import type { Keyspace } from '../keyspace.js'
 import type { Reply } from '../resp/reply.js'
@@ -25,10 +26,12 @@ function exists(ctx: CommandContext, args: Buffer[]): Reply {
   return n
 }
 
-const TYPE_REPLIES = new Map(['none', 'string', 'hash', 'islab-value'].map((t) => [t, new SimpleString(t)]))
+const TYPE_REPLIES = new Map(['none', 'string', 'hash', 'islab-value', 'stream'].map((t) => [t, new SimpleString(t)]))
 
 function type(ctx: CommandContext, args: Buffer[]): Reply {
-  const v = ctx.ks.get(keyOf(args[1]!))
+  const key = keyOf(args[1]!)
+  if (isChangeLogKey(key)) return TYPE_REPLIES.get('stream')!
+  const v = ctx.ks.get(key)
   return TYPE_REPLIES.get(v === undefined ? 'none' : typeOf(v))!
 }
 

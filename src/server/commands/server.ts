@@ -40,7 +40,7 @@ function sections(ctx: CommandContext): Record<string, Section> {
       () => [
         ['connected_clients', server.clients.size],
         ['maxclients', s.maxclients],
-        ['blocked_clients', 0],
+        ['blocked_clients', server.blockedClients],
       ],
     ],
     memory: [
