@@ -13,6 +13,9 @@ export class ClientState {
   multi: Buffer[][] | undefined
   /** A command failed to queue (unknown, wrong arity): EXEC answers EXECABORT. */
   multiFailed = false
+  /** Pub/sub channels and patterns subscribed to (latin1 names; see pubsub.ts). */
+  readonly channels = new Set<string>()
+  readonly patterns = new Set<string>()
   /** Keys watched and their seq at WATCH time (0: absent). */
   watched: Map<string, number> | undefined
   readonly createdAt = Date.now()
@@ -38,6 +41,11 @@ export class ClientState {
     this.authenticated = !needsAuth
   }
 
+  /** Subscriptions: in RESP2, a client with any is in subscribe mode (few commands allowed). */
+  get subscriptions(): number {
+    return this.channels.size + this.patterns.size
+  }
+
   /** RESET and a finished EXEC/DISCARD: out of the transaction, nothing watched. */
   endTransaction(): void {
     this.multi = undefined
@@ -49,10 +57,10 @@ export class ClientState {
   describe(now = Date.now()): string {
     const age = Math.floor((now - this.createdAt) / 1000)
     const idle = Math.floor((now - this.lastActiveAt) / 1000)
-    const flags = this.multi !== undefined ? 'x' : 'N'
+    const flags = (this.multi !== undefined ? 'x' : '') + (this.subscriptions > 0 ? 'P' : '') || 'N'
     return (
       `id=${this.id} addr=${this.addr} laddr=${this.laddr} fd=-1 name=${this.name} age=${age} idle=${idle} ` +
-      `flags=${flags} db=0 sub=0 psub=0 ssub=0 multi=${this.multi === undefined ? -1 : this.multi.length} ` +
+      `flags=${flags} db=0 sub=${this.channels.size} psub=${this.patterns.size} ssub=0 multi=${this.multi === undefined ? -1 : this.multi.length} ` +
       `qbuf=${this.pendingInput()} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=${this.pendingOutput()} ` +
       `tot-mem=0 events=r cmd=${this.lastCommand} user=default redir=-1 resp=${this.protocol} ` +
       `lib-name=${this.libName} lib-ver=${this.libVer}`

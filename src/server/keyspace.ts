@@ -16,6 +16,7 @@
 // (APPEND, INCR, HSET, ...). A write with a deadline sits in the overlay as a Timed.
 import type { BatchOp, Database, WriteResult } from '../index.js'
 import { CHANGE_LOG_READ_ONLY, isChangeLogKey } from './changeLog.js'
+import type { KeyEvents } from './keyEvents.js'
 
 const DELETED: unique symbol = Symbol('deleted')
 
@@ -35,7 +36,16 @@ export class Keyspace {
   /** Undo journal (key, what the overlay held before), so a command that fails midway leaves nothing. */
   private journal: unknown[] = []
 
-  constructor(readonly db: Database) {}
+  /**
+   * While key events are followed (notifications, tracking): which command wrote which key, as
+   * (key, command, op) triples, handed to them with the write's seq at commit (keyEvents.ts).
+   */
+  private notes: string[] = []
+
+  constructor(
+    readonly db: Database,
+    readonly events?: KeyEvents,
+  ) {}
 
   get(key: string): unknown {
     if (this.overlay.size > 0) {
@@ -158,10 +168,21 @@ export class Keyspace {
     yield* fromOverlay(undefined)
   }
 
+  /** Notes the writes made since `mark` as command `command`'s (only while key events are followed). */
+  noteSince(mark: number, command: string): void {
+    const j = this.journal
+    for (let i = mark; i < j.length; i += 2) {
+      const key = j[i] as string
+      const v = this.overlay.get(key)
+      this.notes.push(key, command, v === DELETED ? 'del' : v instanceof Timed ? 'putx' : 'put')
+    }
+  }
+
   /** Discards the collected writes. */
   reset(): void {
     this.overlay.clear()
     this.journal.length = 0
+    if (this.notes.length > 0) this.notes = []
   }
 
   /**
@@ -172,6 +193,7 @@ export class Keyspace {
     const overlay = this.overlay
     this.journal.length = 0
     if (overlay.size === 0) return undefined
+    const before = this.db.seq
     let p: Promise<WriteResult> | undefined
     if (overlay.size === 1 && watched === undefined) {
       const [k, v] = overlay.entries().next().value as [string, unknown]
@@ -189,6 +211,11 @@ export class Keyspace {
       if (ops.length > 0) p = this.db.batch(ops)
     }
     overlay.clear()
+    if (this.notes.length > 0) {
+      // db.put/db.batch sequence the write before they return: it is seq before + 1, if it was taken.
+      if (this.db.seq === before + 1) this.events?.expect(before + 1, this.notes)
+      this.notes = []
+    }
     return p
   }
 }

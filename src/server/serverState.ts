@@ -2,6 +2,9 @@
 // (CLIENT LIST/KILL), SCAN cursors, counters for INFO, and the time of the last SAVE.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { ClientState } from './clientState.js'
+import type { KeyEvents } from './keyEvents.js'
+import { Notifications } from './notifications.js'
+import { PubSub } from './pubsub.js'
 
 /** The settings CONFIG GET/SET know; the ones that mean something for this server. */
 export interface ServerSettings {
@@ -55,6 +58,10 @@ export class ServerState {
   rejectedConnections = 0
   /** Clients waiting in XREAD BLOCK (INFO's blocked_clients). */
   blockedClients = 0
+  readonly pubsub = new PubSub()
+  readonly notifications = new Notifications(this.pubsub)
+  /** Set by the server: the live writes feeding notifications and tracking (keyEvents.ts). */
+  keyEvents: KeyEvents | undefined
   /** Set by the server: CONFIG SET timeout applies to the connections already open. */
   onTimeoutChange: ((seconds: number) => void) | undefined
   private nextClientId = 1

@@ -90,6 +90,8 @@ const RESET = new SimpleString('RESET')
 function reset(ctx: CommandContext): Reply {
   const client = ctx.client
   client.endTransaction()
+  ctx.server.pubsub.leave(client)
+  ctx.server.keyEvents?.refresh()
   client.protocol = 2
   client.name = ''
   client.authenticated = !ctx.server.needsAuth
@@ -203,8 +205,10 @@ const clientSubcommands: Command[] = [
 ]
 
 export const connectionCommands: Command[] = [
-  command('ping', -1, ['fast', 'sentinel'], NO_KEYS, doc('Returns the server\'s liveliness response.', '1.0.0'), (_ctx, a) => {
+  command('ping', -1, ['fast', 'sentinel'], NO_KEYS, doc('Returns the server\'s liveliness response.', '1.0.0'), (ctx, a) => {
     if (a.length > 2) fail(Errors.wrongArgs('ping'))
+    // A RESP2 client in subscribe mode reads arrays only: ["pong", message].
+    if (ctx.client.protocol === 2 && ctx.client.subscriptions > 0) return ['pong', a.length === 2 ? a[1]! : '']
     return a.length === 2 ? a[1]! : PONG
   }),
   command('echo', 2, ['fast'], NO_KEYS, doc('Returns the given string.', '1.0.0'), (_ctx, a) => a[1]!),

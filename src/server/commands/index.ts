@@ -6,6 +6,7 @@ import { expiryCommands } from './expiry.js'
 import { hashCommands } from './hashes.js'
 import { introspectionCommands } from './introspection.js'
 import { keyCommands } from './keys.js'
+import { pubsubCommands } from './pubsub.js'
 import { serverCommands } from './server.js'
 import { streamCommands } from './streams.js'
 import { stringCommands } from './strings.js'
@@ -20,5 +21,6 @@ export const ALL_COMMANDS: readonly Command[] = [
   ...expiryCommands,
   ...hashCommands,
   ...streamCommands,
+  ...pubsubCommands,
   ...transactionCommands,
 ]

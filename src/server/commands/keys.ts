@@ -108,9 +108,10 @@ function rename(ctx: CommandContext, args: Buffer[], nx: boolean): Reply {
   if (v === undefined) fail(Errors.noSuchKey)
   if (src === dst) return nx ? 0 : OK
   if (nx && ctx.ks.has(dst)) return 0
-  // The key moves with its deadline.
-  ctx.ks.put(dst, v, ctx.ks.expiresAt(src))
+  // The key moves with its deadline; source first, as Redis notifies rename_from before rename_to.
+  const at = ctx.ks.expiresAt(src)
   ctx.ks.del(src)
+  ctx.ks.put(dst, v, at)
   return nx ? 1 : OK
 }
 
