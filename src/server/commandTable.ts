@@ -82,12 +82,19 @@ export class CommandTable {
     try {
       const r = cmd.run(ctx, args)
       if (ctx.ks.events?.active === true && ctx.ks.savepoint() > mark) ctx.ks.noteSince(mark, cmd.name)
+      if (ctx.client.tracking !== undefined) this.track(ctx, cmd, args)
       return r instanceof Promise ? r.catch((err: unknown) => this.errorReply(err)) : r
     } catch (err) {
       // A command that threw midway leaves none of its writes (inside EXEC the others stay).
       ctx.ks.rollback(mark)
       return this.errorReply(err)
     }
+  }
+
+  /** CLIENT TRACKING: the keys a read-only command read; CLIENT CACHING applies to one command. */
+  private track(ctx: CommandContext, cmd: Command, args: Buffer[]): void {
+    if (cmd.flags.includes('readonly')) ctx.server.tracking.read(ctx.client, cmd, args)
+    if (cmd.name !== 'client') ctx.client.cachingNext = undefined
   }
 
   /** An exception from a command or a rejected write, as an error reply. */

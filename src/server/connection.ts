@@ -70,7 +70,7 @@ export class Connection {
     this.client.push = (reply) => this.push(reply)
     this.client.pendingOutput = () => this.socket.writableLength + this.writer.length
     this.client.pendingInput = () => this.parser.buffered
-    this.ks = new Keyspace(db, server.keyEvents)
+    this.ks = new Keyspace(db, server.keyEvents, this.client)
     this.ctx = { db, ks: this.ks, client: this.client, server, table, inExec: false }
     socket.setNoDelay(true)
     this.setIdleTimeout(s.timeout)

@@ -11,10 +11,13 @@
 // It runs only while someone needs it (a subscriber with notifications on, a tracking client):
 // a live event stream makes every write keep what it replaced, which costs the write path.
 import type { Database, LogEvent } from '../index.js'
+import type { ClientState } from './clientState.js'
 
 export interface KeyEventSink {
   /** One event, in seq order; `notes` (key, command, op triples) when this server wrote it. */
   onEvent(ev: LogEvent, notes: readonly string[] | undefined): void
+  /** The server's own write, when it is applied (before its event comes through the log). */
+  onServerWrite?(notes: readonly string[], writer: ClientState | undefined): void
   /** Events were missed (the live queue overflowed with no log to catch up from): anything may have changed. */
   onGap(): void
 }
@@ -43,9 +46,11 @@ export class KeyEvents {
     else if (!need && this.it !== undefined) this.stop()
   }
 
-  /** The server's write of `seq`: its (key, command, op) notes. */
-  expect(seq: number, notes: readonly string[]): void {
-    if (this.it !== undefined) this.pending.set(seq, notes)
+  /** The server's write of `seq`, just applied: its (key, command, op) notes, and who wrote it. */
+  expect(seq: number, notes: readonly string[], writer: ClientState | undefined): void {
+    if (this.it === undefined) return
+    this.pending.set(seq, notes)
+    for (const s of this.sinks) s.onServerWrite?.(notes, writer)
   }
 
   stop(): void {

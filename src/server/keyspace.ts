@@ -16,6 +16,7 @@
 // (APPEND, INCR, HSET, ...). A write with a deadline sits in the overlay as a Timed.
 import type { BatchOp, Database, WriteResult } from '../index.js'
 import { CHANGE_LOG_READ_ONLY, isChangeLogKey } from './changeLog.js'
+import type { ClientState } from './clientState.js'
 import type { KeyEvents } from './keyEvents.js'
 
 const DELETED: unique symbol = Symbol('deleted')
@@ -45,6 +46,8 @@ export class Keyspace {
   constructor(
     readonly db: Database,
     readonly events?: KeyEvents,
+    /** The client whose commands write here (CLIENT TRACKING's NOLOOP). */
+    readonly writer?: ClientState,
   ) {}
 
   get(key: string): unknown {
@@ -213,7 +216,7 @@ export class Keyspace {
     overlay.clear()
     if (this.notes.length > 0) {
       // db.put/db.batch sequence the write before they return: it is seq before + 1, if it was taken.
-      if (this.db.seq === before + 1) this.events?.expect(before + 1, this.notes)
+      if (this.db.seq === before + 1) this.events?.expect(before + 1, this.notes, this.writer)
       this.notes = []
     }
     return p

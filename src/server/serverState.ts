@@ -5,6 +5,7 @@ import type { ClientState } from './clientState.js'
 import type { KeyEvents } from './keyEvents.js'
 import { Notifications } from './notifications.js'
 import { PubSub } from './pubsub.js'
+import { Tracking } from './tracking.js'
 
 /** The settings CONFIG GET/SET know; the ones that mean something for this server. */
 export interface ServerSettings {
@@ -60,6 +61,7 @@ export class ServerState {
   blockedClients = 0
   readonly pubsub = new PubSub()
   readonly notifications = new Notifications(this.pubsub)
+  readonly tracking = new Tracking(this.clients)
   /** Set by the server: the live writes feeding notifications and tracking (keyEvents.ts). */
   keyEvents: KeyEvents | undefined
   /** Set by the server: CONFIG SET timeout applies to the connections already open. */
