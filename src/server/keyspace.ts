@@ -83,7 +83,7 @@ export class Keyspace {
       const v = this.overlay.get(key)
       if (v !== undefined) return v instanceof Timed ? v.at : undefined
     }
-    return this.db.getEntry(key)?.expiresAt
+    return this.db.expiresAt(key)
   }
 
   /** Deletes `key`; true when it existed. */
