@@ -710,6 +710,19 @@ export class Database<V = unknown> extends EventEmitter {
   }
 
   /**
+   * When the current version of `key` expires (ms since the epoch); undefined when it has no
+   * deadline or is absent. Reads no value (getEntry(key).expiresAt decodes the value too).
+   */
+  expiresAt(key: string): number | undefined {
+    if (this.closed) throw new ClosedError()
+    if (typeof key !== 'string') assertValidKey(key)
+    if (this.state.deadlines.size === 0) return undefined
+    const seq = this.state.seqOf(key)
+    if (seq === 0 || this.expiry.hides(key, seq)) return undefined
+    return this.state.deadlines.of(key, seq)
+  }
+
+  /**
    * Quantum entanglement: from now on quantumGet(key) also returns `partners` (at most 10 per key;
    * the strongest are kept). Logged like a write: it gets a seq, replays and survives restarts.
    */

@@ -2,6 +2,7 @@
 // protocol (HELLO), authentication, the transaction being queued (MULTI) and the keys it
 // watches (WATCH). The connection (connection.ts) owns the socket; commands see only this.
 import type { Reply } from './resp/reply.js'
+import type { TrackingMode } from './tracking.js'
 
 export class ClientState {
   name = ''
@@ -13,11 +14,20 @@ export class ClientState {
   multi: Buffer[][] | undefined
   /** A command failed to queue (unknown, wrong arity): EXEC answers EXECABORT. */
   multiFailed = false
+  /** Pub/sub channels and patterns subscribed to (latin1 names; see pubsub.ts). */
+  readonly channels = new Set<string>()
+  readonly patterns = new Set<string>()
+  /** CLIENT TRACKING's mode; undefined: off (tracking.ts). */
+  tracking: TrackingMode | undefined
+  /** CLIENT CACHING yes/no: applies to the next command only. */
+  cachingNext: boolean | undefined
   /** Keys watched and their seq at WATCH time (0: absent). */
   watched: Map<string, number> | undefined
   readonly createdAt = Date.now()
   lastActiveAt = Date.now()
   lastCommand = 'NULL'
+  /** Aborted by the connection when it closes: what waits for the client (XREAD BLOCK, subscriptions) lets go. */
+  readonly gone = new AbortController()
   /** Set by the connection: closes it once the replies so far are written. */
   close: () => void = () => undefined
   /** Set by the connection: sends an out-of-band push (RESP3 `>`, RESP2 an array). */
@@ -36,6 +46,11 @@ export class ClientState {
     this.authenticated = !needsAuth
   }
 
+  /** Subscriptions: in RESP2, a client with any is in subscribe mode (few commands allowed). */
+  get subscriptions(): number {
+    return this.channels.size + this.patterns.size
+  }
+
   /** RESET and a finished EXEC/DISCARD: out of the transaction, nothing watched. */
   endTransaction(): void {
     this.multi = undefined
@@ -47,12 +62,12 @@ export class ClientState {
   describe(now = Date.now()): string {
     const age = Math.floor((now - this.createdAt) / 1000)
     const idle = Math.floor((now - this.lastActiveAt) / 1000)
-    const flags = this.multi !== undefined ? 'x' : 'N'
+    const flags = (this.multi !== undefined ? 'x' : '') + (this.subscriptions > 0 ? 'P' : '') + (this.tracking !== undefined ? 't' : '') || 'N'
     return (
       `id=${this.id} addr=${this.addr} laddr=${this.laddr} fd=-1 name=${this.name} age=${age} idle=${idle} ` +
-      `flags=${flags} db=0 sub=0 psub=0 ssub=0 multi=${this.multi === undefined ? -1 : this.multi.length} ` +
+      `flags=${flags} db=0 sub=${this.channels.size} psub=${this.patterns.size} ssub=0 multi=${this.multi === undefined ? -1 : this.multi.length} ` +
       `qbuf=${this.pendingInput()} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=${this.pendingOutput()} ` +
-      `tot-mem=0 events=r cmd=${this.lastCommand} user=default redir=-1 resp=${this.protocol} ` +
+      `tot-mem=0 events=r cmd=${this.lastCommand} user=default redir=${this.tracking === undefined ? -1 : this.tracking.redirect} resp=${this.protocol} ` +
       `lib-name=${this.libName} lib-ver=${this.libVer}`
     )
   }

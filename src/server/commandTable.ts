@@ -7,6 +7,9 @@ import { KeyError, word } from './command.js'
 import type { Reply } from './resp/reply.js'
 import { ErrorReply, Errors, QUEUED, truncate } from './resp/reply.js'
 
+/** What a RESP2 client may send while subscribed (Redis's subscribe mode). */
+const SUBSCRIBE_MODE = new Set(['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe', 'ssubscribe', 'sunsubscribe', 'ping', 'quit', 'reset'])
+
 /** Commands that act on the transaction itself instead of being queued by MULTI. */
 const TRANSACTION_CONTROL = new Set(['multi', 'exec', 'discard', 'watch', 'quit', 'reset'])
 
@@ -53,6 +56,9 @@ export class CommandTable {
       if (client.multi !== undefined) client.multiFailed = true
       return Errors.noAuth
     }
+    if (client.protocol === 2 && client.subscriptions > 0 && !SUBSCRIBE_MODE.has(name)) {
+      return new ErrorReply(`ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`)
+    }
     const cmd = entry.command
     if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) {
       if (client.multi !== undefined) client.multiFailed = true
@@ -75,12 +81,20 @@ export class CommandTable {
     const mark = ctx.ks.savepoint()
     try {
       const r = cmd.run(ctx, args)
+      if (ctx.ks.events?.active === true && ctx.ks.savepoint() > mark) ctx.ks.noteSince(mark, cmd.name)
+      if (ctx.client.tracking !== undefined) this.track(ctx, cmd, args)
       return r instanceof Promise ? r.catch((err: unknown) => this.errorReply(err)) : r
     } catch (err) {
       // A command that threw midway leaves none of its writes (inside EXEC the others stay).
       ctx.ks.rollback(mark)
       return this.errorReply(err)
     }
+  }
+
+  /** CLIENT TRACKING: the keys a read-only command read; CLIENT CACHING applies to one command. */
+  private track(ctx: CommandContext, cmd: Command, args: Buffer[]): void {
+    if (cmd.flags.includes('readonly')) ctx.server.tracking.read(ctx.client, cmd, args)
+    if (cmd.name !== 'client') ctx.client.cachingNext = undefined
   }
 
   /** An exception from a command or a rejected write, as an error reply. */

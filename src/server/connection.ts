@@ -70,7 +70,7 @@ export class Connection {
     this.client.push = (reply) => this.push(reply)
     this.client.pendingOutput = () => this.socket.writableLength + this.writer.length
     this.client.pendingInput = () => this.parser.buffered
-    this.ks = new Keyspace(db)
+    this.ks = new Keyspace(db, server.keyEvents, this.client)
     this.ctx = { db, ks: this.ks, client: this.client, server, table, inExec: false }
     socket.setNoDelay(true)
     this.setIdleTimeout(s.timeout)
@@ -80,6 +80,7 @@ export class Connection {
     socket.on('error', () => undefined) // a reset by the peer: 'close' follows
     socket.on('close', () => {
       this.closed = true
+      this.client.gone.abort()
       this.onClose(this)
     })
   }

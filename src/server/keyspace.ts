@@ -10,9 +10,24 @@
 //
 // Within a transaction the write set spans all queued commands, and reads see the writes
 // collected before them (the overlay), as Redis's commands inside EXEC see each other's effects.
+//
+// Deadlines (expiry): a put replaces the key's deadline as db.put does (none given: none, as
+// Redis's SET); update() keeps it, as Redis keeps a key's TTL when a command modifies its value
+// (APPEND, INCR, HSET, ...). A write with a deadline sits in the overlay as a Timed.
 import type { BatchOp, Database, WriteResult } from '../index.js'
+import { CHANGE_LOG_READ_ONLY, isChangeLogKey } from './changeLog.js'
+import type { ClientState } from './clientState.js'
+import type { KeyEvents } from './keyEvents.js'
 
 const DELETED: unique symbol = Symbol('deleted')
+
+/** A collected write with a deadline (ms since the epoch). */
+class Timed {
+  constructor(
+    readonly value: unknown,
+    readonly at: number,
+  ) {}
+}
 /** In the undo journal: the key had no collected write before. */
 const NONE: unique symbol = Symbol('none')
 
@@ -22,12 +37,23 @@ export class Keyspace {
   /** Undo journal (key, what the overlay held before), so a command that fails midway leaves nothing. */
   private journal: unknown[] = []
 
-  constructor(readonly db: Database) {}
+  /**
+   * While key events are followed (notifications, tracking): which command wrote which key, as
+   * (key, command, op) triples, handed to them with the write's seq at commit (keyEvents.ts).
+   */
+  private notes: string[] = []
+
+  constructor(
+    readonly db: Database,
+    readonly events?: KeyEvents,
+    /** The client whose commands write here (CLIENT TRACKING's NOLOOP). */
+    readonly writer?: ClientState,
+  ) {}
 
   get(key: string): unknown {
     if (this.overlay.size > 0) {
       const v = this.overlay.get(key)
-      if (v !== undefined) return v === DELETED ? undefined : v
+      if (v !== undefined) return v === DELETED ? undefined : v instanceof Timed ? v.value : v
     }
     return this.db.get(key)
   }
@@ -40,20 +66,40 @@ export class Keyspace {
     return this.db.has(key)
   }
 
-  put(key: string, value: unknown): void {
+  /** Writes `value`, with `expiresAt` as its deadline (undefined: none, clearing the old one). */
+  put(key: string, value: unknown, expiresAt?: number): void {
     this.record(key)
-    this.overlay.set(key, value)
+    this.overlay.set(key, expiresAt === undefined ? value : new Timed(value, expiresAt))
+  }
+
+  /** Writes `value` keeping the key's deadline (a modification of the value, not a new value). */
+  update(key: string, value: unknown): void {
+    this.put(key, value, this.expiresAt(key))
+  }
+
+  /** The key's deadline (ms since the epoch), counting the collected writes; undefined: none or absent. */
+  expiresAt(key: string): number | undefined {
+    if (this.overlay.size > 0) {
+      const v = this.overlay.get(key)
+      if (v !== undefined) return v instanceof Timed ? v.at : undefined
+    }
+    return this.db.expiresAt(key)
   }
 
   /** Deletes `key`; true when it existed. */
   del(key: string): boolean {
-    if (!this.has(key)) return false
+    if (!this.has(key)) {
+      if (key.charCodeAt(0) === 95 && isChangeLogKey(key)) throw CHANGE_LOG_READ_ONLY
+      return false
+    }
     this.record(key)
     this.overlay.set(key, DELETED)
     return true
   }
 
   private record(key: string): void {
+    // The change log's stream keys are read-only (commands/streams.ts); '_' is all most writes look at.
+    if (key.charCodeAt(0) === 95 && isChangeLogKey(key)) throw CHANGE_LOG_READ_ONLY
     const before = this.overlay.get(key)
     this.journal.push(key, before === undefined ? NONE : before)
   }
@@ -109,7 +155,7 @@ export class Keyspace {
       while (i < extra.length && (upTo === undefined || extra[i]! < upTo)) {
         const k = extra[i++]!
         const v = this.overlay.get(k)
-        if (v !== DELETED) yield [k, v]
+        if (v !== DELETED) yield [k, v instanceof Timed ? v.value : v]
       }
     }.bind(this)
     for (const [k, v] of range) {
@@ -117,7 +163,7 @@ export class Keyspace {
       if (i < extra.length && extra[i] === k) {
         i++
         const o = this.overlay.get(k)
-        if (o !== DELETED) yield [k, o]
+        if (o !== DELETED) yield [k, o instanceof Timed ? o.value : o]
         continue
       }
       yield [k, v]
@@ -125,10 +171,21 @@ export class Keyspace {
     yield* fromOverlay(undefined)
   }
 
+  /** Notes the writes made since `mark` as command `command`'s (only while key events are followed). */
+  noteSince(mark: number, command: string): void {
+    const j = this.journal
+    for (let i = mark; i < j.length; i += 2) {
+      const key = j[i] as string
+      const v = this.overlay.get(key)
+      this.notes.push(key, command, v === DELETED ? 'del' : v instanceof Timed ? 'putx' : 'put')
+    }
+  }
+
   /** Discards the collected writes. */
   reset(): void {
     this.overlay.clear()
     this.journal.length = 0
+    if (this.notes.length > 0) this.notes = []
   }
 
   /**
@@ -139,21 +196,29 @@ export class Keyspace {
     const overlay = this.overlay
     this.journal.length = 0
     if (overlay.size === 0) return undefined
+    const before = this.db.seq
     let p: Promise<WriteResult> | undefined
     if (overlay.size === 1 && watched === undefined) {
       const [k, v] = overlay.entries().next().value as [string, unknown]
-      if (v !== DELETED) p = this.db.put(k, v)
+      if (v instanceof Timed) p = this.db.put(k, v.value, { expiresAt: v.at })
+      else if (v !== DELETED) p = this.db.put(k, v)
       else if (this.db.has(k)) p = this.db.delete(k)
     } else {
       const ops: BatchOp[] = []
       for (const [k, v] of overlay) {
         const ifSeq = watched?.get(k)
-        if (v !== DELETED) ops.push(ifSeq === undefined ? { type: 'put', key: k, value: v } : { type: 'put', key: k, value: v, ifSeq })
+        if (v instanceof Timed) ops.push({ type: 'put', key: k, value: v.value, expiresAt: v.at, ...(ifSeq === undefined ? {} : { ifSeq }) })
+        else if (v !== DELETED) ops.push(ifSeq === undefined ? { type: 'put', key: k, value: v } : { type: 'put', key: k, value: v, ifSeq })
         else if (this.db.has(k)) ops.push(ifSeq === undefined ? { type: 'del', key: k } : { type: 'del', key: k, ifSeq })
       }
       if (ops.length > 0) p = this.db.batch(ops)
     }
     overlay.clear()
+    if (this.notes.length > 0) {
+      // db.put/db.batch sequence the write before they return: it is seq before + 1, if it was taken.
+      if (this.db.seq === before + 1) this.events?.expect(before + 1, this.notes, this.writer)
+      this.notes = []
+    }
     return p
   }
 }

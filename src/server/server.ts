@@ -7,6 +7,7 @@ import type { Database } from '../index.js'
 import { CommandTable } from './commandTable.js'
 import { ALL_COMMANDS } from './commands/index.js'
 import { Connection } from './connection.js'
+import { KeyEvents } from './keyEvents.js'
 import { DEFAULT_LIMITS } from './resp/requestParser.js'
 import { ServerState } from './serverState.js'
 import type { ServerSettings } from './serverState.js'
@@ -87,6 +88,7 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<R
   const state = new ServerState(settings)
   const table = new CommandTable(ALL_COMMANDS)
   const connections = new Set<Connection>()
+  state.keyEvents = new KeyEvents(db, [state.notifications, state.tracking], () => (state.notifications.enabled && !state.pubsub.idle) || state.tracking.count > 0)
   state.onTimeoutChange = (seconds) => {
     for (const c of connections) c.setIdleTimeout(seconds)
   }
@@ -102,6 +104,9 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<R
     const conn = new Connection(socket, db, state, table, (c) => {
       connections.delete(c)
       state.clients.delete(c.client.id)
+      state.pubsub.leave(c.client)
+      state.tracking.off(c.client)
+      state.keyEvents?.refresh()
     })
     connections.add(conn)
     state.clients.set(conn.client.id, conn.client)
@@ -130,6 +135,7 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<R
     },
     close() {
       closing ??= new Promise<void>((resolve) => {
+        state.keyEvents?.stop()
         server.close(() => resolve())
         for (const c of connections) c.destroy()
       })

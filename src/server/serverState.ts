@@ -2,6 +2,10 @@
 // (CLIENT LIST/KILL), SCAN cursors, counters for INFO, and the time of the last SAVE.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { ClientState } from './clientState.js'
+import type { KeyEvents } from './keyEvents.js'
+import { Notifications } from './notifications.js'
+import { PubSub } from './pubsub.js'
+import { Tracking } from './tracking.js'
 
 /** The settings CONFIG GET/SET know; the ones that mean something for this server. */
 export interface ServerSettings {
@@ -53,6 +57,13 @@ export class ServerState {
   totalConnections = 0
   totalCommands = 0
   rejectedConnections = 0
+  /** Clients waiting in XREAD BLOCK (INFO's blocked_clients). */
+  blockedClients = 0
+  readonly pubsub = new PubSub()
+  readonly notifications = new Notifications(this.pubsub)
+  readonly tracking = new Tracking(this.clients)
+  /** Set by the server: the live writes feeding notifications and tracking (keyEvents.ts). */
+  keyEvents: KeyEvents | undefined
   /** Set by the server: CONFIG SET timeout applies to the connections already open. */
   onTimeoutChange: ((seconds: number) => void) | undefined
   private nextClientId = 1

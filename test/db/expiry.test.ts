@@ -100,6 +100,25 @@ describe.each(['sync', 'buffered', 'memory'] as Durability[])('expiry (%s)', (du
     await db.close()
   })
 
+  it('expiresAt(key) answers the current deadline without the value, as getEntry does', async () => {
+    const db = await openDb({ expiry: NO_SWEEP })
+    await db.put('plain', 'v')
+    expect(db.expiresAt('plain')).toBeUndefined()
+    await db.put('k', 'v', { ttlMs: 1000 })
+    expect(db.expiresAt('k')).toBe(T0 + 1000)
+    expect(db.expiresAt('nokey')).toBeUndefined()
+    expect(db.expiresAt('plain')).toBeUndefined()
+    // A put without a deadline clears it; a new deadline replaces it.
+    await db.put('k', 'w')
+    expect(db.expiresAt('k')).toBeUndefined()
+    await db.batch([{ type: 'put', key: 'k', value: 'x', expiresAt: T0 + 500 }])
+    expect(db.expiresAt('k')).toBe(db.getEntry('k')!.expiresAt)
+    vi.setSystemTime(T0 + 500)
+    expect(db.expiresAt('k')).toBeUndefined()
+    expect(db.has('k')).toBe(false)
+    await db.close()
+  })
+
   it('the sweeper expires keys nobody reads, and change streams see it', async () => {
     const db = await openDb({ expiry: SWEEP })
     const changes = record(db)

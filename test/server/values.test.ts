@@ -83,9 +83,16 @@ describe('differences from Redis, on purpose', () => {
     expect(await c.send(resp('SELECT', '1'))).toBe('-ERR DB index is out of range\r\n')
   })
 
-  test('no expiry yet: SET EX/PX are refused, not ignored', async () => {
-    expect(await c.send(resp('SET', 'ex', 'v', 'EX', '10'))).toBe('-ERR SET with EX/PX/EXAT/PXAT is not supported by this IsLabDB server yet (keys do not expire)\r\n')
-    expect(s.db.has('ex')).toBe(false)
+  test('setting or clearing a deadline is a write of the value: a new seq, the value unchanged', async () => {
+    await s.db.put('ex', { kept: true })
+    const seq = s.db.getEntry('ex')!.seq
+    expect(await c.send(resp('EXPIRE', 'ex', '100'))).toBe(':1\r\n')
+    const e = s.db.getEntry('ex')!
+    expect(e.seq).toBeGreaterThan(seq)
+    expect(e.value).toEqual({ kept: true })
+    expect(await c.send(resp('PERSIST', 'ex'))).toBe(':1\r\n')
+    expect(s.db.getEntry('ex')!.seq).toBeGreaterThan(e.seq)
+    expect(s.db.getEntry('ex')!.expiresAt).toBeUndefined()
   })
 
   test('OBJECT ENCODING answers the physics tier, OBJECT FREQ the mass', async () => {

@@ -3,6 +3,7 @@ import type { Command, CommandContext } from '../command.js'
 import { NO_KEYS, command, word } from '../command.js'
 import { runSubcommand } from '../commandTable.js'
 import type { Reply } from '../resp/reply.js'
+import { trackingSubcommands } from './tracking.js'
 import { ErrorReply, Errors, MapReply, OK, PONG, SimpleString, VerbatimReply } from '../resp/reply.js'
 import { REDIS_VERSION } from '../version.js'
 import { fail, intArg } from './access.js'
@@ -90,6 +91,9 @@ const RESET = new SimpleString('RESET')
 function reset(ctx: CommandContext): Reply {
   const client = ctx.client
   client.endTransaction()
+  ctx.server.pubsub.leave(client)
+  ctx.server.tracking.off(client)
+  ctx.server.keyEvents?.refresh()
   client.protocol = 2
   client.name = ''
   client.authenticated = !ctx.server.needsAuth
@@ -186,9 +190,7 @@ const clientSubcommands: Command[] = [
   command('client|list', -2, ['admin', 'noscript', 'loading', 'stale'], NO_KEYS, clientDoc('Lists open connections.', '2.4.0'), clientList),
   command('client|info', 2, ['noscript', 'loading', 'stale'], NO_KEYS, clientDoc('Returns information about the connection.', '6.2.0'), (ctx) => new VerbatimReply(`${ctx.client.describe()}\n`)),
   command('client|kill', -3, ['admin', 'noscript', 'loading', 'stale'], NO_KEYS, clientDoc('Terminates open connections.', '2.4.0'), clientKill),
-  command('client|tracking', -3, ['noscript', 'loading', 'stale'], NO_KEYS, clientDoc('Controls server-assisted client-side caching for the connection.', '6.0.0'), () =>
-    fail(new ErrorReply('ERR CLIENT TRACKING is not supported by this IsLabDB server yet')),
-  ),
+  ...trackingSubcommands,
   command('client|help', 2, ['loading', 'stale'], NO_KEYS, clientDoc('Returns helpful text about the different subcommands.', '5.0.0'), () => [
     'CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
     'ID', '    Return the ID of the current connection.',
@@ -203,8 +205,10 @@ const clientSubcommands: Command[] = [
 ]
 
 export const connectionCommands: Command[] = [
-  command('ping', -1, ['fast', 'sentinel'], NO_KEYS, doc('Returns the server\'s liveliness response.', '1.0.0'), (_ctx, a) => {
+  command('ping', -1, ['fast', 'sentinel'], NO_KEYS, doc('Returns the server\'s liveliness response.', '1.0.0'), (ctx, a) => {
     if (a.length > 2) fail(Errors.wrongArgs('ping'))
+    // A RESP2 client in subscribe mode reads arrays only: ["pong", message].
+    if (ctx.client.protocol === 2 && ctx.client.subscriptions > 0) return ['pong', a.length === 2 ? a[1]! : '']
     return a.length === 2 ? a[1]! : PONG
   }),
   command('echo', 2, ['fast'], NO_KEYS, doc('Returns the given string.', '1.0.0'), (_ctx, a) => a[1]!),

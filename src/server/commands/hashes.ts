@@ -29,7 +29,7 @@ function hset(ctx: CommandContext, args: Buffer[], name: string): Reply {
     if (!next.has(f)) added++
     next.set(f, args[i + 1]!)
   }
-  ctx.ks.put(key, next)
+  ctx.ks.update(key, next)
   return name === 'hmset' ? OK : added
 }
 
@@ -40,7 +40,7 @@ function hsetnx(ctx: CommandContext, args: Buffer[]): Reply {
   if (old?.has(f)) return 0
   const next = new Map(old)
   next.set(f, args[3]!)
-  ctx.ks.put(key, next)
+  ctx.ks.update(key, next)
   return 1
 }
 
@@ -72,7 +72,7 @@ function hdel(ctx: CommandContext, args: Buffer[]): Reply {
   for (const f of fields) if (next.delete(f)) n++
   if (n === 0) return 0
   if (next.size === 0) ctx.ks.del(key)
-  else ctx.ks.put(key, next)
+  else ctx.ks.update(key, next)
   return n
 }
 
@@ -86,7 +86,7 @@ function hincrby(ctx: CommandContext, args: Buffer[]): Reply {
   const result = addInt64(current, delta) ?? fail(Errors.overflow)
   const next = new Map(old)
   next.set(f, Buffer.from(String(result)))
-  ctx.ks.put(key, next)
+  ctx.ks.update(key, next)
   return result
 }
 
@@ -102,7 +102,7 @@ function hincrbyfloat(ctx: CommandContext, args: Buffer[]): Reply {
   const text = formatFloat(result)
   const next = new Map(old)
   next.set(f, Buffer.from(text))
-  ctx.ks.put(key, next)
+  ctx.ks.update(key, next)
   return text
 }
 

@@ -2,10 +2,13 @@
 // pub/sub, expiry) is one module here.
 import type { Command } from '../command.js'
 import { connectionCommands } from './connection.js'
+import { expiryCommands } from './expiry.js'
 import { hashCommands } from './hashes.js'
 import { introspectionCommands } from './introspection.js'
 import { keyCommands } from './keys.js'
+import { pubsubCommands } from './pubsub.js'
 import { serverCommands } from './server.js'
+import { streamCommands } from './streams.js'
 import { stringCommands } from './strings.js'
 import { transactionCommands } from './transactions.js'
 
@@ -15,6 +18,9 @@ export const ALL_COMMANDS: readonly Command[] = [
   ...introspectionCommands,
   ...stringCommands,
   ...keyCommands,
+  ...expiryCommands,
   ...hashCommands,
+  ...streamCommands,
+  ...pubsubCommands,
   ...transactionCommands,
 ]

@@ -3,6 +3,7 @@
 import type { Command, CommandContext } from '../command.js'
 import { ALL_KEYS, NO_KEYS, ONE_KEY, command, keyOf, word } from '../command.js'
 import { runSubcommand } from '../commandTable.js'
+import { isChangeLogKey } from '../changeLog.js'
 import { globMatch, literalPrefix } from '../glob.js'
 import type { Keyspace } from '../keyspace.js'
 import type { Reply } from '../resp/reply.js'
@@ -25,10 +26,12 @@ function exists(ctx: CommandContext, args: Buffer[]): Reply {
   return n
 }
 
-const TYPE_REPLIES = new Map(['none', 'string', 'hash', 'islab-value'].map((t) => [t, new SimpleString(t)]))
+const TYPE_REPLIES = new Map(['none', 'string', 'hash', 'islab-value', 'stream'].map((t) => [t, new SimpleString(t)]))
 
 function type(ctx: CommandContext, args: Buffer[]): Reply {
-  const v = ctx.ks.get(keyOf(args[1]!))
+  const key = keyOf(args[1]!)
+  if (isChangeLogKey(key)) return TYPE_REPLIES.get('stream')!
+  const v = ctx.ks.get(key)
   return TYPE_REPLIES.get(v === undefined ? 'none' : typeOf(v))!
 }
 
@@ -105,8 +108,10 @@ function rename(ctx: CommandContext, args: Buffer[], nx: boolean): Reply {
   if (v === undefined) fail(Errors.noSuchKey)
   if (src === dst) return nx ? 0 : OK
   if (nx && ctx.ks.has(dst)) return 0
-  ctx.ks.put(dst, v)
+  // The key moves with its deadline; source first, as Redis notifies rename_from before rename_to.
+  const at = ctx.ks.expiresAt(src)
   ctx.ks.del(src)
+  ctx.ks.put(dst, v, at)
   return nx ? 1 : OK
 }
 
@@ -125,7 +130,7 @@ function copy(ctx: CommandContext, args: Buffer[]): Reply {
   const v = ctx.ks.get(src)
   if (v === undefined) return 0
   if (!replace && ctx.ks.has(dst)) return 0
-  ctx.ks.put(dst, v)
+  ctx.ks.put(dst, v, ctx.ks.expiresAt(src))
   return 1
 }
 

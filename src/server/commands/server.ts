@@ -3,6 +3,7 @@ import os from 'node:os'
 import type { Command, CommandContext } from '../command.js'
 import { NO_KEYS, command, word } from '../command.js'
 import { runSubcommand } from '../commandTable.js'
+import { formatNotifyFlags, parseNotifyFlags } from '../notifications.js'
 import { globMatch } from '../glob.js'
 import type { Reply } from '../resp/reply.js'
 import { ErrorReply, Errors, MapReply, OK, SimpleString, VerbatimReply } from '../resp/reply.js'
@@ -40,7 +41,7 @@ function sections(ctx: CommandContext): Record<string, Section> {
       () => [
         ['connected_clients', server.clients.size],
         ['maxclients', s.maxclients],
-        ['blocked_clients', 0],
+        ['blocked_clients', server.blockedClients],
       ],
     ],
     memory: [
@@ -164,7 +165,16 @@ const SETTINGS: Record<string, Setting> = {
   save: { get: () => '' },
   maxmemory: { get: () => '0' },
   'maxmemory-policy': { get: () => 'noeviction' },
-  'notify-keyspace-events': { get: () => '' },
+  'notify-keyspace-events': {
+    get: (_s, ctx) => formatNotifyFlags(ctx.server.notifications.flags),
+    set: (ctx, v) => {
+      const flags = parseNotifyFlags(v)
+      if (flags === undefined) return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+      ctx.server.notifications.flags = flags
+      ctx.server.keyEvents?.refresh()
+      return undefined
+    },
+  },
 }
 
 function configGet(ctx: CommandContext, args: Buffer[]): Reply {

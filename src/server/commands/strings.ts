@@ -7,6 +7,8 @@ import type { Reply } from '../resp/reply.js'
 import { ErrorReply, Errors, OK } from '../resp/reply.js'
 import { addInt64, formatFloat, integerValue, parseFloat64, parseInt64, stringBytes } from '../values.js'
 import { fail, intArg, readBytes, readString, readStringLength } from './access.js'
+import { expiryDeadline } from './expiry.js'
+import type { ExpiryUnit } from './expiry.js'
 
 /** proto-max-bulk-len: the largest string SETRANGE and APPEND may make. */
 const MAX_STRING = 512 * 1024 * 1024
@@ -30,6 +32,8 @@ interface SetOptions {
 function parseSetOptions(args: Buffer[], from: number): SetOptions {
   const o: SetOptions = { nx: false, xx: false, get: false, keepTtl: false, expiresAt: undefined }
   let expiry = false
+  let unit: ExpiryUnit | undefined
+  let time: Buffer | undefined
   for (let i = from; i < args.length; i++) {
     const w = word(args[i]!)
     if (w === 'nx' && !o.xx) o.nx = true
@@ -39,18 +43,15 @@ function parseSetOptions(args: Buffer[], from: number): SetOptions {
       o.keepTtl = true
       expiry = true
     } else if ((w === 'ex' || w === 'px' || w === 'exat' || w === 'pxat') && !expiry && i + 1 < args.length) {
-      const n = intArg(args[++i]!)
-      if (n <= 0) fail(new ErrorReply("ERR invalid expire time in 'set' command"))
-      const ms = w === 'ex' || w === 'exat' ? n * 1000 : n
-      o.expiresAt = w === 'ex' || w === 'px' ? Date.now() + ms : ms
+      unit = w
+      time = args[++i]!
       expiry = true
     } else fail(Errors.syntax)
   }
+  // As Redis: the time is checked once every option has been read (a syntax error comes first).
+  if (time !== undefined) o.expiresAt = expiryDeadline(time, unit!, 'set')
   return o
 }
-
-/** Expiry is not in this server yet (it needs TTL in the database): refused, not ignored. */
-const NO_EXPIRY = new ErrorReply('ERR SET with EX/PX/EXAT/PXAT is not supported by this IsLabDB server yet (keys do not expire)')
 
 function set(ctx: CommandContext, args: Buffer[]): Reply {
   const key = keyOf(args[1]!)
@@ -59,10 +60,11 @@ function set(ctx: CommandContext, args: Buffer[]): Reply {
     ctx.ks.put(key, args[2]!)
     return OK
   }
-  if (o.expiresAt !== undefined) fail(NO_EXPIRY)
   const old = o.get ? readString(ctx.ks, key) : undefined
   if ((o.nx || o.xx) && ctx.ks.has(key) === o.nx) return o.get ? (old ?? null) : null
-  ctx.ks.put(key, args[2]!)
+  // KEEPTTL keeps the key's deadline; otherwise SET replaces it (none given: none).
+  if (o.keepTtl) ctx.ks.update(key, args[2]!)
+  else ctx.ks.put(key, args[2]!, o.expiresAt)
   return o.get ? (old ?? null) : OK
 }
 
@@ -127,7 +129,7 @@ function append(ctx: CommandContext, args: Buffer[]): Reply {
   }
   if (old.length + add.length > MAX_STRING) fail(Errors.tooBig)
   const next = Buffer.concat([old, add])
-  ctx.ks.put(key, next)
+  ctx.ks.update(key, next)
   return next.length
 }
 
@@ -167,7 +169,7 @@ function setrange(ctx: CommandContext, args: Buffer[]): Reply {
   const next = Buffer.alloc(Math.max(base.length, offset + value.length))
   base.copy(next)
   value.copy(next, offset)
-  ctx.ks.put(key, next)
+  ctx.ks.update(key, next)
   return next.length
 }
 
@@ -181,9 +183,10 @@ function incrBy(ctx: CommandContext, key: string, delta: number | bigint): Reply
   }
   const next = addInt64(current, delta) ?? fail(Errors.overflow)
   // A number or bigint set through the API stays one; otherwise Redis's text, as bytes.
-  if (typeof v === 'number' && typeof next === 'number') ctx.ks.put(key, next)
-  else if (typeof v === 'bigint') ctx.ks.put(key, BigInt(next))
-  else ctx.ks.put(key, Buffer.from(String(next)))
+  // A modification of the value: the key keeps its deadline (nothing to look up for a new key).
+  const stored = typeof v === 'number' && typeof next === 'number' ? next : typeof v === 'bigint' ? BigInt(next) : Buffer.from(String(next))
+  if (v === undefined) ctx.ks.put(key, stored)
+  else ctx.ks.update(key, stored)
   return next
 }
 
@@ -203,7 +206,7 @@ function incrbyfloat(ctx: CommandContext, args: Buffer[]): Reply {
   const next = current + incr
   if (!Number.isFinite(next)) fail(Errors.nanOrInfinity)
   const text = formatFloat(next)
-  ctx.ks.put(key, typeof v === 'number' ? Number(text) : Buffer.from(text))
+  ctx.ks.update(key, typeof v === 'number' ? Number(text) : Buffer.from(text))
   return text
 }
 

@@ -52,7 +52,7 @@ function exec(ctx: CommandContext): Reply | Promise<Reply> {
   if (watched !== undefined && watchedChanged(ctx, watched)) return NIL_ARRAY
   // The queued commands run now, synchronously, one after the other: nothing else can run in
   // between, and their writes are collected in one write set.
-  const ks = new Keyspace(ctx.db)
+  const ks = new Keyspace(ctx.db, ctx.ks.events, ctx.client)
   const txCtx: CommandContext = { ...ctx, ks, inExec: true }
   const replies: Reply[] = []
   for (const args of queued) {

@@ -19,6 +19,7 @@ export type Reply =
   | VerbatimReply
   | NullArray
   | PushReply
+  | MultiReply
 
 /** `+OK`: a short status with no CR/LF in it. */
 export class SimpleString {
@@ -82,6 +83,11 @@ export class NullArray {
 /** RESP3 `>` out-of-band push (pubsub messages, tracking invalidations); RESP2 gets an array. */
 export class PushReply {
   constructor(readonly items: Reply[]) {}
+}
+
+/** Several top-level replies to one command, in order (SUBSCRIBE answers once per channel). */
+export class MultiReply {
+  constructor(readonly replies: Reply[]) {}
 }
 
 export const OK = new SimpleString('OK')

@@ -6,7 +6,7 @@
 // pool plays. Large bulk strings are not copied at all: they are passed to the socket as
 // their own chunks, in order.
 import type { Reply } from './reply.js'
-import { BooleanReply, DoubleReply, ErrorReply, MapReply, NullArray, PushReply, SetReply, SimpleString, VerbatimReply } from './reply.js'
+import { BooleanReply, DoubleReply, ErrorReply, MapReply, MultiReply, NullArray, PushReply, SetReply, SimpleString, VerbatimReply } from './reply.js'
 
 const SLAB_BYTES = 64 * 1024
 /** Bulk strings at least this long go out as their own chunk instead of being copied. */
@@ -96,6 +96,10 @@ export class ReplyWriter {
     if (reply instanceof PushReply) {
       this.ascii(`${this.protocol === 3 ? '>' : '*'}${reply.items.length}\r\n`)
       for (const item of reply.items) this.write(item)
+      return
+    }
+    if (reply instanceof MultiReply) {
+      for (const r of reply.replies) this.write(r)
       return
     }
     throw new TypeError(`not a reply: ${String(reply)}`)

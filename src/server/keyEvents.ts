@@ -1,0 +1,91 @@
+// The writes as the server sees them, live: every event of the log (db.events(), applied, not
+// waiting for durability), whoever wrote it — a client of this server, the embedded API, the
+// database's own expiry. Keyspace notifications and client tracking are fed from here, so writes
+// through the embedded API notify and invalidate too.
+//
+// The log knows puts and deletes; Redis's notifications name the command (incrby, hset,
+// rename_from, ...). So the server notes, for its own writes, which command wrote which key
+// (Keyspace.noteSince) and hands the notes over with the event's seq (expect); an event without
+// notes is described from its operations alone.
+//
+// It runs only while someone needs it (a subscriber with notifications on, a tracking client):
+// a live event stream makes every write keep what it replaced, which costs the write path.
+import type { Database, LogEvent } from '../index.js'
+import type { ClientState } from './clientState.js'
+
+export interface KeyEventSink {
+  /** One event, in seq order; `notes` (key, command, op triples) when this server wrote it. */
+  onEvent(ev: LogEvent, notes: readonly string[] | undefined): void
+  /** The server's own write, when it is applied (before its event comes through the log). */
+  onServerWrite?(notes: readonly string[], writer: ClientState | undefined): void
+  /** Events were missed (the live queue overflowed with no log to catch up from): anything may have changed. */
+  onGap(): void
+}
+
+export class KeyEvents {
+  private readonly pending = new Map<number, readonly string[]>()
+  private it: AsyncIterator<LogEvent> | undefined
+  private runId = 0
+
+  constructor(
+    private readonly db: Database,
+    private readonly sinks: readonly KeyEventSink[],
+    /** Whether anyone needs events now (asked by refresh()). */
+    private readonly needed: () => boolean,
+  ) {}
+
+  /** True while events are followed: writes are then noted (Keyspace). */
+  get active(): boolean {
+    return this.it !== undefined
+  }
+
+  /** Starts or stops following, as `needed()` says now (after a subscription or setting changed). */
+  refresh(): void {
+    const need = this.needed() && this.db.isOpen
+    if (need && this.it === undefined) this.start()
+    else if (!need && this.it !== undefined) this.stop()
+  }
+
+  /** The server's write of `seq`, just applied: its (key, command, op) notes, and who wrote it. */
+  expect(seq: number, notes: readonly string[], writer: ClientState | undefined): void {
+    if (this.it === undefined) return
+    this.pending.set(seq, notes)
+    for (const s of this.sinks) s.onServerWrite?.(notes, writer)
+  }
+
+  stop(): void {
+    const it = this.it
+    this.it = undefined
+    this.runId++
+    this.pending.clear()
+    void it?.return?.()
+  }
+
+  private start(): void {
+    const id = ++this.runId
+    const it = this.db.events({ durableOnly: false })[Symbol.asyncIterator]()
+    this.it = it
+    void this.run(it, id)
+  }
+
+  private async run(it: AsyncIterator<LogEvent>, id: number): Promise<void> {
+    try {
+      for (;;) {
+        const r = await it.next()
+        if (r.done || id !== this.runId) break
+        const ev = r.value
+        const notes = this.pending.get(ev.seq)
+        if (notes !== undefined) this.pending.delete(ev.seq)
+        for (const s of this.sinks) s.onEvent(ev, notes)
+      }
+    } catch {
+      if (id !== this.runId) return
+      for (const s of this.sinks) s.onGap()
+      this.pending.clear()
+    }
+    if (id !== this.runId) return
+    // Ended (database closed) or failed: follow again from now on if still needed.
+    this.it = undefined
+    this.refresh()
+  }
+}
