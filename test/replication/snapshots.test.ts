@@ -218,6 +218,30 @@ describe('snapshots in a JetStream Object Store', () => {
     await p.close()
   })
 
+  it("ack: 'replicated' loses nothing across a primary's disk loss: a fresh replica restores snapshot and stream, and is promoted", async () => {
+    const stream = newStream()
+    const p = await primary(tmpDir(), stream, { ack: 'replicated' })
+    await writeMix(p, 800, 'k')
+    await checkpointShipped(p)
+    await writeMix(p, 300, 'l')
+    // Every write above was acknowledged only once the stream stored it.
+    const acknowledged = p.seq
+    const before = await stateOf(p)
+    await p.close()
+
+    // The primary's directory is gone: a new directory restores as a replica, then takes over.
+    const n = await replica(tmpDir(), stream)
+    expect(n.replication.restoredFrom).toBeDefined()
+    await n.waitForSeq(acknowledged)
+    expect(await stateOf(n)).toEqual(before)
+    await n.promote()
+    expect(await n.put('after', 1)).toEqual({ seq: acknowledged + 1 })
+    await n.replication.replicated(n.seq)
+    const msgs = await streamMessages(nats.url, stream)
+    expect(msgs.at(-1)).toMatchObject({ seq: acknowledged + 1, eventSeq: acknowledged + 1 })
+    await n.close()
+  })
+
   it('checks the snapshots option', async () => {
     await expect(openReplicated({ dir: tmpDir(), replication: { servers: nats.url, stream: 'X', role: 'primary', snapshots: { bucket: 'a.b' } } })).rejects.toMatchObject({ code: 'ISLAB_INVALID_OPTION' })
     await expect(openReplicated({ dir: tmpDir(), replication: { servers: nats.url, stream: 'X', role: 'primary', snapshots: { every: 1 } as never } })).rejects.toThrow(/snapshots.every/)
