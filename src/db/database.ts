@@ -37,7 +37,7 @@ import type { Observable } from 'rxjs'
 import type { WalEvent } from '../events/types.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { nodeFileLayer } from '../io/nodeFileLayer.js'
-import { applyExternal } from '../pipeline/applyExternal.js'
+import { applyExternal, requestOf } from '../pipeline/applyExternal.js'
 import type { ExternalTarget } from '../pipeline/applyExternal.js'
 import { recoverReadOnly } from '../recovery/recoverReadOnly.js'
 import { LogFollower } from './logFollower.js'
@@ -165,7 +165,8 @@ const MAX_PENDING_BYTES = 8 * 1024 * 1024
  * (`err.lostFromSeq..err.lostToSeq`); the same error then rejects flush(), close() and every
  * later write, and `stats().failure` describes it. (Not `'error'`, which would crash a process
  * that has no listener.) A read-only database emits it with the CorruptionError that stopped it
-following the writer (docs/read-only.md).
+following the writer (docs/read-only.md). It also emits `'checkpoint'` (a CheckpointInfo) after
+ * each checkpoint it writes; the file is there until a later checkpoint prunes it.
  */
 export class Database<V = unknown> extends EventEmitter {
   private state = new MemoryState()
@@ -437,6 +438,8 @@ export class Database<V = unknown> extends EventEmitter {
     this.lastCheckpoint = { ...written, ...pruned }
     this.checkpointCount++
     this.checkpointError = undefined
+    // For faces (replication ships checkpoints as snapshots): the file exists until the next prune.
+    this.emit('checkpoint', this.lastCheckpoint)
     return this.lastCheckpoint
   }
 
@@ -631,14 +634,8 @@ export class Database<V = unknown> extends EventEmitter {
       const failure = this.pipeline.failure
       if (failure !== undefined) throw failure
       if (ev.seq !== this.seq + 1) throw new InvalidOptionError(`applyReplicated: event seq ${ev.seq} is not the next seq ${this.seq + 1}`)
-      req =
-        ev.type === 'put'
-          ? WriteRequest.put(ev.key, ev.value, undefined)
-          : ev.type === 'del'
-            ? WriteRequest.del(ev.key, undefined)
-            : ev.type === 'batch'
-              ? WriteRequest.batch(ev.ops, undefined)
-              : WriteRequest.entangle(ev.key, ev.partners, ev.strength)
+      // The same request a read-only follower applies: deadlines and expiry flags kept.
+      req = requestOf(ev)
     } catch (err) {
       return Promise.reject(err)
     }

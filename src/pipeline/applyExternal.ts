@@ -45,15 +45,26 @@ export function applyExternal(t: ExternalTarget, ev: WalEvent, segment = -1, off
   t.feed.durable$.next(req)
 }
 
-function requestOf(ev: WalEvent): WriteRequest {
+/**
+ * The write request that applies `ev` as its writer did: the same operations, a put's deadline
+ * and an expiry's flag included (the log record it makes is then byte for byte the writer's).
+ * Unconditional: the writer already checked its conditions. Values are copied (see applyExternal).
+ */
+export function requestOf(ev: WalEvent): WriteRequest {
   switch (ev.type) {
-    case 'put':
-      return WriteRequest.put(ev.key, ev.value.slice(), undefined)
-    case 'del':
-      return WriteRequest.del(ev.key, undefined)
+    case 'put': {
+      const req = WriteRequest.put(ev.key, ev.value.slice(), undefined)
+      req.expiresAt = ev.expiresAt
+      return req
+    }
+    case 'del': {
+      const req = WriteRequest.del(ev.key, undefined)
+      req.expired = ev.expired === true
+      return req
+    }
     case 'batch':
       return WriteRequest.batch(
-        ev.ops.map((op) => (op.type === 'put' ? { type: 'put', key: op.key, value: op.value.slice() } : op)),
+        ev.ops.map((op) => (op.type === 'put' ? { ...op, value: op.value.slice() } : op)),
         undefined,
       )
     case 'entangle':

@@ -12,6 +12,8 @@ import type { StreamLink } from './streamLink.js'
 
 /** Applies are not awaited one by one (a sync-mode replica would wait a fsync per event); every this many, the newest is. */
 const APPLY_WINDOW = 512
+/** How long one pull request waits on the server (see consume). */
+const PULL_EXPIRES_MS = 5000
 
 const noop = (): void => undefined
 
@@ -76,16 +78,23 @@ export class Applier extends EventEmitter {
     }
     this.streamSeq = st.lastSeq
     if (st.lastSeq > this.db.seq && st.firstSeq > this.db.seq + 1) {
-      throw new ReplicationError(stream, `the stream starts at seq ${st.firstSeq} but this replica needs ${this.db.seq + 1} next; open it in a fresh directory`)
+      throw new ReplicationError(stream, `the stream starts at seq ${st.firstSeq} but this replica needs ${this.db.seq + 1} next (it was trimmed below this replica): close and reopen the replica, it then starts from the newest snapshot`)
     }
     if (st.lastSeq < this.db.seq) {
       throw new ReplicationError(stream, `the stream ends at seq ${st.lastSeq} but this replica has applied ${this.db.seq}: it follows a different or recreated stream`)
     }
     const js = await this.link.js()
     const consumer = await js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.db.seq + 1 })
-    const messages = await consumer.consume({ max_messages: 1024 })
+    // Pulls expire after 5 s (default 30 s): a pull lost to a server restart is noticed by its missed
+    // heartbeats, so the replica stalled up to ~40 s after NATS came back; now a few seconds.
+    const messages = await consumer.consume({ max_messages: 1024, expires: PULL_EXPIRES_MS })
     this.messages = messages
-    if (this.stopped) await messages.close()
+    if (this.stopped) {
+      // Stopped while the consumer was being made. Not awaited: an ordered consumer's close()
+      // before its first iteration never resolves (seen with @nats-io/jetstream 3.4).
+      messages.close().catch(noop)
+      return
+    }
     connected()
     this.state = st.lastSeq > this.db.seq ? 'catching-up' : 'live'
     let last: Promise<WriteResult> | undefined
@@ -94,7 +103,7 @@ export class Applier extends EventEmitter {
       if (this.stopped) break
       const seq = m.seq
       if (seq <= this.db.seq) continue
-      if (seq !== this.db.seq + 1) throw new ReplicationError(stream, `the stream skips from seq ${this.db.seq} to ${seq} (trimmed below this replica); open it in a fresh directory`)
+      if (seq !== this.db.seq + 1) throw new ReplicationError(stream, `the stream skips from seq ${this.db.seq} to ${seq} (trimmed below this replica): close and reopen the replica, it then starts from the newest snapshot`)
       const ev = decodeEvent(m.data)
       if (ev.seq !== seq) throw new ReplicationError(stream, `stream seq ${seq} holds event seq ${ev.seq}`)
       last = this.db.applyReplicated(ev)

@@ -9,8 +9,12 @@ import { resolveReplication } from './options.js'
 import type { ReplicationOptions, ResolvedReplication } from './options.js'
 import { Publisher } from './publisher.js'
 import { StreamLink } from './streamLink.js'
+import { openReplica } from './restore.js'
+import { SnapshotBucket, SnapshotShipper } from './snapshots.js'
+import type { SnapshotInfo } from './snapshots.js'
 
-export type { ReplicationOptions } from './options.js'
+export type { ReplicationOptions, SnapshotOptions } from './options.js'
+export type { SnapshotInfo } from './snapshots.js'
 
 export interface ReplicatedOpenOptions extends OpenOptions {
   replication: ReplicationOptions
@@ -24,15 +28,22 @@ export interface ReplicatedOpenOptions extends OpenOptions {
 export class Replication extends EventEmitter {
   private publisher: Publisher | undefined
   private applier: Applier | undefined
-  private link: StreamLink
+  private shipper: SnapshotShipper | undefined
   private closed = false
 
   constructor(
     private readonly db: Database,
     private readonly o: ResolvedReplication,
+    private readonly link: StreamLink,
+    /** The snapshot this replica was opened from (restored at open), if any. */
+    readonly restoredFrom: SnapshotInfo | undefined = undefined,
   ) {
     super()
-    this.link = new StreamLink(o)
+  }
+
+  /** Primary: seq of the newest snapshot it shipped to the bucket (0: none yet), and the last shipping error. */
+  get snapshots(): { shippedSeq: number; lastError: unknown } {
+    return { shippedSeq: this.shipper?.shippedSeq ?? 0, lastError: this.shipper?.lastError }
   }
 
   get role(): 'primary' | 'replica' {
@@ -102,6 +113,10 @@ export class Replication extends EventEmitter {
     this.publisher = p
     if (this.o.ack === 'replicated') this.db.gateAcks(p.gate)
     p.start()
+    if (this.o.snapshots.enabled) {
+      this.shipper = new SnapshotShipper(this.db, this.link, new SnapshotBucket(this.link), (seq) => p.replicated(seq))
+      this.shipper.start()
+    }
   }
 
   private startApplier(): void {
@@ -117,6 +132,7 @@ export class Replication extends EventEmitter {
     if (this.closed) return
     this.closed = true
     await this.applier?.stop()
+    await this.shipper?.stop()
     await this.publisher?.stop()
     await this.link.close()
   }
@@ -137,8 +153,17 @@ export async function openReplicated(options: ReplicatedOpenOptions): Promise<Re
   const { replication, ...rest } = options
   const o = resolveReplication(replication)
   if (rest.durability === 'memory') throw new InvalidOptionError("replication needs a log: durability 'memory' cannot replicate")
-  const db = await openCore(rest)
-  const r = new Replication(db, o)
+  const link = new StreamLink(o)
+  let db: Database
+  let restoredFrom: SnapshotInfo | undefined
+  try {
+    if (o.role === 'replica') ({ db, snapshot: restoredFrom } = await openReplica(rest, link))
+    else db = await openCore(rest)
+  } catch (err) {
+    await link.close()
+    throw err
+  }
+  const r = new Replication(db, o, link, restoredFrom)
   const close = db.close.bind(db)
   const rdb = Object.assign(db, {
     replication: r,

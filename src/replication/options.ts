@@ -22,6 +22,21 @@ export interface ReplicationOptions {
   ackTimeoutMs?: number
   /** The stream's dedup window (the primary sets it when it creates the stream). Default 120000 ms. */
   duplicateWindowMs?: number
+  /**
+   * Snapshots in a JetStream Object Store bucket (docs/replication.md): the primary ships each
+   * checkpoint there once the stream holds its seq, and trims the stream below it; a new replica,
+   * or one behind the stream's first message, starts from the newest. `false` turns them off.
+   */
+  snapshots?: false | SnapshotOptions
+}
+
+export interface SnapshotOptions {
+  /** The Object Store bucket. Default `<stream>-snapshots`. */
+  bucket?: string
+  /** Snapshots kept in the bucket. Default 2. */
+  keep?: number
+  /** The stream keeps at least this many of its newest messages when trimmed below a snapshot. Default 100000. */
+  keepEvents?: number
 }
 
 export interface ResolvedReplication {
@@ -33,9 +48,11 @@ export interface ResolvedReplication {
   window: number
   ackTimeoutMs: number
   duplicateWindowMs: number
+  snapshots: { enabled: boolean; bucket: string; keep: number; keepEvents: number }
 }
 
-const NAMES = ['servers', 'stream', 'subject', 'role', 'ack', 'window', 'ackTimeoutMs', 'duplicateWindowMs']
+const NAMES = ['servers', 'stream', 'subject', 'role', 'ack', 'window', 'ackTimeoutMs', 'duplicateWindowMs', 'snapshots']
+const SNAPSHOT_NAMES = ['bucket', 'keep', 'keepEvents']
 
 export function resolveReplication(o: unknown): ResolvedReplication {
   if (typeof o !== 'object' || o === null) throw new InvalidOptionError('replication must be an object: { servers, stream, role }')
@@ -67,7 +84,24 @@ export function resolveReplication(o: unknown): ResolvedReplication {
     window: positive('window', r.window, 256),
     ackTimeoutMs: positive('ackTimeoutMs', r.ackTimeoutMs, 5000),
     duplicateWindowMs: positive('duplicateWindowMs', r.duplicateWindowMs, 120_000),
+    snapshots: resolveSnapshots(r.snapshots, r.stream),
   }
+}
+
+function resolveSnapshots(v: unknown, stream: string): ResolvedReplication['snapshots'] {
+  const dflt = { enabled: true, bucket: `${stream}-snapshots`, keep: 2, keepEvents: 100_000 }
+  if (v === undefined) return dflt
+  if (v === false) return { ...dflt, enabled: false }
+  if (typeof v !== 'object' || v === null) throw new InvalidOptionError('replication.snapshots must be false or { bucket, keep, keepEvents }')
+  const s = v as Record<string, unknown>
+  for (const k of Object.keys(s)) {
+    if (!SNAPSHOT_NAMES.includes(k)) throw new InvalidOptionError(`replication.snapshots.${k} is not an option; the options are ${SNAPSHOT_NAMES.join(', ')}`)
+  }
+  const bucket = s.bucket ?? dflt.bucket
+  if (typeof bucket !== 'string' || !/^[A-Za-z0-9_-]+$/.test(bucket)) throw new InvalidOptionError('replication.snapshots.bucket must be a bucket name of letters, digits, _ and -')
+  const keepEvents = s.keepEvents ?? dflt.keepEvents
+  if (typeof keepEvents !== 'number' || !Number.isSafeInteger(keepEvents) || keepEvents < 0) throw new InvalidOptionError('replication.snapshots.keepEvents must be an integer ≥ 0')
+  return { enabled: true, bucket, keep: positive('snapshots.keep', s.keep, dflt.keep), keepEvents }
 }
 
 function positive(name: string, v: unknown, dflt: number): number {

@@ -79,6 +79,8 @@ export class Publisher extends EventEmitter {
     let failures = 0
     while (!this.stopped) {
       try {
+        // After a failure, what the stream held already is not looked at again (it may be trimmed).
+        if (known !== undefined) known = Math.max(known, this.acked)
         const standing = await reconcile(this.db, this.link, known)
         this.advance(standing.acked)
         this.streamSeq = standing.streamSeq

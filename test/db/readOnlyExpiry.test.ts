@@ -38,4 +38,26 @@ describe('expiry on a read-only database', () => {
       await w.close()
     }
   })
+
+  it('a deadline written after the follower opened is followed too (the follower applied puts without it)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const dir = tmpDir()
+    const w = await open({ dir, durability: 'sync', expiry: { sweepIntervalMs: 3_600_000 } })
+    await w.put('b', 'kept')
+    const ro = await open({ dir, readOnly: true, followMs: false })
+    try {
+      await w.put('a', 'soon', { ttlMs: 60_000 })
+      await w.batch([{ type: 'put', key: 'c', value: 1, ttlMs: 60_000 }])
+      await ro.refresh()
+      expect(ro.getEntry('a')?.expiresAt).toBe(w.getEntry('a')?.expiresAt)
+      expect(ro.getEntry('c')?.expiresAt).toBe(w.getEntry('c')?.expiresAt)
+      vi.setSystemTime(Date.now() + 120_000)
+      expect(ro.get('a')).toBeUndefined()
+      expect(ro.get('c')).toBeUndefined()
+      expect(ro.get('b')).toBe('kept')
+    } finally {
+      await ro.close()
+      await w.close()
+    }
+  })
 })
