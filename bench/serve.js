@@ -44,10 +44,12 @@ function keyspaceFor(test, opts) {
   return test === 'hset' ? opts.hashFields : opts.keyspace
 }
 
+/** MSET (ten keys each) and HSET (a whole-hash write each, see keyspaceFor) run fewer requests, to keep a run to a few minutes. */
+const FEWER = { c50: { mset: 2, hset: 5 }, P16: { mset: 10, hset: 25 } }
+
 function requests(test, mode, durable, opts) {
-  let n = mode === 'c50' ? (durable ? opts.durableN : opts.n) : durable ? opts.durablePn : opts.pn
-  if (test === 'mset') n = Math.round(n / 2) // ten keys per MSET
-  return n
+  const n = mode === 'c50' ? (durable ? opts.durableN : opts.n) : durable ? opts.durablePn : opts.pn
+  return Math.max(100, Math.round(n / (FEWER[mode][test] ?? 1)))
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -63,7 +65,7 @@ function cpuTicks(pid) {
 }
 const TICK_MS = 10 // USER_HZ = 100 on Linux
 
-async function quiesce(pids, maxMs = 1500) {
+async function quiesce(pids, maxMs = 500) {
   const t0 = performance.now()
   const total = () => pids.reduce((a, p) => a + (cpuTicks(p) || 0), 0)
   let prev = total()
@@ -387,7 +389,7 @@ export function serveMarkdown(doc) {
       `load average ${doc.machine.loadAvgAtEnd.join(' / ')} at the end; ${(doc.totalMs / 1000).toFixed(0)} s.`,
     '',
     `\`redis-benchmark -c 50 [-P 16] -r ${c.keyspace} -t <test> --csv\`, one test per run (HSET: \`-r ${c.hashFields}\`, one hash of up to ${c.hashFields} fields, see below), ` +
-      `-n ${c.n} unpipelined / ${c.pn} with -P 16 (durable pair ${c.durableN} / ${c.durablePn}; MSET half), ${c.rounds} rounds; medians. ` +
+      `-n ${c.n} unpipelined / ${c.pn} with -P 16 (durable pair ${c.durableN} / ${c.durablePn}; MSET ÷ 2 / ÷ 10, HSET ÷ 5 / ÷ 25), ${c.rounds} rounds; medians. ` +
       'Each server is its own process on loopback; every (mode, test) runs the systems back to back in a rotating order after the servers went idle. ' +
       'The ratio is IsLabDB ÷ Redis, the median of the per-round ratios. CPU µs/req is the server process\'s utime + stime per request (10 ms ticks), which the machine\'s load disturbs less than req/s. ' +
       'The durable pair (IsLabDB `--durability sync`, Redis `appendfsync always`) runs the write tests only.',
