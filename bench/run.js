@@ -14,12 +14,13 @@ import { profileMisses } from './lib/peers/profile.js'
 import { peerInfo, peerTargets, printPeerTables, printPeerTargets } from './lib/peers/report.js'
 import { runPeers } from './lib/peers/run.js'
 import { SYSTEMS } from './lib/peers/systems.js'
+import { printServe, runServeBench, writeServeResults } from './serve.js'
 import { ensureBenchDeps, ensureRedis } from './setup.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
 const REPO_DIR = path.dirname(BENCH_DIR)
 
-const WORKLOADS = ['baseline', 'buffered', 'memory', 'get', 'fsync', 'sync1', 'sync64', 'replay', 'peers']
+const WORKLOADS = ['baseline', 'buffered', 'memory', 'get', 'fsync', 'sync1', 'sync64', 'replay', 'peers', 'serve']
 const VALUE_KINDS = ['100', '4k']
 const ALIASES = { sync: ['sync1', 'sync64'], put: ['baseline', 'buffered', 'memory'], puts: ['baseline', 'buffered', 'memory'] }
 
@@ -43,6 +44,8 @@ peer comparison (workload 'peers'; see bench/README.md):
   --peer-clients <k>     concurrent client loops for YCSB, range and async gets (default 64)
   --peer-pause-ms <ms>   pause between a load and its first pass of gets, for background ticks (default 200)
   --no-profile           do not re-run missed IsLabDB workloads under --cpu-prof after a full run
+workload 'serve': redis-benchmark against islab serve and redis-server (bench/serve.js; its
+  own options: node bench/serve.js --help); writes bench/results/serve.json and its RESULTS.md section
   --help
 A run with --only writes bench/results/<date>-partial.json only; a full run also
 rewrites bench/results/latest.json and bench/RESULTS.md.`
@@ -239,6 +242,10 @@ async function main() {
       targetsPeers = peerTargets(results.peers, results)
       if (opts.profile && full) profiles = await profileMisses(ctx, targetsPeers, path.join(BENCH_DIR, 'results'), date.replace(/[:.]/g, '-'))
     }
+    if (which.has('serve')) {
+      console.log('\n9    islab serve vs redis-server (redis-benchmark)')
+      results.serve = await runServeBench({ islabDists: { '': path.join(REPO_DIR, 'dist') } })
+    }
   } finally {
     cleanup()
     process.off('SIGINT', onSignal)
@@ -283,7 +290,10 @@ async function main() {
     // For bench/profile-summary.js --windows <this file> --window <label>.
     windows,
   }
+  if (results.serve) printServe(results.serve)
   const written = writeJson(path.join(BENCH_DIR, 'results'), doc, { latest: full })
+  // Its own JSON and RESULTS.md section (below the notes marker, which writeResultsMd keeps).
+  if (results.serve) written.push(...writeServeResults(results.serve, { partial: !full }))
   if (peerResults) {
     // Charts: one per value size (rewritten by full runs only, like RESULTS.md).
     const meta = { date: doc.date, command: doc.command, machine: `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}` }

@@ -194,12 +194,17 @@ export class Keyspace {
    */
   commit(watched?: ReadonlyMap<string, number>): Promise<WriteResult> | undefined {
     const overlay = this.overlay
-    this.journal.length = 0
-    if (overlay.size === 0) return undefined
+    if (overlay.size === 0) {
+      this.journal.length = 0
+      return undefined
+    }
     const before = this.db.seq
     let p: Promise<WriteResult> | undefined
     if (overlay.size === 1 && watched === undefined) {
-      const [k, v] = overlay.entries().next().value as [string, unknown]
+      // One key written (SET, INCR, HSET…): it is the journal's first entry (a rollback undoes
+      // entries from the end), so no iterator or entry array is made per command.
+      const k = this.journal[0] as string
+      const v = overlay.get(k)
       if (v instanceof Timed) p = this.db.put(k, v.value, { expiresAt: v.at })
       else if (v !== DELETED) p = this.db.put(k, v)
       else if (this.db.has(k)) p = this.db.delete(k)
@@ -213,6 +218,7 @@ export class Keyspace {
       }
       if (ops.length > 0) p = this.db.batch(ops)
     }
+    this.journal.length = 0
     overlay.clear()
     if (this.notes.length > 0) {
       // db.put/db.batch sequence the write before they return: it is seq before + 1, if it was taken.

@@ -22,6 +22,28 @@ describe('Keyspace', () => {
     expect(db.get('j')).toBe(3)
   })
 
+  test('a write set left with one key after a rollback commits that key, as one put or one delete', async () => {
+    await db.put('gone', 'x')
+    const ks = new Keyspace(db)
+    ks.put('a', 'first')
+    ks.put('a', 'second')
+    const mark = ks.savepoint()
+    ks.put('b', 'B')
+    ks.del('gone')
+    ks.rollback(mark)
+    const seq = db.seq
+    await ks.commit()
+    expect(db.seq).toBe(seq + 1)
+    expect(db.get('a')).toBe('second')
+    expect(db.has('b')).toBe(false)
+    expect(db.get('gone')).toBe('x')
+    expect(ks.del('gone')).toBe(true)
+    await ks.commit()
+    expect(db.has('gone')).toBe(false)
+    expect(db.seq).toBe(seq + 2)
+    expect(ks.commit()).toBeUndefined()
+  })
+
   test('reads see collected writes; commit makes one event; rollback undoes a command', async () => {
     await db.put('a', 'old')
     await db.put('gone', 'x')
