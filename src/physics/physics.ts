@@ -17,7 +17,7 @@ import { show } from '../db/optionNames.js'
 import { freezeDecoded } from '../events/valueCodec.js'
 import type { Entry, Link, Tier } from '../state/entry.js'
 import { TieredEntry } from '../state/entry.js'
-import type { EntryShaper, MemoryState, StateReader } from '../state/memoryState.js'
+import type { EntryShaper, MemoryState, RowKeeper, StateReader } from '../state/memoryState.js'
 import type { EntanglementRules } from './entanglement.js'
 import { partnersOf } from './entanglement.js'
 import type { DemonOptions, DemonState, EntropyReading } from './entropy.js'
@@ -197,7 +197,7 @@ const EVAPORATE_LOOK = 8192
 /** Masses below this many reads are not worth saving in a checkpoint. */
 const SAVE_MIN_READS = 0.01
 
-export class Physics implements EntryShaper, StateReader {
+export class Physics implements EntryShaper, StateReader, RowKeeper {
   readonly clock: MassClock
   readonly tiers: SpacetimeTiers
   readonly horizon: EventHorizon
@@ -291,6 +291,7 @@ export class Physics implements EntryShaper, StateReader {
       },
       config.packWrites,
     )
+    if (config.packWrites) state.setRowKeeper(this)
     this.subs.push(
       this.accesses$.subscribe((b) => this.entropyMonitor.observe(b.keys, b.tiers)),
       this.entropy$.subscribe((r) => this.demon?.act(r, this.entropyMonitor)),
@@ -364,6 +365,43 @@ export class Physics implements EntryShaper, StateReader {
     this.n = (n + 1) & COUNT_MASK
     this.warmHits++
     if ((n & this.burstMask) < BURST) this.ringTiers[this.record(key, n) & (RING - 1)] = TIER_WARM
+  }
+
+  // ── RowKeeper: hot values of keys that stay in the base, kept by row under the hot budget ──
+
+  /** A read served from a row's kept value: a hot read. */
+  rowHit(key: string): void {
+    const n = this.n
+    this.n = (n + 1) & COUNT_MASK
+    if ((n & this.burstMask) < BURST) this.ringTiers[this.record(key, n) & (RING - 1)] = TIER_HOT
+  }
+
+  /**
+   * Whether a base row's value just decoded for its `reads`-th read stays decoded. As the event
+   * horizon's door: anything while the hot budget has room; once it is full, only a row with
+   * escape velocity in reads, pushing out kept row values with fewer reads.
+   */
+  keepRow(size: number, reads: number): boolean {
+    const t = this.tiers
+    const budget = t.budget.hotBytes
+    if (size > budget) return false
+    if (t.hotBytes + size > budget) {
+      if (reads < this.horizon.escape || t.rowKeys === 0) {
+        this.horizon.refused++
+        return false
+      }
+      this.state.evictRows(t.hotBytes + size - budget, reads)
+      if (t.hotBytes + size > budget) {
+        this.horizon.refused++
+        return false
+      }
+    }
+    t.keepRows(1, size)
+    return true
+  }
+
+  droppedRows(keys: number, size: number): void {
+    this.tiers.dropRows(keys, size)
   }
 
   /** A key moved into the Map after `reads` reads from the base: the mass they would have added. */
@@ -504,7 +542,10 @@ export class Physics implements EntryShaper, StateReader {
   tick(): void {
     const now = this.config.clock()
     const shift = this.clock.advance(now)
-    if (shift > 0) for (const e of this.state.entries.values()) (e as TieredEntry).mass >>= shift
+    if (shift > 0) {
+      for (const e of this.state.entries.values()) (e as TieredEntry).mass >>= shift
+      this.state.decayRows(shift)
+    }
     this.g = this.clock.g
     this.horizon.refresh()
     const batch = this.drain()
@@ -527,6 +568,7 @@ export class Physics implements EntryShaper, StateReader {
     this.tick()
     this.tiers.age()
     while (this.tiers.route(4096) === 4096 || this.rewarm.length > 0) this.rewarmSome(4096)
+    while (this.shedRows() > 0);
     // Finish a whole settling pass, so no warm value is left holding a shared buffer.
     const sweeps = this.tiers.sweeps
     while (this.tiers.sweeps < sweeps + 1) this.tiers.route(4096)
@@ -555,6 +597,7 @@ export class Physics implements EntryShaper, StateReader {
       const gone = this.evaporate(256)
       if (moves < 256 && warmed === 0 && gone < 256) break
     } while (performance.now() < until)
+    this.shedRows()
     if (this.ticks % 50 === 0) {
       this.compactIfWasteful()
       this.state.compactBase()
@@ -596,6 +639,13 @@ export class Physics implements EntryShaper, StateReader {
     }
     this.evaporated += n
     return n
+  }
+
+  /** Kept row values over a hot budget that shrank (the demon, or entries admitted): a few go. Returns the bytes freed. */
+  private shedRows(): number {
+    const t = this.tiers
+    const over = t.hotBytes - t.budget.hotBytes
+    return over > 0 && t.rowKeys > 0 ? this.state.evictRows(over, Infinity) : 0
   }
 
   private compactIfWasteful(): void {
@@ -666,7 +716,7 @@ export class Physics implements EntryShaper, StateReader {
     const c = t.counters
     return {
       tiers: {
-        hot: { keys: t.hot.length, bytes: t.hotBytes },
+        hot: { keys: t.hot.length + t.rowKeys, bytes: t.hotBytes },
         warm: { keys: t.warmKeys, bytes: t.warmBytes },
         cold: { keys: t.coldKeys, bytes: t.compressedBytes },
         compressed: { bytes: t.compressedBytes, slabBytes: t.slabs.allocatedBytes },

@@ -441,13 +441,25 @@ export class BaseTable {
   touch(row: number): number {
     const o = row * I + READS
     const n = this.ints[o]! + 1
-    this.ints[o] = n
+    // Saturates (as masses do) so the count stays a positive int32.
+    if (n < 0x3fffffff) this.ints[o] = n
     return n
   }
 
   /** Reads served from the row so far (see touch). */
   readsAt(row: number): number {
     return this.ints[row * I + READS]!
+  }
+
+  /** Halves every row's read count `shift` times (reads fade as masses do). */
+  decayReads(shift: number): void {
+    const ints = this.ints
+    for (let o = READS, end = this.rows * I; o < end; o += I) ints[o] = ints[o]! >>> shift
+  }
+
+  /** Rows written so far, live or dead (row numbers are below this). */
+  get rowCount(): number {
+    return this.rows
   }
 
   /** The buffer holding a row's value bytes, at valueOffset(row) for valueLength(row) bytes (no view made). */
