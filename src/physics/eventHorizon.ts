@@ -42,6 +42,11 @@ export class EventHorizon {
     this.escapeUnits = this.clock.units(this.escapeVelocity * this.factor)
   }
 
+  /** The escape velocity in force, in mass units at the clock's current g. */
+  get escapeMass(): number {
+    return this.escapeUnits
+  }
+
   /** The escape velocity in force, in reads. */
   get escape(): number {
     return this.escapeVelocity * this.factor

@@ -62,11 +62,11 @@ export interface PhysicsOptions {
    */
   evaporateBelow?: number | false
   /**
-   * true: a key's first write goes into the state's packed table (a row and its bytes, no object),
-   * and its first read decodes from there; the second read brings it into the Map, where the
-   * tiers keep it. About a third less memory right after a bulk load and faster loads, but that
-   * second read pays for the entry and the Map slot, so repeated uniform reads are slower (see
-   * docs/physics.md). Default false: every write makes a warm entry in the Map.
+   * true (default): a key's first write goes into the state's packed table (a row and its bytes,
+   * no object), and reads of a key there decode from its row and keep the decoded value by row,
+   * under the hot budget, without making an entry (see docs/physics.md). About a third less
+   * memory right after a bulk load, and faster loads. false: every write makes a warm entry in
+   * the Map, and a key loaded at recovery moves into the Map at its second read.
    */
   packWrites?: boolean
 }
@@ -138,7 +138,7 @@ export function resolvePhysics(physics: unknown, memory: unknown, defaultTotal: 
     recordShare,
     clock: p.clock ?? Date.now,
     evaporateBelow: p.evaporateBelow === false ? false : num('physics.evaporateBelow', p.evaporateBelow, 1, 0),
-    packWrites: p.packWrites === true,
+    packWrites: p.packWrites !== false,
   }
 }
 
@@ -377,20 +377,20 @@ export class Physics implements EntryShaper, StateReader, RowKeeper {
   }
 
   /**
-   * Whether a base row's value just decoded for its `reads`-th read stays decoded. As the event
-   * horizon's door: anything while the hot budget has room; once it is full, only a row with
-   * escape velocity in reads, pushing out kept row values with fewer reads.
+   * Whether a base row's value, just decoded for a read that brought the row's mass to `mass`,
+   * stays decoded. As the event horizon's door: anything while the hot budget has room; once it
+   * is full, only a row with escape velocity, pushing out lighter kept row values.
    */
-  keepRow(size: number, reads: number): boolean {
+  keepRow(size: number, mass: number): boolean {
     const t = this.tiers
     const budget = t.budget.hotBytes
     if (size > budget) return false
     if (t.hotBytes + size > budget) {
-      if (reads < this.horizon.escape || t.rowKeys === 0) {
+      if (mass < this.horizon.escapeMass || t.rowKeys === 0) {
         this.horizon.refused++
         return false
       }
-      this.state.evictRows(t.hotBytes + size - budget, reads)
+      this.state.evictRows(t.hotBytes + size - budget, mass)
       if (t.hotBytes + size > budget) {
         this.horizon.refused++
         return false
@@ -404,10 +404,15 @@ export class Physics implements EntryShaper, StateReader, RowKeeper {
     this.tiers.dropRows(keys, size)
   }
 
-  /** A key moved into the Map after `reads` reads from the base: the mass they would have added. */
-  credit(entry: Entry, reads: number): void {
+  /** A key moved into the Map after reads from the base worth `mass`. */
+  credit(entry: Entry, mass: number): void {
     const e = entry as TieredEntry
-    e.mass = addMass(e.mass, reads * this.g)
+    e.mass = addMass(e.mass, mass)
+  }
+
+  /** Mass one read adds now (StateReader: base rows count their reads' mass in it). */
+  get readMass(): number {
+    return this.g
   }
 
   /** Records a read of `key` (the n-th, inside a burst) in the ring; returns its ring position. */
@@ -745,6 +750,13 @@ export class Physics implements EntryShaper, StateReader, RowKeeper {
     const keys: string[] = []
     const masses: number[] = []
     const min = this.clock.units(SAVE_MIN_READS)
+    // Keys read in the base table (kept by row) have their masses there.
+    this.state.forEachBaseMass((k, m) => {
+      if (m >= min) {
+        keys.push(k)
+        masses.push(this.clock.reads(m))
+      }
+    })
     for (const [k, e] of this.state.entries) {
       const m = (e as TieredEntry).mass
       if (m >= min && m > 0) {

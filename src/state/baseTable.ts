@@ -29,7 +29,7 @@ const VAL_LEN = 5
  * write only this field, which snapshots copy.
  */
 const LIVE = 6
-/** Reads served from the row itself since it was written (MemoryState.read), for the promotion rule. */
+/** Mass of the reads served from the row itself since it was written (MemoryState.read), in the reader's units. */
 const READS = 7
 const RAW = 1
 const PACKED = 2
@@ -437,22 +437,23 @@ export class BaseTable {
     return this.ints[row * I + LIVE] === RAW
   }
 
-  /** Counts a read served from the row; returns the reads so far, this one included. */
-  touch(row: number): number {
+  /** Counts a read served from the row, worth `units` of mass; returns the row's mass, this read included. */
+  touch(row: number, units: number): number {
     const o = row * I + READS
-    const n = this.ints[o]! + 1
-    // Saturates (as masses do) so the count stays a positive int32.
-    if (n < 0x3fffffff) this.ints[o] = n
+    const m = this.ints[o]! + units
+    // Saturates (as masses do, see physics/mass.ts) so the count stays a positive int32.
+    const n = m < 0x3fffffff ? m : 0x3fffffff
+    this.ints[o] = n
     return n
   }
 
-  /** Reads served from the row so far (see touch). */
-  readsAt(row: number): number {
+  /** Mass of the reads served from the row so far (see touch); 0: none. */
+  massAt(row: number): number {
     return this.ints[row * I + READS]!
   }
 
-  /** Halves every row's read count `shift` times (reads fade as masses do). */
-  decayReads(shift: number): void {
+  /** Halves every row's mass `shift` times (see MassClock.advance). */
+  decayMasses(shift: number): void {
     const ints = this.ints
     for (let o = READS, end = this.rows * I; o < end; o += I) ints[o] = ints[o]! >>> shift
   }

@@ -36,8 +36,8 @@ export interface EntryShaper {
   entangled(key: string): void
   /** An evaporated key comes back into the Map: its entry from the packed bytes evaporate() was given. */
   revive(seq: number, time: number, packed: Uint8Array): Entry
-  /** `e` just moved into the Map after `reads` reads served from the base (see MemoryState.read): their mass. */
-  credit(e: Entry, reads: number): void
+  /** `e` just moved into the Map after reads served from the base (see MemoryState.read) worth `mass`. */
+  credit(e: Entry, mass: number): void
 }
 
 /**
@@ -53,6 +53,8 @@ export interface StateReader {
   dormantRead(key: string): void
   /** As read(), given the value just decoded from the entry's bytes. */
   readDecoded(e: Entry, key: string, decoded: unknown): unknown
+  /** Mass one read adds now (a base row counts its reads' mass in these units, as entries do). */
+  readonly readMass: number
 }
 
 /**
@@ -63,16 +65,15 @@ export interface RowKeeper {
   /** A read served from a row's kept value. */
   rowHit(key: string): void
   /**
-   * A row's value of `size` encoded bytes was just decoded (and frozen) for its `reads`-th read
-   * (dormantRead counted it): true when it is to be kept (the keeper has counted its bytes).
+   * A row's value of `size` encoded bytes was just decoded (and frozen) for a read that brought
+   * the row's mass to `mass` (dormantRead counted it): true when it is to be kept (the keeper
+   * has counted its bytes).
    */
-  keepRow(size: number, reads: number): boolean
+  keepRow(size: number, mass: number): boolean
   /** Kept row values were dropped (their rows died, were evicted, or the base was rebuilt): `keys` values, `size` encoded bytes. */
   droppedRows(keys: number, size: number): void
 }
 
-/** The read of a key outside the Map that moves it into the Map (earlier reads decode from the base). */
-const PROMOTE_AT_READ = 2
 /** Kept row values sampled to find the lightest (as the hot tier's victims, see SpacetimeTiers.SAMPLE). */
 const ROW_SAMPLE = 5
 /** Random rows probed to find one kept value. */
@@ -208,8 +209,9 @@ export class MemoryState {
   /**
    * A read of `key`'s value (undefined when absent), through `reader` (the physics layer) when
    * given. A key in the base whose value is msgpack bytes is decoded from there, without an
-   * entry or a Map slot, until its PROMOTE_AT_READ-th read moves it into the Map, where the
-   * tiers may keep it decoded: a key read once after a load or a write costs no object.
+   * entry or a Map slot. With a RowKeeper the decoded value may stay, by row, and the key stays
+   * in the base; without one, the key's second read moves it into the Map, where the tiers may
+   * keep it decoded: a key read once after a load or a write costs no object.
    */
   read(key: string, reader: StateReader | undefined): unknown {
     const e = this.entries.get(key)
@@ -228,7 +230,7 @@ export class MemoryState {
     if (this.keptRows > 0 && row < this.rowValues.length) {
       const kept = this.rowValues[row]
       if (kept !== undefined && reader.servesDormant) {
-        base.touch(row)
+        base.touch(row, reader.readMass)
         this.keeper!.rowHit(key)
         return kept
       }
@@ -255,7 +257,7 @@ export class MemoryState {
     if (keeper !== undefined && this.keptRows > 0 && row < this.rowValues.length) {
       const kept = this.rowValues[row]
       if (kept !== undefined) {
-        base.touch(row)
+        base.touch(row, reader.readMass)
         keeper.rowHit(key)
         return kept
       }
@@ -265,14 +267,15 @@ export class MemoryState {
     const len = base.valueLength(row)
     const v = decodeValueAt(base.valueBuffer(row), off, off + len)
     if (keeper !== undefined) {
-      const reads = base.touch(row)
+      const mass = base.touch(row, reader.readMass)
       reader.dormantRead(key)
       // A value that cannot be frozen is decoded afresh for every read, as from an entry.
-      if (freezeDecoded(v) && keeper.keepRow(len, reads)) this.keepRow(row, v)
+      if (freezeDecoded(v) && keeper.keepRow(len, mass)) this.keepRow(row, v)
       return v
     }
-    if (base.readsAt(row) + 1 < PROMOTE_AT_READ) {
-      base.touch(row)
+    // The first read is served from the row; the second moves the key into the Map.
+    if (base.massAt(row) === 0) {
+      base.touch(row, reader.readMass)
       reader.dormantRead(key)
       freezeDecoded(v)
       return v
@@ -294,25 +297,25 @@ export class MemoryState {
   }
 
   /**
-   * Drops kept row values lighter than `reads` reads (the lightest of a few sampled at random
-   * each time) until `size` bytes are freed; returns the bytes freed. The keeper calls this when
-   * its budget is full.
+   * Drops kept row values lighter than `mass` (the lightest of a few sampled at random each
+   * time) until `size` bytes are freed; returns the bytes freed. The keeper calls this when its
+   * budget is full.
    */
-  evictRows(size: number, reads: number): number {
+  evictRows(size: number, mass: number): number {
     let freed = 0
     const vs = this.rowValues
     const base = this.base
     for (let victims = 0; freed < size && victims < 8 && this.keptRows > 0; victims++) {
       let best = -1
-      let bestReads = reads
+      let bestMass = mass
       for (let found = 0, probes = 0; found < ROW_SAMPLE && probes < ROW_PROBES; probes++) {
         const r = this.nextRowRandom() % vs.length
         if (vs[r] === undefined) continue
         found++
-        const n = base.readsAt(r)
-        if (n < bestReads) {
+        const m = base.massAt(r)
+        if (m < bestMass) {
           best = r
-          bestReads = n
+          bestMass = m
         }
       }
       if (best < 0) break
@@ -323,9 +326,18 @@ export class MemoryState {
     return freed
   }
 
-  /** Halves the row read counts `shift` times (the keeper's masses decay, see MassClock). */
+  /** Halves the masses of the base rows `shift` times (with the entries', see MassClock.advance). */
   decayRows(shift: number): void {
-    if (this.keptRows > 0 || this.base.live > 0) this.base.decayReads(shift)
+    if (this.base.live > 0) this.base.decayMasses(shift)
+  }
+
+  /** Calls `fn` with every key in the base that was read there, and the mass of those reads (a physics checkpoint saves them). */
+  forEachBaseMass(fn: (key: string, mass: number) => void): void {
+    const base = this.base
+    base.forEachLive((row) => {
+      const m = base.massAt(row)
+      if (m > 0) fn(base.keyAt(row), m)
+    })
   }
 
   /** Kept row values and their encoded bytes. */
@@ -577,8 +589,8 @@ export class MemoryState {
     const e = base.entry(row)
     if (this.adopt === undefined) return e
     const t = this.adopt(e)
-    const reads = base.readsAt(row)
-    if (reads > 0) this.shaper!.credit(t, reads)
+    const mass = base.massAt(row)
+    if (mass > 0) this.shaper!.credit(t, mass)
     return t
   }
 

@@ -103,8 +103,29 @@ describe('packed writes (physics.packWrites)', () => {
     await db.close()
   })
 
-  it('is off by default: writes make warm entries in the Map', async () => {
-    const db = await open({ durability: 'memory', physics: { tickMs: 100_000_000 } })
+  it('saves the masses of keys read by row in a checkpoint: they come back after a restart', async () => {
+    const dir = tmpDir()
+    let db = await open({ dir, checkpoint: false, physics: { tickMs: 100_000_000 } })
+    for (let i = 0; i < 10; i++) await db.put(`k${i}`, blob(i))
+    for (let r = 0; r < 3; r++) db.get('k4')
+    db.get('k5')
+    expect(db.metrics().tiers!.dormant.keys).toBe(10)
+    await db.checkpoint()
+    await db.close()
+    db = await open({ dir, checkpoint: false, physics: { tickMs: 100_000_000 } })
+    expect(db.physics.mass('k4')).toBeCloseTo(3, 5)
+    expect(db.physics.mass('k5')).toBeCloseTo(1, 5)
+    expect(db.physics.mass('k6')).toBe(0)
+    await db.close()
+  })
+
+  it('is on by default; off, writes make warm entries in the Map', async () => {
+    let db = await open({ durability: 'memory', physics: { tickMs: 100_000_000 } })
+    for (let i = 0; i < 5; i++) await db.put(`k${i}`, blob(i))
+    expect(db.metrics().tiers!.dormant.keys).toBe(5)
+    expect(db.metrics().tiers!.warm.keys).toBe(0)
+    await db.close()
+    db = await open({ durability: 'memory', physics: { tickMs: 100_000_000, packWrites: false } })
     for (let i = 0; i < 5; i++) await db.put(`k${i}`, blob(i))
     expect(db.metrics().tiers!.dormant.keys).toBe(0)
     expect(db.metrics().tiers!.warm.keys).toBe(5)
@@ -113,13 +134,21 @@ describe('packed writes (physics.packWrites)', () => {
 })
 
 describe('reads of keys recovery loaded', () => {
-  it('decode the first read from the packed table and move the key into the Map at its second read', async () => {
+  it('keep their values by row (default), or move the key into the Map at its second read (packWrites: false)', async () => {
     const dir = tmpDir()
     let db = await open({ dir, checkpoint: false })
     for (let i = 0; i < 10; i++) await db.put(`k${i}`, blob(i))
     await db.checkpoint()
     await db.close()
     db = await open({ dir, checkpoint: false, physics: { tickMs: 100_000_000 } })
+    expect(db.metrics().tiers!.dormant.keys).toBe(10)
+    const v = db.get('k1')
+    expect(v).toEqual(blob(1))
+    expect(db.get('k1')).toBe(v)
+    expect(db.metrics().tiers!.dormant.keys).toBe(10)
+    expect(db.metrics().tiers!.hot.keys).toBe(1)
+    await db.close()
+    db = await open({ dir, checkpoint: false, physics: { tickMs: 100_000_000, packWrites: false } })
     expect(db.metrics().tiers!.dormant.keys).toBe(10)
     expect(db.get('k1')).toEqual(blob(1))
     expect(db.getEntry('k2')).toMatchObject({ value: blob(2), seq: 3 })

@@ -217,6 +217,7 @@ const plainReader: StateReader = {
   servesDormant: true,
   dormantRead: () => undefined,
   readDecoded: (_e: Entry, _k: string, v: unknown) => v,
+  readMass: 1,
 }
 
 /** Keeps row values within `budget` bytes, pushing out lighter ones (as the physics layer does), and counts what it holds. */
@@ -231,8 +232,8 @@ class CountingKeeper implements RowKeeper {
   rowHit(): void {
     this.hits++
   }
-  keepRow(size: number, reads: number): boolean {
-    if (this.bytes + size > this.budget) this.state.evictRows(this.bytes + size - this.budget, reads)
+  keepRow(size: number, mass: number): boolean {
+    if (this.bytes + size > this.budget) this.state.evictRows(this.bytes + size - this.budget, mass)
     if (this.bytes + size > this.budget) return false
     this.keys++
     this.bytes += size
