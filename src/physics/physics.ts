@@ -194,6 +194,8 @@ const RESTORE_SLICE_KEYS = 10_000
 const packr = new Packr({ useRecords: false })
 /** An evaporation pass looks at most this many entries of the state. */
 const EVAPORATE_LOOK = 8192
+/** At most this many hot entries are pushed out to keep one value by row (as EventHorizon's MAX_VICTIMS). */
+const MAX_ROW_VICTIMS = 8
 /** Masses below this many reads are not worth saving in a checkpoint. */
 const SAVE_MIN_READS = 0.01
 
@@ -291,7 +293,10 @@ export class Physics implements EntryShaper, StateReader, RowKeeper {
       },
       config.packWrites,
     )
-    if (config.packWrites) state.setRowKeeper(this)
+    if (config.packWrites) {
+      state.setRowKeeper(this)
+      this.horizon.evictRows = (size, mass) => state.evictRows(size, mass)
+    }
     this.subs.push(
       this.accesses$.subscribe((b) => this.entropyMonitor.observe(b.keys, b.tiers)),
       this.entropy$.subscribe((r) => this.demon?.act(r, this.entropyMonitor)),
@@ -386,11 +391,17 @@ export class Physics implements EntryShaper, StateReader, RowKeeper {
     const budget = t.budget.hotBytes
     if (size > budget) return false
     if (t.hotBytes + size > budget) {
-      if (mass < this.horizon.escapeMass || t.rowKeys === 0) {
+      if (mass < this.horizon.escapeMass) {
         this.horizon.refused++
         return false
       }
-      this.state.evictRows(t.hotBytes + size - budget, mass)
+      // Lighter values kept by row make room first, then lighter hot entries (as the horizon's door).
+      if (t.rowKeys > 0) this.state.evictRows(t.hotBytes + size - budget, mass)
+      for (let n = 0; t.hotBytes + size > budget && n < MAX_ROW_VICTIMS; n++) {
+        const victim = t.lightestHot()
+        if (victim === undefined || victim.mass >= mass) break
+        t.evict(victim)
+      }
       if (t.hotBytes + size > budget) {
         this.horizon.refused++
         return false

@@ -76,8 +76,6 @@ export interface RowKeeper {
 
 /** Kept row values sampled to find the lightest (as the hot tier's victims, see SpacetimeTiers.SAMPLE). */
 const ROW_SAMPLE = 5
-/** Random rows probed to find one kept value. */
-const ROW_PROBES = 64
 
 export class MemoryState {
   /** Keys touched since the open (and every key written since): key → current entry. */
@@ -105,6 +103,9 @@ export class MemoryState {
   private rowValues: unknown[] = []
   /** Kept row values. */
   private keptRows = 0
+  /** The rows keeping a value, in keptList[0, keptRows) (eviction samples it); keptSlot[row] is a row's index there. */
+  private keptList = new Int32Array(64)
+  private keptSlot = new Int32Array(0)
   /** Seed of the row sampler (xorshift32): evictions are reproducible for a given history. */
   private rowRng = 0x2545f491
 
@@ -288,11 +289,22 @@ export class MemoryState {
     const vs = this.rowValues
     if (row >= vs.length) {
       // Grown by copying into a preallocated array: assigning far past the end would make it sparse.
-      const grown = new Array<unknown>(Math.max(1024, row + 1, Math.ceil(this.base.rowCount * 1.25)))
+      const n = Math.max(1024, row + 1, Math.ceil(this.base.rowCount * 1.25))
+      const grown = new Array<unknown>(n)
       for (let i = 0; i < vs.length; i++) grown[i] = vs[i]
       this.rowValues = grown
+      const slots = new Int32Array(n)
+      slots.set(this.keptSlot)
+      this.keptSlot = slots
+    }
+    if (this.keptRows === this.keptList.length) {
+      const list = new Int32Array(this.keptList.length * 2)
+      list.set(this.keptList)
+      this.keptList = list
     }
     this.rowValues[row] = v
+    this.keptList[this.keptRows] = row
+    this.keptSlot[row] = this.keptRows
     this.keptRows++
   }
 
@@ -303,15 +315,12 @@ export class MemoryState {
    */
   evictRows(size: number, mass: number): number {
     let freed = 0
-    const vs = this.rowValues
     const base = this.base
     for (let victims = 0; freed < size && victims < 8 && this.keptRows > 0; victims++) {
       let best = -1
       let bestMass = mass
-      for (let found = 0, probes = 0; found < ROW_SAMPLE && probes < ROW_PROBES; probes++) {
-        const r = this.nextRowRandom() % vs.length
-        if (vs[r] === undefined) continue
-        found++
+      for (let k = 0; k < ROW_SAMPLE; k++) {
+        const r = this.keptList[this.nextRowRandom() % this.keptRows]!
         const m = base.massAt(r)
         if (m < bestMass) {
           best = r
@@ -356,7 +365,11 @@ export class MemoryState {
 
   private dropKept(row: number): void {
     this.rowValues[row] = undefined
-    this.keptRows--
+    // Swap-remove from the list: O(1), order does not matter (victims are sampled).
+    const slot = this.keptSlot[row]!
+    const last = this.keptList[--this.keptRows]!
+    this.keptList[slot] = last
+    this.keptSlot[last] = slot
     this.keeper!.droppedRows(1, this.base.valueLength(row))
   }
 
@@ -370,12 +383,12 @@ export class MemoryState {
   private rebuildBase(): void {
     if (this.keptRows > 0) {
       let bytes = 0
-      const vs = this.rowValues
-      for (let r = 0; r < vs.length; r++) if (vs[r] !== undefined) bytes += this.base.valueLength(r)
+      for (let k = 0; k < this.keptRows; k++) bytes += this.base.valueLength(this.keptList[k]!)
       this.keeper!.droppedRows(this.keptRows, bytes)
       this.keptRows = 0
     }
     this.rowValues = []
+    this.keptSlot = new Int32Array(0)
     this.base = this.base.compacted()
   }
 

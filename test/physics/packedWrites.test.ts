@@ -103,6 +103,41 @@ describe('packed writes (physics.packWrites)', () => {
     await db.close()
   })
 
+  it('values kept by row and hot entries compete for one hot budget: the heavier wins either way', async () => {
+    const size = encodedSize(blob(0))
+    const opts = { durability: 'memory' as const, memory: { hotBytes: 5 * size, warmBytes: 100 * size }, physics: { tickMs: 100_000_000, wormholes: false, demon: false } }
+    let db = await open(opts)
+    for (let i = 0; i < 10; i++) await db.put(`k${i}`, blob(i))
+    for (let i = 0; i < 5; i++) db.get(`k${i}`)
+    expect(db.metrics().tiers!.hot).toEqual({ keys: 5, bytes: 5 * size })
+    // k9 rewritten: an entry in the Map. Its second read gives it escape velocity and more mass
+    // than the rows kept with one read each: one of them makes room.
+    await db.put('k9', blob(9))
+    db.get('k9')
+    expect(db.physics.tier('k9')).toBe('warm')
+    db.get('k9')
+    expect(db.physics.tier('k9')).toBe('hot')
+    expect(db.metrics().tiers!.hot).toEqual({ keys: 5, bytes: 5 * size })
+    await db.close()
+
+    db = await open(opts)
+    for (let i = 0; i < 10; i++) await db.put(`k${i}`, blob(i))
+    // Five hot entries read once each (rewritten keys are entries).
+    for (let i = 0; i < 5; i++) await db.put(`k${i}`, blob(i))
+    for (let i = 0; i < 5; i++) db.get(`k${i}`)
+    expect(db.metrics().tiers!.hot.keys).toBe(5)
+    const evictions = db.metrics().counters!.evictions
+    // k7 stays in the base: its second read keeps its value by row in place of a lighter entry.
+    db.get('k7')
+    expect(db.metrics().counters!.evictions).toBe(evictions)
+    db.get('k7')
+    expect(db.metrics().counters!.evictions).toBe(evictions + 1)
+    expect(db.metrics().tiers!.hot).toEqual({ keys: 5, bytes: 5 * size })
+    expect(db.metrics().tiers!.dormant.keys).toBe(5)
+    expect(db.get('k7')).toEqual(blob(7))
+    await db.close()
+  })
+
   it('saves the masses of keys read by row in a checkpoint: they come back after a restart', async () => {
     const dir = tmpDir()
     let db = await open({ dir, checkpoint: false, physics: { tickMs: 100_000_000 } })

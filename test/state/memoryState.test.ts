@@ -325,6 +325,42 @@ describe('MemoryState keeping row values (RowKeeper)', () => {
 })
 
 describe('BaseTable', () => {
+  it('tells apart keys that share the 16 bytes a row holds inline, whichever way they came in', () => {
+    const prefix = 'p'.repeat(16)
+    const keys = ['p'.repeat(15), prefix, prefix + 'a', prefix + 'b', prefix + 'ab', 'q'.repeat(16), 'é'.repeat(8), 'é'.repeat(9), prefix + 'é']
+    const t = new BaseTable()
+    // Loaded one by one, loaded in a chunk, inserted, appended: all four writers of a row.
+    const { b: b0, kLen: k0, vLen: v0 } = packed(keys[0]!, 0)
+    t.loadPut(b0, 1, k0, b0, 2 + k0, v0, 1, 0)
+    const parts = keys.slice(1, 4).map((k, i) => packed(k, i + 1))
+    const chunk = Buffer.concat(parts.map((x) => x.b))
+    const pos = new Int32Array(12)
+    let at = 0
+    parts.forEach((x, i) => {
+      pos.set([at + 1, x.kLen, at + 2 + x.kLen, x.vLen], 4 * i)
+      at += x.b.length
+    })
+    t.loadMany(chunk, 3, pos, new Float64Array([2, 0, 3, 0, 4, 0]))
+    for (let i = 4; i < 7; i++) expect(t.insert(keys[i]!, i + 1, 0, encodeValue(i))).toBe(-1)
+    for (let i = 7; i < keys.length; i++) t.append(keys[i]!, i + 1, 0, encodeValue(i), false)
+    // Many more rows, so the rows grow and the table rehashes under the first ones.
+    for (let i = 0; i < 3000; i++) t.insert(`${prefix}${i}`, 100 + i, 0, encodeValue(-i - 1))
+    for (const table of [t, t.compacted()]) {
+      keys.forEach((k, i) => {
+        const row = table.find(k)
+        expect(row).toBeGreaterThanOrEqual(0)
+        expect(table.keyAt(row)).toBe(k)
+        expect(table.entry(row).value()).toBe(i)
+        // Already there: insert hands back the row and changes nothing.
+        expect(table.insert(k, 999, 0, encodeValue('x'))).toBe(row)
+      })
+      for (let i = 0; i < 3000; i += 97) expect(table.entry(table.find(`${prefix}${i}`)).value()).toBe(-i - 1)
+      expect(table.find('p'.repeat(14))).toBe(-1)
+      expect(table.find(prefix + 'c')).toBe(-1)
+      expect(table.find('q'.repeat(15) + 'p')).toBe(-1)
+    }
+  })
+
   it('finds every key among many (rehashing), by string and after compaction', () => {
     const t = new BaseTable()
     const n = 5000
