@@ -692,7 +692,7 @@ export class Database<V = unknown> extends EventEmitter {
     // inlined into the caller's loop; keys still in the base table go through state.read.
     const e = this.state.entries.get(key)
     if (e !== undefined) return (this.physics_ === undefined ? e.value() : this.physics_.read(e, key)) as T
-    return this.state.read(key, this.physics_) as T | undefined
+    return this.state.readBase(key, this.physics_) as T | undefined
   }
 
   getEntry<T extends V = V>(key: string): Entry<NoInfer<T>> | undefined {

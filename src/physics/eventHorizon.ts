@@ -27,6 +27,11 @@ export class EventHorizon {
   refused = 0
   /** Entries one read brought in together (the read key and its prefetched partners): none evicts another. */
   private readonly together: TieredEntry[] = []
+  /**
+   * Drops hot values the state keeps by row that are lighter than `mass` until `size` bytes are
+   * freed (see MemoryState.evictRows); set by the physics layer when rows keep values.
+   */
+  evictRows: ((size: number, mass: number) => number) | undefined
 
   constructor(
     private readonly tiers: SpacetimeTiers,
@@ -40,6 +45,11 @@ export class EventHorizon {
   /** Recomputes the threshold for the clock's current g and the demon's factor. */
   refresh(): void {
     this.escapeUnits = this.clock.units(this.escapeVelocity * this.factor)
+  }
+
+  /** The escape velocity in force, in mass units at the clock's current g. */
+  get escapeMass(): number {
+    return this.escapeUnits
   }
 
   /** The escape velocity in force, in reads. */
@@ -64,6 +74,9 @@ export class EventHorizon {
       for (let n = 0; t.hotBytes + size > budget; n++) {
         const victim = t.lightestHot()
         if (victim === undefined || n >= MAX_VICTIMS || victim.mass >= e.mass) {
+          // Hot values kept by row compete for the same budget: lighter ones make room too.
+          if (t.rowKeys > 0 && this.evictRows !== undefined) this.evictRows(t.hotBytes + size - budget, e.mass)
+          if (t.hotBytes + size <= budget) break
           this.refused++
           return false
         }

@@ -17,7 +17,7 @@ import { show } from '../db/optionNames.js'
 import { freezeDecoded } from '../events/valueCodec.js'
 import type { Entry, Link, Tier } from '../state/entry.js'
 import { TieredEntry } from '../state/entry.js'
-import type { EntryShaper, MemoryState, StateReader } from '../state/memoryState.js'
+import type { EntryShaper, MemoryState, RowKeeper, StateReader } from '../state/memoryState.js'
 import type { EntanglementRules } from './entanglement.js'
 import { partnersOf } from './entanglement.js'
 import type { DemonOptions, DemonState, EntropyReading } from './entropy.js'
@@ -62,11 +62,11 @@ export interface PhysicsOptions {
    */
   evaporateBelow?: number | false
   /**
-   * true: a key's first write goes into the state's packed table (a row and its bytes, no object),
-   * and its first read decodes from there; the second read brings it into the Map, where the
-   * tiers keep it. About a third less memory right after a bulk load and faster loads, but that
-   * second read pays for the entry and the Map slot, so repeated uniform reads are slower (see
-   * docs/physics.md). Default false: every write makes a warm entry in the Map.
+   * true (default): a key's first write goes into the state's packed table (a row and its bytes,
+   * no object), and reads of a key there decode from its row and keep the decoded value by row,
+   * under the hot budget, without making an entry (see docs/physics.md). About a third less
+   * memory right after a bulk load, and faster loads. false: every write makes a warm entry in
+   * the Map, and a key loaded at recovery moves into the Map at its second read.
    */
   packWrites?: boolean
 }
@@ -138,7 +138,7 @@ export function resolvePhysics(physics: unknown, memory: unknown, defaultTotal: 
     recordShare,
     clock: p.clock ?? Date.now,
     evaporateBelow: p.evaporateBelow === false ? false : num('physics.evaporateBelow', p.evaporateBelow, 1, 0),
-    packWrites: p.packWrites === true,
+    packWrites: p.packWrites !== false,
   }
 }
 
@@ -194,10 +194,12 @@ const RESTORE_SLICE_KEYS = 10_000
 const packr = new Packr({ useRecords: false })
 /** An evaporation pass looks at most this many entries of the state. */
 const EVAPORATE_LOOK = 8192
+/** At most this many hot entries are pushed out to keep one value by row (as EventHorizon's MAX_VICTIMS). */
+const MAX_ROW_VICTIMS = 8
 /** Masses below this many reads are not worth saving in a checkpoint. */
 const SAVE_MIN_READS = 0.01
 
-export class Physics implements EntryShaper, StateReader {
+export class Physics implements EntryShaper, StateReader, RowKeeper {
   readonly clock: MassClock
   readonly tiers: SpacetimeTiers
   readonly horizon: EventHorizon
@@ -291,6 +293,10 @@ export class Physics implements EntryShaper, StateReader {
       },
       config.packWrites,
     )
+    if (config.packWrites) {
+      state.setRowKeeper(this)
+      this.horizon.evictRows = (size, mass) => state.evictRows(size, mass)
+    }
     this.subs.push(
       this.accesses$.subscribe((b) => this.entropyMonitor.observe(b.keys, b.tiers)),
       this.entropy$.subscribe((r) => this.demon?.act(r, this.entropyMonitor)),
@@ -366,10 +372,58 @@ export class Physics implements EntryShaper, StateReader {
     if ((n & this.burstMask) < BURST) this.ringTiers[this.record(key, n) & (RING - 1)] = TIER_WARM
   }
 
-  /** A key moved into the Map after `reads` reads from the base: the mass they would have added. */
-  credit(entry: Entry, reads: number): void {
+  // ── RowKeeper: hot values of keys that stay in the base, kept by row under the hot budget ──
+
+  /** A read served from a row's kept value: a hot read. */
+  rowHit(key: string): void {
+    const n = this.n
+    this.n = (n + 1) & COUNT_MASK
+    if ((n & this.burstMask) < BURST) this.ringTiers[this.record(key, n) & (RING - 1)] = TIER_HOT
+  }
+
+  /**
+   * Whether a base row's value, just decoded for a read that brought the row's mass to `mass`,
+   * stays decoded. As the event horizon's door: anything while the hot budget has room; once it
+   * is full, only a row with escape velocity, pushing out lighter kept row values.
+   */
+  keepRow(size: number, mass: number): boolean {
+    const t = this.tiers
+    const budget = t.budget.hotBytes
+    if (size > budget) return false
+    if (t.hotBytes + size > budget) {
+      if (mass < this.horizon.escapeMass) {
+        this.horizon.refused++
+        return false
+      }
+      // Lighter values kept by row make room first, then lighter hot entries (as the horizon's door).
+      if (t.rowKeys > 0) this.state.evictRows(t.hotBytes + size - budget, mass)
+      for (let n = 0; t.hotBytes + size > budget && n < MAX_ROW_VICTIMS; n++) {
+        const victim = t.lightestHot()
+        if (victim === undefined || victim.mass >= mass) break
+        t.evict(victim)
+      }
+      if (t.hotBytes + size > budget) {
+        this.horizon.refused++
+        return false
+      }
+    }
+    t.keepRows(1, size)
+    return true
+  }
+
+  droppedRows(keys: number, size: number): void {
+    this.tiers.dropRows(keys, size)
+  }
+
+  /** A key moved into the Map after reads from the base worth `mass`. */
+  credit(entry: Entry, mass: number): void {
     const e = entry as TieredEntry
-    e.mass = addMass(e.mass, reads * this.g)
+    e.mass = addMass(e.mass, mass)
+  }
+
+  /** Mass one read adds now (StateReader: base rows count their reads' mass in it). */
+  get readMass(): number {
+    return this.g
   }
 
   /** Records a read of `key` (the n-th, inside a burst) in the ring; returns its ring position. */
@@ -504,7 +558,10 @@ export class Physics implements EntryShaper, StateReader {
   tick(): void {
     const now = this.config.clock()
     const shift = this.clock.advance(now)
-    if (shift > 0) for (const e of this.state.entries.values()) (e as TieredEntry).mass >>= shift
+    if (shift > 0) {
+      for (const e of this.state.entries.values()) (e as TieredEntry).mass >>= shift
+      this.state.decayRows(shift)
+    }
     this.g = this.clock.g
     this.horizon.refresh()
     const batch = this.drain()
@@ -527,6 +584,7 @@ export class Physics implements EntryShaper, StateReader {
     this.tick()
     this.tiers.age()
     while (this.tiers.route(4096) === 4096 || this.rewarm.length > 0) this.rewarmSome(4096)
+    while (this.shedRows() > 0);
     // Finish a whole settling pass, so no warm value is left holding a shared buffer.
     const sweeps = this.tiers.sweeps
     while (this.tiers.sweeps < sweeps + 1) this.tiers.route(4096)
@@ -555,6 +613,7 @@ export class Physics implements EntryShaper, StateReader {
       const gone = this.evaporate(256)
       if (moves < 256 && warmed === 0 && gone < 256) break
     } while (performance.now() < until)
+    this.shedRows()
     if (this.ticks % 50 === 0) {
       this.compactIfWasteful()
       this.state.compactBase()
@@ -596,6 +655,13 @@ export class Physics implements EntryShaper, StateReader {
     }
     this.evaporated += n
     return n
+  }
+
+  /** Kept row values over a hot budget that shrank (the demon, or entries admitted): a few go. Returns the bytes freed. */
+  private shedRows(): number {
+    const t = this.tiers
+    const over = t.hotBytes - t.budget.hotBytes
+    return over > 0 && t.rowKeys > 0 ? this.state.evictRows(over, Infinity) : 0
   }
 
   private compactIfWasteful(): void {
@@ -666,7 +732,7 @@ export class Physics implements EntryShaper, StateReader {
     const c = t.counters
     return {
       tiers: {
-        hot: { keys: t.hot.length, bytes: t.hotBytes },
+        hot: { keys: t.hot.length + t.rowKeys, bytes: t.hotBytes },
         warm: { keys: t.warmKeys, bytes: t.warmBytes },
         cold: { keys: t.coldKeys, bytes: t.compressedBytes },
         compressed: { bytes: t.compressedBytes, slabBytes: t.slabs.allocatedBytes },
@@ -695,6 +761,13 @@ export class Physics implements EntryShaper, StateReader {
     const keys: string[] = []
     const masses: number[] = []
     const min = this.clock.units(SAVE_MIN_READS)
+    // Keys read in the base table (kept by row) have their masses there.
+    this.state.forEachBaseMass((k, m) => {
+      if (m >= min) {
+        keys.push(k)
+        masses.push(this.clock.reads(m))
+      }
+    })
     for (const [k, e] of this.state.entries) {
       const m = (e as TieredEntry).mass
       if (m >= min && m > 0) {

@@ -63,7 +63,10 @@ export class Rng {
 
 export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'enter'> {
   readonly hot: TieredEntry[] = []
+  /** Encoded bytes of hot values: the entries in `hot`, and the values the state keeps by row (see RowKeeper). */
   hotBytes = 0
+  /** Hot values kept by row in the state's base (no entry; see MemoryState.evictRows). */
+  rowKeys = 0
   warmKeys = 0
   warmBytes = 0
   coldKeys = 0
@@ -149,6 +152,20 @@ export class SpacetimeTiers implements Pick<EntryShaper, 'make' | 'leave' | 'ent
   }
 
   // ── Moves between tiers ──
+
+  /** The state keeps `keys` more row values, `size` encoded bytes (they count as hot). */
+  keepRows(keys: number, size: number): void {
+    this.rowKeys += keys
+    this.hotBytes += size
+    this.counters.promotions += keys
+  }
+
+  /** The state dropped `keys` kept row values, `size` encoded bytes. */
+  dropRows(keys: number, size: number): void {
+    this.rowKeys -= keys
+    this.hotBytes -= size
+    this.counters.evictions += keys
+  }
 
   /** Makes `e` (warm or cold) hot with its decoded, frozen value `v`. */
   toHot(e: TieredEntry, v: unknown): void {

@@ -15,8 +15,10 @@ import type { Entry } from './entry.js'
 const FNV_OFFSET = 0x811c9dc5 | 0
 const FNV_PRIME = 16777619
 
-// A row is 48 bytes of one buffer, seen as Int32 fields (stride I) and, in its last 16 bytes,
-// Float64 fields (stride F): one or two cache lines per row, where separate arrays took two.
+// A row is 64 bytes of one buffer, seen as Int32 fields (stride I), bytes (the key's first
+// INLINE bytes, at INLINE_AT) and, in its last 16 bytes, Float64 fields (stride F): one or two
+// cache lines per row, where separate arrays took two. A lookup of a key of up to INLINE bytes
+// compares it in the row it has just read, not in the buffer the key sits in (a cache miss).
 const KEY_BUF = 0
 const KEY_OFF = 1
 const KEY_LEN = 2
@@ -29,14 +31,18 @@ const VAL_LEN = 5
  * write only this field, which snapshots copy.
  */
 const LIVE = 6
-/** Reads served from the row itself since it was written (MemoryState.read), for the promotion rule. */
+/** Mass of the reads served from the row itself since it was written (MemoryState.read), in the reader's units. */
 const READS = 7
 const RAW = 1
 const PACKED = 2
-const I = 12
-const SEQ = 4
-const TIME = 5
-const F = 6
+const I = 16
+const ROW_BYTES = 4 * I
+/** Byte offset in a row of the key's first INLINE bytes. */
+const INLINE_AT = 32
+const INLINE = 16
+const SEQ = 6
+const TIME = 7
+const F = 8
 
 /** Reverses the physics layer's packing of a value (LZ4 against its dictionary). */
 export type Inflater = (packed: Uint8Array) => Uint8Array
@@ -143,6 +149,8 @@ export class BaseTable {
   private bufBytes = 0
   private ints = new Int32Array(0)
   private nums = new Float64Array(0)
+  /** The rows' bytes (the inline keys). */
+  private u8 = new Uint8Array(0)
   /** Open addressing, linear probing, half full at most while loading, 3/4 for appends: pairs (row + 1, hash); row + 1 = 0 is empty. */
   private table = new Int32Array(32)
   private mask = 15
@@ -235,6 +243,7 @@ export class BaseTable {
       ints[o + KEY_BUF] = bi
       ints[o + KEY_OFF] = kOff
       ints[o + KEY_LEN] = kLen
+      inlineKey(this.u8, (first + k) * ROW_BYTES, b, kOff, kLen)
       ints[o + VAL_BUF] = bi
       ints[o + VAL_OFF] = pos[4 * k + 2]!
       ints[o + VAL_LEN] = pos[4 * k + 3]!
@@ -405,10 +414,16 @@ export class BaseTable {
       const row = table[2 * i]! - 1
       if (row < 0) return -1
       if (table[2 * i + 1] !== h || ints[row * I + KEY_LEN] !== n) continue
-      const b = this.bufs[ints[row * I + KEY_BUF]!]!
-      const off = ints[row * I + KEY_OFF]!
       let j = 0
-      while (j < n && b[off + j] === key.charCodeAt(j)) j++
+      if (n <= INLINE) {
+        const u8 = this.u8
+        const at = row * ROW_BYTES + INLINE_AT
+        while (j < n && u8[at + j] === key.charCodeAt(j)) j++
+      } else {
+        const b = this.bufs[ints[row * I + KEY_BUF]!]!
+        const off = ints[row * I + KEY_OFF]!
+        while (j < n && b[off + j] === key.charCodeAt(j)) j++
+      }
       if (j === n) return this.liveRow(row)
     }
   }
@@ -443,17 +458,30 @@ export class BaseTable {
     return this.ints[row * I + LIVE] === RAW
   }
 
-  /** Counts a read served from the row; returns the reads so far, this one included. */
-  touch(row: number): number {
+  /** Counts a read served from the row, worth `units` of mass; returns the row's mass, this read included. */
+  touch(row: number, units: number): number {
     const o = row * I + READS
-    const n = this.ints[o]! + 1
+    const m = this.ints[o]! + units
+    // Saturates (as masses do, see physics/mass.ts) so the count stays a positive int32.
+    const n = m < 0x3fffffff ? m : 0x3fffffff
     this.ints[o] = n
     return n
   }
 
-  /** Reads served from the row so far (see touch). */
-  readsAt(row: number): number {
+  /** Mass of the reads served from the row so far (see touch); 0: none. */
+  massAt(row: number): number {
     return this.ints[row * I + READS]!
+  }
+
+  /** Halves every row's mass `shift` times (see MassClock.advance). */
+  decayMasses(shift: number): void {
+    const ints = this.ints
+    for (let o = READS, end = this.rows * I; o < end; o += I) ints[o] = ints[o]! >>> shift
+  }
+
+  /** Rows written so far, live or dead (row numbers are below this). */
+  get rowCount(): number {
+    return this.rows
   }
 
   /** The buffer holding a row's value bytes, at valueOffset(row) for valueLength(row) bytes (no view made). */
@@ -510,10 +538,16 @@ export class BaseTable {
       const row = table[2 * i]! - 1
       if (row < 0) return 2 * i
       if (table[2 * i + 1] !== h || ints[row * I + KEY_LEN] !== kLen) continue
-      const b = this.bufs[ints[row * I + KEY_BUF]!]!
-      const off = ints[row * I + KEY_OFF]!
       let j = 0
-      while (j < kLen && b[off + j] === kb[kOff + j]) j++
+      if (kLen <= INLINE) {
+        const u8 = this.u8
+        const at = row * ROW_BYTES + INLINE_AT
+        while (j < kLen && u8[at + j] === kb[kOff + j]) j++
+      } else {
+        const b = this.bufs[ints[row * I + KEY_BUF]!]!
+        const off = ints[row * I + KEY_OFF]!
+        while (j < kLen && b[off + j] === kb[kOff + j]) j++
+      }
       if (j === kLen) return 2 * i
     }
   }
@@ -565,6 +599,13 @@ export class BaseTable {
     const ints = this.ints
     const n = ints[a * I + KEY_LEN]!
     if (ints[b * I + KEY_LEN] !== n) return false
+    if (n <= INLINE) {
+      const u8 = this.u8
+      const ao = a * ROW_BYTES + INLINE_AT
+      const bo = b * ROW_BYTES + INLINE_AT
+      for (let j = 0; j < n; j++) if (u8[ao + j] !== u8[bo + j]) return false
+      return true
+    }
     const ab = this.bufs[ints[a * I + KEY_BUF]!]!
     const bb = this.bufs[ints[b * I + KEY_BUF]!]!
     const ao = ints[a * I + KEY_OFF]!
@@ -591,6 +632,7 @@ export class BaseTable {
     this.ints[o + KEY_BUF] = this.bufferIndex(kb)
     this.ints[o + KEY_OFF] = kOff
     this.ints[o + KEY_LEN] = kLen
+    inlineKey(this.u8, row * ROW_BYTES, kb, kOff, kLen)
     return row
   }
 
@@ -661,11 +703,12 @@ export class BaseTable {
   }
 
   private growRows(n: number): void {
-    const buf = new ArrayBuffer(n * I * 4)
+    const buf = new ArrayBuffer(n * ROW_BYTES)
     const ints = new Int32Array(buf)
     ints.set(this.ints)
     this.ints = ints
     this.nums = new Float64Array(buf)
+    this.u8 = new Uint8Array(buf)
   }
 
   private rehash(size: number): void {
@@ -684,6 +727,12 @@ export class BaseTable {
     this.table = table
     this.mask = mask
   }
+}
+
+/** Writes a key's first INLINE bytes into its row (at byte `rowAt`). */
+function inlineKey(u8: Uint8Array, rowAt: number, kb: Uint8Array, kOff: number, kLen: number): void {
+  const n = kLen < INLINE ? kLen : INLINE
+  for (let j = 0; j < n; j++) u8[rowAt + INLINE_AT + j] = kb[kOff + j]!
 }
 
 /** Copies short ranges in JS: Buffer.copy's argument checks cost more than the copy itself. */

@@ -36,8 +36,8 @@ export interface EntryShaper {
   entangled(key: string): void
   /** An evaporated key comes back into the Map: its entry from the packed bytes evaporate() was given. */
   revive(seq: number, time: number, packed: Uint8Array): Entry
-  /** `e` just moved into the Map after `reads` reads served from the base (see MemoryState.read): their mass. */
-  credit(e: Entry, reads: number): void
+  /** `e` just moved into the Map after reads served from the base (see MemoryState.read) worth `mass`. */
+  credit(e: Entry, mass: number): void
 }
 
 /**
@@ -53,10 +53,29 @@ export interface StateReader {
   dormantRead(key: string): void
   /** As read(), given the value just decoded from the entry's bytes. */
   readDecoded(e: Entry, key: string, decoded: unknown): unknown
+  /** Mass one read adds now (a base row counts its reads' mass in these units, as entries do). */
+  readonly readMass: number
 }
 
-/** The read of a key outside the Map that moves it into the Map (earlier reads decode from the base). */
-const PROMOTE_AT_READ = 2
+/**
+ * Keeps decoded values of base rows by row (physics.packWrites): reads of a key that stays in the
+ * base then cost no entry, no Map slot and no second decode. The keeper owns the memory budget.
+ */
+export interface RowKeeper {
+  /** A read served from a row's kept value. */
+  rowHit(key: string): void
+  /**
+   * A row's value of `size` encoded bytes was just decoded (and frozen) for a read that brought
+   * the row's mass to `mass` (dormantRead counted it): true when it is to be kept (the keeper
+   * has counted its bytes).
+   */
+  keepRow(size: number, mass: number): boolean
+  /** Kept row values were dropped (their rows died, were evicted, or the base was rebuilt): `keys` values, `size` encoded bytes. */
+  droppedRows(keys: number, size: number): void
+}
+
+/** Kept row values sampled to find the lightest (as the hot tier's victims, see SpacetimeTiers.SAMPLE). */
+const ROW_SAMPLE = 5
 
 export class MemoryState {
   /** Keys touched since the open (and every key written since): key → current entry. */
@@ -78,6 +97,17 @@ export class MemoryState {
   private packWrites = false
   /** Versions replaced since the oldest open snapshot; exists only while a snapshot is open (see pin). */
   private retained: RetainedVersions | undefined
+  /** Keeps row values (see RowKeeper); without one a key's second read moves it into the Map. */
+  private keeper: RowKeeper | undefined
+  /** Decoded, frozen values of live raw base rows, by row (a hole: not kept). */
+  private rowValues: unknown[] = []
+  /** Kept row values. */
+  private keptRows = 0
+  /** The rows keeping a value, in keptList[0, keptRows) (eviction samples it); keptSlot[row] is a row's index there. */
+  private keptList = new Int32Array(64)
+  private keptSlot = new Int32Array(0)
+  /** Seed of the row sampler (xorshift32): evictions are reproducible for a given history. */
+  private rowRng = 0x2545f491
 
   /**
    * Hands entry shaping to `shaper` from now on. Entries already in the Map, and every entry
@@ -95,6 +125,11 @@ export class MemoryState {
         this.ordered?.set(k, t)
       }
     }
+  }
+
+  /** Reads of base rows keep their values by row from now on, under `keeper`'s budget. */
+  setRowKeeper(keeper: RowKeeper): void {
+    this.keeper = keeper
   }
 
   // ── Loading (recovery, before any shaper or ordered index exists) ──
@@ -128,7 +163,7 @@ export class MemoryState {
 
   /** Loading is over: if replay left the buffers mostly overwritten, copy the live bytes out. */
   finishLoading(): void {
-    if (this.base.wasteful()) this.base = this.base.compacted()
+    if (this.base.wasteful()) this.rebuildBase()
   }
 
   /** Restores what a checkpoint holds besides entries (call before replaying the log after it). */
@@ -175,16 +210,33 @@ export class MemoryState {
   /**
    * A read of `key`'s value (undefined when absent), through `reader` (the physics layer) when
    * given. A key in the base whose value is msgpack bytes is decoded from there, without an
-   * entry or a Map slot, until its PROMOTE_AT_READ-th read moves it into the Map, where the
-   * tiers may keep it decoded: a key read once after a load or a write costs no object.
+   * entry or a Map slot. With a RowKeeper the decoded value may stay, by row, and the key stays
+   * in the base; without one, the key's second read moves it into the Map, where the tiers may
+   * keep it decoded: a key read once after a load or a write costs no object.
    */
   read(key: string, reader: StateReader | undefined): unknown {
     const e = this.entries.get(key)
     if (e !== undefined) return reader === undefined ? e.value() : reader.read(e, key)
-    if (this.base.live === 0) return undefined
-    const row = this.base.find(key)
+    return this.readBase(key, reader)
+  }
+
+  /** As read(), for a key the caller has just found absent from the Map (`entries`). */
+  readBase(key: string, reader: StateReader | undefined): unknown {
+    const base = this.base
+    if (base.live === 0) return undefined
+    const row = base.find(key)
     if (row < 0) return undefined
-    return reader === undefined ? this.promote(key, row).value() : this.readRow(key, row, reader)
+    if (reader === undefined) return this.promote(key, row).value()
+    // A value kept by row (only live msgpack rows keep one): the whole read, while no key has partners.
+    if (this.keptRows > 0 && row < this.rowValues.length) {
+      const kept = this.rowValues[row]
+      if (kept !== undefined && reader.servesDormant) {
+        base.touch(row, reader.readMass)
+        this.keeper!.rowHit(key)
+        return kept
+      }
+    }
+    return this.readRow(key, row, reader)
   }
 
   /** Same as read(), with the entry's seq and time (undefined when absent). */
@@ -202,11 +254,29 @@ export class MemoryState {
   private readRow(key: string, row: number, reader: StateReader): unknown {
     const base = this.base
     if (!reader.servesDormant || !base.isRaw(row)) return reader.read(this.promote(key, row), key)
+    const keeper = this.keeper
+    if (keeper !== undefined && this.keptRows > 0 && row < this.rowValues.length) {
+      const kept = this.rowValues[row]
+      if (kept !== undefined) {
+        base.touch(row, reader.readMass)
+        keeper.rowHit(key)
+        return kept
+      }
+    }
     // Decoded from the shared buffer it sits in: no view of the bytes, no DataView for them.
     const off = base.valueOffset(row)
-    const v = decodeValueAt(base.valueBuffer(row), off, off + base.valueLength(row))
-    if (base.readsAt(row) + 1 < PROMOTE_AT_READ) {
-      base.touch(row)
+    const len = base.valueLength(row)
+    const v = decodeValueAt(base.valueBuffer(row), off, off + len)
+    if (keeper !== undefined) {
+      const mass = base.touch(row, reader.readMass)
+      reader.dormantRead(key)
+      // A value that cannot be frozen is decoded afresh for every read, as from an entry.
+      if (freezeDecoded(v) && keeper.keepRow(len, mass)) this.keepRow(row, v)
+      return v
+    }
+    // The first read is served from the row; the second moves the key into the Map.
+    if (base.massAt(row) === 0) {
+      base.touch(row, reader.readMass)
       reader.dormantRead(key)
       freezeDecoded(v)
       return v
@@ -215,10 +285,117 @@ export class MemoryState {
     return reader.readDecoded(this.promote(key, row), key, v)
   }
 
+  private keepRow(row: number, v: unknown): void {
+    const vs = this.rowValues
+    if (row >= vs.length) {
+      // Grown by copying into a preallocated array: assigning far past the end would make it sparse.
+      const n = Math.max(1024, row + 1, Math.ceil(this.base.rowCount * 1.25))
+      const grown = new Array<unknown>(n)
+      for (let i = 0; i < vs.length; i++) grown[i] = vs[i]
+      this.rowValues = grown
+      const slots = new Int32Array(n)
+      slots.set(this.keptSlot)
+      this.keptSlot = slots
+    }
+    if (this.keptRows === this.keptList.length) {
+      const list = new Int32Array(this.keptList.length * 2)
+      list.set(this.keptList)
+      this.keptList = list
+    }
+    this.rowValues[row] = v
+    this.keptList[this.keptRows] = row
+    this.keptSlot[row] = this.keptRows
+    this.keptRows++
+  }
+
+  /**
+   * Drops kept row values lighter than `mass` (the lightest of a few sampled at random each
+   * time) until `size` bytes are freed; returns the bytes freed. The keeper calls this when its
+   * budget is full.
+   */
+  evictRows(size: number, mass: number): number {
+    let freed = 0
+    const base = this.base
+    for (let victims = 0; freed < size && victims < 8 && this.keptRows > 0; victims++) {
+      let best = -1
+      let bestMass = mass
+      for (let k = 0; k < ROW_SAMPLE; k++) {
+        const r = this.keptList[this.nextRowRandom() % this.keptRows]!
+        const m = base.massAt(r)
+        if (m < bestMass) {
+          best = r
+          bestMass = m
+        }
+      }
+      if (best < 0) break
+      const n = base.valueLength(best)
+      this.dropKept(best)
+      freed += n
+    }
+    return freed
+  }
+
+  /** Halves the masses of the base rows `shift` times (with the entries', see MassClock.advance). */
+  decayRows(shift: number): void {
+    if (this.base.live > 0) this.base.decayMasses(shift)
+  }
+
+  /** Calls `fn` with every key in the base that was read there, and the mass of those reads (a physics checkpoint saves them). */
+  forEachBaseMass(fn: (key: string, mass: number) => void): void {
+    const base = this.base
+    base.forEachLive((row) => {
+      const m = base.massAt(row)
+      if (m > 0) fn(base.keyAt(row), m)
+    })
+  }
+
+  /** Kept row values and their encoded bytes. */
+  keptRowValues(): { keys: number } {
+    return { keys: this.keptRows }
+  }
+
+  private nextRowRandom(): number {
+    let x = this.rowRng
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    this.rowRng = x >>> 0
+    return this.rowRng
+  }
+
+  private dropKept(row: number): void {
+    this.rowValues[row] = undefined
+    // Swap-remove from the list: O(1), order does not matter (victims are sampled).
+    const slot = this.keptSlot[row]!
+    const last = this.keptList[--this.keptRows]!
+    this.keptList[slot] = last
+    this.keptSlot[last] = slot
+    this.keeper!.droppedRows(1, this.base.valueLength(row))
+  }
+
+  /** Kills a base row, dropping its kept value. */
+  private killRow(row: number): void {
+    if (this.keptRows > 0 && row < this.rowValues.length && this.rowValues[row] !== undefined) this.dropKept(row)
+    this.base.kill(row)
+  }
+
+  /** Replaces the base by a copy without its dead rows: rows are renumbered, so kept values go. */
+  private rebuildBase(): void {
+    if (this.keptRows > 0) {
+      let bytes = 0
+      for (let k = 0; k < this.keptRows; k++) bytes += this.base.valueLength(this.keptList[k]!)
+      this.keeper!.droppedRows(this.keptRows, bytes)
+      this.keptRows = 0
+    }
+    this.rowValues = []
+    this.keptSlot = new Int32Array(0)
+    this.base = this.base.compacted()
+  }
+
   /** Moves a base row's key into the Map. */
   private promote(key: string, row: number): Entry {
     const e = this.entryOfRow(row)
-    this.base.kill(row)
+    this.killRow(row)
     this.entries.set(key, e)
     return e
   }
@@ -273,7 +450,7 @@ export class MemoryState {
   compactBase(): boolean {
     const dead = this.base.deadRows
     if (dead < 65536 || dead * 8 < this.base.live) return false
-    this.base = this.base.compacted()
+    this.rebuildBase()
     return true
   }
 
@@ -360,7 +537,7 @@ export class MemoryState {
         if (row < 0) return undefined
         // A key already in the base: its new version goes into the Map, as any rewrite.
         prev = this.entryOfRow(row)
-        this.base.kill(row)
+        this.killRow(row)
       } else if (this.base.live > 0) {
         prev = this.takeFromBase(key)
       }
@@ -413,7 +590,7 @@ export class MemoryState {
     const row = base.find(key)
     if (row < 0) return undefined
     const e = this.entryOfRow(row)
-    base.kill(row)
+    this.killRow(row)
     return e
   }
 
@@ -425,8 +602,8 @@ export class MemoryState {
     const e = base.entry(row)
     if (this.adopt === undefined) return e
     const t = this.adopt(e)
-    const reads = base.readsAt(row)
-    if (reads > 0) this.shaper!.credit(t, reads)
+    const mass = base.massAt(row)
+    if (mass > 0) this.shaper!.credit(t, mass)
     return t
   }
 
@@ -457,7 +634,7 @@ export class MemoryState {
 
   private dropFromBase(key: string): void {
     const row = this.base.find(key)
-    if (row >= 0) this.base.kill(row)
+    if (row >= 0) this.killRow(row)
   }
 
 }

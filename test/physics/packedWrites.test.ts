@@ -5,9 +5,12 @@ import { describe, expect, it } from 'vitest'
 import { open } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmpdir.js'
 import { blob } from './helpers.js'
+import { encodeValue } from '../../src/events/valueCodec.js'
+
+const encodedSize = (v: unknown): number => encodeValue(v).length
 
 describe('packed writes (physics.packWrites)', () => {
-  it('keeps new keys out of the Map until their second read, and reads them the same', async () => {
+  it('keeps new keys out of the Map, and their read values by row: the same frozen value, no entry', async () => {
     const db = await open({ durability: 'memory', physics: { tickMs: 100_000_000, packWrites: true } })
     for (let i = 0; i < 20; i++) await db.put(`k${i}`, blob(i))
     expect(db.metrics().tiers!.dormant.keys).toBe(20)
@@ -15,14 +18,58 @@ describe('packed writes (physics.packWrites)', () => {
     const v = db.get('k3')
     expect(v).toEqual(blob(3))
     expect(Object.isFrozen(v)).toBe(true)
-    // The first read decoded from the table: the key is still there.
+    // The first read decoded from the table and kept the value by row: the key is still there, hot.
     expect(db.metrics().tiers!.dormant.keys).toBe(20)
+    expect(db.metrics().tiers!.hot).toEqual({ keys: 1, bytes: encodedSize(blob(3)) })
     expect(db.getEntry('k3')).toEqual({ value: blob(3), seq: 4, time: expect.any(Number) })
-    // The second read moved it into the Map, with the mass of both reads.
-    expect(db.metrics().tiers!.dormant.keys).toBe(19)
-    expect(db.physics.mass('k3')).toBeCloseTo(2, 5)
-    expect(db.get('k3')).toEqual(blob(3))
+    expect(db.get('k3')).toBe(v)
+    expect(db.metrics().tiers!.dormant.keys).toBe(20)
     expect(db.metrics().reads).toBe(3)
+    expect(db.metrics().hits).toMatchObject({ hot: 2, warm: 1 })
+    // Asking for its mass brings it into the Map, credited with the reads served by row.
+    expect(db.physics.mass('k3')).toBeCloseTo(3, 5)
+    expect(db.metrics().tiers!.dormant.keys).toBe(19)
+    expect(db.metrics().tiers!.hot.keys).toBe(0)
+    expect(db.get('k3')).toEqual(blob(3))
+    await db.close()
+  })
+
+  it('drops a kept row value when its key is rewritten or deleted', async () => {
+    const db = await open({ durability: 'memory', physics: { tickMs: 100_000_000, packWrites: true } })
+    for (let i = 0; i < 10; i++) await db.put(`k${i}`, blob(i))
+    for (let i = 0; i < 10; i++) db.get(`k${i}`)
+    expect(db.metrics().tiers!.hot.keys).toBe(10)
+    await db.put('k1', 'new')
+    await db.delete('k2')
+    await db.batch([{ type: 'put', key: 'k3', value: 'b' }, { type: 'del', key: 'k4' }])
+    expect(db.get('k1')).toBe('new')
+    expect(db.get('k2')).toBeUndefined()
+    expect(db.get('k3')).toBe('b')
+    expect(db.get('k4')).toBeUndefined()
+    let kept = 0
+    for (const i of [0, 5, 6, 7, 8, 9]) kept += encodedSize(blob(i))
+    const m = db.metrics().tiers!
+    // k1 and k3 are in the Map now (hot entries after their reads), the other six still by row.
+    expect(m.hot.keys).toBe(8)
+    expect(m.hot.bytes).toBe(kept + encodedSize('new') + encodedSize('b'))
+    await db.close()
+  })
+
+  it('keeps row values within the hot budget, lightest out first, and reads stay right', async () => {
+    const size = encodedSize(blob(0))
+    const db = await open({ durability: 'memory', memory: { hotBytes: 10 * size, warmBytes: 0 }, physics: { tickMs: 100_000_000, packWrites: true, wormholes: false, demon: false } })
+    for (let i = 0; i < 40; i++) await db.put(`k${i}`, blob(i))
+    // k0..k4 read three times each: heavy. Then every key once.
+    for (let r = 0; r < 3; r++) for (let i = 0; i < 5; i++) expect(db.get(`k${i}`)).toEqual(blob(i))
+    for (let i = 0; i < 40; i++) expect(db.get(`k${i}`)).toEqual(blob(i))
+    for (let r = 0; r < 3; r++) for (let i = 30; i < 40; i++) expect(db.get(`k${i}`)).toEqual(blob(i))
+    const m = db.metrics()
+    expect(m.tiers!.hot.bytes).toBeLessThanOrEqual(10 * size)
+    expect(m.tiers!.hot.keys).toBeGreaterThan(0)
+    expect(m.tiers!.dormant.keys).toBe(40)
+    expect(m.counters!.evictions).toBeGreaterThan(0)
+    // The heavy keys were read from kept values again (hot hits beyond the first read of each key).
+    expect(m.hits!.hot).toBeGreaterThan(10)
     await db.close()
   })
 
@@ -56,8 +103,64 @@ describe('packed writes (physics.packWrites)', () => {
     await db.close()
   })
 
-  it('is off by default: writes make warm entries in the Map', async () => {
-    const db = await open({ durability: 'memory', physics: { tickMs: 100_000_000 } })
+  it('values kept by row and hot entries compete for one hot budget: the heavier wins either way', async () => {
+    const size = encodedSize(blob(0))
+    const opts = { durability: 'memory' as const, memory: { hotBytes: 5 * size, warmBytes: 100 * size }, physics: { tickMs: 100_000_000, wormholes: false, demon: false } }
+    let db = await open(opts)
+    for (let i = 0; i < 10; i++) await db.put(`k${i}`, blob(i))
+    for (let i = 0; i < 5; i++) db.get(`k${i}`)
+    expect(db.metrics().tiers!.hot).toEqual({ keys: 5, bytes: 5 * size })
+    // k9 rewritten: an entry in the Map. Its second read gives it escape velocity and more mass
+    // than the rows kept with one read each: one of them makes room.
+    await db.put('k9', blob(9))
+    db.get('k9')
+    expect(db.physics.tier('k9')).toBe('warm')
+    db.get('k9')
+    expect(db.physics.tier('k9')).toBe('hot')
+    expect(db.metrics().tiers!.hot).toEqual({ keys: 5, bytes: 5 * size })
+    await db.close()
+
+    db = await open(opts)
+    for (let i = 0; i < 10; i++) await db.put(`k${i}`, blob(i))
+    // Five hot entries read once each (rewritten keys are entries).
+    for (let i = 0; i < 5; i++) await db.put(`k${i}`, blob(i))
+    for (let i = 0; i < 5; i++) db.get(`k${i}`)
+    expect(db.metrics().tiers!.hot.keys).toBe(5)
+    const evictions = db.metrics().counters!.evictions
+    // k7 stays in the base: its second read keeps its value by row in place of a lighter entry.
+    db.get('k7')
+    expect(db.metrics().counters!.evictions).toBe(evictions)
+    db.get('k7')
+    expect(db.metrics().counters!.evictions).toBe(evictions + 1)
+    expect(db.metrics().tiers!.hot).toEqual({ keys: 5, bytes: 5 * size })
+    expect(db.metrics().tiers!.dormant.keys).toBe(5)
+    expect(db.get('k7')).toEqual(blob(7))
+    await db.close()
+  })
+
+  it('saves the masses of keys read by row in a checkpoint: they come back after a restart', async () => {
+    const dir = tmpDir()
+    let db = await open({ dir, checkpoint: false, physics: { tickMs: 100_000_000 } })
+    for (let i = 0; i < 10; i++) await db.put(`k${i}`, blob(i))
+    for (let r = 0; r < 3; r++) db.get('k4')
+    db.get('k5')
+    expect(db.metrics().tiers!.dormant.keys).toBe(10)
+    await db.checkpoint()
+    await db.close()
+    db = await open({ dir, checkpoint: false, physics: { tickMs: 100_000_000 } })
+    expect(db.physics.mass('k4')).toBeCloseTo(3, 5)
+    expect(db.physics.mass('k5')).toBeCloseTo(1, 5)
+    expect(db.physics.mass('k6')).toBe(0)
+    await db.close()
+  })
+
+  it('is on by default; off, writes make warm entries in the Map', async () => {
+    let db = await open({ durability: 'memory', physics: { tickMs: 100_000_000 } })
+    for (let i = 0; i < 5; i++) await db.put(`k${i}`, blob(i))
+    expect(db.metrics().tiers!.dormant.keys).toBe(5)
+    expect(db.metrics().tiers!.warm.keys).toBe(0)
+    await db.close()
+    db = await open({ durability: 'memory', physics: { tickMs: 100_000_000, packWrites: false } })
     for (let i = 0; i < 5; i++) await db.put(`k${i}`, blob(i))
     expect(db.metrics().tiers!.dormant.keys).toBe(0)
     expect(db.metrics().tiers!.warm.keys).toBe(5)
@@ -66,13 +169,21 @@ describe('packed writes (physics.packWrites)', () => {
 })
 
 describe('reads of keys recovery loaded', () => {
-  it('decode the first read from the packed table and move the key into the Map at its second read', async () => {
+  it('keep their values by row (default), or move the key into the Map at its second read (packWrites: false)', async () => {
     const dir = tmpDir()
     let db = await open({ dir, checkpoint: false })
     for (let i = 0; i < 10; i++) await db.put(`k${i}`, blob(i))
     await db.checkpoint()
     await db.close()
     db = await open({ dir, checkpoint: false, physics: { tickMs: 100_000_000 } })
+    expect(db.metrics().tiers!.dormant.keys).toBe(10)
+    const v = db.get('k1')
+    expect(v).toEqual(blob(1))
+    expect(db.get('k1')).toBe(v)
+    expect(db.metrics().tiers!.dormant.keys).toBe(10)
+    expect(db.metrics().tiers!.hot.keys).toBe(1)
+    await db.close()
+    db = await open({ dir, checkpoint: false, physics: { tickMs: 100_000_000, packWrites: false } })
     expect(db.metrics().tiers!.dormant.keys).toBe(10)
     expect(db.get('k1')).toEqual(blob(1))
     expect(db.getEntry('k2')).toMatchObject({ value: blob(2), seq: 3 })

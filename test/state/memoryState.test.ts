@@ -9,7 +9,8 @@ import type { WalEvent } from '../../src/events/types.js'
 import { nodeFileLayer } from '../../src/io/nodeFileLayer.js'
 import { BaseTable } from '../../src/state/baseTable.js'
 import { MemoryState } from '../../src/state/memoryState.js'
-import type { Undo } from '../../src/state/memoryState.js'
+import type { RowKeeper, StateReader, Undo } from '../../src/state/memoryState.js'
+import type { Entry } from '../../src/state/entry.js'
 import { tmpDir } from '../helpers/tmpdir.js'
 
 // Short ASCII keys, keys that collide in length, and keys that are not ASCII.
@@ -210,7 +211,156 @@ describe('MemoryState over a base table', () => {
   })
 })
 
+/** A reader as the physics layer is one, without the physics: entries' values, base reads served in place. */
+const plainReader: StateReader = {
+  read: (e: Entry) => e.value(),
+  servesDormant: true,
+  dormantRead: () => undefined,
+  readDecoded: (_e: Entry, _k: string, v: unknown) => v,
+  readMass: 1,
+}
+
+/** Keeps row values within `budget` bytes, pushing out lighter ones (as the physics layer does), and counts what it holds. */
+class CountingKeeper implements RowKeeper {
+  keys = 0
+  bytes = 0
+  hits = 0
+  constructor(
+    private readonly state: MemoryState,
+    private readonly budget: number,
+  ) {}
+  rowHit(): void {
+    this.hits++
+  }
+  keepRow(size: number, mass: number): boolean {
+    if (this.bytes + size > this.budget) this.state.evictRows(this.bytes + size - this.budget, mass)
+    if (this.bytes + size > this.budget) return false
+    this.keys++
+    this.bytes += size
+    return true
+  }
+  droppedRows(keys: number, size: number): void {
+    this.keys -= keys
+    this.bytes -= size
+  }
+}
+
+describe('MemoryState keeping row values (RowKeeper)', () => {
+  const rowOp = fc.oneof(
+    fc.record({ kind: fc.constant('read' as const), key: keyArb }),
+    fc.record({ kind: fc.constant('put' as const), key: keyArb, value: fc.integer(), undo: fc.boolean() }),
+    fc.record({ kind: fc.constant('del' as const), key: keyArb }),
+    fc.record({ kind: fc.constant('get' as const), key: keyArb }),
+    fc.record({ kind: fc.constant('evict' as const), bytes: fc.integer({ min: 1, max: 20 }) }),
+  )
+
+  it('reads the same values as a Map, and its keeper always holds exactly the kept values', () => {
+    fc.assert(
+      fc.property(loadOps, fc.array(rowOp, { maxLength: 60 }), fc.integer({ min: 0, max: 40 }), (loaded, ops, budget) => {
+        const state = new MemoryState()
+        state.setInflater(unpack)
+        const model = load(state, loaded)
+        const keeper = new CountingKeeper(state, budget)
+        state.setRowKeeper(keeper)
+        let seq = loaded.length
+        for (const op of ops) {
+          if (op.kind === 'read') {
+            const v = state.read(op.key, plainReader)
+            expect(v).toEqual(model.get(op.key)?.value)
+            expect(state.readEntry(op.key, plainReader)).toEqual(model.has(op.key) ? { ...model.get(op.key), time: expect.any(Number) } : undefined)
+          } else if (op.kind === 'get') {
+            // Moves the key into the Map: its kept value goes.
+            const e = state.get(op.key)
+            expect(e?.value()).toEqual(model.get(op.key)?.value)
+          } else if (op.kind === 'evict') {
+            state.evictRows(op.bytes, Infinity)
+          } else {
+            seq++
+            const ev: WalEvent = op.kind === 'put' ? { type: 'put', seq, time: seq, key: op.key, value: encodeValue(op.value) } : { type: 'del', seq, time: seq, key: op.key }
+            const undo = state.apply(ev)
+            if (op.kind === 'put' && op.undo) {
+              state.revert(ev, undo)
+              seq--
+            } else if (op.kind === 'put') model.set(op.key, { value: op.value, seq })
+            else model.delete(op.key)
+          }
+          expect(keeper.keys).toBe(state.keptRowValues().keys)
+          expect(keeper.bytes).toBeLessThanOrEqual(budget)
+          expect(keeper.bytes).toBeGreaterThanOrEqual(0)
+          expect(keeper.keys === 0).toBe(keeper.bytes === 0)
+        }
+        // Every key touched by a write or a get left the base: nothing kept may be left for it.
+        for (const k of model.keys()) state.get(k)
+        expect(keeper.keys).toBe(0)
+        expect(keeper.bytes).toBe(0)
+        expect(contents(state)).toEqual(model)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('drops every kept value when the base is rebuilt without its dead rows (rows are renumbered)', () => {
+    const state = new MemoryState()
+    const n = 80_000
+    const ops = Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: i }))
+    load(state, ops, 4096)
+    const keeper = new CountingKeeper(state, Infinity)
+    state.setRowKeeper(keeper)
+    for (let i = 0; i < n; i += 7) expect(state.read(`k${i}`, plainReader)).toBe(i)
+    const kept = keeper.keys
+    expect(kept).toBe(Math.ceil(n / 7))
+    // Rewrites move 70k keys into the Map: their rows die (and their kept values with them).
+    for (let i = 0; i < 70_000; i++) state.apply({ type: 'put', seq: n + i + 1, time: 0, key: `k${i}`, value: encodeValue(-i) })
+    expect(keeper.keys).toBe(Math.ceil((n - 70_000) / 7))
+    expect(state.compactBase()).toBe(true)
+    expect(keeper.keys).toBe(0)
+    expect(keeper.bytes).toBe(0)
+    // Reads after the rebuild are right and keep values again, by the new rows.
+    expect(state.read('k70000', plainReader)).toBe(70_000)
+    expect(state.read('k70000', plainReader)).toBe(70_000)
+    expect(keeper.keys).toBe(1)
+    expect(keeper.hits).toBe(1)
+    expect(state.read('k5', plainReader)).toBe(-5)
+  })
+})
+
 describe('BaseTable', () => {
+  it('tells apart keys that share the 16 bytes a row holds inline, whichever way they came in', () => {
+    const prefix = 'p'.repeat(16)
+    const keys = ['p'.repeat(15), prefix, prefix + 'a', prefix + 'b', prefix + 'ab', 'q'.repeat(16), 'é'.repeat(8), 'é'.repeat(9), prefix + 'é']
+    const t = new BaseTable()
+    // Loaded one by one, loaded in a chunk, inserted, appended: all four writers of a row.
+    const { b: b0, kLen: k0, vLen: v0 } = packed(keys[0]!, 0)
+    t.loadPut(b0, 1, k0, b0, 2 + k0, v0, 1, 0)
+    const parts = keys.slice(1, 4).map((k, i) => packed(k, i + 1))
+    const chunk = Buffer.concat(parts.map((x) => x.b))
+    const pos = new Int32Array(12)
+    let at = 0
+    parts.forEach((x, i) => {
+      pos.set([at + 1, x.kLen, at + 2 + x.kLen, x.vLen], 4 * i)
+      at += x.b.length
+    })
+    t.loadMany(chunk, 3, pos, new Float64Array([2, 0, 3, 0, 4, 0]))
+    for (let i = 4; i < 7; i++) expect(t.insert(keys[i]!, i + 1, 0, encodeValue(i))).toBe(-1)
+    for (let i = 7; i < keys.length; i++) t.append(keys[i]!, i + 1, 0, encodeValue(i), false)
+    // Many more rows, so the rows grow and the table rehashes under the first ones.
+    for (let i = 0; i < 3000; i++) t.insert(`${prefix}${i}`, 100 + i, 0, encodeValue(-i - 1))
+    for (const table of [t, t.compacted()]) {
+      keys.forEach((k, i) => {
+        const row = table.find(k)
+        expect(row).toBeGreaterThanOrEqual(0)
+        expect(table.keyAt(row)).toBe(k)
+        expect(table.entry(row).value()).toBe(i)
+        // Already there: insert hands back the row and changes nothing.
+        expect(table.insert(k, 999, 0, encodeValue('x'))).toBe(row)
+      })
+      for (let i = 0; i < 3000; i += 97) expect(table.entry(table.find(`${prefix}${i}`)).value()).toBe(-i - 1)
+      expect(table.find('p'.repeat(14))).toBe(-1)
+      expect(table.find(prefix + 'c')).toBe(-1)
+      expect(table.find('q'.repeat(15) + 'p')).toBe(-1)
+    }
+  })
+
   it('finds every key among many (rehashing), by string and after compaction', () => {
     const t = new BaseTable()
     const n = 5000
