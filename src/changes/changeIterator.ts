@@ -14,6 +14,7 @@ import type { Subject, Subscription } from 'rxjs'
 import { HistoryGoneError } from '../errors.js'
 import type { WalEvent } from '../events/types.js'
 import type { WriteRequest } from '../pipeline/writeRequest.js'
+import { parseSegmentName } from '../wal/format.js'
 import { FollowWriter, LogReader } from '../wal/logReader.js'
 import type { ChangeFeed } from './changeFeed.js'
 import type { ChangeSource, ChangesOptions } from './changeStream.js'
@@ -170,6 +171,7 @@ async function* read<T>(
           await new Promise((r) => setImmediate(r))
           if (reg.stopped) return
         }
+        if (cursor.segment < 0 && last < feed.durableSeq) assertLogHolds(source, last + 1, feed.durableSeq)
       }
       if (!live) {
         if (last < (durableOnly ? feed.durableSeq : source.seq()) && cursor !== undefined && !durableOnly) {
@@ -214,4 +216,18 @@ async function* read<T>(
   } finally {
     reg.release()
   }
+}
+
+/**
+ * The catch-up found no segment to read `seq` from, though seqs up to `durable` are durable. The
+ * reader's exact start says when the log starts after `seq`, but a log with no segment at all
+ * (`islab compact --keep 1`, `islab replay --out`: one checkpoint) has nothing to say it with:
+ * everything durable is then in the checkpoint — a writer's next segment starts after it, and
+ * segments of durable seqs are never created later — and the oldest seq the log can hold is the
+ * one after. `durable` is read before the directory is listed, so a segment created meanwhile
+ * makes the next round's reader decide.
+ */
+function assertLogHolds(source: ChangeSource, seq: number, durable: number): void {
+  for (const name of source.files!.list(source.dir)) if (parseSegmentName(name) !== undefined) return
+  throw new HistoryGoneError(seq, durable + 1)
 }
