@@ -631,14 +631,7 @@ export class Database<V = unknown> extends EventEmitter {
       const failure = this.pipeline.failure
       if (failure !== undefined) throw failure
       if (ev.seq !== this.seq + 1) throw new InvalidOptionError(`applyReplicated: event seq ${ev.seq} is not the next seq ${this.seq + 1}`)
-      req =
-        ev.type === 'put'
-          ? WriteRequest.put(ev.key, ev.value, undefined)
-          : ev.type === 'del'
-            ? WriteRequest.del(ev.key, undefined)
-            : ev.type === 'batch'
-              ? WriteRequest.batch(ev.ops, undefined)
-              : WriteRequest.entangle(ev.key, ev.partners, ev.strength)
+      req = WriteRequest.ofEvent(ev, false)
     } catch (err) {
       return Promise.reject(err)
     }

@@ -30,7 +30,7 @@ export function applyExternal(t: ExternalTarget, ev: WalEvent, segment = -1, off
   if (ev.seq !== t.clock.last + 1) {
     throw new DatabaseFailedError(new Error(`event seq ${ev.seq} applied after seq ${t.clock.last}: events must come in seq order`))
   }
-  const req = requestOf(ev)
+  const req = WriteRequest.ofEvent(ev, true)
   req.seq = ev.seq
   req.time = ev.time
   req.walSegment = segment
@@ -43,20 +43,4 @@ export function applyExternal(t: ExternalTarget, ev: WalEvent, segment = -1, off
   t.feed.applied$.next(req)
   t.feed.durableSeq = ev.seq
   t.feed.durable$.next(req)
-}
-
-function requestOf(ev: WalEvent): WriteRequest {
-  switch (ev.type) {
-    case 'put':
-      return WriteRequest.put(ev.key, ev.value.slice(), undefined)
-    case 'del':
-      return WriteRequest.del(ev.key, undefined)
-    case 'batch':
-      return WriteRequest.batch(
-        ev.ops.map((op) => (op.type === 'put' ? { type: 'put', key: op.key, value: op.value.slice() } : op)),
-        undefined,
-      )
-    case 'entangle':
-      return WriteRequest.entangle(ev.key, ev.partners, ev.strength)
-  }
 }
