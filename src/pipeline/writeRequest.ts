@@ -5,6 +5,7 @@
 // pipeline, the log, the change feed and the history index take a WalEvent: one event type.
 import type { Op, WalEvent } from '../events/types.js'
 import type { Undo } from '../state/memoryState.js'
+import type { Displaced } from '../state/retainedVersions.js'
 
 export interface WriteResult {
   seq: number
@@ -48,6 +49,8 @@ export class WriteRequest {
   expired = false
   /** What applying it replaced; kept until the event is durable so a failed commit can be undone. */
   undo: Undo = undefined
+  /** The deadline records its puts replaced, kept with `undo` (MemoryState.apply's `keep`). */
+  displaced: Displaced = undefined
   /** Where the WAL record went (segment first seq, byte offset); -1 before appendToWal or in memory mode. */
   walSegment = -1
   walOffset = -1
