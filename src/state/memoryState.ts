@@ -85,6 +85,8 @@ export class MemoryState {
   private packWrites = false
   /** Versions replaced since the oldest open snapshot; exists only while a snapshot is open (see pin). */
   private retained: RetainedVersions | undefined
+  /** The deadline records the last applyEvent's puts replaced (see apply). */
+  private displaced: Displaced = undefined
 
   /**
    * Hands entry shaping to `shaper` from now on. Entries already in the Map, and every entry
@@ -305,9 +307,6 @@ export class MemoryState {
     if (retained !== undefined) retained.superseded(ev, undo, displaced, this.deadlines)
     return undo
   }
-
-  /** The deadline records the last applyEvent's puts replaced (see apply). */
-  private displaced: Displaced = undefined
 
   private applyEvent(ev: WalEvent): Undo {
     if (ev.type === 'put') {
