@@ -37,7 +37,7 @@ import type { Observable } from 'rxjs'
 import type { WalEvent } from '../events/types.js'
 import type { FileLayer } from '../io/fileLayer.js'
 import { nodeFileLayer } from '../io/nodeFileLayer.js'
-import { applyExternal, requestOf } from '../pipeline/applyExternal.js'
+import { applyExternal } from '../pipeline/applyExternal.js'
 import type { ExternalTarget } from '../pipeline/applyExternal.js'
 import { recoverReadOnly } from '../recovery/recoverReadOnly.js'
 import { LogFollower } from './logFollower.js'
@@ -634,8 +634,7 @@ export class Database<V = unknown> extends EventEmitter {
       const failure = this.pipeline.failure
       if (failure !== undefined) throw failure
       if (ev.seq !== this.seq + 1) throw new InvalidOptionError(`applyReplicated: event seq ${ev.seq} is not the next seq ${this.seq + 1}`)
-      // The same request a read-only follower applies: deadlines and expiry flags kept.
-      req = requestOf(ev)
+      req = WriteRequest.ofEvent(ev, false)
     } catch (err) {
       return Promise.reject(err)
     }

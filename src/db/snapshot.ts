@@ -1,6 +1,10 @@
 // db.snapshot(): the database as of one seq, read synchronously while writes go on. Taking one
 // pins the seq (O(1), nothing copied); from then on the state keeps the versions later writes
 // replace (state/retainedVersions.ts) until close() releases the pin.
+//
+// Expiry: a snapshot read at time T leaves out a version whose deadline is ≤ T, as db.get does
+// (a snapshot fixes which writes are seen, not the clock; Redis has no other answer to offer).
+// A version that expires after the snapshot was taken is hidden from then on.
 import { ClosedError } from '../errors.js'
 import { assertValidKey } from '../events/keys.js'
 import type { MemoryState } from '../state/memoryState.js'
@@ -19,6 +23,8 @@ import { checkMethodOptions } from './optionNames.js'
 export class Snapshot {
   private open = true
   private readonly retained: RetainedVersions
+  /** The seq pinned in the state: `seq`, or past it after a failed commit was undone (MemoryState.pin). */
+  private readonly at: number
   private readonly check = (): void => {
     if (!this.open || !this.dbOpen()) throw new ClosedError()
   }
@@ -30,7 +36,8 @@ export class Snapshot {
     readonly seq: number,
     private readonly dbOpen: () => boolean,
   ) {
-    this.retained = state.pin(seq)
+    this.at = state.pin(seq)
+    this.retained = state.pinned
   }
 
   get isOpen(): boolean {
@@ -44,7 +51,11 @@ export class Snapshot {
 
   getEntry<V = unknown>(key: string): Entry<V> | undefined {
     const e = this.entry(key)
-    return e === undefined ? undefined : { value: e.value() as V, seq: e.seq, time: e.time }
+    if (e === undefined) return undefined
+    const out: Entry<V> = { value: e.value() as V, seq: e.seq, time: e.time }
+    const at = this.state.mayExpire ? this.state.deadlineAsOf(key, e.seq) : undefined
+    if (at !== undefined) out.expiresAt = at
+    return out
   }
 
   has(key: string): boolean {
@@ -55,21 +66,32 @@ export class Snapshot {
   range<V = unknown>(opts: RangeOptions = {}): RangeRead<V> {
     this.check()
     checkMethodOptions('range', opts, RANGE_OPTIONS)
-    return new RangeRead<V>(new RangeAsOf(this.state.orderedIndex(), this.retained, this.seq, this.check), opts)
+    const state = this.state
+    // Versions expired as of this call are left out (as db.range does).
+    const now = Date.now()
+    const hidden = state.mayExpire ? (k: string, seq: number): boolean => isExpired(state.deadlineAsOf(k, seq), now) : undefined
+    return new RangeRead<V>(new RangeAsOf(state.orderedIndex(), this.retained, this.at, this.check), opts, hidden)
   }
 
   /** Releases what the snapshot pinned. Idempotent. */
   close(): void {
     if (!this.open) return
     this.open = false
-    this.state.unpin(this.seq)
+    this.state.unpin(this.at)
   }
 
   private entry(key: string) {
     this.check()
     if (typeof key !== 'string') assertValidKey(key)
-    return this.state.entryAsOf(key, this.seq)
+    const e = this.state.entryAsOf(key, this.at)
+    if (e === undefined || !this.state.mayExpire) return e
+    return isExpired(this.state.deadlineAsOf(key, e.seq), Date.now()) ? undefined : e
   }
+}
+
+/** Whether a version with deadline `at` (undefined: none) has expired at `now` (db.get's rule: at ≤ now). */
+function isExpired(at: number | undefined, now: number): boolean {
+  return at !== undefined && at <= now
 }
 
 const RANGE_OPTIONS = ['gte', 'gt', 'lte', 'lt', 'prefix', 'limit', 'reverse'] as const satisfies readonly (keyof RangeOptions)[]

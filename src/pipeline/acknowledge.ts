@@ -22,7 +22,7 @@ export function revertFailed(state: MemoryState): MonoTypeOperatorFunction<Commi
   return tap((outcome) => {
     if (outcome.error === undefined) return
     const reqs = outcome.requests
-    for (let i = reqs.length - 1; i >= 0; i--) state.revert(reqs[i]!, reqs[i]!.undo)
+    for (let i = reqs.length - 1; i >= 0; i--) state.revert(reqs[i]!, reqs[i]!.undo, reqs[i]!.displaced)
   })
 }
 

@@ -30,7 +30,7 @@ export function applyExternal(t: ExternalTarget, ev: WalEvent, segment = -1, off
   if (ev.seq !== t.clock.last + 1) {
     throw new DatabaseFailedError(new Error(`event seq ${ev.seq} applied after seq ${t.clock.last}: events must come in seq order`))
   }
-  const req = requestOf(ev)
+  const req = WriteRequest.ofEvent(ev, true)
   req.seq = ev.seq
   req.time = ev.time
   req.walSegment = segment
@@ -43,31 +43,4 @@ export function applyExternal(t: ExternalTarget, ev: WalEvent, segment = -1, off
   t.feed.applied$.next(req)
   t.feed.durableSeq = ev.seq
   t.feed.durable$.next(req)
-}
-
-/**
- * The write request that applies `ev` as its writer did: the same operations, a put's deadline
- * and an expiry's flag included (the log record it makes is then byte for byte the writer's).
- * Unconditional: the writer already checked its conditions. Values are copied (see applyExternal).
- */
-export function requestOf(ev: WalEvent): WriteRequest {
-  switch (ev.type) {
-    case 'put': {
-      const req = WriteRequest.put(ev.key, ev.value.slice(), undefined)
-      req.expiresAt = ev.expiresAt
-      return req
-    }
-    case 'del': {
-      const req = WriteRequest.del(ev.key, undefined)
-      req.expired = ev.expired === true
-      return req
-    }
-    case 'batch':
-      return WriteRequest.batch(
-        ev.ops.map((op) => (op.type === 'put' ? { ...op, value: op.value.slice() } : op)),
-        undefined,
-      )
-    case 'entangle':
-      return WriteRequest.entangle(ev.key, ev.partners, ev.strength)
-  }
 }

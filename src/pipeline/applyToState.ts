@@ -11,7 +11,7 @@ import type { WriteRequest } from './writeRequest.js'
  */
 export function applyToState(state: MemoryState, needUndo: () => boolean): MonoTypeOperatorFunction<WriteRequest> {
   return tap((req) => {
-    if (needUndo()) req.undo = state.apply(req)
+    if (needUndo()) req.undo = state.apply(req, req)
     else state.replay(req)
   })
 }

@@ -3,8 +3,9 @@
 // Its fields are those of every WalEvent variant at once (a batch's `ops`, an entangle's
 // `partners` and `strength`, a put's `key` and `value`), so TypeScript accepts it wherever the
 // pipeline, the log, the change feed and the history index take a WalEvent: one event type.
-import type { Op } from '../events/types.js'
+import type { Op, WalEvent } from '../events/types.js'
 import type { Undo } from '../state/memoryState.js'
+import type { Displaced } from '../state/retainedVersions.js'
 
 export interface WriteResult {
   seq: number
@@ -48,6 +49,8 @@ export class WriteRequest {
   expired = false
   /** What applying it replaced; kept until the event is durable so a failed commit can be undone. */
   undo: Undo = undefined
+  /** The deadline records its puts replaced, kept with `undo` (MemoryState.apply's `keep`). */
+  displaced: Displaced = undefined
   /** Where the WAL record went (segment first seq, byte offset); -1 before appendToWal or in memory mode. */
   walSegment = -1
   walOffset = -1
@@ -143,5 +146,35 @@ export class WriteRequest {
   static entangle(key: string, partners: readonly string[], strength: number): WriteRequest {
     return new WriteRequest('entangle', key, NO_VALUE, NO_OPS, undefined, { partners, strength })
   }
+
+  /**
+   * The request of an event sequenced elsewhere (another process's log, a replication stream),
+   * whole: a put's deadline and an expiry's flag too — dropping either would make a version that
+   * expires there live forever here. No conditions: they held where the event was sequenced.
+   * `copyValues`: the value bytes are copied (see applyExternal). Seq and time are the caller's.
+   */
+  static ofEvent(ev: WalEvent, copyValues: boolean): WriteRequest {
+    switch (ev.type) {
+      case 'put': {
+        const req = WriteRequest.put(ev.key, copyValues ? ev.value.slice() : ev.value, undefined)
+        req.expiresAt = ev.expiresAt
+        return req
+      }
+      case 'del': {
+        const req = WriteRequest.del(ev.key, undefined)
+        req.expired = ev.expired === true
+        return req
+      }
+      case 'batch':
+        return WriteRequest.batch(copyValues ? ev.ops.map(copyOp) : ev.ops, undefined)
+      case 'entangle':
+        return WriteRequest.entangle(ev.key, ev.partners, ev.strength)
+    }
+  }
 }
 
+
+/** A batch op with its value bytes copied (its deadline or expiry flag kept). */
+function copyOp(op: Op): Op {
+  return op.type === 'put' ? { ...op, value: op.value.slice() } : op
+}

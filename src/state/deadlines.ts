@@ -27,12 +27,21 @@ export class Deadlines {
     return this.table.size
   }
 
-  /** Version `seq` of `key` expires at `at`. */
-  set(key: string, seq: number, at: number): void {
+  /** Version `seq` of `key` expires at `at`. Returns the record it replaces (undo and snapshots keep it). */
+  set(key: string, seq: number, at: number): Deadline | undefined {
+    const was = this.table.get(key)
     const d: Deadline = { key, seq, at }
     this.table.set(key, d)
     this.push(d)
     if (this.heap.length > 1024 && this.heap.length > 2 * this.table.size) this.rebuild()
+    return was
+  }
+
+  /** Makes `d`, a record set() replaced, its key's record again (a reverted write's undo). */
+  restore(d: Deadline): void {
+    this.table.set(d.key, d)
+    // Its heap item may be gone (popped as stale): a second one is skipped once the first is met.
+    this.push(d)
   }
 
   /** The deadline of version `seq` of `key`, or undefined when it has none. */

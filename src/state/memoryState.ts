@@ -16,10 +16,17 @@ import { PlainEntry } from './entry.js'
 import type { Entry } from './entry.js'
 import { OrderedIndex } from './orderedIndex.js'
 import { Deadlines, EXPIRY_EXTENSION } from './deadlines.js'
+import type { Deadline } from './deadlines.js'
 import { CURRENT, RetainedVersions } from './retainedVersions.js'
+import type { Displaced } from './retainedVersions.js'
 
 /** What an event replaced: one slot for put/del, one per op (in order) for a batch, the partner map for entangle. */
 export type Undo = Entry | undefined | (Entry | undefined)[] | EntangleUndo
+
+/** Where apply() leaves the deadline records an event's puts replaced, for revert() (a WriteRequest is one). */
+export interface DeadlineUndo {
+  displaced: Displaced
+}
 
 /**
  * Lets the physics layer (spacetime tiers) shape entries: it makes every new version of a key
@@ -108,6 +115,8 @@ export class MemoryState {
   private keptSlot = new Int32Array(0)
   /** Seed of the row sampler (xorshift32): evictions are reproducible for a given history. */
   private rowRng = 0x2545f491
+  /** The deadline records the last applyEvent's puts replaced (see apply). */
+  private displaced: Displaced = undefined
 
   /**
    * Hands entry shaping to `shaper` from now on. Entries already in the Map, and every entry
@@ -459,26 +468,41 @@ export class MemoryState {
     return this.base.live === 0 ? undefined : { view: this.base.view(), live: this.base.live }
   }
 
-  apply(ev: WalEvent): Undo {
-    const undo = this.applyEvent(ev)
+  /**
+   * Applies `ev`, returning what it replaced. `keep` (a write that may be reverted) receives the
+   * deadline records its puts replaced, which revert() puts back.
+   */
+  apply(ev: WalEvent, keep?: DeadlineUndo): Undo {
+    const retained = this.retained
     // The one cost snapshots add to a write while none is open: this test.
-    if (this.retained !== undefined) this.retained.superseded(ev, undo)
+    if (keep === undefined && retained === undefined) return this.applyEvent(ev)
+    this.displaced = undefined
+    const undo = this.applyEvent(ev)
+    const displaced = this.displaced
+    this.displaced = undefined
+    if (keep !== undefined) keep.displaced = displaced
+    if (retained !== undefined) retained.superseded(ev, undo, displaced, this.deadlines)
     return undo
   }
 
   private applyEvent(ev: WalEvent): Undo {
     if (ev.type === 'put') {
-      if (ev.expiresAt !== undefined) this.deadlines.set(ev.key, ev.seq, ev.expiresAt)
+      if (ev.expiresAt !== undefined) this.displaced = this.deadlines.set(ev.key, ev.seq, ev.expiresAt)
       return this.put(ev.key, ev.seq, ev.time, ev.value)
     }
     if (ev.type === 'del') return this.remove(ev.key)
     if (ev.type === 'entangle') return this.entangle(ev.key, ev.partners, ev.strength)
     const undo: (Entry | undefined)[] = new Array(ev.ops.length)
+    let displaced: (Deadline | undefined)[] | undefined
     for (let i = 0; i < ev.ops.length; i++) {
       const op = ev.ops[i]!
-      if (op.type === 'put' && op.expiresAt !== undefined) this.deadlines.set(op.key, ev.seq, op.expiresAt)
+      if (op.type === 'put' && op.expiresAt !== undefined) {
+        const was = this.deadlines.set(op.key, ev.seq, op.expiresAt)
+        if (was !== undefined) (displaced ??= new Array<Deadline | undefined>(ev.ops.length))[i] = was
+      }
       undo[i] = op.type === 'put' ? this.put(op.key, ev.seq, ev.time, op.value) : this.remove(op.key)
     }
+    this.displaced = displaced
     return undo
   }
 
@@ -514,19 +538,42 @@ export class MemoryState {
     }
   }
 
-  /** Reverts `ev` given what apply() returned. Undo events newest first. */
-  revert(ev: WalEvent, undo: Undo): void {
+  /**
+   * Reverts `ev` given what apply() returned and the deadline records it replaced (what apply
+   * left in `keep`). Undo events newest first. Open snapshots keep reading what they read.
+   */
+  revert(ev: WalEvent, undo: Undo, displaced?: Displaced): void {
     if (ev.type === 'entangle') {
       this.entanglements.revert(ev.key, undo as EntangleUndo)
       this.shaper?.entangled(ev.key)
       return
     }
+    const at = this.retained?.beginRevert() ?? 0
     if (ev.type !== 'batch') {
-      this.restore(ev.key, undo as Entry | undefined)
+      this.undoKey(ev.key, undo as Entry | undefined, displaced as Deadline | undefined, at)
       return
     }
     const prev = undo as (Entry | undefined)[]
-    for (let i = ev.ops.length - 1; i >= 0; i--) this.restore(ev.ops[i]!.key, prev[i])
+    const was = displaced as readonly (Deadline | undefined)[] | undefined
+    // Snapshots saw a key's last version in the batch; the ones its earlier ops wrote, no one did.
+    const seen = at !== 0 && ev.ops.length > 1 ? new Set<string>() : undefined
+    for (let i = ev.ops.length - 1; i >= 0; i--) {
+      const key = ev.ops[i]!.key
+      const first = seen === undefined || !seen.has(key)
+      seen?.add(key)
+      this.undoKey(key, prev[i], was?.[i], first ? at : 0)
+    }
+  }
+
+  /** One key of revert(): `at` is the undo's seq among retained versions (0: no snapshot needs what it undoes). */
+  private undoKey(key: string, prev: Entry | undefined, displaced: Deadline | undefined, at: number): void {
+    if (at !== 0) {
+      const cur = this.get(key)
+      this.retained!.reverted(key, at, cur, cur === undefined ? undefined : this.deadlines.of(key, cur.seq))
+    }
+    this.restore(key, prev)
+    // The restored version's deadline record, if the undone put replaced it.
+    if (displaced !== undefined) this.deadlines.restore(displaced)
   }
 
   private put(key: string, seq: number, time: number, bytes: Uint8Array): Entry | undefined {
@@ -609,11 +656,21 @@ export class MemoryState {
 
   // ── Snapshots: a pinned seq reads the state as of then (see RetainedVersions) ──
 
-  /** Pins `seq` (the current seq): from now on the state keeps what writes replace, until unpin. O(1). */
-  pin(seq: number): RetainedVersions {
+  /**
+   * Pins the state as it is now, at `seq` (the current seq): from now on the state keeps what
+   * writes replace, until unpin. O(1). Returns the seq pinned, which reads and unpin take: `seq`,
+   * or past it once a failed commit was undone (see RetainedVersions).
+   */
+  pin(seq: number): number {
     this.retained ??= new RetainedVersions()
-    this.retained.pin(seq)
-    return this.retained
+    const at = this.retained.pinAt(seq)
+    this.retained.pin(at)
+    return at
+  }
+
+  /** The versions kept for open snapshots (call only while one is: after pin, before the last unpin). */
+  get pinned(): RetainedVersions {
+    return this.retained!
   }
 
   /** Releases a pin; the last one drops every retained version at once. */
@@ -625,6 +682,16 @@ export class MemoryState {
   entryAsOf(key: string, seq: number): Entry | undefined {
     const r = this.retained === undefined ? CURRENT : this.retained.asOf(key, seq)
     return r === CURRENT ? this.get(key) : r
+  }
+
+  /** Whether some version a snapshot reads may have a deadline (false: none needs a look). */
+  get mayExpire(): boolean {
+    return this.deadlines.size !== 0 || this.retained?.hasDeadlines === true
+  }
+
+  /** The deadline of version `seq` of `key`, current or kept for snapshots (undefined: none). */
+  deadlineAsOf(key: string, seq: number): number | undefined {
+    return this.deadlines.of(key, seq) ?? this.retained?.deadlineOf(key, seq)
   }
 
   /** Versions held for open snapshots (0 when none is open). */

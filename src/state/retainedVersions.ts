@@ -7,8 +7,17 @@
 // Invariant: while a snapshot pinned at S is open, every write with seq > S has left a version
 // here (the state calls `superseded` for every event it applies while this object exists), and
 // versions are only dropped once no open snapshot is older than the write that replaced them.
+//
+// A version keeps its deadline (the state's deadline table only knows current versions): a
+// snapshot hides a version whose deadline has passed, as db.get does.
+//
+// A sync-mode commit that fails undoes its writes in the state (revert). Snapshots taken before
+// that saw them, and must go on seeing them: the undo is retained as if it were a write with a
+// seq past every pin and every version here (`reverted`), and snapshots taken afterwards pin that
+// seq (pinAt), so they read the state as undone. The database takes no write after such a failure.
 import btree from 'sorted-btree'
 import type { WalEvent } from '../events/types.js'
+import type { Deadline, Deadlines } from './deadlines.js'
 import type { Entry } from './entry.js'
 
 function compare(a: string, b: string): number {
@@ -22,7 +31,12 @@ const BTree: typeof btree.default = (btree as { default?: typeof btree.default }
 export interface Version {
   readonly until: number
   readonly entry: Entry | undefined
+  /** When `entry` expires (undefined: never). */
+  readonly at: number | undefined
 }
+
+/** The deadline records a write replaced: one for a put, one per op for a batch (see MemoryState.apply). */
+export type Displaced = Deadline | undefined | readonly (Deadline | undefined)[]
 
 /** Returned by asOf when no write replaced the key after the seq: its current entry is the answer. */
 export const CURRENT: unique symbol = Symbol('current')
@@ -34,6 +48,12 @@ export class RetainedVersions {
   private readonly pins = new Map<number, number>()
   private oldest = Infinity
   private count = 0
+  /** Versions held that have a deadline (0: snapshot reads need not look for one). */
+  private timed = 0
+  /** The highest seq pinned or retained so far: a revert's seq goes past it. */
+  private top = 0
+  /** Set by the last revert: snapshots taken since pin this seq (see the header). */
+  private floor = 0
 
   /** Number of versions held (for tests and stats). */
   get size(): number {
@@ -47,9 +67,20 @@ export class RetainedVersions {
     return n
   }
 
+  /** Whether some version held has a deadline. */
+  get hasDeadlines(): boolean {
+    return this.timed !== 0
+  }
+
+  /** The seq a snapshot taken now at `seq` (the database's seq) pins: past a revert's, if one came (see the header). */
+  pinAt(seq: number): number {
+    return seq > this.floor ? seq : this.floor
+  }
+
   pin(seq: number): void {
     this.pins.set(seq, (this.pins.get(seq) ?? 0) + 1)
     if (seq < this.oldest) this.oldest = seq
+    if (seq > this.top) this.top = seq
   }
 
   /** Releases one pin of `seq`; returns how many pins are left. Drops the versions no pin needs any more. */
@@ -67,13 +98,52 @@ export class RetainedVersions {
     return this.pins.size
   }
 
-  /** Records what `ev` replaced, given what the state's apply() returned for it. */
-  superseded(ev: WalEvent, undo: unknown): void {
-    if (ev.type === 'put' || ev.type === 'del') this.add(ev.key, ev.seq, undo as Entry | undefined)
-    else if (ev.type === 'batch') {
+  /**
+   * Records what `ev` replaced, given what the state's apply() returned for it, the deadline
+   * records its puts replaced, and the table after it (where the others still are).
+   */
+  superseded(ev: WalEvent, undo: unknown, displaced: Displaced, deadlines: Deadlines): void {
+    // Past a revert, a write (none is expected: see the header) must still come after what the revert retained.
+    const until = ev.seq > this.floor ? ev.seq : this.floor + 1
+    if (ev.type === 'put' || ev.type === 'del') {
+      const prev = undo as Entry | undefined
+      this.add(ev.key, until, prev, deadlineOf(prev, (displaced as Deadline | undefined) ?? deadlines.get(ev.key)))
+    } else if (ev.type === 'batch') {
       const prev = undo as (Entry | undefined)[]
-      for (let i = 0; i < ev.ops.length; i++) this.add(ev.ops[i]!.key, ev.seq, prev[i])
+      const was = displaced as readonly (Deadline | undefined)[] | undefined
+      for (let i = 0; i < ev.ops.length; i++) {
+        const key = ev.ops[i]!.key
+        // A version an earlier op of this batch wrote was never seen: no snapshot reads it.
+        if (prev[i] !== undefined && prev[i]!.seq === ev.seq) continue
+        this.add(key, until, prev[i], deadlineOf(prev[i], was?.[i] ?? deadlines.get(key)))
+      }
     }
+  }
+
+  /**
+   * A failed commit's write is being undone: call once per undo, then `reverted` for each key
+   * whose current entry the undo replaces. Returns the undo's seq.
+   */
+  beginRevert(): number {
+    this.floor = ++this.top
+    return this.floor
+  }
+
+  /** Snapshots taken before the undo at `seq` (beginRevert's) keep reading `entry`, as they did. */
+  reverted(key: string, seq: number, entry: Entry | undefined, at: number | undefined): void {
+    this.add(key, seq, entry, at)
+  }
+
+  /**
+   * The deadline of version `seq` of `key` if a version held here is that one. One seq is one
+   * version: the versions a batch wrote over within itself are never held (superseded, revert).
+   */
+  deadlineOf(key: string, seq: number): number | undefined {
+    if (this.timed === 0) return undefined
+    const list = this.versions.get(key)
+    if (list === undefined) return undefined
+    for (const v of list) if (v.entry !== undefined && v.entry.seq === seq && v.at !== undefined) return v.at
+    return undefined
   }
 
   /** The entry of `key` as of `seq` (undefined: absent then), or CURRENT when no write replaced it since. */
@@ -87,14 +157,16 @@ export class RetainedVersions {
     return reverse ? this.versions.entriesReversed(from) : this.versions.entries(from)
   }
 
-  private add(key: string, seq: number, prev: Entry | undefined): void {
+  private add(key: string, seq: number, prev: Entry | undefined, at: number | undefined): void {
     // A write as old as the oldest pin cannot be needed (pins are taken at db.seq, after it).
     if (seq <= this.oldest) return
-    const v: Version = { until: seq, entry: prev }
+    if (seq > this.top) this.top = seq
+    const v: Version = { until: seq, entry: prev, at }
     const list = this.versions.get(key)
     if (list === undefined) this.versions.set(key, [v])
     else list.push(v)
     this.count++
+    if (at !== undefined) this.timed++
   }
 
   /** Drops versions replaced at or before the oldest pin: no open snapshot reads them. */
@@ -103,7 +175,10 @@ export class RetainedVersions {
     const emptied: string[] = []
     this.versions.forEachPair((key, list) => {
       let n = 0
-      while (n < list.length && list[n]!.until <= oldest) n++
+      while (n < list.length && list[n]!.until <= oldest) {
+        if (list[n]!.at !== undefined) this.timed--
+        n++
+      }
       if (n === 0) return
       this.count -= n
       if (n === list.length) emptied.push(key)
@@ -117,4 +192,9 @@ export class RetainedVersions {
 export function pick(list: readonly Version[], seq: number): Entry | undefined | typeof CURRENT {
   for (let i = 0; i < list.length; i++) if (list[i]!.until > seq) return list[i]!.entry
   return CURRENT
+}
+
+/** The deadline of `prev` if `d` is its record. */
+function deadlineOf(prev: Entry | undefined, d: Deadline | undefined): number | undefined {
+  return prev !== undefined && d !== undefined && d.seq === prev.seq ? d.at : undefined
 }

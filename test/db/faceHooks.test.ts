@@ -116,6 +116,48 @@ describe('db.applyReplicated()', () => {
     await src.close()
   })
 
+  it('keeps a put\'s deadline and an expiry\'s flag, in memory, in change streams and after a reopen', async () => {
+    const T = Date.now()
+    const src = await open({ dir: tmpDir(), durability: 'sync', expiry: { sweepIntervalMs: 60_000 } })
+    await src.put('later', 'v', { expiresAt: T + 3_600_000 })
+    await src.batch([{ type: 'put', key: 'inBatch', value: 'w', expiresAt: T + 3_600_000 }])
+    await src.put('gone', 'x', { expiresAt: T + 1 })
+    while (Date.now() <= T + 1) await new Promise((r) => setTimeout(r, 2))
+    expect(src.get('gone')).toBeUndefined() // queues its expiry event
+    await src.waitForSeq(4)
+    await src.flush()
+    const events: LogEvent[] = []
+    for await (const ev of src.events({ since: 0, live: false })) events.push(decodeEvent(encodeEvent(ev)))
+    expect(events.map((e) => e.type)).toEqual(['put', 'batch', 'put', 'del'])
+    const dir = tmpDir()
+    const dst = await open({ dir, durability: 'sync', expiry: { sweepIntervalMs: 60_000 } })
+    const changes: { seq: number; expired?: true; expiresAt?: number }[] = []
+    const it = dst.changes()[Symbol.asyncIterator]()
+    const reading = (async () => {
+      while (changes.length < 4) changes.push((await it.next()).value as (typeof changes)[number])
+    })()
+    for (const ev of events) await dst.applyReplicated(ev)
+    await reading
+    await it.return!()
+    expect(changes.map((c) => [c.seq, c.expiresAt, c.expired])).toEqual([
+      [1, T + 3_600_000, undefined],
+      [2, T + 3_600_000, undefined],
+      [3, T + 1, undefined],
+      [4, undefined, true],
+    ])
+    expect(dst.getEntry('later')?.expiresAt).toBe(T + 3_600_000)
+    expect(dst.getEntry('inBatch')?.expiresAt).toBe(T + 3_600_000)
+    await dst.close()
+    const again = await open({ dir, expiry: { sweepIntervalMs: 60_000 } })
+    expect(again.getEntry('later')?.expiresAt).toBe(T + 3_600_000)
+    expect(again.getEntry('inBatch')?.expiresAt).toBe(T + 3_600_000)
+    const logged: LogEvent[] = []
+    for await (const ev of again.events({ since: 0, live: false })) logged.push(decodeEvent(encodeEvent(ev)))
+    expect(plain(logged)).toEqual(plain(events))
+    await again.close()
+    await src.close()
+  })
+
   it('refuses an event that is not exactly the next seq', async () => {
     const db = await open({ dir: tmpDir() })
     await db.put('a', 1)

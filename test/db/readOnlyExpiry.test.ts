@@ -3,6 +3,7 @@
 // would fork it from the log it follows).
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { open } from '../../src/index.js'
+import type { Change } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmpdir.js'
 
 afterEach(() => {
@@ -39,23 +40,49 @@ describe('expiry on a read-only database', () => {
     }
   })
 
-  it('a deadline written after the follower opened is followed too (the follower applied puts without it)', async () => {
+  it('a put with a deadline that arrives after the reader opened keeps it: getEntry shows it, reads hide the key past it', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const dir = tmpDir()
-    const w = await open({ dir, durability: 'sync', expiry: { sweepIntervalMs: 3_600_000 } })
+    const w = await open({ dir, durability: 'sync', expiry: { sweepIntervalMs: 60_000 } })
     await w.put('b', 'kept')
     const ro = await open({ dir, readOnly: true, followMs: false })
     try {
       await w.put('a', 'soon', { ttlMs: 60_000 })
-      await w.batch([{ type: 'put', key: 'c', value: 1, ttlMs: 60_000 }])
+      await w.batch([{ type: 'put', key: 'c', value: 'soon too', ttlMs: 60_000 }])
       await ro.refresh()
-      expect(ro.getEntry('a')?.expiresAt).toBe(w.getEntry('a')?.expiresAt)
-      expect(ro.getEntry('c')?.expiresAt).toBe(w.getEntry('c')?.expiresAt)
+      expect(ro.seq).toBe(w.seq)
+      expect(ro.getEntry('a')?.expiresAt).toBe(w.getEntry('a')!.expiresAt)
+      expect(ro.getEntry('c')?.expiresAt).toBe(w.getEntry('c')!.expiresAt)
+      expect(ro.get('a')).toBe('soon')
       vi.setSystemTime(Date.now() + 120_000)
-      expect(ro.get('a')).toBeUndefined()
-      expect(ro.get('c')).toBeUndefined()
+      expect([ro.get('a'), ro.has('a'), ro.get('c')]).toEqual([undefined, false, undefined])
       expect(ro.get('b')).toBe('kept')
     } finally {
+      await ro.close()
+      await w.close()
+    }
+  })
+
+  it('a live change stream on a reader gets the writer\'s expiry with expired: true, as the writer\'s own stream does', async () => {
+    const dir = tmpDir()
+    const w = await open({ dir, durability: 'sync', expiry: { sweepIntervalMs: 5 } })
+    await w.put('b', 'kept')
+    const ro = await open({ dir, readOnly: true, followMs: 5 })
+    const got: Change[] = []
+    const it = ro.changes()[Symbol.asyncIterator]()
+    const reading = (async () => {
+      while (got.length < 2) got.push((await it.next()).value as Change)
+    })()
+    try {
+      await w.put('a', 'soon', { ttlMs: 30 })
+      await reading
+      expect(got.map((c) => [c.seq, c.type, c.key, c.expired])).toEqual([
+        [2, 'put', 'a', undefined],
+        [3, 'del', 'a', true],
+      ])
+      expect(got[0]!.expiresAt).toBe(got[0]!.time + 30)
+    } finally {
+      await it.return!()
       await ro.close()
       await w.close()
     }

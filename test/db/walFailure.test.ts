@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { open } from '../../src/index.js'
 import type { AppendFile, FileLayer, WalFailedError } from '../../src/index.js'
 import { nodeFileLayer } from '../../src/io/nodeFileLayer.js'
@@ -229,5 +229,79 @@ describe('a full disk at rotation (sync mode)', () => {
     expect(again.seq).toBe(1)
     expect(again.has('b')).toBe(false)
     await again.close()
+  })
+})
+
+describe('undoing a failed commit (sync mode)', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('changes nothing a snapshot reads: those taken before the failed writes and those that saw them read as they did', async () => {
+    const { layer, arm } = failingLayer('EIO')
+    const db = await open({ dir: tmpDir(), durability: 'sync', fileLayer: layer, checkpoint: false })
+    await db.put('k', 'old')
+    await db.put('gone', 'here')
+    const before = db.snapshot()
+    arm()
+    const writes = [db.put('k', 'new'), db.delete('gone'), db.put('added', 1)]
+    const mid = db.snapshot() // sees the writes not yet durable, as db.get does
+    const partly = db.snapshot()
+    const w2 = db.batch([
+      { type: 'put', key: 'k', value: 'newer' },
+      { type: 'put', key: 'k', value: 'newest' },
+    ])
+    const last = db.snapshot()
+    const seen = (s: typeof before) => [s.get('k'), s.has('gone'), s.get('added'), [...s.range().entries()]]
+    const want = [before, mid, last].map(seen)
+    expect(want[1]).toEqual(['new', false, 1, [['added', 1], ['k', 'new']]])
+    expect(want[2]![0]).toBe('newest')
+    for (const r of await Promise.allSettled([...writes, w2])) expect(r.status).toBe('rejected')
+    expect([db.get('k'), db.get('gone'), db.has('added')]).toEqual(['old', 'here', false])
+    expect([before, mid, last].map(seen)).toEqual(want)
+    // Closing some of them releases what they kept; the others go on reading the same.
+    partly.close()
+    mid.close()
+    expect(seen(before)).toEqual(want[0])
+    expect(seen(last)).toEqual(want[2])
+    // A snapshot taken now reads the state as undone.
+    const after = db.snapshot()
+    expect(seen(after)).toEqual(['old', true, undefined, [['gone', 'here'], ['k', 'old']]])
+    before.close()
+    last.close()
+    expect(seen(after)).toEqual(['old', true, undefined, [['gone', 'here'], ['k', 'old']]])
+    after.close()
+    await db.close().catch(() => undefined)
+  })
+
+  it('gives the version it restores its deadline back', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const T = Date.now()
+    const { layer, arm } = failingLayer('EIO')
+    const db = await open({ dir: tmpDir(), durability: 'sync', fileLayer: layer, checkpoint: false, expiry: { sweepIntervalMs: 3_600_000 } })
+    await db.put('k', 'v1', { expiresAt: T + 1000 })
+    await db.batch([{ type: 'put', key: 'b', value: 'b1', expiresAt: T + 1000 }])
+    const snap = db.snapshot()
+    arm()
+    const failed = Promise.allSettled([
+      db.put('k', 'v2', { expiresAt: T + 5000 }),
+      db.batch([
+        { type: 'put', key: 'b', value: 'b2', expiresAt: T + 4000 },
+        { type: 'put', key: 'b', value: 'b3', expiresAt: T + 5000 },
+      ]),
+    ])
+    const saw = db.snapshot()
+    expect(saw.getEntry('b')).toMatchObject({ value: 'b3', expiresAt: T + 5000 })
+    for (const r of await failed) expect(r.status).toBe('rejected')
+    expect(db.getEntry('k')).toMatchObject({ value: 'v1', seq: 1, expiresAt: T + 1000 })
+    expect(db.getEntry('b')).toMatchObject({ value: 'b1', seq: 2, expiresAt: T + 1000 })
+    expect(saw.getEntry('k')).toMatchObject({ value: 'v2', expiresAt: T + 5000 })
+    expect(saw.getEntry('b')).toMatchObject({ value: 'b3', expiresAt: T + 5000 })
+    vi.setSystemTime(T + 1000)
+    expect([db.get('k'), db.get('b'), snap.get('k'), snap.get('b')]).toEqual([undefined, undefined, undefined, undefined])
+    expect([saw.get('k'), saw.get('b')]).toEqual(['v2', 'b3'])
+    snap.close()
+    saw.close()
+    await db.close().catch(() => undefined)
   })
 })

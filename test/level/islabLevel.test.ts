@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { EntryStream } from 'level-read-stream'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { open } from '../../src/index.js'
 import type { Database } from '../../src/index.js'
 import { IslabLevel } from '../../src/level/index.js'
@@ -194,5 +194,34 @@ describe('IslabLevel', () => {
     await level.put('a', 'again')
     expect(retained(level.db)).toBe(0)
     await level.close()
+  })
+
+  it('leaves a key past its deadline out of iterators, snapshot reads and clear, as get does', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const level = await memoryLevel({ expiry: { sweepIntervalMs: 3_600_000 } })
+      const T = Date.now()
+      await level.db.put('a', 'x', { ttlMs: 50 })
+      await level.put('b', 'y')
+      await level.put('c', 'z')
+      const snap = level.snapshot()
+      vi.setSystemTime(T + 100)
+      // No get first: nothing has written the expiry event yet.
+      expect(await level.keys().all()).toEqual(['b', 'c'])
+      expect(await level.iterator({ reverse: true }).all()).toEqual([
+        ['c', 'z'],
+        ['b', 'y'],
+      ])
+      expect(await level.get('a', { snapshot: snap })).toBeUndefined()
+      expect(await level.has('a', { snapshot: snap })).toBe(false)
+      expect(await level.values({ snapshot: snap }).all()).toEqual(['y', 'z'])
+      await snap.close()
+      // The first key in range is 'b': the expired one is not there to be cleared.
+      await level.clear({ limit: 1 })
+      expect(await level.keys().all()).toEqual(['c'])
+      await level.close()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

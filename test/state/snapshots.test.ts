@@ -1,7 +1,7 @@
 // Snapshots pin a seq: reads through one see the state as of that seq, whatever is written
 // afterwards, and closing the last one releases every version the state kept for it.
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { open } from '../../src/index.js'
 import type { Database } from '../../src/index.js'
 import { encodeValue } from '../../src/events/valueCodec.js'
@@ -171,6 +171,71 @@ describe('db.snapshot()', () => {
       }),
       { numRuns: 60 },
     )
+  })
+})
+
+describe('db.snapshot() and expiry', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  /** A database whose sweeper never runs during the test: only reads decide what is expired. */
+  async function expiring(): Promise<Database> {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    return open({ durability: 'memory', expiry: { sweepIntervalMs: 3_600_000 } })
+  }
+
+  it('hides a version whose deadline passed from get, has, getEntry and range, as db.get does', async () => {
+    const db = await expiring()
+    const T = Date.now()
+    await db.put('a', 'soon', { ttlMs: 50 })
+    await db.put('b', 'kept')
+    vi.setSystemTime(T + 100)
+    // No db.get first: nothing has written the expiry event yet.
+    const snap = db.snapshot()
+    expect(db.seq).toBe(2)
+    expect([snap.get('a'), snap.has('a'), snap.getEntry('a')]).toEqual([undefined, false, undefined])
+    expect([...snap.range().entries()]).toEqual([['b', 'kept']])
+    expect(await rangeOf(snap.range({ reverse: true }))).toEqual([['b', 'kept']])
+    expect(db.get('a')).toBeUndefined()
+    snap.close()
+    await db.close()
+  })
+
+  it('hides a version that expires after the snapshot was taken once its deadline passes, overwritten or not', async () => {
+    const db = await expiring()
+    const T = Date.now()
+    await db.put('a', 'a1', { ttlMs: 100 })
+    await db.put('b', 'b1', { ttlMs: 100 })
+    await db.put('c', 'c1', { ttlMs: 10_000 })
+    const snap = db.snapshot()
+    expect(snap.getEntry('a')).toMatchObject({ value: 'a1', seq: 1, expiresAt: T + 100 })
+    // Overwritten after the snapshot: the snapshot's versions keep their deadlines.
+    await db.put('a', 'a2', { ttlMs: 10_000 })
+    await db.put('b', 'b2')
+    await db.put('c', 'c2')
+    expect(snap.getEntry('a')).toMatchObject({ value: 'a1', expiresAt: T + 100 })
+    expect([...snap.range().entries()]).toEqual([['a', 'a1'], ['b', 'b1'], ['c', 'c1']])
+    vi.setSystemTime(T + 100)
+    expect([snap.get('a'), snap.has('b'), snap.get('c')]).toEqual([undefined, false, 'c1'])
+    expect([...snap.range().entries()]).toEqual([['c', 'c1']])
+    expect([db.get('a'), db.get('b'), db.get('c')]).toEqual(['a2', 'b2', 'c2'])
+    snap.close()
+    await db.close()
+  })
+
+  it('hides a version whose expiry event was written after the snapshot was taken', async () => {
+    const db = await expiring()
+    const T = Date.now()
+    await db.put('a', 'soon', { ttlMs: 50 })
+    const snap = db.snapshot()
+    vi.setSystemTime(T + 60)
+    expect(db.get('a')).toBeUndefined() // queues the expiry event
+    await db.waitForSeq(2)
+    expect(snap.get('a')).toBeUndefined()
+    expect([...snap.range().entries()]).toEqual([])
+    snap.close()
+    await db.close()
   })
 })
 
