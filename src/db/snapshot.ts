@@ -18,14 +18,15 @@ import { checkMethodOptions } from './optionNames.js'
  */
 export class Snapshot {
   private open = true
-  private readonly retained: RetainedVersions
+  // Not readonly: close() lets go of both (see there).
+  private retained: RetainedVersions
   private readonly check = (): void => {
     if (!this.open || !this.dbOpen()) throw new ClosedError()
   }
 
   /** @internal Use db.snapshot(). */
   constructor(
-    private readonly state: MemoryState,
+    private state: MemoryState,
     /** The last seq this snapshot sees. */
     readonly seq: number,
     private readonly dbOpen: () => boolean,
@@ -63,6 +64,10 @@ export class Snapshot {
     if (!this.open) return
     this.open = false
     this.state.unpin(this.seq)
+    // A closed snapshot may stay referenced (an IslabSnapshot, a closed level iterator's cursor):
+    // it must not keep the versions or the state alive. Nothing reads them once closed (check()).
+    this.retained = undefined!
+    this.state = undefined!
   }
 
   private entry(key: string) {

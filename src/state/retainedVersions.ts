@@ -1,12 +1,19 @@
 // What open snapshots need of the past: for each key written since the oldest open snapshot was
-// taken, the versions those writes replaced (MVCC, as in a database's undo log, but in memory).
-// A snapshot is a pinned seq; it reads a key as the first retained version replaced after its
-// seq, or the key's current entry when nothing replaced it since. Taking a snapshot costs O(1),
-// the state pays on writes only while one is open, and closing the last one drops everything.
+// taken, the versions those writes replaced that some open snapshot reads (MVCC, as in a
+// database's undo log, but in memory). A snapshot is a pinned seq; it reads a key as the first
+// retained version replaced after its seq, or the key's current entry when nothing replaced it
+// since. Taking a snapshot costs O(1), the state pays on writes only while one is open, and
+// closing the last one drops everything.
 //
-// Invariant: while a snapshot pinned at S is open, every write with seq > S has left a version
-// here (the state calls `superseded` for every event it applies while this object exists), and
-// versions are only dropped once no open snapshot is older than the write that replaced them.
+// What is kept grows with keys and open snapshots, not with writes: a version is read by the pins
+// between the write that made it current and the write that replaced it, so a write keeps what it
+// replaces only when some pin is at or after the previous write of that key (one open snapshot
+// and one key overwritten 200k times: one version). Pins only come after every write applied so
+// far, so a version no pin needed when it was replaced is never needed.
+//
+// Invariant: while a snapshot pinned at S is open, the first write of each key with seq > S has
+// left a version here (the state calls `superseded` for every event it applies while this object
+// exists), and a version is only dropped once no open pin reads it.
 import btree from 'sorted-btree'
 import type { WalEvent } from '../events/types.js'
 import type { Entry } from './entry.js'
@@ -33,7 +40,10 @@ export class RetainedVersions {
   /** Pinned seq → how many snapshots pin it. */
   private readonly pins = new Map<number, number>()
   private oldest = Infinity
+  private newest = -Infinity
   private count = 0
+  /** Versions left by the last prune: an unpin prunes again once there are twice as many (see unpin). */
+  private kept = 0
 
   /** Number of versions held (for tests and stats). */
   get size(): number {
@@ -50,9 +60,16 @@ export class RetainedVersions {
   pin(seq: number): void {
     this.pins.set(seq, (this.pins.get(seq) ?? 0) + 1)
     if (seq < this.oldest) this.oldest = seq
+    if (seq > this.newest) this.newest = seq
   }
 
-  /** Releases one pin of `seq`; returns how many pins are left. Drops the versions no pin needs any more. */
+  /**
+   * Releases one pin of `seq`; returns how many pins are left. The last pin drops every version
+   * (whoever still holds this object, e.g. a range being read, holds nothing). Releasing the oldest
+   * drops the versions no remaining pin reads; releasing another does so once the versions held
+   * have doubled since the last prune (a prune walks them all: short-lived snapshots, one per
+   * level iterator, would otherwise each pay a walk under a long-lived one).
+   */
   unpin(seq: number): number {
     const c = this.pins.get(seq)
     if (c === undefined) return this.pins.size
@@ -61,8 +78,16 @@ export class RetainedVersions {
       return this.pins.size
     }
     this.pins.delete(seq)
-    if (this.pins.size === 0 || seq !== this.oldest) return this.pins.size
-    this.oldest = Math.min(...this.pins.keys())
+    if (this.pins.size === 0) {
+      this.versions.clear()
+      this.count = this.kept = 0
+      this.oldest = Infinity
+      this.newest = -Infinity
+      return 0
+    }
+    if (seq === this.newest) this.newest = Math.max(...this.pins.keys())
+    if (seq === this.oldest) this.oldest = Math.min(...this.pins.keys())
+    else if (this.count < 2 * this.kept + PRUNE_SLACK) return this.pins.size
     this.prune()
     return this.pins.size
   }
@@ -90,28 +115,45 @@ export class RetainedVersions {
   private add(key: string, seq: number, prev: Entry | undefined): void {
     // A write as old as the oldest pin cannot be needed (pins are taken at db.seq, after it).
     if (seq <= this.oldest) return
-    const v: Version = { until: seq, entry: prev }
     const list = this.versions.get(key)
-    if (list === undefined) this.versions.set(key, [v])
-    else list.push(v)
+    if (list === undefined) this.versions.set(key, [{ until: seq, entry: prev }])
+    else {
+      // `prev` was current from the key's last retained write on: read only by a pin since then.
+      if (this.newest < list[list.length - 1]!.until) return
+      list.push({ until: seq, entry: prev })
+    }
     this.count++
   }
 
-  /** Drops versions replaced at or before the oldest pin: no open snapshot reads them. */
+  /**
+   * Keeps only the versions an open pin reads: version i of a key is read by the pins P with
+   * until(i-1) <= P < until(i) (the first one by every pin before its until).
+   */
   private prune(): void {
-    const oldest = this.oldest
+    const pins = [...this.pins.keys()].sort((a, b) => a - b)
     const emptied: string[] = []
+    let count = 0
     this.versions.forEachPair((key, list) => {
+      // Compacted in place: `n` versions kept so far.
       let n = 0
-      while (n < list.length && list[n]!.until <= oldest) n++
-      if (n === 0) return
-      this.count -= n
-      if (n === list.length) emptied.push(key)
-      else list.splice(0, n)
+      let from = -Infinity
+      let j = 0
+      for (const v of list) {
+        while (j < pins.length && pins[j]! < from) j++
+        if (j < pins.length && pins[j]! < v.until) list[n++] = v
+        from = v.until
+      }
+      count += n
+      if (n === 0) emptied.push(key)
+      else list.length = n
     })
     for (const k of emptied) this.versions.delete(k)
+    this.count = this.kept = count
   }
 }
+
+/** Versions an unpin of a pin other than the oldest may leave beyond twice the last prune's. */
+const PRUNE_SLACK = 1024
 
 /** The first version replaced after `seq` is the one `seq` saw; none: the current entry. */
 export function pick(list: readonly Version[], seq: number): Entry | undefined | typeof CURRENT {
