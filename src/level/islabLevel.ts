@@ -191,6 +191,7 @@ export class IslabLevel<KDefault = string, VDefault = string> extends AbstractLe
     const snap = own ? this.db.snapshot() : options.snapshot!.core
     const cursor = new Cursor(snap, own, { ...options, valueEncoding: 'utf8', snapshot: undefined })
     try {
+      await cursor.whenLive()
       let left = options.limit !== undefined && options.limit >= 0 ? options.limit : Infinity
       while (left > 0) {
         const keys = cursor.nativeKeys(Math.min(CLEAR_CHUNK, left))

@@ -3,11 +3,13 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { EntryStream } from 'level-read-stream'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { open } from '../../src/index.js'
 import type { Database } from '../../src/index.js'
 import { IslabLevel } from '../../src/level/index.js'
+import { setSliceMs } from '../../src/io/timeSlice.js'
 import type { MemoryState } from '../../src/state/memoryState.js'
+import { OrderedIndex } from '../../src/state/orderedIndex.js'
 import { tmpDir } from '../helpers/tmpdir.js'
 
 /** Versions the core keeps for open snapshots (internal: what snapshots pin). */
@@ -194,5 +196,56 @@ describe('IslabLevel', () => {
     await level.put('a', 'again')
     expect(retained(level.db)).toBe(0)
     await level.close()
+  })
+
+  it('waits for the ordered index in time slices before the first read over a shared Database, never building it in one go', async () => {
+    // Tiny slices: the build of a few thousand keys takes many turns of the event loop.
+    const before = setSliceMs(0)
+    // Calls that would finish a running build synchronously (a stall of seconds at 300k keys).
+    let stalls = 0
+    const finishNow = OrderedIndex.prototype.finishNow
+    const spy = vi.spyOn(OrderedIndex.prototype, 'finishNow').mockImplementation(function (this: OrderedIndex) {
+      if (!this.ready) stalls++
+      finishNow.call(this)
+    })
+    try {
+      const fill = async (): Promise<Database> => {
+        const db = await open({ durability: 'memory' })
+        for (let i = 0; i < 4000; i += 500) {
+          await db.batch(Array.from({ length: 500 }, (_, j) => ({ type: 'put' as const, key: `k${String((i + j) * 7919 % 4000).padStart(5, '0')}`, value: `v${i + j}` })))
+        }
+        return db
+      }
+      for (const use of ['iterator', 'keys', 'values', 'clear'] as const) {
+        const db = await fill()
+        const level = new IslabLevel(db)
+        await level.open()
+        // Turns of the event loop while the read runs (the build yields with setImmediate too).
+        let turns = 0
+        let reading = true
+        const tick = (): void => {
+          if (!reading) return
+          turns++
+          setImmediate(tick)
+        }
+        setImmediate(tick)
+        if (use === 'iterator') expect(await level.iterator({ limit: 2 }).all()).toEqual([['k00000', 'v0'], ['k00001', expect.any(String)]])
+        else if (use === 'keys') expect(await level.keys({ gte: 'k03998' }).all()).toEqual(['k03998', 'k03999'])
+        else if (use === 'values') expect(await level.values({ reverse: true, limit: 1 }).all()).toHaveLength(1)
+        else {
+          await level.clear({ lt: 'k02000' })
+          expect(await level.keys({ limit: 1 }).all()).toEqual(['k02000'])
+        }
+        reading = false
+        expect({ use, stalls }).toEqual({ use, stalls: 0 })
+        // The event loop ran while the index was built.
+        expect(turns).toBeGreaterThan(0)
+        await level.close()
+        await db.close()
+      }
+    } finally {
+      spy.mockRestore()
+      setSliceMs(before)
+    }
   })
 })
