@@ -248,4 +248,34 @@ describe('IslabLevel', () => {
       setSliceMs(before)
     }
   })
+
+  it('refuses misspelt options with a suggestion, and open() options given with a shared Database', async () => {
+    expect(() => new IslabLevel(tmpDir(), { durabilty: 'sync' } as never)).toThrow(
+      expect.objectContaining({ code: 'ISLAB_INVALID_OPTION', message: expect.stringContaining("did you mean 'durability'?") }),
+    )
+    expect(() => new IslabLevel(tmpDir(), { valueEncodng: 'json' } as never)).toThrow(
+      expect.objectContaining({ code: 'ISLAB_INVALID_OPTION', message: expect.stringContaining("did you mean 'valueEncoding'?") }),
+    )
+    const db = await open({ durability: 'memory' })
+    expect(() => new IslabLevel(db, { durability: 'sync' })).toThrow(
+      expect.objectContaining({ code: 'ISLAB_INVALID_OPTION', message: expect.stringContaining("'durability' is an option of IsLabDB's open()") }),
+    )
+    // abstract-level's own options are fine in both forms.
+    const level = new IslabLevel<string, unknown>(db, { valueEncoding: 'json', keyEncoding: 'utf8' })
+    expect(() => level.db).toThrow(expect.objectContaining({ code: 'ISLAB_CLOSED', message: expect.stringContaining('await level.open()') }))
+    await level.put('k', { a: 1 })
+    expect(level.db.get('k')).toBe('{"a":1}')
+    await level.close()
+    expect(() => level.db).toThrow(expect.objectContaining({ code: 'ISLAB_CLOSED' }))
+    await db.close()
+    // A name close to no option is the user's, for open() hooks (abstract-level's contract).
+    const own = new IslabLevel(tmpDir(), { durability: 'memory', createIfMissing: true, errorIfExists: false, passive: false, userland: 1 } as never)
+    let hooked: unknown
+    own.hooks.postopen.add(async (options) => {
+      hooked = (options as { userland?: unknown }).userland
+    })
+    await own.open()
+    expect(hooked).toBe(1)
+    await own.close()
+  })
 })
