@@ -278,4 +278,29 @@ describe('IslabLevel', () => {
     expect(hooked).toBe(1)
     await own.close()
   })
+
+  it('refuses native values JSON would change anywhere inside them, rather than changing them', async () => {
+    const level = await memoryLevel()
+    const db = level.db
+    const refused: [string, unknown, string][] = [
+      ['nan', { n: NaN }, 'NaN'],
+      ['top', NaN, 'NaN'],
+      ['inf', [1, -Infinity], '-Infinity'],
+      ['undef', { u: undefined }, 'undefined'],
+      ['hole', [undefined], 'undefined'],
+      ['bytes', { b: Uint8Array.of(1, 2) }, 'Uint8Array'],
+      ['buf', { nested: [{ buf: Buffer.from('hi') }] }, 'Buffer'],
+      ['f32', new Float32Array(2), 'Float32Array'],
+      ['set', { s: new Set([1]) }, 'Set'],
+      ['baddate', { d: new Date(NaN) }, 'invalid Date'],
+    ]
+    for (const [key, value] of refused) await db.put(key, value)
+    for (const [key, , what] of refused) {
+      expect(() => level.getSync(key)).toThrow(expect.objectContaining({ code: 'ISLAB_NOT_REPRESENTABLE', key, message: expect.stringContaining(what) }))
+    }
+    // What JSON carries (and a Date, as its ISO string, documented) reads as before.
+    await db.put('ok', { a: [1, 2.5, -3, 0, null, true, 'x'], o: { p: {} }, d: new Date(0) })
+    expect(level.getSync('ok', { valueEncoding: 'json' })).toEqual({ a: [1, 2.5, -3, 0, null, true, 'x'], o: { p: {} }, d: '1970-01-01T00:00:00.000Z' })
+    await level.close()
+  })
 })
