@@ -11,7 +11,7 @@ import { ClosedError, Database, InvalidOptionError, open } from '../index.js'
 import type { BatchOp, OpenOptions, Snapshot } from '../index.js'
 import { Cursor, IslabIterator, IslabKeyIterator, IslabValueIterator } from './iterator.js'
 import type { LevelIteratorOptions } from './iterator.js'
-import { toNative } from './keys.js'
+import { toNativeKey } from './keys.js'
 import type { KeyFormat } from './keys.js'
 import { fromStored, toStored } from './values.js'
 import type { ValueFormat } from './values.js'
@@ -178,7 +178,7 @@ export class IslabLevel<KDefault = string, VDefault = string> extends AbstractLe
   }
 
   _getSync(key: LevelKey, options: ReadOptions): string | Uint8Array | undefined {
-    const k = toNative(key, options.keyEncoding)
+    const k = toNativeKey(key, options.keyEncoding)
     const snap = options.snapshot?.core
     return fromStored(snap === undefined ? this.db.get(k) : snap.get(k), options.valueEncoding, k)
   }
@@ -192,7 +192,7 @@ export class IslabLevel<KDefault = string, VDefault = string> extends AbstractLe
   }
 
   async _has(key: LevelKey, options: ReadOptions): Promise<boolean> {
-    const k = toNative(key, options.keyEncoding)
+    const k = toNativeKey(key, options.keyEncoding)
     const snap = options.snapshot?.core
     return snap === undefined ? this.db.has(k) : snap.has(k)
   }
@@ -202,17 +202,17 @@ export class IslabLevel<KDefault = string, VDefault = string> extends AbstractLe
   }
 
   async _put(key: LevelKey, value: string | Uint8Array, options: KeyOptions): Promise<void> {
-    await this.db.put(toNative(key, options.keyEncoding), toStored(value))
+    await this.db.put(toNativeKey(key, options.keyEncoding), toStored(value))
   }
 
   async _del(key: LevelKey, options: KeyOptions): Promise<void> {
-    await this.db.delete(toNative(key, options.keyEncoding))
+    await this.db.delete(toNativeKey(key, options.keyEncoding))
   }
 
   async _batch(operations: LevelOp[]): Promise<void> {
     if (operations.length === 0) return
     const ops: BatchOp[] = operations.map((op) => {
-      const key = toNative(op.key, op.keyEncoding)
+      const key = toNativeKey(op.key, op.keyEncoding)
       return op.type === 'put' ? { type: 'put', key, value: toStored(op.value!) } : { type: 'del', key }
     })
     await this.db.batch(ops)

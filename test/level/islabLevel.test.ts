@@ -303,4 +303,23 @@ describe('IslabLevel', () => {
     expect(level.getSync('ok', { valueEncoding: 'json' })).toEqual({ a: [1, 2.5, -3, 0, null, true, 'x'], o: { p: {} }, d: '1970-01-01T00:00:00.000Z' })
     await level.close()
   })
+
+  it('refuses a key whose mapped native key is too long, giving both lengths', async () => {
+    const level = await memoryLevel()
+    // 30,000 bytes that are not UTF-8: each escaped as 3 bytes, 90,000 in all.
+    const binary = Buffer.alloc(30000, 0xff)
+    await expect(level.put(binary, 'v', { keyEncoding: 'buffer' })).rejects.toMatchObject({
+      code: 'ISLAB_INVALID_KEY',
+      message: expect.stringMatching(/level key of 30000 bytes maps onto a native key of 90000 UTF-8 bytes, over 65535/),
+    })
+    await expect(level.batch([{ type: 'put', key: '\0'.repeat(40000), value: 'v' }])).rejects.toMatchObject({
+      code: 'ISLAB_INVALID_KEY',
+      message: expect.stringContaining('level key of 40000 bytes maps onto a native key of 80000'),
+    })
+    // A key that fits once mapped is stored, and a range bound may be any length.
+    await level.put(Buffer.alloc(21845, 0xff), 'fits', { keyEncoding: 'buffer' })
+    expect(await level.get(Buffer.alloc(21845, 0xff), { keyEncoding: 'buffer' })).toBe('fits')
+    expect(await level.keys({ gte: 'a'.repeat(70000) }).all()).toEqual([])
+    await level.close()
+  })
 })
