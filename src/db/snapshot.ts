@@ -16,7 +16,7 @@ import { checkMethodOptions } from './optionNames.js'
  * after the snapshot was taken. Close it when done: while it is open, every write keeps the
  * version it replaces. Closing the database makes its snapshots unreadable (ISLAB_CLOSED).
  */
-export class Snapshot {
+export class Snapshot<V = unknown> {
   private open = true
   // Not readonly: close() lets go of both (see there).
   private retained: RetainedVersions
@@ -39,13 +39,13 @@ export class Snapshot {
   }
 
   /** The value of `key` as of the snapshot; undefined when absent then. */
-  get<V = unknown>(key: string): V | undefined {
-    return this.entry(key)?.value() as V | undefined
+  get<T extends V = V>(key: string): NoInfer<T> | undefined {
+    return this.entry(key)?.value() as T | undefined
   }
 
-  getEntry<V = unknown>(key: string): Entry<V> | undefined {
+  getEntry<T extends V = V>(key: string): Entry<NoInfer<T>> | undefined {
     const e = this.entry(key)
-    return e === undefined ? undefined : { value: e.value() as V, seq: e.seq, time: e.time }
+    return e === undefined ? undefined : { value: e.value() as T, seq: e.seq, time: e.time }
   }
 
   has(key: string): boolean {
@@ -53,10 +53,10 @@ export class Snapshot {
   }
 
   /** Keys in order between bounds as of the snapshot (see db.range; the same options). */
-  range<V = unknown>(opts: RangeOptions = {}): RangeRead<V> {
+  range<T extends V = V>(opts: RangeOptions = {}): RangeRead<NoInfer<T>> {
     this.check()
     checkMethodOptions('range', opts, RANGE_OPTIONS)
-    return new RangeRead<V>(new RangeAsOf(this.state.orderedIndex(), this.retained, this.seq, this.check), opts)
+    return new RangeRead<T>(new RangeAsOf(this.state.orderedIndex(), this.retained, this.seq, this.check), opts)
   }
 
   /** Releases what the snapshot pinned. Idempotent. */

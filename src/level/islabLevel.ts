@@ -8,7 +8,7 @@ import type { AbstractDatabaseOptions } from 'abstract-level'
 // is refused here with the same suggestion as open() gives.
 import { nearest } from '../db/optionNames.js'
 import { ClosedError, Database, InvalidOptionError, open } from '../index.js'
-import type { BatchOp, OpenOptions, Snapshot } from '../index.js'
+import type { BatchOp, OpenOptions, PutOptions, Snapshot, WriteResult } from '../index.js'
 import { Cursor, IslabIterator, IslabKeyIterator, IslabValueIterator } from './iterator.js'
 import type { LevelIteratorOptions } from './iterator.js'
 import { toNativeKey } from './keys.js'
@@ -17,6 +17,15 @@ import { fromStored, toStored } from './values.js'
 import type { ValueFormat } from './values.js'
 
 type LevelKey = string | Uint8Array
+
+/**
+ * A Database the face can share: one whose values may be strings and bytes (what the face
+ * writes), so Database<unknown>, not a Database<User>. (`put` as a function-typed property:
+ * a method's parameters are compared both ways, and Database<User> would pass.)
+ */
+export type LevelDatabase = Database & {
+  readonly put: (key: string, value: string | Uint8Array, opts?: PutOptions) => Promise<WriteResult>
+}
 
 /** IsLabDB's open() options that make sense under the level face (the directory is the location). */
 export type IslabOpenOptions = Omit<OpenOptions, 'dir' | 'createIfMissing' | 'errorIfExists'>
@@ -97,7 +106,7 @@ export class IslabLevel<KDefault = string, VDefault = string> extends AbstractLe
   private readonly openOptions: IslabOpenOptions
   private db_: Database | undefined
 
-  constructor(location: string | Database, options?: IslabLevelOptions<KDefault, VDefault>) {
+  constructor(location: string | LevelDatabase, options?: IslabLevelOptions<KDefault, VDefault>) {
     if (options != null) checkSpelling(options)
     const forward: Record<string, unknown> = { ...options }
     const openOptions: Record<string, unknown> = {}
