@@ -884,9 +884,9 @@ export class Database<V = unknown> extends EventEmitter {
    * go on. O(1): nothing is copied; while it is open, writes keep the versions they replace.
    * Close it when done.
    */
-  snapshot(): Snapshot {
+  snapshot(): Snapshot<V> {
     if (this.closed) throw new ClosedError()
-    return new Snapshot(this.state, this.seq, () => !this.closed)
+    return new Snapshot<V>(this.state, this.seq, () => !this.closed)
   }
 
   /**

@@ -36,7 +36,7 @@ export function show(v: unknown): string {
 }
 
 /** The known name within edit distance 2 of `name` (or a third of its length), if any. */
-function nearest(name: string, known: readonly string[]): string | undefined {
+export function nearest(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined
   let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
   for (const k of known) {

@@ -20,9 +20,10 @@ import { checkMethodOptions } from './optionNames.js'
  * after the snapshot was taken. Close it when done: while it is open, every write keeps the
  * version it replaces. Closing the database makes its snapshots unreadable (ISLAB_CLOSED).
  */
-export class Snapshot {
+export class Snapshot<V = unknown> {
   private open = true
-  private readonly retained: RetainedVersions
+  // Not readonly: close() lets go of both (see there).
+  private retained: RetainedVersions
   /** The seq pinned in the state: `seq`, or past it after a failed commit was undone (MemoryState.pin). */
   private readonly at: number
   private readonly check = (): void => {
@@ -31,7 +32,7 @@ export class Snapshot {
 
   /** @internal Use db.snapshot(). */
   constructor(
-    private readonly state: MemoryState,
+    private state: MemoryState,
     /** The last seq this snapshot sees. */
     readonly seq: number,
     private readonly dbOpen: () => boolean,
@@ -45,14 +46,14 @@ export class Snapshot {
   }
 
   /** The value of `key` as of the snapshot; undefined when absent then. */
-  get<V = unknown>(key: string): V | undefined {
-    return this.entry(key)?.value() as V | undefined
+  get<T extends V = V>(key: string): NoInfer<T> | undefined {
+    return this.entry(key)?.value() as T | undefined
   }
 
-  getEntry<V = unknown>(key: string): Entry<V> | undefined {
+  getEntry<T extends V = V>(key: string): Entry<NoInfer<T>> | undefined {
     const e = this.entry(key)
     if (e === undefined) return undefined
-    const out: Entry<V> = { value: e.value() as V, seq: e.seq, time: e.time }
+    const out: Entry<T> = { value: e.value() as T, seq: e.seq, time: e.time }
     const at = this.state.mayExpire ? this.state.deadlineAsOf(key, e.seq) : undefined
     if (at !== undefined) out.expiresAt = at
     return out
@@ -63,14 +64,14 @@ export class Snapshot {
   }
 
   /** Keys in order between bounds as of the snapshot (see db.range; the same options). */
-  range<V = unknown>(opts: RangeOptions = {}): RangeRead<V> {
+  range<T extends V = V>(opts: RangeOptions = {}): RangeRead<NoInfer<T>> {
     this.check()
     checkMethodOptions('range', opts, RANGE_OPTIONS)
     const state = this.state
     // Versions expired as of this call are left out (as db.range does).
     const now = Date.now()
     const hidden = state.mayExpire ? (k: string, seq: number): boolean => isExpired(state.deadlineAsOf(k, seq), now) : undefined
-    return new RangeRead<V>(new RangeAsOf(state.orderedIndex(), this.retained, this.at, this.check), opts, hidden)
+    return new RangeRead<T>(new RangeAsOf(state.orderedIndex(), this.retained, this.at, this.check), opts, hidden)
   }
 
   /** Releases what the snapshot pinned. Idempotent. */
@@ -78,6 +79,10 @@ export class Snapshot {
     if (!this.open) return
     this.open = false
     this.state.unpin(this.at)
+    // A closed snapshot may stay referenced (an IslabSnapshot, a closed level iterator's cursor):
+    // it must not keep the versions or the state alive. Nothing reads them once closed (check()).
+    this.retained = undefined!
+    this.state = undefined!
   }
 
   private entry(key: string) {

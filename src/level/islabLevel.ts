@@ -4,16 +4,28 @@
 // (values.ts), reads are synchronous from memory, and snapshots are the core's db.snapshot().
 import { AbstractLevel, AbstractSnapshot } from 'abstract-level'
 import type { AbstractDatabaseOptions } from 'abstract-level'
-import { Database, open } from '../index.js'
-import type { BatchOp, OpenOptions, Snapshot } from '../index.js'
+// nearest: the core's option-name suggestion (a helper, no database access), so a misspelt option
+// is refused here with the same suggestion as open() gives.
+import { nearest } from '../db/optionNames.js'
+import { ClosedError, Database, InvalidOptionError, open } from '../index.js'
+import type { BatchOp, OpenOptions, PutOptions, Snapshot, WriteResult } from '../index.js'
 import { Cursor, IslabIterator, IslabKeyIterator, IslabValueIterator } from './iterator.js'
 import type { LevelIteratorOptions } from './iterator.js'
-import { toNative } from './keys.js'
+import { toNativeKey } from './keys.js'
 import type { KeyFormat } from './keys.js'
 import { fromStored, toStored } from './values.js'
 import type { ValueFormat } from './values.js'
 
 type LevelKey = string | Uint8Array
+
+/**
+ * A Database the face can share: one whose values may be strings and bytes (what the face
+ * writes), so Database<unknown>, not a Database<User>. (`put` as a function-typed property:
+ * a method's parameters are compared both ways, and Database<User> would pass.)
+ */
+export type LevelDatabase = Database & {
+  readonly put: (key: string, value: string | Uint8Array, opts?: PutOptions) => Promise<WriteResult>
+}
 
 /** IsLabDB's open() options that make sense under the level face (the directory is the location). */
 export type IslabOpenOptions = Omit<OpenOptions, 'dir' | 'createIfMissing' | 'errorIfExists'>
@@ -39,6 +51,9 @@ const OPEN_OPTIONS = [
   'readOnly',
   'followMs',
 ] as const satisfies readonly (keyof IslabOpenOptions)[]
+/** abstract-level's own constructor options (it forwards createIfMissing/errorIfExists/passive to open()). */
+const LEVEL_OPTIONS = ['keyEncoding', 'valueEncoding', 'createIfMissing', 'errorIfExists', 'passive'] as const
+const KNOWN_OPTIONS: readonly string[] = [...LEVEL_OPTIONS, ...OPEN_OPTIONS]
 // Compile-time: an option added to OpenOptions but not forwarded here fails.
 const allForwarded: Exclude<keyof IslabOpenOptions, (typeof OPEN_OPTIONS)[number]> extends never ? true : never = true
 void allForwarded
@@ -60,6 +75,23 @@ interface ClearOptions extends KeyOptions, Omit<LevelIteratorOptions, 'keyEncodi
   snapshot?: IslabSnapshot | null
 }
 
+/**
+ * Refuses a misspelt option (`durabilty`): it would be silently ignored (README). A name close to
+ * no known one is the user's own: abstract-level hands constructor options to open() and its
+ * postopen hooks (its test suite checks that a `userland` option gets there).
+ */
+function checkSpelling(options: object): void {
+  for (const name of Object.keys(options)) {
+    if (KNOWN_OPTIONS.includes(name)) continue
+    const near = nearest(name, KNOWN_OPTIONS)
+    if (near === undefined) continue
+    throw new InvalidOptionError(
+      `new IslabLevel: unknown option '${name}' (did you mean '${near}'?); its options are ${KNOWN_OPTIONS.join(', ')} ` +
+        '(a name close to none of them is passed on to open() hooks, as abstract-level does)',
+    )
+  }
+}
+
 /** Keys deleted per batch by clear(). */
 const CLEAR_CHUNK = 1000
 
@@ -74,7 +106,8 @@ export class IslabLevel<KDefault = string, VDefault = string> extends AbstractLe
   private readonly openOptions: IslabOpenOptions
   private db_: Database | undefined
 
-  constructor(location: string | Database, options?: IslabLevelOptions<KDefault, VDefault>) {
+  constructor(location: string | LevelDatabase, options?: IslabLevelOptions<KDefault, VDefault>) {
+    if (options != null) checkSpelling(options)
     const forward: Record<string, unknown> = { ...options }
     const openOptions: Record<string, unknown> = {}
     for (const k of OPEN_OPTIONS) {
@@ -84,6 +117,14 @@ export class IslabLevel<KDefault = string, VDefault = string> extends AbstractLe
       }
     }
     const shared = location instanceof Database ? location : undefined
+    const given = Object.keys(openOptions)
+    if (shared !== undefined && given.length > 0) {
+      // A shared Database is open already: its options were decided by the open() that made it.
+      throw new InvalidOptionError(
+        `new IslabLevel: ${given.map((n) => `'${n}'`).join(', ')} ${given.length === 1 ? 'is an option' : 'are options'} of IsLabDB's open(), ` +
+          'and this Database is open already; pass them to the open() that made it (or give IslabLevel a directory instead)',
+      )
+    }
     const durability = shared?.options.durability ?? (openOptions as IslabOpenOptions).durability
     super(
       {
@@ -110,7 +151,11 @@ export class IslabLevel<KDefault = string, VDefault = string> extends AbstractLe
 
   /** The IsLabDB database behind the face (open while the level database is). */
   get db(): Database {
-    if (this.db_ === undefined) throw new Error('IslabLevel: the database is not open; await level.open() first')
+    if (this.db_ === undefined) {
+      const err = new ClosedError()
+      err.message = 'IslabLevel: the database is not open; await level.open() first (level.db exists while the level database is open).'
+      throw err
+    }
     return this.db_
   }
 
@@ -142,7 +187,7 @@ export class IslabLevel<KDefault = string, VDefault = string> extends AbstractLe
   }
 
   _getSync(key: LevelKey, options: ReadOptions): string | Uint8Array | undefined {
-    const k = toNative(key, options.keyEncoding)
+    const k = toNativeKey(key, options.keyEncoding)
     const snap = options.snapshot?.core
     return fromStored(snap === undefined ? this.db.get(k) : snap.get(k), options.valueEncoding, k)
   }
@@ -156,7 +201,7 @@ export class IslabLevel<KDefault = string, VDefault = string> extends AbstractLe
   }
 
   async _has(key: LevelKey, options: ReadOptions): Promise<boolean> {
-    const k = toNative(key, options.keyEncoding)
+    const k = toNativeKey(key, options.keyEncoding)
     const snap = options.snapshot?.core
     return snap === undefined ? this.db.has(k) : snap.has(k)
   }
@@ -166,17 +211,17 @@ export class IslabLevel<KDefault = string, VDefault = string> extends AbstractLe
   }
 
   async _put(key: LevelKey, value: string | Uint8Array, options: KeyOptions): Promise<void> {
-    await this.db.put(toNative(key, options.keyEncoding), toStored(value))
+    await this.db.put(toNativeKey(key, options.keyEncoding), toStored(value))
   }
 
   async _del(key: LevelKey, options: KeyOptions): Promise<void> {
-    await this.db.delete(toNative(key, options.keyEncoding))
+    await this.db.delete(toNativeKey(key, options.keyEncoding))
   }
 
   async _batch(operations: LevelOp[]): Promise<void> {
     if (operations.length === 0) return
     const ops: BatchOp[] = operations.map((op) => {
-      const key = toNative(op.key, op.keyEncoding)
+      const key = toNativeKey(op.key, op.keyEncoding)
       return op.type === 'put' ? { type: 'put', key, value: toStored(op.value!) } : { type: 'del', key }
     })
     await this.db.batch(ops)
@@ -191,6 +236,7 @@ export class IslabLevel<KDefault = string, VDefault = string> extends AbstractLe
     const snap = own ? this.db.snapshot() : options.snapshot!.core
     const cursor = new Cursor(snap, own, { ...options, valueEncoding: 'utf8', snapshot: undefined })
     try {
+      await cursor.whenLive()
       let left = options.limit !== undefined && options.limit >= 0 ? options.limit : Infinity
       while (left > 0) {
         const keys = cursor.nativeKeys(Math.min(CLEAR_CHUNK, left))

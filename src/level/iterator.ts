@@ -43,6 +43,8 @@ export class Cursor {
   private last: string | undefined
   private target: string | undefined
   private done = false
+  /** Whether the ordered index is known to be built (see whenLive). */
+  private live = false
   /** Pairs read ahead for next(), served from `at` on. */
   private ahead: Raw[] = []
   private at = 0
@@ -60,6 +62,22 @@ export class Cursor {
     if (options.lte !== undefined) b.lte = toNative(options.lte, f)
     else if (options.lt !== undefined) b.lt = toNative(options.lt, f)
     this.reverse = options.reverse === true
+  }
+
+  /**
+   * Waits, without stalling, until the ordered index the snapshot's ranges read is built. Reads
+   * are synchronous and would otherwise build it in one go on first use (seconds at 300k keys):
+   * when the face shares a Database nobody has ranged yet, or after a read-only reload. An
+   * async range iteration waits for the build in time slices; it reads nothing (limit 0).
+   */
+  get isLive(): boolean {
+    return this.live
+  }
+
+  async whenLive(): Promise<void> {
+    if (this.live) return
+    for await (const _ of this.snap.range({ limit: 0 }));
+    this.live = true
   }
 
   /**
@@ -182,10 +200,12 @@ export class IslabIterator extends AbstractIterator<Db, string | Uint8Array, str
   }
 
   async _next(): Promise<[string | Uint8Array, string | Uint8Array | undefined] | undefined> {
+    if (!this.cursor.isLive) await this.cursor.whenLive()
     return this.cursor.next(this.cursor.options.values !== false)
   }
 
   async _nextv(size: number): Promise<[string | Uint8Array, string | Uint8Array | undefined][]> {
+    if (!this.cursor.isLive) await this.cursor.whenLive()
     return this.cursor.read(size, this.cursor.options.values !== false)
   }
 
@@ -208,10 +228,12 @@ export class IslabKeyIterator extends AbstractKeyIterator<Db, string | Uint8Arra
   }
 
   async _next(): Promise<string | Uint8Array | undefined> {
+    if (!this.cursor.isLive) await this.cursor.whenLive()
     return this.cursor.next(false)?.[0]
   }
 
   async _nextv(size: number): Promise<(string | Uint8Array)[]> {
+    if (!this.cursor.isLive) await this.cursor.whenLive()
     return this.cursor.read(size, false).map((p) => p[0])
   }
 
@@ -234,10 +256,12 @@ export class IslabValueIterator extends AbstractValueIterator<Db, string | Uint8
   }
 
   async _next(): Promise<string | Uint8Array | undefined> {
+    if (!this.cursor.isLive) await this.cursor.whenLive()
     return this.cursor.next(true)?.[1]
   }
 
   async _nextv(size: number): Promise<(string | Uint8Array)[]> {
+    if (!this.cursor.isLive) await this.cursor.whenLive()
     return this.cursor.read(size, true).map((p) => p[1]!)
   }
 

@@ -10,7 +10,12 @@
 // for characters above U+FFFF against U+E000–U+FFFF ('\u{10000}' sorts before '\uFFFF' here),
 // and bytes that are not UTF-8 sort among keys starting with U+0000. A native key outside the
 // map's image (a lone '\0' followed by anything but '\0' or U+0080–U+00FF) is invisible to the face.
+//
+// A native key holds at most MAX_KEY_BYTES (65535) UTF-8 bytes, and the map makes some keys
+// longer: a doubled U+0000 is 2 bytes, an escaped byte 3 (U+0000 then a 2-byte character). So a
+// binary key of 30,000 bytes that are not UTF-8 maps onto 90,000 bytes and cannot be stored.
 import { isUtf8 } from 'node:buffer'
+import { InvalidKeyError, MAX_KEY_BYTES } from '../index.js'
 
 export type KeyFormat = 'utf8' | 'buffer' | 'view'
 
@@ -28,6 +33,27 @@ export function toNative(key: string | Uint8Array, format: KeyFormat): string {
 function fromText(s: string): string {
   if (s.length === 0) return NUL
   return s.includes(NUL) ? s.replaceAll(NUL, '\0\0') : s
+}
+
+/**
+ * The native key of a level key that is read or written (not a range bound: those may be any
+ * length). One too long for a native key is refused with both lengths, the level key's and the
+ * mapped one's: the map, not the key alone, can be what went over.
+ */
+export function toNativeKey(key: string | Uint8Array, format: KeyFormat): string {
+  const native = toNative(key, format)
+  // Cheap guard first (a UTF-16 unit is at most 3 UTF-8 bytes): the exact count only for long keys.
+  if (native.length * 3 > MAX_KEY_BYTES) {
+    const bytes = Buffer.byteLength(native, 'utf8')
+    if (bytes > MAX_KEY_BYTES) {
+      const given = typeof key === 'string' ? Buffer.byteLength(key, 'utf8') : key.byteLength
+      throw new InvalidKeyError(
+        `the level key of ${given} bytes maps onto a native key of ${bytes} UTF-8 bytes, over ${MAX_KEY_BYTES} ` +
+          '(each byte that is not part of valid UTF-8 costs 3, each U+0000 costs 2; see docs/level.md, Keys)',
+      )
+    }
+  }
+  return native
 }
 
 /** Bytes with invalid UTF-8 in them: valid sequences decode, every other byte is escaped. */

@@ -2,8 +2,9 @@
 // encoding: a utf8 value is a JS string, a buffer value a Buffer, a view value a Uint8Array
 // (native get returns each as it was stored). Read back, a value is given in the format
 // abstract-level asks for, which decodes from there (json, custom encodings...). A native value that is neither a string nor bytes (an
-// object, a number, written through the native API) reads as its JSON text; a value JSON cannot
-// carry without loss (bigint, Map, Set) is refused with ISLAB_NOT_REPRESENTABLE rather than changed.
+// object, a number, written through the native API) reads as its JSON text; a value JSON would
+// drop or change anywhere inside it (bigint, Map, Set, bytes, NaN, ±Infinity, -0, undefined) is
+// refused with ISLAB_NOT_REPRESENTABLE rather than changed.
 import { NotRepresentableError } from '../index.js'
 import type { KeyFormat } from './keys.js'
 
@@ -27,11 +28,40 @@ export function fromStored(value: unknown, format: ValueFormat, key: string): st
 }
 
 function toJson(value: unknown, key: string): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (typeof v === 'bigint' || v instanceof Map || v instanceof Set || (ArrayBuffer.isView(v) && !(v instanceof Uint8Array))) {
-      const what = typeof v === 'bigint' ? 'a bigint' : `a ${(v as object).constructor.name}`
-      throw new NotRepresentableError(key, `holds ${what}, which JSON cannot carry`)
-    }
+  // `this[k]` is the value before toJSON (a Buffer's or a Date's) ran: what was stored.
+  return JSON.stringify(value, function (this: Record<string, unknown>, k: string, v: unknown) {
+    const what = changed(this[k])
+    if (what !== undefined) throw new NotRepresentableError(key, `holds ${what}, which JSON cannot carry unchanged`)
     return v
   })
+}
+
+/**
+ * What JSON.stringify would drop or change in `v` (undefined: nothing). Every value the native
+ * API stores that is not a string, a finite number other than -0, a boolean, null, a plain object,
+ * an array or a valid Date (which reads as its ISO string, documented) is one of these.
+ */
+function changed(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return undefined
+    case 'number':
+      if (Number.isNaN(v)) return 'NaN'
+      if (!Number.isFinite(v)) return String(v)
+      return Object.is(v, -0) ? '-0' : undefined
+    case 'undefined':
+      return 'undefined'
+    case 'bigint':
+      return 'a bigint'
+    case 'object': {
+      if (v === null || Array.isArray(v)) return undefined
+      if (v instanceof Date) return Number.isNaN(v.getTime()) ? 'an invalid Date' : undefined
+      const proto = Object.getPrototypeOf(v) as object | null
+      if (proto === Object.prototype || proto === null) return undefined
+      return `a ${(v as object).constructor?.name ?? 'non-plain object'}`
+    }
+    default:
+      return `a ${typeof v}`
+  }
 }

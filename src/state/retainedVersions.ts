@@ -4,9 +4,15 @@
 // seq, or the key's current entry when nothing replaced it since. Taking a snapshot costs O(1),
 // the state pays on writes only while one is open, and closing the last one drops everything.
 //
-// Invariant: while a snapshot pinned at S is open, every write with seq > S has left a version
-// here (the state calls `superseded` for every event it applies while this object exists), and
-// versions are only dropped once no open snapshot is older than the write that replaced them.
+// What is kept grows with keys and open snapshots, not with writes: a version is read by the pins
+// between the write that made it current and the write that replaced it, so a write keeps what it
+// replaces only when some pin is at or after the previous write of that key (one open snapshot
+// and one key overwritten 200k times: one version). Pins only come after every write applied so
+// far, so a version no pin needed when it was replaced is never needed.
+//
+// Invariant: while a snapshot pinned at S is open, the first write of each key with seq > S has
+// left a version here (the state calls `superseded` for every event it applies while this object
+// exists), and a version is only dropped once no open pin reads it.
 //
 // A version keeps its deadline (the state's deadline table only knows current versions): a
 // snapshot hides a version whose deadline has passed, as db.get does.
@@ -47,7 +53,10 @@ export class RetainedVersions {
   /** Pinned seq → how many snapshots pin it. */
   private readonly pins = new Map<number, number>()
   private oldest = Infinity
+  private newest = -Infinity
   private count = 0
+  /** Versions left by the last prune: an unpin prunes again once there are twice as many (see unpin). */
+  private kept = 0
   /** Versions held that have a deadline (0: snapshot reads need not look for one). */
   private timed = 0
   /** The highest seq pinned or retained so far: a revert's seq goes past it. */
@@ -80,10 +89,17 @@ export class RetainedVersions {
   pin(seq: number): void {
     this.pins.set(seq, (this.pins.get(seq) ?? 0) + 1)
     if (seq < this.oldest) this.oldest = seq
+    if (seq > this.newest) this.newest = seq
     if (seq > this.top) this.top = seq
   }
 
-  /** Releases one pin of `seq`; returns how many pins are left. Drops the versions no pin needs any more. */
+  /**
+   * Releases one pin of `seq`; returns how many pins are left. The last pin drops every version
+   * (whoever still holds this object, e.g. a range being read, holds nothing). Releasing the oldest
+   * drops the versions no remaining pin reads; releasing another does so once the versions held
+   * have doubled since the last prune (a prune walks them all: short-lived snapshots, one per
+   * level iterator, would otherwise each pay a walk under a long-lived one).
+   */
   unpin(seq: number): number {
     const c = this.pins.get(seq)
     if (c === undefined) return this.pins.size
@@ -92,8 +108,16 @@ export class RetainedVersions {
       return this.pins.size
     }
     this.pins.delete(seq)
-    if (this.pins.size === 0 || seq !== this.oldest) return this.pins.size
-    this.oldest = Math.min(...this.pins.keys())
+    if (this.pins.size === 0) {
+      this.versions.clear()
+      this.count = this.kept = this.timed = 0
+      this.oldest = Infinity
+      this.newest = -Infinity
+      return 0
+    }
+    if (seq === this.newest) this.newest = Math.max(...this.pins.keys())
+    if (seq === this.oldest) this.oldest = Math.min(...this.pins.keys())
+    else if (this.count < 2 * this.kept + PRUNE_SLACK) return this.pins.size
     this.prune()
     return this.pins.size
   }
@@ -161,30 +185,46 @@ export class RetainedVersions {
     // A write as old as the oldest pin cannot be needed (pins are taken at db.seq, after it).
     if (seq <= this.oldest) return
     if (seq > this.top) this.top = seq
-    const v: Version = { until: seq, entry: prev, at }
     const list = this.versions.get(key)
-    if (list === undefined) this.versions.set(key, [v])
-    else list.push(v)
+    if (list === undefined) this.versions.set(key, [{ until: seq, entry: prev, at }])
+    else {
+      // `prev` was current from the key's last retained write on: read only by a pin since then.
+      if (this.newest < list[list.length - 1]!.until) return
+      list.push({ until: seq, entry: prev, at })
+    }
     this.count++
     if (at !== undefined) this.timed++
   }
 
-  /** Drops versions replaced at or before the oldest pin: no open snapshot reads them. */
+  /**
+   * Keeps only the versions an open pin reads: version i of a key is read by the pins P with
+   * until(i-1) <= P < until(i) (the first one by every pin before its until).
+   */
   private prune(): void {
-    const oldest = this.oldest
+    const pins = [...this.pins.keys()].sort((a, b) => a - b)
     const emptied: string[] = []
+    let count = 0
+    let timed = 0
     this.versions.forEachPair((key, list) => {
+      // Compacted in place: `n` versions kept so far.
       let n = 0
-      while (n < list.length && list[n]!.until <= oldest) {
-        if (list[n]!.at !== undefined) this.timed--
-        n++
+      let from = -Infinity
+      let j = 0
+      for (const v of list) {
+        while (j < pins.length && pins[j]! < from) j++
+        if (j < pins.length && pins[j]! < v.until) {
+          list[n++] = v
+          if (v.at !== undefined) timed++
+        }
+        from = v.until
       }
-      if (n === 0) return
-      this.count -= n
-      if (n === list.length) emptied.push(key)
-      else list.splice(0, n)
+      count += n
+      if (n === 0) emptied.push(key)
+      else list.length = n
     })
     for (const k of emptied) this.versions.delete(k)
+    this.count = this.kept = count
+    this.timed = timed
   }
 }
 
@@ -198,3 +238,6 @@ export function pick(list: readonly Version[], seq: number): Entry | undefined |
 function deadlineOf(prev: Entry | undefined, d: Deadline | undefined): number | undefined {
   return prev !== undefined && d !== undefined && d.seq === prev.seq ? d.at : undefined
 }
+
+/** Versions an unpin of a pin other than the oldest may leave beyond twice the last prune's. */
+const PRUNE_SLACK = 1024

@@ -28,6 +28,7 @@ describe('typed values', () => {
     const source = fs
       .readFileSync(FIXTURE, 'utf8')
       .replaceAll("'../../../src/index.js'", JSON.stringify(path.join(ROOT, 'src/index.js')))
+      .replaceAll("'../../../src/level/index.js'", JSON.stringify(path.join(ROOT, 'src/level/index.js')))
     const lines = source.split('\n')
     const marked = lines.flatMap((l, i) => (DIRECTIVE.test(l) ? [i + 2] : [])) // 1-based line after the directive
     expect(marked.length).toBeGreaterThanOrEqual(15)

@@ -7,7 +7,9 @@ import { describe, expect, it, vi } from 'vitest'
 import { open } from '../../src/index.js'
 import type { Database } from '../../src/index.js'
 import { IslabLevel } from '../../src/level/index.js'
+import { setSliceMs } from '../../src/io/timeSlice.js'
 import type { MemoryState } from '../../src/state/memoryState.js'
+import { OrderedIndex } from '../../src/state/orderedIndex.js'
 import { tmpDir } from '../helpers/tmpdir.js'
 
 /** Versions the core keeps for open snapshots (internal: what snapshots pin). */
@@ -223,5 +225,130 @@ describe('IslabLevel', () => {
     } finally {
       vi.useRealTimers()
     }
+  })
+
+  it('waits for the ordered index in time slices before the first read over a shared Database, never building it in one go', async () => {
+    // Tiny slices: the build of a few thousand keys takes many turns of the event loop.
+    const before = setSliceMs(0)
+    // Calls that would finish a running build synchronously (a stall of seconds at 300k keys).
+    let stalls = 0
+    const finishNow = OrderedIndex.prototype.finishNow
+    const spy = vi.spyOn(OrderedIndex.prototype, 'finishNow').mockImplementation(function (this: OrderedIndex) {
+      if (!this.ready) stalls++
+      finishNow.call(this)
+    })
+    try {
+      const fill = async (): Promise<Database> => {
+        const db = await open({ durability: 'memory' })
+        for (let i = 0; i < 4000; i += 500) {
+          await db.batch(Array.from({ length: 500 }, (_, j) => ({ type: 'put' as const, key: `k${String((i + j) * 7919 % 4000).padStart(5, '0')}`, value: `v${i + j}` })))
+        }
+        return db
+      }
+      for (const use of ['iterator', 'keys', 'values', 'clear'] as const) {
+        const db = await fill()
+        const level = new IslabLevel(db)
+        await level.open()
+        // Turns of the event loop while the read runs (the build yields with setImmediate too).
+        let turns = 0
+        let reading = true
+        const tick = (): void => {
+          if (!reading) return
+          turns++
+          setImmediate(tick)
+        }
+        setImmediate(tick)
+        if (use === 'iterator') expect(await level.iterator({ limit: 2 }).all()).toEqual([['k00000', 'v0'], ['k00001', expect.any(String)]])
+        else if (use === 'keys') expect(await level.keys({ gte: 'k03998' }).all()).toEqual(['k03998', 'k03999'])
+        else if (use === 'values') expect(await level.values({ reverse: true, limit: 1 }).all()).toHaveLength(1)
+        else {
+          await level.clear({ lt: 'k02000' })
+          expect(await level.keys({ limit: 1 }).all()).toEqual(['k02000'])
+        }
+        reading = false
+        expect({ use, stalls }).toEqual({ use, stalls: 0 })
+        // The event loop ran while the index was built.
+        expect(turns).toBeGreaterThan(0)
+        await level.close()
+        await db.close()
+      }
+    } finally {
+      spy.mockRestore()
+      setSliceMs(before)
+    }
+  })
+
+  it('refuses misspelt options with a suggestion, and open() options given with a shared Database', async () => {
+    expect(() => new IslabLevel(tmpDir(), { durabilty: 'sync' } as never)).toThrow(
+      expect.objectContaining({ code: 'ISLAB_INVALID_OPTION', message: expect.stringContaining("did you mean 'durability'?") }),
+    )
+    expect(() => new IslabLevel(tmpDir(), { valueEncodng: 'json' } as never)).toThrow(
+      expect.objectContaining({ code: 'ISLAB_INVALID_OPTION', message: expect.stringContaining("did you mean 'valueEncoding'?") }),
+    )
+    const db = await open({ durability: 'memory' })
+    expect(() => new IslabLevel(db, { durability: 'sync' })).toThrow(
+      expect.objectContaining({ code: 'ISLAB_INVALID_OPTION', message: expect.stringContaining("'durability' is an option of IsLabDB's open()") }),
+    )
+    // abstract-level's own options are fine in both forms.
+    const level = new IslabLevel<string, unknown>(db, { valueEncoding: 'json', keyEncoding: 'utf8' })
+    expect(() => level.db).toThrow(expect.objectContaining({ code: 'ISLAB_CLOSED', message: expect.stringContaining('await level.open()') }))
+    await level.put('k', { a: 1 })
+    expect(level.db.get('k')).toBe('{"a":1}')
+    await level.close()
+    expect(() => level.db).toThrow(expect.objectContaining({ code: 'ISLAB_CLOSED' }))
+    await db.close()
+    // A name close to no option is the user's, for open() hooks (abstract-level's contract).
+    const own = new IslabLevel(tmpDir(), { durability: 'memory', createIfMissing: true, errorIfExists: false, passive: false, userland: 1 } as never)
+    let hooked: unknown
+    own.hooks.postopen.add(async (options) => {
+      hooked = (options as { userland?: unknown }).userland
+    })
+    await own.open()
+    expect(hooked).toBe(1)
+    await own.close()
+  })
+
+  it('refuses native values JSON would change anywhere inside them, rather than changing them', async () => {
+    const level = await memoryLevel()
+    const db = level.db
+    const refused: [string, unknown, string][] = [
+      ['nan', { n: NaN }, 'NaN'],
+      ['top', NaN, 'NaN'],
+      ['inf', [1, -Infinity], '-Infinity'],
+      ['undef', { u: undefined }, 'undefined'],
+      ['hole', [undefined], 'undefined'],
+      ['bytes', { b: Uint8Array.of(1, 2) }, 'Uint8Array'],
+      ['buf', { nested: [{ buf: Buffer.from('hi') }] }, 'Buffer'],
+      ['f32', new Float32Array(2), 'Float32Array'],
+      ['set', { s: new Set([1]) }, 'Set'],
+      ['baddate', { d: new Date(NaN) }, 'invalid Date'],
+    ]
+    for (const [key, value] of refused) await db.put(key, value)
+    for (const [key, , what] of refused) {
+      expect(() => level.getSync(key)).toThrow(expect.objectContaining({ code: 'ISLAB_NOT_REPRESENTABLE', key, message: expect.stringContaining(what) }))
+    }
+    // What JSON carries (and a Date, as its ISO string, documented) reads as before.
+    await db.put('ok', { a: [1, 2.5, -3, 0, null, true, 'x'], o: { p: {} }, d: new Date(0) })
+    expect(level.getSync('ok', { valueEncoding: 'json' })).toEqual({ a: [1, 2.5, -3, 0, null, true, 'x'], o: { p: {} }, d: '1970-01-01T00:00:00.000Z' })
+    await level.close()
+  })
+
+  it('refuses a key whose mapped native key is too long, giving both lengths', async () => {
+    const level = await memoryLevel()
+    // 30,000 bytes that are not UTF-8: each escaped as 3 bytes, 90,000 in all.
+    const binary = Buffer.alloc(30000, 0xff)
+    await expect(level.put(binary, 'v', { keyEncoding: 'buffer' })).rejects.toMatchObject({
+      code: 'ISLAB_INVALID_KEY',
+      message: expect.stringMatching(/level key of 30000 bytes maps onto a native key of 90000 UTF-8 bytes, over 65535/),
+    })
+    await expect(level.batch([{ type: 'put', key: '\0'.repeat(40000), value: 'v' }])).rejects.toMatchObject({
+      code: 'ISLAB_INVALID_KEY',
+      message: expect.stringContaining('level key of 40000 bytes maps onto a native key of 80000'),
+    })
+    // A key that fits once mapped is stored, and a range bound may be any length.
+    await level.put(Buffer.alloc(21845, 0xff), 'fits', { keyEncoding: 'buffer' })
+    expect(await level.get(Buffer.alloc(21845, 0xff), { keyEncoding: 'buffer' })).toBe('fits')
+    expect(await level.keys({ gte: 'a'.repeat(70000) }).all()).toEqual([])
+    await level.close()
   })
 })
