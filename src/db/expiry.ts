@@ -23,6 +23,12 @@ export interface ResolvedExpiryOptions {
 /** Due records examined between looks at the clock. */
 const CLOCK_EVERY = 32
 
+/**
+ * Most versions a read's expiry events wait for at once. Past it, reads still hide expired
+ * versions but queue no more: the sweeper's heap holds them all, it logs them in its own turns.
+ */
+const QUEUE_MAX = 4096
+
 export class Expiry {
   private timer: NodeJS.Timeout | undefined
   /** Versions a read found expired, waiting for their expiry event: key → seq. */
@@ -82,7 +88,11 @@ export class Expiry {
     let n = 0
     let d: Deadline | undefined
     while ((d = this.deadlines.nextDue(now)) !== undefined) {
-      this.expire(d)
+      if (!this.expire(d)) {
+        // Writes are refused (a fenced primary, one being promoted): keep the deadline for a later sweep.
+        this.deadlines.requeue(d)
+        return
+      }
       if (++n % CLOCK_EVERY === 0) {
         now = Date.now()
         if (now - start >= this.opts.sweepBudgetMs) break
@@ -90,34 +100,47 @@ export class Expiry {
     }
   }
 
-  private expire(d: Deadline): void {
+  /** Writes `d`'s expiry event, or drops `d` if its version is gone; false when writes are refused. */
+  private expire(d: Deadline): boolean {
     if (this.state.seqOf(d.key) !== d.seq) {
       this.deadlines.drop(d)
-      return
+      return true
     }
-    if (!this.write(d.key, d.seq)) return
+    if (!this.write(d.key, d.seq)) return false
     this.expired++
     // The event applied synchronously: the version is gone, and so is its record.
     if (this.state.seqOf(d.key) !== d.seq) this.deadlines.drop(d)
+    return true
   }
 
   private queue(key: string, seq: number): void {
-    if (this.queued.get(key) === seq) return
+    if (this.queued.get(key) === seq || this.queued.size >= QUEUE_MAX) return
     this.queued.set(key, seq)
     if (this.flushScheduled) return
     this.flushScheduled = true
     // Not inside the read: a read must not run the write pipeline (it may be called from a stage's observer).
-    queueMicrotask(() => this.flushQueued())
+    queueMicrotask(this.flushQueued)
   }
 
-  private flushQueued(): void {
-    this.flushScheduled = false
+  /**
+   * Writes the queued expiry events for at most the sweep budget; the rest wait for the next
+   * turn of the event loop (a read over many expired keys must not stall the process).
+   */
+  private readonly flushQueued = (): void => {
     const q = this.queued
-    if (q.size === 0) return
-    this.queued = new Map()
+    const start = Date.now()
+    let n = 0
     for (const [key, seq] of q) {
+      q.delete(key)
       const d = this.deadlines.get(key)
-      if (d !== undefined && d.seq === seq) this.expire(d)
+      if (d !== undefined && d.seq === seq && !this.expire(d)) {
+        // Writes are refused: the sweeper (the heap still holds these) logs them once they are taken.
+        q.clear()
+        break
+      }
+      if (++n % CLOCK_EVERY === 0 && Date.now() - start >= this.opts.sweepBudgetMs) break
     }
+    if (q.size === 0) this.flushScheduled = false
+    else setImmediate(this.flushQueued)
   }
 }

@@ -3,10 +3,12 @@
 // sweeper pops what is due instead of sampling (Redis samples its expires dict; a heap knows).
 //
 // A record belongs to one version of its key: { key, seq, at }. It holds only while the key's
-// current seq is `seq`, so a write without a deadline, a delete or an undo needs no bookkeeping
-// here: a record whose seq is no longer current is stale, ignored by readers and dropped when the
-// sweeper meets it. One record per key at most (a newer deadline replaces it in the table; its
-// old heap item is skipped when popped, and the heap is rebuilt once skipped items dominate).
+// current seq is `seq`. A write without a deadline or a delete clears the key's record (else a
+// deleted key's record would be held, and every read kept off the no-deadline fast path, until
+// its deadline passed); a record that still went stale (an undo, recovery) is ignored by readers
+// and dropped when the sweeper meets it. One record per key at most (a newer deadline replaces it
+// in the table; a replaced or cleared record's heap item is skipped when popped, and the heap is
+// rebuilt once skipped items dominate).
 
 /** One version's deadline (ms since the epoch). */
 export interface Deadline {
@@ -33,8 +35,20 @@ export class Deadlines {
     const d: Deadline = { key, seq, at }
     this.table.set(key, d)
     this.push(d)
-    if (this.heap.length > 1024 && this.heap.length > 2 * this.table.size) this.rebuild()
+    this.trim()
     return was
+  }
+
+  /**
+   * Forgets `key`'s record: its version was deleted or overwritten without a deadline. Returns
+   * it (undo and snapshots keep it). Its heap item is skipped when popped.
+   */
+  clear(key: string): Deadline | undefined {
+    const d = this.table.get(key)
+    if (d === undefined) return undefined
+    this.table.delete(key)
+    this.trim()
+    return d
   }
 
   /** Makes `d`, a record set() replaced, its key's record again (a reverted write's undo). */
@@ -71,6 +85,14 @@ export class Deadlines {
       if (this.table.get(d.key) === d) return d
     }
     return undefined
+  }
+
+  /**
+   * Puts back `d`, which nextDue() returned but which could not be expired yet (the database
+   * refuses writes): it is due again at the next sweep.
+   */
+  requeue(d: Deadline): void {
+    if (this.table.get(d.key) === d) this.push(d)
   }
 
   /** Every record (for a checkpoint: the caller keeps the current ones). */
@@ -156,6 +178,11 @@ export class Deadlines {
       i = c
     }
     h[i] = d
+  }
+
+  /** Rebuilds the heap once skipped items dominate: amortised O(1) per set or clear. */
+  private trim(): void {
+    if (this.heap.length > 1024 && this.heap.length > 2 * this.table.size) this.rebuild()
   }
 
   /** Drops heap items that are no longer their key's record. */

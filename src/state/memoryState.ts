@@ -23,7 +23,7 @@ import type { Displaced } from './retainedVersions.js'
 /** What an event replaced: one slot for put/del, one per op (in order) for a batch, the partner map for entangle. */
 export type Undo = Entry | undefined | (Entry | undefined)[] | EntangleUndo
 
-/** Where apply() leaves the deadline records an event's puts replaced, for revert() (a WriteRequest is one). */
+/** Where apply() leaves the deadline records an event's writes replaced or cleared, for revert() (a WriteRequest is one). */
 export interface DeadlineUndo {
   displaced: Displaced
 }
@@ -470,7 +470,7 @@ export class MemoryState {
 
   /**
    * Applies `ev`, returning what it replaced. `keep` (a write that may be reverted) receives the
-   * deadline records its puts replaced, which revert() puts back.
+   * deadline records its writes replaced or cleared, which revert() puts back.
    */
   apply(ev: WalEvent, keep?: DeadlineUndo): Undo {
     const retained = this.retained
@@ -488,18 +488,22 @@ export class MemoryState {
   private applyEvent(ev: WalEvent): Undo {
     if (ev.type === 'put') {
       if (ev.expiresAt !== undefined) this.displaced = this.deadlines.set(ev.key, ev.seq, ev.expiresAt)
+      else if (this.deadlines.size !== 0) this.displaced = this.deadlines.clear(ev.key)
       return this.put(ev.key, ev.seq, ev.time, ev.value)
     }
-    if (ev.type === 'del') return this.remove(ev.key)
+    if (ev.type === 'del') {
+      if (this.deadlines.size !== 0) this.displaced = this.deadlines.clear(ev.key)
+      return this.remove(ev.key)
+    }
     if (ev.type === 'entangle') return this.entangle(ev.key, ev.partners, ev.strength)
     const undo: (Entry | undefined)[] = new Array(ev.ops.length)
     let displaced: (Deadline | undefined)[] | undefined
     for (let i = 0; i < ev.ops.length; i++) {
       const op = ev.ops[i]!
-      if (op.type === 'put' && op.expiresAt !== undefined) {
-        const was = this.deadlines.set(op.key, ev.seq, op.expiresAt)
-        if (was !== undefined) (displaced ??= new Array<Deadline | undefined>(ev.ops.length))[i] = was
-      }
+      let was: Deadline | undefined
+      if (op.type === 'put' && op.expiresAt !== undefined) was = this.deadlines.set(op.key, ev.seq, op.expiresAt)
+      else if (this.deadlines.size !== 0) was = this.deadlines.clear(op.key)
+      if (was !== undefined) (displaced ??= new Array<Deadline | undefined>(ev.ops.length))[i] = was
       undo[i] = op.type === 'put' ? this.put(op.key, ev.seq, ev.time, op.value) : this.remove(op.key)
     }
     this.displaced = displaced
@@ -522,17 +526,21 @@ export class MemoryState {
       if (inBase) this.dropFromBase(ev.key)
       m.set(ev.key, new PlainEntry(ev.seq, ev.time, ev.value))
       if (ev.expiresAt !== undefined) this.deadlines.set(ev.key, ev.seq, ev.expiresAt)
+      else if (this.deadlines.size !== 0) this.deadlines.clear(ev.key)
     } else if (ev.type === 'del') {
       if (inBase) this.dropFromBase(ev.key)
       m.delete(ev.key)
+      if (this.deadlines.size !== 0) this.deadlines.clear(ev.key)
     } else {
       for (const op of ev.ops) {
         if (inBase) this.dropFromBase(op.key)
         if (op.type === 'put') {
           m.set(op.key, new PlainEntry(ev.seq, ev.time, op.value))
           if (op.expiresAt !== undefined) this.deadlines.set(op.key, ev.seq, op.expiresAt)
+          else if (this.deadlines.size !== 0) this.deadlines.clear(op.key)
         } else {
           m.delete(op.key)
+          if (this.deadlines.size !== 0) this.deadlines.clear(op.key)
         }
       }
     }
