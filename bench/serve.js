@@ -18,12 +18,12 @@
 // servers) to the same run, for before/after comparisons on the same noisy machine.
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { ensureRedis } from './setup.js'
+import { freePort, rawPing } from './lib/loopback.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
 const REPO_DIR = path.dirname(BENCH_DIR)
@@ -77,36 +77,6 @@ async function quiesce(pids, maxMs = 500) {
   }
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-function rawPing(port) {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port })
-    let buf = ''
-    const done = (v) => {
-      sock.destroy()
-      resolve(v)
-    }
-    sock.setTimeout(1000, () => done(undefined))
-    sock.on('error', () => done(undefined))
-    sock.on('connect', () => sock.write('PING\r\n'))
-    sock.on('data', (d) => {
-      buf += d.toString('latin1')
-      const nl = buf.indexOf('\r\n')
-      if (nl >= 0) done(buf.slice(0, nl))
-    })
-  })
-}
 
 function which(cmd) {
   try {

@@ -20,10 +20,10 @@
 // prints that string instead of a number.
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Packr } from 'msgpackr'
+import { freePort, rawPing } from '../loopback.js'
 
 export const SYSTEMS = ['map', 'islab', 'lmdb', 'level', 'sqlite', 'redis']
 export const LABELS = {
@@ -448,38 +448,6 @@ class SqliteSystem {
 
 // ---------------------------------------------------------------------------------------------
 
-/** A free loopback port (the kernel picks it; closed again before redis-server binds it). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-/** One PING on a fresh loopback connection: the first reply line, or undefined if it cannot connect. */
-function rawPing(port) {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port })
-    let buf = ''
-    const done = (v) => {
-      sock.destroy()
-      resolve(v)
-    }
-    sock.setTimeout(1000, () => done(undefined))
-    sock.on('error', () => done(undefined))
-    sock.on('connect', () => sock.write('PING\r\n'))
-    sock.on('data', (d) => {
-      buf += d.toString('latin1')
-      const nl = buf.indexOf('\r\n')
-      if (nl >= 0) done(buf.slice(0, nl))
-    })
-  })
-}
 
 export function redisServerPath() {
   if (process.env.REDIS_SERVER) return fs.existsSync(process.env.REDIS_SERVER) ? process.env.REDIS_SERVER : undefined
