@@ -47,12 +47,25 @@ interface Slot {
   done: boolean
   /** The protocol when the command ran (a later HELLO must not change how this reply is encoded). */
   protocol: 2 | 3
+  /** The reply's bytes, when it was ready while an earlier one was still pending (see encodeQueued). */
+  encoded?: Buffer[]
+  size?: number
 }
+
+/** A subscriber over pubsubOutputLimit / SOFT_PUSH_DIVISOR for SOFT_PUSH_MS is closed (Redis's 32mb 8mb 60). */
+const SOFT_PUSH_DIVISOR = 4
+const SOFT_PUSH_MS = 60_000
 
 export class Connection {
   readonly client: ClientState
   private readonly parser: RequestParser
   private readonly writer = new ReplyWriter()
+  /** Encodes replies ready behind a pending one, so their bytes count against outputLimit. */
+  private readonly side = new ReplyWriter()
+  /** Bytes of the encoded replies waiting in `queue`. */
+  private queuedBytes = 0
+  /** When a subscriber's unsent output first passed the soft push limit; 0: it is under. */
+  private overSoftSince = 0
   private readonly ks: Keyspace
   private readonly ctx: CommandContext
   /** Replies in request order from the first one still pending; empty when none is. */
@@ -85,7 +98,7 @@ export class Connection {
     this.parser.authenticated = this.client.authenticated
     this.client.close = () => this.closeAfterReplies()
     this.client.push = (reply) => this.push(reply)
-    this.client.pendingOutput = () => this.socket.writableLength + this.writer.length
+    this.client.pendingOutput = () => this.unsent()
     this.client.pendingInput = () => this.parser.buffered
     this.ks = new Keyspace(db, server.keyEvents, this.client)
     this.ctx = { db, ks: this.ks, client: this.client, server, table, inExec: false }
@@ -132,7 +145,7 @@ export class Connection {
     const limit = this.server.settings.outputLimit
     while (this.backlogPos < commands.length && !this.closing) {
       this.execute(commands[this.backlogPos++]!)
-      if (this.writer.length + this.socket.writableLength > limit || this.queue.length - this.queueHead > MAX_QUEUED_REPLIES) {
+      if (this.unsent() > limit || this.queue.length - this.queueHead > MAX_QUEUED_REPLIES) {
         this.flushNow()
         if (this.backlogPos < commands.length && !this.closing) {
           this.pause()
@@ -150,7 +163,27 @@ export class Connection {
       this.closeAfterReplies()
     }
     this.flush()
-    if (this.socket.writableLength > limit) this.pause()
+    if (this.unsent() > limit) this.pause()
+  }
+
+  /** Replies not yet sent, in bytes: in the socket, in the writer, and encoded in the queue. */
+  private unsent(): number {
+    return this.socket.writableLength + this.writer.length + this.queuedBytes
+  }
+
+  /**
+   * A reply ready while an earlier one is still pending is encoded now, in the protocol it ran
+   * under: its bytes are then known and counted (a pipeline of GETs behind one sync write must
+   * stop being read at outputLimit like any other).
+   */
+  private encodeQueued(slot: Slot, reply: Reply): void {
+    const side = this.side
+    side.protocol = slot.protocol
+    side.write(reply)
+    slot.size = side.length
+    slot.encoded = side.take()
+    slot.reply = undefined
+    this.queuedBytes += slot.size
   }
 
   private execute(args: Buffer[]): void {
@@ -183,7 +216,11 @@ export class Connection {
   private reply(r: Reply | Promise<Reply>): void {
     if (!(r instanceof Promise)) {
       if (this.queue.length === this.queueHead) this.writer.write(r)
-      else this.queue.push({ reply: r, done: true, protocol: this.writer.protocol })
+      else {
+        const slot: Slot = { reply: r, done: true, protocol: this.writer.protocol }
+        this.queue.push(slot)
+        this.encodeQueued(slot, r)
+      }
       return
     }
     const slot: Slot = { reply: undefined, done: false, protocol: this.writer.protocol }
@@ -196,8 +233,9 @@ export class Connection {
   }
 
   private settle(slot: Slot, reply: Reply): void {
-    slot.reply = reply
     slot.done = true
+    if (this.queue[this.queueHead] === slot) slot.reply = reply
+    else this.encodeQueued(slot, reply)
     // The writes of a group commit settle in one run of microtasks: write their replies together.
     if (!this.drainScheduled) {
       this.drainScheduled = true
@@ -211,6 +249,11 @@ export class Connection {
     const protocol = this.writer.protocol
     while (this.queueHead < q.length && q[this.queueHead]!.done) {
       const slot = q[this.queueHead++]!
+      if (slot.encoded !== undefined) {
+        this.writer.writeChunks(slot.encoded, slot.size!)
+        this.queuedBytes -= slot.size!
+        continue
+      }
       this.writer.protocol = slot.protocol
       this.writer.write(slot.reply!)
     }
@@ -226,13 +269,49 @@ export class Connection {
     this.maybeResume()
   }
 
-  /** A RESP3 push (or RESP2 array) out of band: written with the next flush. */
+  /**
+   * A RESP3 push (or RESP2 array) out of band: written with the next flush. In RESP2 a push is
+   * indistinguishable from a reply, so it waits behind the replies still pending; a RESP3 push
+   * may pass them (it is marked as a push), never splitting one.
+   */
   private push(reply: Reply): void {
-    this.writer.write(reply)
+    if (this.closed || this.closing) return
+    if (this.writer.protocol === 2 && this.queue.length > this.queueHead) {
+      const slot: Slot = { reply, done: true, protocol: 2 }
+      this.queue.push(slot)
+      this.encodeQueued(slot, reply)
+    } else this.writer.write(reply)
+    if (this.overPushLimit()) {
+      // Redis's client-output-buffer-limit pubsub: pushes are not backpressured (the publisher
+      // must not wait for the slowest subscriber), so a subscriber that does not read is dropped.
+      this.closing = true
+      this.writer.take()
+      this.socket.destroy()
+      return
+    }
     if (!this.drainScheduled) {
       this.drainScheduled = true
       queueMicrotask(() => this.drainQueue())
     }
+  }
+
+  /**
+   * A subscriber's unsent output past pubsubOutputLimit, or past a quarter of it for a minute.
+   * A client not subscribed (tracking invalidations, keyspace pushes to RESP3 clients) also has
+   * replies limited by outputLimit, so its pushes get pubsubOutputLimit on top of that.
+   */
+  private overPushLimit(): boolean {
+    const s = this.server.settings
+    const unsent = this.unsent()
+    if (this.client.subscriptions === 0) return unsent > s.outputLimit + s.pubsubOutputLimit
+    if (unsent > s.pubsubOutputLimit) return true
+    if (unsent <= s.pubsubOutputLimit / SOFT_PUSH_DIVISOR) {
+      this.overSoftSince = 0
+      return false
+    }
+    const now = Date.now()
+    if (this.overSoftSince === 0) this.overSoftSince = now
+    return now - this.overSoftSince > SOFT_PUSH_MS
   }
 
   /** Writes the replies so far at the end of this event-loop turn (see toFlush). */
@@ -292,10 +371,14 @@ export class Connection {
 
   private maybeResume(): void {
     if (!this.paused || this.closing || this.closed) return
-    if (this.socket.writableLength > this.server.settings.outputLimit / 2) {
+    if (this.writer.length > 0) this.flushNow()
+    const half = this.server.settings.outputLimit / 2
+    if (this.socket.writableLength > half) {
       this.whenWritable()
       return
     }
+    // Encoded replies still queued: drainQueue calls again once the pending one settles.
+    if (this.socket.writableLength + this.queuedBytes > half) return
     if (this.queue.length - this.queueHead > MAX_QUEUED_REPLIES / 2) return
     this.paused = false
     if (this.backlog.length > 0) {

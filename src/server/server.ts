@@ -25,6 +25,12 @@ export interface ServeOptions {
   timeout?: number
   /** Stop reading a client whose unsent replies pass this many bytes, until they drain. Default 64 MiB. */
   outputLimit?: number
+  /**
+   * Close a subscriber whose unsent output passes this many bytes, or a quarter of it for 60 s
+   * (Redis's `client-output-buffer-limit pubsub 32mb 8mb 60`): messages are not held back for a
+   * client that does not read. Default 32 MiB.
+   */
+  pubsubOutputLimit?: number
   /** Largest argument in bytes (proto-max-bulk-len). Default 512 MiB. */
   maxBulkBytes?: number
   /** Longest inline command in bytes. Default 64 KiB. */
@@ -43,7 +49,7 @@ export interface RedisServer {
   close(): Promise<void>
 }
 
-const OPTION_NAMES = new Set(['port', 'host', 'requirepass', 'maxclients', 'timeout', 'outputLimit', 'maxBulkBytes', 'maxInlineBytes', 'maxArgs'])
+const OPTION_NAMES = new Set(['port', 'host', 'requirepass', 'maxclients', 'timeout', 'outputLimit', 'pubsubOutputLimit', 'maxBulkBytes', 'maxInlineBytes', 'maxArgs'])
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::ffff:127.0.0.1'
@@ -73,6 +79,7 @@ function settingsOf(options: ServeOptions): ServerSettings {
     maxclients: int('maxclients', options.maxclients, 10_000, 1),
     timeout: int('timeout', options.timeout, 0, 0),
     outputLimit: int('outputLimit', options.outputLimit, 64 * 1024 * 1024, 1),
+    pubsubOutputLimit: int('pubsubOutputLimit', options.pubsubOutputLimit, 32 * 1024 * 1024, 1),
     maxBulkBytes: int('maxBulkBytes', options.maxBulkBytes, DEFAULT_LIMITS.maxBulkBytes, 1),
     maxInlineBytes: int('maxInlineBytes', options.maxInlineBytes, DEFAULT_LIMITS.maxInlineBytes, 16),
     maxArgs: int('maxArgs', options.maxArgs, DEFAULT_LIMITS.maxArgs, 1),

@@ -17,6 +17,8 @@ export interface ServerSettings {
   timeout: number
   /** Bytes of unsent replies after which the server stops reading a client until they drain. */
   outputLimit: number
+  /** Bytes of unsent output (pushes) at which a subscriber is closed (Redis's client-output-buffer-limit pubsub). */
+  pubsubOutputLimit: number
   maxBulkBytes: number
   maxInlineBytes: number
   maxArgs: number

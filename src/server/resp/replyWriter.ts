@@ -45,6 +45,13 @@ export class ReplyWriter {
     return out
   }
 
+  /** Bytes encoded earlier (by another writer's take), appended as they are. */
+  writeChunks(chunks: Buffer[], bytes: number): void {
+    this.seal()
+    for (let i = 0; i < chunks.length; i++) this.chunks.push(chunks[i]!)
+    this.chunkBytes += bytes
+  }
+
   write(reply: Reply): void {
     if (reply === null) return this.raw(this.protocol === 3 ? NULL3 : NULL2)
     switch (typeof reply) {
