@@ -141,17 +141,26 @@ export class Connection {
    * the rest wait here, and the socket is not read, until the client has read enough.
    */
   private runBacklog(): void {
-    const commands = this.backlog
     const limit = this.server.settings.outputLimit
-    while (this.backlogPos < commands.length && !this.closing) {
-      this.execute(commands[this.backlogPos++]!)
-      if (this.unsent() > limit || this.queue.length - this.queueHead > MAX_QUEUED_REPLIES) {
-        this.flushNow()
-        if (this.backlogPos < commands.length && !this.closing) {
-          this.pause()
-          return
+    let commands = this.backlog
+    for (;;) {
+      while (this.backlogPos < commands.length && !this.closing) {
+        this.execute(commands[this.backlogPos++]!)
+        if (this.unsent() > limit || this.queue.length - this.queueHead > MAX_QUEUED_REPLIES) {
+          this.flushNow()
+          if ((this.backlogPos < commands.length || this.parser.held) && !this.closing) {
+            this.pause()
+            return
+          }
         }
       }
+      // Before AUTH the parser gives one command at a time: the rest of the read is parsed with
+      // the limits of the state AUTH left (a client pipelines AUTH with what follows).
+      if (!this.parser.held || this.closing || this.protocolError !== undefined) break
+      commands = []
+      this.protocolError = this.parser.parseMore(commands)
+      this.backlog = commands
+      this.backlogPos = 0
     }
     this.backlog = NO_COMMANDS
     this.backlogPos = 0
@@ -381,7 +390,7 @@ export class Connection {
     if (this.socket.writableLength + this.queuedBytes > half) return
     if (this.queue.length - this.queueHead > MAX_QUEUED_REPLIES / 2) return
     this.paused = false
-    if (this.backlog.length > 0) {
+    if (this.backlog.length > 0 || this.parser.held) {
       this.runBacklog()
       if (this.paused) return
     }
