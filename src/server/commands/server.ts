@@ -83,6 +83,9 @@ function sections(ctx: CommandContext): Record<string, Section> {
         ['total_connections_received', server.totalConnections],
         ['total_commands_processed', server.totalCommands],
         ['rejected_connections', server.rejectedConnections],
+        ['tracking_total_keys', server.tracking.keys],
+        ['tracking_total_items', server.tracking.items],
+        ['tracking_total_prefixes', server.tracking.prefixes],
       ],
     ],
     replication: [
