@@ -9,7 +9,7 @@ import { ALL_COMMANDS } from './commands/index.js'
 import { Connection } from './connection.js'
 import { KeyEvents } from './keyEvents.js'
 import { DEFAULT_LIMITS } from './resp/requestParser.js'
-import { ServerState } from './serverState.js'
+import { ServerState, isLoopback } from './serverState.js'
 import type { ServerSettings } from './serverState.js'
 
 export interface ServeOptions {
@@ -50,10 +50,6 @@ export interface RedisServer {
 }
 
 const OPTION_NAMES = new Set(['port', 'host', 'requirepass', 'maxclients', 'timeout', 'outputLimit', 'pubsubOutputLimit', 'maxBulkBytes', 'maxInlineBytes', 'maxArgs'])
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::ffff:127.0.0.1'
-}
 
 function settingsOf(options: ServeOptions): ServerSettings {
   for (const k of Object.keys(options)) if (!OPTION_NAMES.has(k)) throw new InvalidOptionError(`serve: unknown option '${k}'; the options are ${[...OPTION_NAMES].join(', ')}`)

@@ -51,6 +51,11 @@ export class ScanCursors {
   }
 }
 
+/** Only this machine can connect: a password is not required (protected mode). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::ffff:127.0.0.1'
+}
+
 export class ServerState {
   readonly clients = new Map<number, ClientState>()
   readonly cursors = new ScanCursors()

@@ -8,6 +8,7 @@ import { globMatch } from '../glob.js'
 import type { Reply } from '../resp/reply.js'
 import { ErrorReply, Errors, MapReply, OK, SimpleString, VerbatimReply } from '../resp/reply.js'
 import type { ServerSettings } from '../serverState.js'
+import { isLoopback } from '../serverState.js'
 import { REDIS_VERSION } from '../version.js'
 import { fail, intArg } from './access.js'
 
@@ -154,6 +155,10 @@ const SETTINGS: Record<string, Setting> = {
   requirepass: {
     get: (s) => s.requirepass ?? '',
     set: (ctx, v) => {
+      // Protected mode holds at runtime too: serve() refused to listen beyond loopback without a password.
+      if (v === '' && !isLoopback(ctx.server.settings.host)) {
+        return `refusing to remove the password while listening on ${ctx.server.settings.host} (protected mode): anyone who can reach it could read and change the database. Set another password, or serve on 127.0.0.1 to run without one.`
+      }
       ctx.server.setPassword(v)
       return undefined
     },
