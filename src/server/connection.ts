@@ -100,7 +100,8 @@ export class Connection {
     this.client.push = (reply) => this.push(reply)
     this.client.pendingOutput = () => this.unsent()
     this.client.pendingInput = () => this.parser.buffered
-    this.ks = new Keyspace(db, server.keyEvents, this.client)
+    this.client.onUnwatch = (keys) => server.watches.forget(this.client, keys)
+    this.ks = new Keyspace(db, server.keyEvents, this.client, server.watches)
     this.ctx = { db, ks: this.ks, client: this.client, server, table, inExec: false }
     socket.setNoDelay(true)
     this.setIdleTimeout(s.timeout)

@@ -91,7 +91,7 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<R
   const state = new ServerState(settings)
   const table = new CommandTable(ALL_COMMANDS)
   const connections = new Set<Connection>()
-  state.keyEvents = new KeyEvents(db, [state.notifications, state.tracking], () => (state.notifications.enabled && !state.pubsub.idle) || state.tracking.count > 0)
+  state.keyEvents = new KeyEvents(db, [state.notifications, state.tracking, state.watches], () => (state.notifications.enabled && !state.pubsub.idle) || state.tracking.count > 0)
   state.onTimeoutChange = (seconds) => {
     for (const c of connections) c.setIdleTimeout(seconds)
   }
@@ -109,6 +109,7 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<R
       state.clients.delete(c.client.id)
       state.pubsub.leave(c.client)
       state.tracking.off(c.client)
+      c.client.unwatch()
       state.keyEvents?.refresh()
     })
     connections.add(conn)

@@ -6,6 +6,7 @@ import type { KeyEvents } from './keyEvents.js'
 import { Notifications } from './notifications.js'
 import { PubSub } from './pubsub.js'
 import { Tracking } from './tracking.js'
+import { Watches } from './watches.js'
 
 /** The settings CONFIG GET/SET know; the ones that mean something for this server. */
 export interface ServerSettings {
@@ -69,6 +70,7 @@ export class ServerState {
   readonly pubsub = new PubSub()
   readonly notifications = new Notifications(this.pubsub)
   readonly tracking = new Tracking(this.clients)
+  readonly watches = new Watches()
   /** Set by the server: the live writes feeding notifications and tracking (keyEvents.ts). */
   keyEvents: KeyEvents | undefined
   /** Set by the server: CONFIG SET timeout applies to the connections already open. */
