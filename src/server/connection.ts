@@ -5,6 +5,8 @@
 // replies are written with one socket write. A reply that waits — for a write to be acknowledged
 // (durability 'sync': on disk), or for SAVE/WAIT — holds back the replies after it: they wait in
 // `queue`, in order, and go out together once it is settled.
+// A blocking command (XREAD BLOCK) holds back the commands after it too, not only their replies:
+// they run once it is answered, as in Redis.
 //
 // Backpressure: when the replies not yet sent (in the socket, or waiting in the queue) pass
 // settings.outputLimit, the socket stops being read until they drain, so a client that pipelines
@@ -12,6 +14,7 @@
 import type net from 'node:net'
 import { ClientState } from './clientState.js'
 import type { CommandContext } from './command.js'
+import { word } from './command.js'
 import type { CommandTable } from './commandTable.js'
 import { Keyspace } from './keyspace.js'
 import type { Database } from '../index.js'
@@ -79,6 +82,8 @@ export class Connection {
   /** No more commands are run; the socket is ended once the replies so far are written. */
   private closing = false
   private paused = false
+  /** A blocking command (XREAD BLOCK) is waiting: the commands after it wait too, as in Redis. */
+  private blocked = false
   private closed = false
   /** In toFlush already. */
   private flushQueued = false
@@ -147,6 +152,11 @@ export class Connection {
     for (;;) {
       while (this.backlogPos < commands.length && !this.closing) {
         this.execute(commands[this.backlogPos++]!)
+        if (this.blocked) {
+          this.flush()
+          this.pause()
+          return
+        }
         if (this.unsent() > limit || this.queue.length - this.queueHead > MAX_QUEUED_REPLIES) {
           this.flushNow()
           if ((this.backlogPos < commands.length || this.parser.held) && !this.closing) {
@@ -204,7 +214,10 @@ export class Connection {
     this.writer.protocol = client.protocol
     if (r instanceof Promise) {
       this.ks.reset()
-      this.reply(r)
+      if (this.table.get(word(args[0]!))?.flags.includes('blocking') === true) {
+        this.blocked = true
+        this.reply(r.finally(() => (this.blocked = false)))
+      } else this.reply(r)
       return
     }
     const written = this.ks.commit()
@@ -380,7 +393,8 @@ export class Connection {
   }
 
   private maybeResume(): void {
-    if (!this.paused || this.closing || this.closed) return
+    // Unblocking: the blocking command's reply settles, and drainQueue calls here.
+    if (!this.paused || this.closing || this.closed || this.blocked) return
     if (this.writer.length > 0) this.flushNow()
     const half = this.server.settings.outputLimit / 2
     if (this.socket.writableLength > half) {
