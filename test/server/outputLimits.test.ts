@@ -73,6 +73,7 @@ describe('pubsubOutputLimit', () => {
     expect(closedAfter).toBeLessThan(400)
     const list = await pub.send(resp('CLIENT', 'LIST'))
     expect(list).not.toMatch(/sub=1/)
+    expect(await pub.send(resp('CONFIG', 'GET', 'client-output-buffer-limit'))).toContain(`pubsub ${2 * 1024 * 1024} ${512 * 1024} 60`)
     // A subscriber that reads gets every message.
     const fast = await RawClient.connect(s.port)
     await fast.send(resp('SUBSCRIBE', 'fast'))

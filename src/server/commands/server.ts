@@ -166,7 +166,7 @@ const SETTINGS: Record<string, Setting> = {
   maxclients: intSetting('maxclients', 1),
   timeout: intSetting('timeout', 0, (ctx, n) => ctx.server.onTimeoutChange?.(n)),
   'proto-max-bulk-len': { get: (s) => String(s.maxBulkBytes) },
-  'client-output-buffer-limit': { get: (s) => `normal 0 0 0 islab-output-limit ${s.outputLimit}` },
+  'client-output-buffer-limit': { get: (s) => `normal 0 0 0 pubsub ${s.pubsubOutputLimit} ${Math.floor(s.pubsubOutputLimit / 4)} 60 islab-output-limit ${s.outputLimit}` },
   appendonly: { get: (_s, ctx) => (ctx.db.stats().durability === 'memory' ? 'no' : 'yes') },
   // Redis's names for IsLabDB's durability: sync = fdatasync before the reply, buffered = group commit every syncIntervalMs.
   appendfsync: { get: (_s, ctx) => ({ sync: 'always', buffered: 'everysec', memory: 'no' })[ctx.db.stats().durability] },
