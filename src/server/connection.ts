@@ -273,7 +273,7 @@ export class Connection {
     while (this.queueHead < q.length && q[this.queueHead]!.done) {
       const slot = q[this.queueHead++]!
       if (slot.encoded !== undefined) {
-        this.writer.writeChunks(slot.encoded, slot.size!)
+        this.writer.writeChunks(slot.encoded)
         this.queuedBytes -= slot.size!
         continue
       }
