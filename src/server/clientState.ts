@@ -23,6 +23,10 @@ export class ClientState {
   cachingNext: boolean | undefined
   /** Keys watched and their seq at WATCH time (0: absent). */
   watched: Map<string, number> | undefined
+  /** A watched key was written since WATCH (watches.ts): EXEC aborts. */
+  watchDirty = false
+  /** Set by the connection: takes the watched keys out of the server's registry. */
+  onUnwatch: (keys: Iterable<string>) => void = () => undefined
   readonly createdAt = Date.now()
   lastActiveAt = Date.now()
   lastCommand = 'NULL'
@@ -55,7 +59,14 @@ export class ClientState {
   endTransaction(): void {
     this.multi = undefined
     this.multiFailed = false
+    this.unwatch()
+  }
+
+  /** UNWATCH (and disconnect): nothing watched. */
+  unwatch(): void {
+    if (this.watched !== undefined) this.onUnwatch(this.watched.keys())
     this.watched = undefined
+    this.watchDirty = false
   }
 
   /** One line of CLIENT LIST / CLIENT INFO, with Redis's field names. */

@@ -5,6 +5,8 @@
 // replies are written with one socket write. A reply that waits — for a write to be acknowledged
 // (durability 'sync': on disk), or for SAVE/WAIT — holds back the replies after it: they wait in
 // `queue`, in order, and go out together once it is settled.
+// A blocking command (XREAD BLOCK) holds back the commands after it too, not only their replies:
+// they run once it is answered, as in Redis.
 //
 // Backpressure: when the replies not yet sent (in the socket, or waiting in the queue) pass
 // settings.outputLimit, the socket stops being read until they drain, so a client that pipelines
@@ -12,6 +14,7 @@
 import type net from 'node:net'
 import { ClientState } from './clientState.js'
 import type { CommandContext } from './command.js'
+import { word } from './command.js'
 import type { CommandTable } from './commandTable.js'
 import { Keyspace } from './keyspace.js'
 import type { Database } from '../index.js'
@@ -47,12 +50,25 @@ interface Slot {
   done: boolean
   /** The protocol when the command ran (a later HELLO must not change how this reply is encoded). */
   protocol: 2 | 3
+  /** The reply's bytes, when it was ready while an earlier one was still pending (see encodeQueued). */
+  encoded?: Buffer[]
+  size?: number
 }
+
+/** A subscriber over pubsubOutputLimit / SOFT_PUSH_DIVISOR for SOFT_PUSH_MS is closed (Redis's 32mb 8mb 60). */
+const SOFT_PUSH_DIVISOR = 4
+const SOFT_PUSH_MS = 60_000
 
 export class Connection {
   readonly client: ClientState
   private readonly parser: RequestParser
   private readonly writer = new ReplyWriter()
+  /** Encodes replies ready behind a pending one, so their bytes count against outputLimit. */
+  private readonly side = new ReplyWriter()
+  /** Bytes of the encoded replies waiting in `queue`. */
+  private queuedBytes = 0
+  /** When a subscriber's unsent output first passed the soft push limit; 0: it is under. */
+  private overSoftSince = 0
   private readonly ks: Keyspace
   private readonly ctx: CommandContext
   /** Replies in request order from the first one still pending; empty when none is. */
@@ -66,6 +82,8 @@ export class Connection {
   /** No more commands are run; the socket is ended once the replies so far are written. */
   private closing = false
   private paused = false
+  /** A blocking command (XREAD BLOCK) is waiting: the commands after it wait too, as in Redis. */
+  private blocked = false
   private closed = false
   /** In toFlush already. */
   private flushQueued = false
@@ -85,9 +103,10 @@ export class Connection {
     this.parser.authenticated = this.client.authenticated
     this.client.close = () => this.closeAfterReplies()
     this.client.push = (reply) => this.push(reply)
-    this.client.pendingOutput = () => this.socket.writableLength + this.writer.length
+    this.client.pendingOutput = () => this.unsent()
     this.client.pendingInput = () => this.parser.buffered
-    this.ks = new Keyspace(db, server.keyEvents, this.client)
+    this.client.onUnwatch = (keys) => server.watches.forget(this.client, keys)
+    this.ks = new Keyspace(db, server.keyEvents, this.client, server.watches)
     this.ctx = { db, ks: this.ks, client: this.client, server, table, inExec: false }
     socket.setNoDelay(true)
     this.setIdleTimeout(s.timeout)
@@ -128,17 +147,31 @@ export class Connection {
    * the rest wait here, and the socket is not read, until the client has read enough.
    */
   private runBacklog(): void {
-    const commands = this.backlog
     const limit = this.server.settings.outputLimit
-    while (this.backlogPos < commands.length && !this.closing) {
-      this.execute(commands[this.backlogPos++]!)
-      if (this.writer.length + this.socket.writableLength > limit || this.queue.length - this.queueHead > MAX_QUEUED_REPLIES) {
-        this.flushNow()
-        if (this.backlogPos < commands.length && !this.closing) {
+    let commands = this.backlog
+    for (;;) {
+      while (this.backlogPos < commands.length && !this.closing) {
+        this.execute(commands[this.backlogPos++]!)
+        if (this.blocked) {
+          this.flush()
           this.pause()
           return
         }
+        if (this.unsent() > limit || this.queue.length - this.queueHead > MAX_QUEUED_REPLIES) {
+          this.flushNow()
+          if ((this.backlogPos < commands.length || this.parser.held) && !this.closing) {
+            this.pause()
+            return
+          }
+        }
       }
+      // Before AUTH the parser gives one command at a time: the rest of the read is parsed with
+      // the limits of the state AUTH left (a client pipelines AUTH with what follows).
+      if (!this.parser.held || this.closing || this.protocolError !== undefined) break
+      commands = []
+      this.protocolError = this.parser.parseMore(commands)
+      this.backlog = commands
+      this.backlogPos = 0
     }
     this.backlog = NO_COMMANDS
     this.backlogPos = 0
@@ -150,7 +183,27 @@ export class Connection {
       this.closeAfterReplies()
     }
     this.flush()
-    if (this.socket.writableLength > limit) this.pause()
+    if (this.unsent() > limit) this.pause()
+  }
+
+  /** Replies not yet sent, in bytes: in the socket, in the writer, and encoded in the queue. */
+  private unsent(): number {
+    return this.socket.writableLength + this.writer.length + this.queuedBytes
+  }
+
+  /**
+   * A reply ready while an earlier one is still pending is encoded now, in the protocol it ran
+   * under: its bytes are then known and counted (a pipeline of GETs behind one sync write must
+   * stop being read at outputLimit like any other).
+   */
+  private encodeQueued(slot: Slot, reply: Reply): void {
+    const side = this.side
+    side.protocol = slot.protocol
+    side.write(reply)
+    slot.size = side.length
+    slot.encoded = side.take()
+    slot.reply = undefined
+    this.queuedBytes += slot.size
   }
 
   private execute(args: Buffer[]): void {
@@ -161,7 +214,10 @@ export class Connection {
     this.writer.protocol = client.protocol
     if (r instanceof Promise) {
       this.ks.reset()
-      this.reply(r)
+      if (this.table.get(word(args[0]!))?.flags.includes('blocking') === true) {
+        this.blocked = true
+        this.reply(r.finally(() => (this.blocked = false)))
+      } else this.reply(r)
       return
     }
     const written = this.ks.commit()
@@ -183,7 +239,11 @@ export class Connection {
   private reply(r: Reply | Promise<Reply>): void {
     if (!(r instanceof Promise)) {
       if (this.queue.length === this.queueHead) this.writer.write(r)
-      else this.queue.push({ reply: r, done: true, protocol: this.writer.protocol })
+      else {
+        const slot: Slot = { reply: r, done: true, protocol: this.writer.protocol }
+        this.queue.push(slot)
+        this.encodeQueued(slot, r)
+      }
       return
     }
     const slot: Slot = { reply: undefined, done: false, protocol: this.writer.protocol }
@@ -196,8 +256,9 @@ export class Connection {
   }
 
   private settle(slot: Slot, reply: Reply): void {
-    slot.reply = reply
     slot.done = true
+    if (this.queue[this.queueHead] === slot) slot.reply = reply
+    else this.encodeQueued(slot, reply)
     // The writes of a group commit settle in one run of microtasks: write their replies together.
     if (!this.drainScheduled) {
       this.drainScheduled = true
@@ -211,6 +272,11 @@ export class Connection {
     const protocol = this.writer.protocol
     while (this.queueHead < q.length && q[this.queueHead]!.done) {
       const slot = q[this.queueHead++]!
+      if (slot.encoded !== undefined) {
+        this.writer.writeChunks(slot.encoded)
+        this.queuedBytes -= slot.size!
+        continue
+      }
       this.writer.protocol = slot.protocol
       this.writer.write(slot.reply!)
     }
@@ -226,13 +292,49 @@ export class Connection {
     this.maybeResume()
   }
 
-  /** A RESP3 push (or RESP2 array) out of band: written with the next flush. */
+  /**
+   * A RESP3 push (or RESP2 array) out of band: written with the next flush. In RESP2 a push is
+   * indistinguishable from a reply, so it waits behind the replies still pending; a RESP3 push
+   * may pass them (it is marked as a push), never splitting one.
+   */
   private push(reply: Reply): void {
-    this.writer.write(reply)
+    if (this.closed || this.closing) return
+    if (this.writer.protocol === 2 && this.queue.length > this.queueHead) {
+      const slot: Slot = { reply, done: true, protocol: 2 }
+      this.queue.push(slot)
+      this.encodeQueued(slot, reply)
+    } else this.writer.write(reply)
+    if (this.overPushLimit()) {
+      // Redis's client-output-buffer-limit pubsub: pushes are not backpressured (the publisher
+      // must not wait for the slowest subscriber), so a subscriber that does not read is dropped.
+      this.closing = true
+      this.writer.take()
+      this.socket.destroy()
+      return
+    }
     if (!this.drainScheduled) {
       this.drainScheduled = true
       queueMicrotask(() => this.drainQueue())
     }
+  }
+
+  /**
+   * A subscriber's unsent output past pubsubOutputLimit, or past a quarter of it for a minute.
+   * A client not subscribed (tracking invalidations, keyspace pushes to RESP3 clients) also has
+   * replies limited by outputLimit, so its pushes get pubsubOutputLimit on top of that.
+   */
+  private overPushLimit(): boolean {
+    const s = this.server.settings
+    const unsent = this.unsent()
+    if (this.client.subscriptions === 0) return unsent > s.outputLimit + s.pubsubOutputLimit
+    if (unsent > s.pubsubOutputLimit) return true
+    if (unsent <= s.pubsubOutputLimit / SOFT_PUSH_DIVISOR) {
+      this.overSoftSince = 0
+      return false
+    }
+    const now = Date.now()
+    if (this.overSoftSince === 0) this.overSoftSince = now
+    return now - this.overSoftSince > SOFT_PUSH_MS
   }
 
   /** Writes the replies so far at the end of this event-loop turn (see toFlush). */
@@ -291,14 +393,19 @@ export class Connection {
   }
 
   private maybeResume(): void {
-    if (!this.paused || this.closing || this.closed) return
-    if (this.socket.writableLength > this.server.settings.outputLimit / 2) {
+    // Unblocking: the blocking command's reply settles, and drainQueue calls here.
+    if (!this.paused || this.closing || this.closed || this.blocked) return
+    if (this.writer.length > 0) this.flushNow()
+    const half = this.server.settings.outputLimit / 2
+    if (this.socket.writableLength > half) {
       this.whenWritable()
       return
     }
+    // Encoded replies still queued: drainQueue calls again once the pending one settles.
+    if (this.socket.writableLength + this.queuedBytes > half) return
     if (this.queue.length - this.queueHead > MAX_QUEUED_REPLIES / 2) return
     this.paused = false
-    if (this.backlog.length > 0) {
+    if (this.backlog.length > 0 || this.parser.held) {
       this.runBacklog()
       if (this.paused) return
     }

@@ -18,6 +18,7 @@ import type { BatchOp, Database, WriteResult } from '../index.js'
 import { CHANGE_LOG_READ_ONLY, isChangeLogKey } from './changeLog.js'
 import type { ClientState } from './clientState.js'
 import type { KeyEvents } from './keyEvents.js'
+import type { Watches } from './watches.js'
 
 const DELETED: unique symbol = Symbol('deleted')
 
@@ -48,6 +49,8 @@ export class Keyspace {
     readonly events?: KeyEvents,
     /** The client whose commands write here (CLIENT TRACKING's NOLOOP). */
     readonly writer?: ClientState,
+    /** WATCH's registry: a write to a watched key marks its watchers. */
+    readonly watches?: Watches,
   ) {}
 
   get(key: string): unknown {
@@ -208,6 +211,7 @@ export class Keyspace {
       if (v instanceof Timed) p = this.db.put(k, v.value, { expiresAt: v.at })
       else if (v !== DELETED) p = this.db.put(k, v)
       else if (this.db.has(k)) p = this.db.delete(k)
+      if (p !== undefined && this.watches !== undefined && this.watches.size > 0) this.watches.touched(k)
     } else {
       const ops: BatchOp[] = []
       for (const [k, v] of overlay) {
@@ -217,6 +221,8 @@ export class Keyspace {
         else if (this.db.has(k)) ops.push(ifSeq === undefined ? { type: 'del', key: k } : { type: 'del', key: k, ifSeq })
       }
       if (ops.length > 0) p = this.db.batch(ops)
+      const w = this.watches
+      if (p !== undefined && w !== undefined && w.size > 0) for (const op of ops) w.touched(op.key)
     }
     this.journal.length = 0
     overlay.clear()

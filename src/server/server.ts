@@ -9,7 +9,7 @@ import { ALL_COMMANDS } from './commands/index.js'
 import { Connection } from './connection.js'
 import { KeyEvents } from './keyEvents.js'
 import { DEFAULT_LIMITS } from './resp/requestParser.js'
-import { ServerState } from './serverState.js'
+import { ServerState, isLoopback } from './serverState.js'
 import type { ServerSettings } from './serverState.js'
 
 export interface ServeOptions {
@@ -25,6 +25,12 @@ export interface ServeOptions {
   timeout?: number
   /** Stop reading a client whose unsent replies pass this many bytes, until they drain. Default 64 MiB. */
   outputLimit?: number
+  /**
+   * Close a subscriber whose unsent output passes this many bytes, or a quarter of it for 60 s
+   * (Redis's `client-output-buffer-limit pubsub 32mb 8mb 60`): messages are not held back for a
+   * client that does not read. Default 32 MiB.
+   */
+  pubsubOutputLimit?: number
   /** Largest argument in bytes (proto-max-bulk-len). Default 512 MiB. */
   maxBulkBytes?: number
   /** Longest inline command in bytes. Default 64 KiB. */
@@ -43,11 +49,7 @@ export interface RedisServer {
   close(): Promise<void>
 }
 
-const OPTION_NAMES = new Set(['port', 'host', 'requirepass', 'maxclients', 'timeout', 'outputLimit', 'maxBulkBytes', 'maxInlineBytes', 'maxArgs'])
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::ffff:127.0.0.1'
-}
+const OPTION_NAMES = new Set(['port', 'host', 'requirepass', 'maxclients', 'timeout', 'outputLimit', 'pubsubOutputLimit', 'maxBulkBytes', 'maxInlineBytes', 'maxArgs'])
 
 function settingsOf(options: ServeOptions): ServerSettings {
   for (const k of Object.keys(options)) if (!OPTION_NAMES.has(k)) throw new InvalidOptionError(`serve: unknown option '${k}'; the options are ${[...OPTION_NAMES].join(', ')}`)
@@ -73,6 +75,7 @@ function settingsOf(options: ServeOptions): ServerSettings {
     maxclients: int('maxclients', options.maxclients, 10_000, 1),
     timeout: int('timeout', options.timeout, 0, 0),
     outputLimit: int('outputLimit', options.outputLimit, 64 * 1024 * 1024, 1),
+    pubsubOutputLimit: int('pubsubOutputLimit', options.pubsubOutputLimit, 32 * 1024 * 1024, 1),
     maxBulkBytes: int('maxBulkBytes', options.maxBulkBytes, DEFAULT_LIMITS.maxBulkBytes, 1),
     maxInlineBytes: int('maxInlineBytes', options.maxInlineBytes, DEFAULT_LIMITS.maxInlineBytes, 16),
     maxArgs: int('maxArgs', options.maxArgs, DEFAULT_LIMITS.maxArgs, 1),
@@ -88,7 +91,7 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<R
   const state = new ServerState(settings)
   const table = new CommandTable(ALL_COMMANDS)
   const connections = new Set<Connection>()
-  state.keyEvents = new KeyEvents(db, [state.notifications, state.tracking], () => (state.notifications.enabled && !state.pubsub.idle) || state.tracking.count > 0)
+  state.keyEvents = new KeyEvents(db, [state.notifications, state.tracking, state.watches], () => (state.notifications.enabled && !state.pubsub.idle) || state.tracking.count > 0)
   state.onTimeoutChange = (seconds) => {
     for (const c of connections) c.setIdleTimeout(seconds)
   }
@@ -106,6 +109,7 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<R
       state.clients.delete(c.client.id)
       state.pubsub.leave(c.client)
       state.tracking.off(c.client)
+      c.client.unwatch()
       state.keyEvents?.refresh()
     })
     connections.add(conn)

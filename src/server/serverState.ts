@@ -6,6 +6,7 @@ import type { KeyEvents } from './keyEvents.js'
 import { Notifications } from './notifications.js'
 import { PubSub } from './pubsub.js'
 import { Tracking } from './tracking.js'
+import { Watches } from './watches.js'
 
 /** The settings CONFIG GET/SET know; the ones that mean something for this server. */
 export interface ServerSettings {
@@ -17,6 +18,8 @@ export interface ServerSettings {
   timeout: number
   /** Bytes of unsent replies after which the server stops reading a client until they drain. */
   outputLimit: number
+  /** Bytes of unsent output (pushes) at which a subscriber is closed (Redis's client-output-buffer-limit pubsub). */
+  pubsubOutputLimit: number
   maxBulkBytes: number
   maxInlineBytes: number
   maxArgs: number
@@ -49,6 +52,11 @@ export class ScanCursors {
   }
 }
 
+/** Only this machine can connect: a password is not required (protected mode). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::ffff:127.0.0.1'
+}
+
 export class ServerState {
   readonly clients = new Map<number, ClientState>()
   readonly cursors = new ScanCursors()
@@ -62,6 +70,7 @@ export class ServerState {
   readonly pubsub = new PubSub()
   readonly notifications = new Notifications(this.pubsub)
   readonly tracking = new Tracking(this.clients)
+  readonly watches = new Watches()
   /** Set by the server: the live writes feeding notifications and tracking (keyEvents.ts). */
   keyEvents: KeyEvents | undefined
   /** Set by the server: CONFIG SET timeout applies to the connections already open. */

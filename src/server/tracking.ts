@@ -36,6 +36,13 @@ export class Tracking implements KeyEventSink {
   /** Default mode: key → clients that read it since it last changed. */
   private readonly readers = new Map<string, Set<ClientState>>()
   private readonly broadcast = new Set<ClientState>()
+  /**
+   * Default mode: client → the keys it is in `readers` for, so tracking off (and a disconnect)
+   * takes it out at once: a closed client left in the table would keep its connection alive.
+   */
+  private readonly keysOf = new Map<ClientState, Set<string>>()
+  /** Client-key pairs in `readers` (INFO tracking_total_items). */
+  items = 0
   /** Clients with tracking on. */
   count = 0
 
@@ -47,13 +54,37 @@ export class Tracking implements KeyEventSink {
     if (mode.bcast) this.broadcast.add(client)
   }
 
-  /** Tracking off (CLIENT TRACKING OFF, RESET, disconnect). Its entries in the table go lazily. */
+  /** Tracking off (CLIENT TRACKING OFF, RESET, disconnect): the client leaves the table. */
   off(client: ClientState): void {
     if (client.tracking === undefined) return
     client.tracking = undefined
     client.cachingNext = undefined
     this.broadcast.delete(client)
     this.count--
+    const keys = this.keysOf.get(client)
+    if (keys === undefined) return
+    this.keysOf.delete(client)
+    for (const key of keys) {
+      const set = this.readers.get(key)
+      if (set === undefined || !set.delete(client)) continue
+      this.items--
+      if (set.size === 0) this.readers.delete(key)
+    }
+  }
+
+  /** Keys in the table (INFO tracking_total_keys). */
+  get keys(): number {
+    return this.readers.size
+  }
+
+  /** Distinct BCAST prefixes ('' when none is given; INFO tracking_total_prefixes). */
+  get prefixes(): number {
+    const all = new Set<string>()
+    for (const c of this.broadcast) {
+      if (c.tracking!.prefixes.length === 0) all.add('')
+      for (const p of c.tracking!.prefixes) all.add(p)
+    }
+    return all.size
   }
 
   /** After a read-only command of a client in default mode: remember the keys it read. */
@@ -64,6 +95,8 @@ export class Tracking implements KeyEventSink {
     if (t.optin ? caching !== true : t.optout && caching === false) return
     if (cmd.firstKey === 0) return
     const last = cmd.lastKey < 0 ? args.length + cmd.lastKey : cmd.lastKey
+    let mine = this.keysOf.get(client)
+    if (mine === undefined) this.keysOf.set(client, (mine = new Set()))
     for (let i = cmd.firstKey; i <= last && i < args.length; i += cmd.step) {
       const key = args[i]!.toString('utf8')
       let set = this.readers.get(key)
@@ -71,7 +104,10 @@ export class Tracking implements KeyEventSink {
         if (this.readers.size >= MAX_TRACKED_KEYS) this.evictOldest()
         this.readers.set(key, (set = new Set()))
       }
+      if (set.has(client)) continue
       set.add(client)
+      mine.add(key)
+      this.items++
     }
   }
 
@@ -82,6 +118,8 @@ export class Tracking implements KeyEventSink {
       const set = this.readers.get(key)
       if (set !== undefined) {
         this.readers.delete(key)
+        this.items -= set.size
+        for (const c of set) this.keysOf.get(c)?.delete(key)
         for (const c of set) if (c.tracking !== undefined && !c.tracking.bcast && !(c.tracking.noloop && c === writer)) this.send(c, key)
       }
       for (const c of this.broadcast) {
@@ -108,6 +146,8 @@ export class Tracking implements KeyEventSink {
   /** Changes were missed: every tracking client drops its whole cache (a null invalidation). */
   onGap(): void {
     this.readers.clear()
+    this.keysOf.clear()
+    this.items = 0
     for (const c of this.clients.values()) if (c.tracking !== undefined) this.send(c, null)
   }
 

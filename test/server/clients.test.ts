@@ -10,7 +10,7 @@ import { open } from '../../src/index.js'
 import { serve } from '../../src/server/index.js'
 import { ensureTool } from '../helpers/systemTool.js'
 import { tmpDir } from '../helpers/tmpdir.js'
-import { startServed } from './fixture.js'
+import { RawClient, resp, startServed } from './fixture.js'
 import type { Served } from './fixture.js'
 
 const run = promisify(execFile)
@@ -144,6 +144,35 @@ describe('requirepass', () => {
 
   test('listening beyond loopback without a password is refused (protected mode)', async () => {
     await expect(serve(s.db, { port: 0, host: '0.0.0.0' })).rejects.toThrow(/protected mode/)
+  })
+
+  test('protected mode holds at runtime: CONFIG SET requirepass "" is refused beyond loopback', async () => {
+    const server = await serve(s.db, { port: 0, host: '0.0.0.0', requirepass: 'pw' })
+    try {
+      const c = await RawClient.connect(server.port)
+      expect(await c.send(resp('AUTH', 'pw'))).toBe('+OK\r\n')
+      expect(await c.send(resp('CONFIG', 'SET', 'requirepass', ''))).toMatch(/^-ERR CONFIG SET failed \(possibly related to argument 'requirepass'\) - refusing to remove the password .*protected mode/)
+      expect(await c.send(resp('CONFIG', 'GET', 'protected-mode'))).toBe('*2\r\n$14\r\nprotected-mode\r\n$3\r\nyes\r\n')
+      // Still required, and still changeable.
+      const d = await RawClient.connect(server.port)
+      expect(await d.send(resp('GET', 'k'))).toMatch(/^-NOAUTH/)
+      expect(await c.send(resp('CONFIG', 'SET', 'requirepass', 'other'))).toBe('+OK\r\n')
+      expect(await d.send(resp('AUTH', 'other'))).toBe('+OK\r\n')
+      c.close()
+      d.close()
+    } finally {
+      await server.close()
+    }
+    // On loopback the password may go, as in Redis.
+    const local = await serve(s.db, { port: 0, requirepass: 'pw' })
+    const c = await RawClient.connect(local.port)
+    await c.send(resp('AUTH', 'pw'))
+    expect(await c.send(resp('CONFIG', 'SET', 'requirepass', ''))).toBe('+OK\r\n')
+    const d = await RawClient.connect(local.port)
+    expect(await d.send(resp('PING'))).toBe('+PONG\r\n')
+    c.close()
+    d.close()
+    await local.close()
   })
 })
 

@@ -85,6 +85,11 @@ export class RawClient {
     return text.slice(0, replyBytes(all.subarray(start), n))
   }
 
+  /** The bytes received and not yet taken. */
+  get pending(): Buffer {
+    return this.received
+  }
+
   take(): string {
     const t = this.received.toString('latin1')
     this.received = Buffer.alloc(0)

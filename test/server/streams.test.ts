@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { open } from '../../src/index.js'
 import { serve } from '../../src/server/index.js'
 import { tmpDir } from '../helpers/tmpdir.js'
-import { RawClient, parseReply, resp, startServed } from './fixture.js'
+import { RawClient, countReplies, parseReply, resp, startServed } from './fixture.js'
 import type { Served } from './fixture.js'
 
 type Entry = [string, string[]]
@@ -148,6 +148,25 @@ describe('XREAD', () => {
       expect(got[0]![1].map((e) => fields(e))).toEqual([expect.objectContaining({ type: 'put', key: 'blk:api', value: 'from the API' })])
     } finally {
       reader.disconnect()
+    }
+  })
+
+  test('commands pipelined after XREAD BLOCK wait until it is answered (as in Redis)', async () => {
+    const c = await RawClient.connect(s.port)
+    try {
+      c.write(Buffer.concat([resp('XREAD', 'BLOCK', '0', 'STREAMS', '__changes__:pipe:', '$'), resp('SET', 'pipe:after', '1'), resp('GET', 'pipe:after')]))
+      await untilAsync(async () => (await blocked()) === 1, 'the read to block')
+      // The SET after it has not run: it would otherwise be the very change the read returns.
+      await new Promise((res) => setTimeout(res, 50))
+      expect(s.db.has('pipe:after')).toBe(false)
+      await s.db.put('pipe:api', 'first')
+      const text = Buffer.from(await c.until((b) => countReplies(b) >= 3))
+      const [read, at] = parseReply(text, 0)
+      expect(JSON.stringify(read)).toContain('pipe:api')
+      expect(JSON.stringify(read)).not.toContain('pipe:after')
+      expect(text.toString('latin1', at)).toBe('+OK\r\n$1\r\n1\r\n')
+    } finally {
+      c.close()
     }
   })
 

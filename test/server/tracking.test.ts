@@ -166,3 +166,35 @@ describe('RESP2 and BCAST', () => {
     }
   })
 })
+
+describe('the tracking table', () => {
+  async function stats(c: RawClient): Promise<{ keys: number; items: number }> {
+    const info = await c.send(resp('INFO', 'stats'))
+    return { keys: Number(/tracking_total_keys:(\d+)/.exec(info)![1]), items: Number(/tracking_total_items:(\d+)/.exec(info)![1]) }
+  }
+
+  test('a client that disconnects, or turns tracking off, leaves the table (no leak of closed clients)', async () => {
+    const observer = await RawClient.connect(islab.port)
+    const before = await stats(observer)
+    const clients: RawClient[] = []
+    for (let i = 0; i < 20; i++) {
+      const c = await RawClient.connect(islab.port)
+      await c.send(resp('HELLO', '3'))
+      await c.send(resp('CLIENT', 'TRACKING', 'on'))
+      await c.send(resp('GET', `leak:${i}`))
+      await c.send(resp('GET', 'leak:shared'))
+      clients.push(c)
+    }
+    expect(await stats(observer)).toEqual({ keys: before.keys + 21, items: before.items + 40 })
+    await clients[0]!.send(resp('CLIENT', 'TRACKING', 'off'))
+    expect(await stats(observer)).toEqual({ keys: before.keys + 20, items: before.items + 38 })
+    for (const c of clients) c.close()
+    let now = await stats(observer)
+    for (let i = 0; i < 100 && now.keys !== before.keys; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      now = await stats(observer)
+    }
+    expect(now).toEqual(before)
+    observer.close()
+  })
+})

@@ -99,6 +99,42 @@ describe('MULTI/EXEC', () => {
     b.close()
   })
 
+  test('WATCH sees a key created and deleted again since (absent, written, absent: EXEC aborts, as in Redis)', async () => {
+    const a = await RawClient.connect(s.port)
+    const b = await RawClient.connect(s.port)
+    await a.send(resp('DEL', 'aba:w'))
+    expect(await a.send(resp('WATCH', 'aba:w'))).toBe('+OK\r\n')
+    await b.send(resp('SET', 'aba:w', '1'))
+    await b.send(resp('DEL', 'aba:w'))
+    await a.send(resp('MULTI'))
+    await a.send(resp('SET', 'aba:other', '1'))
+    expect(await a.send(resp('EXEC'))).toBe('*-1\r\n')
+    expect(s.db.has('aba:other')).toBe(false)
+    // A DEL of a key that is not there writes nothing: no abort. Nor after UNWATCH.
+    await a.send(resp('WATCH', 'aba:w'))
+    await b.send(resp('DEL', 'aba:w'))
+    await a.send(resp('MULTI'))
+    await a.send(resp('SET', 'aba:other', '2'))
+    expect(await a.send(resp('EXEC'))).toBe('*1\r\n+OK\r\n')
+    await a.send(resp('WATCH', 'aba:w'))
+    await b.send(resp('SET', 'aba:w', '1'))
+    await b.send(resp('DEL', 'aba:w'))
+    await a.send(resp('UNWATCH'))
+    await a.send(resp('MULTI'))
+    await a.send(resp('SET', 'aba:other', '3'))
+    expect(await a.send(resp('EXEC'))).toBe('*1\r\n+OK\r\n')
+    // The watcher's own write counts too (Redis).
+    await a.send(resp('WATCH', 'aba:w'))
+    await a.send(resp('SET', 'aba:w', '1'))
+    await a.send(resp('DEL', 'aba:w'))
+    await a.send(resp('MULTI'))
+    await a.send(resp('SET', 'aba:other', '4'))
+    expect(await a.send(resp('EXEC'))).toBe('*-1\r\n')
+    expect(s.db.get('aba:other')).toEqual(Buffer.from('3'))
+    a.close()
+    b.close()
+  })
+
   test('WATCH with ioredis: an optimistic increment retried until it wins', async () => {
     const clients = Array.from({ length: 6 }, () => new Redis({ port: s.port, host: '127.0.0.1' }))
     try {

@@ -8,6 +8,7 @@ import { globMatch } from '../glob.js'
 import type { Reply } from '../resp/reply.js'
 import { ErrorReply, Errors, MapReply, OK, SimpleString, VerbatimReply } from '../resp/reply.js'
 import type { ServerSettings } from '../serverState.js'
+import { isLoopback } from '../serverState.js'
 import { REDIS_VERSION } from '../version.js'
 import { fail, intArg } from './access.js'
 
@@ -83,6 +84,9 @@ function sections(ctx: CommandContext): Record<string, Section> {
         ['total_connections_received', server.totalConnections],
         ['total_commands_processed', server.totalCommands],
         ['rejected_connections', server.rejectedConnections],
+        ['tracking_total_keys', server.tracking.keys],
+        ['tracking_total_items', server.tracking.items],
+        ['tracking_total_prefixes', server.tracking.prefixes],
       ],
     ],
     replication: [
@@ -151,6 +155,10 @@ const SETTINGS: Record<string, Setting> = {
   requirepass: {
     get: (s) => s.requirepass ?? '',
     set: (ctx, v) => {
+      // Protected mode holds at runtime too: serve() refused to listen beyond loopback without a password.
+      if (v === '' && !isLoopback(ctx.server.settings.host)) {
+        return `refusing to remove the password while listening on ${ctx.server.settings.host} (protected mode): anyone who can reach it could read and change the database. Set another password, or serve on 127.0.0.1 to run without one.`
+      }
       ctx.server.setPassword(v)
       return undefined
     },
@@ -158,7 +166,7 @@ const SETTINGS: Record<string, Setting> = {
   maxclients: intSetting('maxclients', 1),
   timeout: intSetting('timeout', 0, (ctx, n) => ctx.server.onTimeoutChange?.(n)),
   'proto-max-bulk-len': { get: (s) => String(s.maxBulkBytes) },
-  'client-output-buffer-limit': { get: (s) => `normal 0 0 0 islab-output-limit ${s.outputLimit}` },
+  'client-output-buffer-limit': { get: (s) => `normal 0 0 0 pubsub ${s.pubsubOutputLimit} ${Math.floor(s.pubsubOutputLimit / 4)} 60 islab-output-limit ${s.outputLimit}` },
   appendonly: { get: (_s, ctx) => (ctx.db.stats().durability === 'memory' ? 'no' : 'yes') },
   // Redis's names for IsLabDB's durability: sync = fdatasync before the reply, buffered = group commit every syncIntervalMs.
   appendfsync: { get: (_s, ctx) => ({ sync: 'always', buffered: 'everysec', memory: 'no' })[ctx.db.stats().durability] },

@@ -27,12 +27,16 @@ function watch(ctx: CommandContext, args: Buffer[]): Reply {
   if (ctx.client.multi !== undefined) return new ErrorReply('ERR WATCH inside MULTI is not allowed')
   const keys = args.slice(1).map(keyOf)
   const watched = (ctx.client.watched ??= new Map())
-  for (const k of keys) if (!watched.has(k)) watched.set(k, ctx.db.getEntry(k)?.seq ?? 0)
+  for (const k of keys) {
+    if (watched.has(k)) continue
+    watched.set(k, ctx.db.getEntry(k)?.seq ?? 0)
+    ctx.server.watches.add(ctx.client, k)
+  }
   return OK
 }
 
 function unwatch(ctx: CommandContext): Reply {
-  ctx.client.watched = undefined
+  ctx.client.unwatch()
   return OK
 }
 
@@ -47,12 +51,13 @@ function exec(ctx: CommandContext): Reply | Promise<Reply> {
   const queued = client.multi
   const failed = client.multiFailed
   const watched = client.watched
+  const dirty = client.watchDirty
   client.endTransaction()
   if (failed) return new ErrorReply('EXECABORT Transaction discarded because of previous errors.')
-  if (watched !== undefined && watchedChanged(ctx, watched)) return NIL_ARRAY
+  if (watched !== undefined && (dirty || watchedChanged(ctx, watched))) return NIL_ARRAY
   // The queued commands run now, synchronously, one after the other: nothing else can run in
   // between, and their writes are collected in one write set.
-  const ks = new Keyspace(ctx.db, ctx.ks.events, ctx.client)
+  const ks = new Keyspace(ctx.db, ctx.ks.events, ctx.client, ctx.server.watches)
   const txCtx: CommandContext = { ...ctx, ks, inExec: true }
   const replies: Reply[] = []
   for (const args of queued) {

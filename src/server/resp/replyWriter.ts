@@ -45,6 +45,22 @@ export class ReplyWriter {
     return out
   }
 
+  /**
+   * Bytes encoded earlier (by another writer's take), appended: small ones copied into the slab
+   * (a pipeline of small replies stays one socket write), large ones passed on as they are.
+   */
+  writeChunks(chunks: Buffer[]): void {
+    for (let i = 0; i < chunks.length; i++) {
+      const c = chunks[i]!
+      if (c.length < DIRECT_BYTES) this.raw(c)
+      else {
+        this.seal()
+        this.chunks.push(c)
+        this.chunkBytes += c.length
+      }
+    }
+  }
+
   write(reply: Reply): void {
     if (reply === null) return this.raw(this.protocol === 3 ? NULL3 : NULL2)
     switch (typeof reply) {

@@ -52,6 +52,12 @@ export class RequestParser {
   private missing = 0
   /** Set by the connection: false until the client is authenticated when a password is required. */
   authenticated = true
+  /**
+   * Parsing stopped after one command because the client was not authenticated: the limits for
+   * what follows depend on whether that command (AUTH) succeeds. The connection runs it, then
+   * calls parseMore.
+   */
+  held = false
 
   constructor(private readonly limits: ParserLimits = DEFAULT_LIMITS) {}
 
@@ -79,6 +85,12 @@ export class RequestParser {
     if (this.need > 0 && this.buf.length - this.pos + this.moreBytes < this.need) return undefined
     if (this.more.length > 0) this.join()
     this.need = 0
+    return this.parseMore(out)
+  }
+
+  /** Parses on after a held stop (see held), with the limits `authenticated` now says. */
+  parseMore(out: Buffer[][]): ProtocolError | undefined {
+    this.held = false
     try {
       this.parse(out)
     } catch (err) {
@@ -109,6 +121,7 @@ export class RequestParser {
         if (!this.readBulks(buf)) return
         out.push(this.args)
         this.args = undefined
+        if (!this.authenticated) return this.hold()
         continue
       }
       if (this.pos >= end) return
@@ -127,9 +140,16 @@ export class RequestParser {
       } else {
         const line = this.inline(buf)
         if (line === undefined) return
-        if (line.length > 0) out.push(line)
+        if (line.length > 0) {
+          out.push(line)
+          if (!this.authenticated) return this.hold()
+        }
       }
     }
+  }
+
+  private hold(): void {
+    this.held = this.pos < this.buf.length
   }
 
   /** Reads the missing `$<len>\r\n<bytes>\r\n` arguments; false when more bytes are needed. */
