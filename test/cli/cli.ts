@@ -22,7 +22,11 @@ function newestIn(dir: string): number {
 /** Builds dist/ once for all test files (a directory made with mkdir is the lock between them). */
 export function ensureBuilt(): void {
   const fresh = (): boolean => fs.existsSync(BIN) && fs.statSync(BIN).mtimeMs >= newestIn(path.join(ROOT, 'src'))
-  if (fresh()) return
+  if (fresh()) {
+    // A build by test/helpers/builtDist.ts (tsc alone) may not have made the bin executable yet.
+    fs.chmodSync(BIN, 0o755)
+    return
+  }
   const lock = path.join(os.tmpdir(), `islab-build-lock-${Buffer.from(ROOT).toString('hex').slice(-32)}`)
   try {
     fs.mkdirSync(lock)

@@ -28,6 +28,10 @@ function ensureBuilt(): void {
     // tsc emits despite type errors (someone mid-edit); only a missing build is fatal.
     if (!fs.existsSync(built)) throw err
   }
+  // As npm run build's postbuild does: whichever test builds dist/ first, the bin is executable
+  // (test/package/contents.test.ts checks the packed mode).
+  const bin = path.join(root, 'dist/cli/main.js')
+  if (fs.existsSync(bin)) fs.chmodSync(bin, 0o755)
 }
 
 /** The path of index.js in a fresh, importable copy of the current build. */
