@@ -126,9 +126,17 @@ export class Connection {
     this.socket.setTimeout(seconds > 0 ? seconds * 1000 : 0)
   }
 
-  /** Ends the connection now (server close, CLIENT KILL of this client is closeAfterReplies). */
+  /** Ends the connection now (the end of a server close's grace; CLIENT KILL of this client is closeAfterReplies). */
   destroy(): void {
     this.socket.destroy()
+  }
+
+  /**
+   * A server close: read nothing more, send the replies of the commands already run (writes
+   * made must be answered, or a client that retries applies them twice), then end.
+   */
+  endAfterReplies(): void {
+    this.closeAfterReplies()
   }
 
   private onData(chunk: Buffer): void {

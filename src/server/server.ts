@@ -12,6 +12,9 @@ import { DEFAULT_LIMITS } from './resp/requestParser.js'
 import { ServerState, isLoopback } from './serverState.js'
 import type { ServerSettings } from './serverState.js'
 
+/** How long close() lets connections send the replies of commands they already ran. */
+const CLOSE_GRACE_MS = 2000
+
 export interface ServeOptions {
   /** TCP port; 0 picks a free one (see RedisServer.port). Default 6379. */
   port?: number
@@ -45,7 +48,10 @@ export interface RedisServer {
   readonly host: string
   /** Clients connected now. */
   readonly clients: number
-  /** Stops listening and closes every connection. The database stays open. */
+  /**
+   * Stops listening, answers the commands each connection already ran, then closes the
+   * connections (any left after 2 s are cut). The database stays open.
+   */
   close(): Promise<void>
 }
 
@@ -140,8 +146,18 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<R
     close() {
       closing ??= new Promise<void>((resolve) => {
         state.keyEvents?.stop()
-        server.close(() => resolve())
-        for (const c of connections) c.destroy()
+        // Resolves once every connection has ended: each first sends the replies of the commands
+        // it already ran; one still waiting after the grace (a client blocked in XREAD, one not
+        // reading) is cut.
+        const grace = setTimeout(() => {
+          for (const c of connections) c.destroy()
+        }, CLOSE_GRACE_MS)
+        grace.unref()
+        server.close(() => {
+          clearTimeout(grace)
+          resolve()
+        })
+        for (const c of connections) c.endAfterReplies()
       })
       return closing
     },
