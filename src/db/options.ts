@@ -85,7 +85,7 @@ export interface OpenOptions {
 }
 
 /** Every name open() accepts; a name not here is a typo and rejected (with a suggestion). */
-const OPEN_OPTION_NAMES = [
+export const OPEN_OPTION_NAMES = [
   'dir',
   'readOnly',
   'followMs',
