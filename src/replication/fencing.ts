@@ -6,8 +6,8 @@
 // database's event s (encodeEvent is deterministic). Msg IDs are not enough: a retried publish
 // whose ack was lost is ours although nothing told us, and a new primary's event at the same seq
 // is not ours whatever its ID says.
-import { encodeEvent, FencedError, ReplicationError } from '../index.js'
-import type { Database } from '../index.js'
+import { decodeEvent, encodeEvent, FencedError, HistoryGoneError, ReplicationError } from '../index.js'
+import type { Database, Snapshot } from '../index.js'
 import type { StreamLink } from './streamLink.js'
 
 /** How far back a starting primary looks for the last event it shares with the stream. */
@@ -21,11 +21,12 @@ export interface Standing {
 }
 
 /**
- * `acked`: what this primary knew the stream held before (undefined at start). Reads the stream's
+ * `acked`: what this primary knew the stream held before (undefined at start); `atStart`: the
+ * state as the database opened (writes may come in while this runs). Reads the stream's
  * state and the messages after `acked`, compares them with the local log, and returns the new
  * standing; throws FencedError when the stream went on without this database.
  */
-export async function reconcile(db: Database, link: StreamLink, acked: number | undefined): Promise<Standing> {
+export async function reconcile(db: Database, link: StreamLink, acked: number | undefined, atStart?: Snapshot): Promise<Standing> {
   const stream = link.o.stream
   const { lastSeq, firstSeq } = await link.ensureStream()
   // Only durable events are ever published, so only they can be in the stream.
@@ -40,7 +41,15 @@ export async function reconcile(db: Database, link: StreamLink, acked: number | 
     if (top === 0 || top < firstSeq) {
       throw new FencedError(stream, `the stream holds events up to seq ${lastSeq} and this database none of them`, unpublishedFrom(top + 1))
     }
-    if (!(await same(db, link, top))) {
+    const verdict = await compare(db, link, top)
+    if (verdict === 'not in log') {
+      // Restored from a snapshot with no event after it, or an idle checkpoint let the log below
+      // it go: no record to compare, so the stream's event is checked against the state instead.
+      if (atStart === undefined || top !== atStart.seq || !(await stateHolds(atStart, link, top))) {
+        // Its own event `top` may be the one that differs: reported with the rest.
+        throw new FencedError(stream, `this database's log does not hold seq ${top} (it starts after a checkpoint) and its state does not show that the stream's event ${top} is its own (an event that puts nothing cannot show it); if this database is a copy of the stream, open it as a replica and promote() it`, unpublishedFrom(top))
+      }
+    } else if (verdict === 'differs') {
       const shared = await lastShared(db, link, top - 1, Math.max(firstSeq, top - MAX_WALK_BACK))
       throw new FencedError(stream, `the stream's event ${shared + 1} differs from this database's`, unpublishedFrom(shared + 1))
     }
@@ -66,10 +75,38 @@ export async function reconcile(db: Database, link: StreamLink, acked: number | 
 
 /** Whether the stream's message at `seq` is this database's event `seq`. */
 async function same(db: Database, link: StreamLink, seq: number): Promise<boolean> {
-  const theirs = await link.messageAt(seq)
-  if (theirs === undefined) return false
+  return (await compare(db, link, seq)) === 'same'
+}
+
+async function compare(db: Database, link: StreamLink, seq: number): Promise<'same' | 'differs' | 'not in log'> {
   const mine = await localRecords(db, seq, seq)
-  return mine.length === 1 && Buffer.compare(Buffer.from(theirs), mine[0]!) === 0
+  if (mine.length === 0) return 'not in log'
+  const theirs = await link.messageAt(seq)
+  return theirs !== undefined && Buffer.compare(Buffer.from(theirs), mine[0]!) === 0 ? 'same' : 'differs'
+}
+
+/**
+ * Whether the state `snap` (as of `seq`) is the stream's event `seq` applied:
+ * every key it puts holds a version of exactly that seq and time (and deadline), every key it
+ * deletes is absent. An event that puts nothing proves nothing (a delete of an absent key looks
+ * the same whoever wrote it): false.
+ */
+async function stateHolds(snap: Snapshot, link: StreamLink, seq: number): Promise<boolean> {
+  const data = await link.messageAt(seq)
+  if (data === undefined) return false
+  const ev = decodeEvent(data)
+  if (ev.seq !== seq || ev.type === 'entangle') return false
+  let puts = 0
+  for (const op of ev.type === 'batch' ? ev.ops : [ev]) {
+    if (op.type === 'del') {
+      if (snap.getEntry(op.key) !== undefined) return false
+      continue
+    }
+    const e = snap.getEntry(op.key)
+    if (e === undefined || e.seq !== seq || e.time !== ev.time || e.expiresAt !== op.expiresAt) return false
+    puts++
+  }
+  return puts > 0
 }
 
 /** The highest seq in [low, from] where stream and log agree, walking down; low - 1 when none does. */
@@ -84,7 +121,11 @@ export async function localRecords(db: Database, from: number, to: number): Prom
   const it = db.events({ since: from - 1, live: false })[Symbol.asyncIterator]()
   try {
     for (;;) {
-      const r = await it.next()
+      // The log begins after `from` (a checkpoint let it go): none of them.
+      const r = await it.next().catch((err: unknown) => {
+        if (err instanceof HistoryGoneError) return { done: true as const, value: undefined }
+        throw err
+      })
       if (r.done || r.value.seq > to) break
       if (r.value.seq !== from + out.length) break
       out.push(encodeEvent(r.value))

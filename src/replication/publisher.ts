@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { encodeEvent, FencedError, ReplicationError } from '../index.js'
-import type { Database, LogEvent, WriteResult } from '../index.js'
-import { reconcile } from './fencing.js'
+import type { Database, LogEvent, Snapshot, WriteResult } from '../index.js'
+import { localRecords, reconcile } from './fencing.js'
 import { backoff } from './streamLink.js'
 import type { StreamLink } from './streamLink.js'
 
@@ -75,13 +75,30 @@ export class Publisher extends EventEmitter {
   }
 
   private async run(): Promise<void> {
-    let known = this.knownAcked
+    const known = this.knownAcked
+    // The state as opened, before any write: a log that begins after a checkpoint at db.seq holds
+    // no event to compare with the stream's, so reconcile compares this state with it instead.
+    // It pins the versions writes replace while open, so it is let go at once when the log holds db.seq.
+    let atStart = known === undefined ? this.db.snapshot() : undefined
+    if (atStart !== undefined && atStart.seq > 0 && (await localRecords(this.db, atStart.seq, atStart.seq).catch(() => [])).length === 1) {
+      atStart.close()
+      atStart = undefined
+    }
+    try {
+      await this.loop(known, atStart)
+    } finally {
+      atStart?.close()
+    }
+  }
+
+  private async loop(known: number | undefined, atStart: Snapshot | undefined): Promise<void> {
     let failures = 0
     while (!this.stopped) {
       try {
         // After a failure, what the stream held already is not looked at again (it may be trimmed).
         if (known !== undefined) known = Math.max(known, this.acked)
-        const standing = await reconcile(this.db, this.link, known)
+        const standing = await reconcile(this.db, this.link, known, atStart)
+        atStart?.close()
         this.advance(standing.acked)
         this.streamSeq = standing.streamSeq
         known = this.acked
