@@ -41,6 +41,8 @@ export class Publisher extends EventEmitter {
     private readonly knownAcked?: number,
   ) {
     super()
+    // A promoted replica's stats say at once what the stream holds (not 0 until the first reconcile).
+    if (knownAcked !== undefined) this.acked = knownAcked
   }
 
   start(): void {
@@ -114,6 +116,7 @@ export class Publisher extends EventEmitter {
     let roomFor: (() => void) | undefined
     const it = this.db.events({ since: this.acked, live: true, durableOnly: true })[Symbol.asyncIterator]()
     let expected = this.acked
+    const first = this.acked + 1
     try {
       while (failed === undefined && !this.stopped) {
         if (inFlight >= window) {
@@ -128,7 +131,12 @@ export class Publisher extends EventEmitter {
         if (this.oldestPendingTime === 0) this.oldestPendingTime = ev.time
         const seq = ev.seq
         inFlight++
-        js.publish(subject, encodeEvent(ev), { msgID: `${this.epoch}:${seq}`, expect: { lastSequence: seq - 1 } }).then(
+        // Expected-last-sequence alone does not fence a pipelined publish: when another primary
+        // stored seq - 1 while ours was refused, ours for seq still finds the stream at seq - 1
+        // and lands on top of the other's event. Chained on our own msgID it is refused too. The
+        // first publish of a pump has no chain (the stream's last may be another run of ours).
+        const expect = seq === first ? { lastSequence: seq - 1 } : { lastSequence: seq - 1, lastMsgID: `${this.epoch}:${seq - 1}` }
+        js.publish(subject, encodeEvent(ev), { msgID: `${this.epoch}:${seq}`, expect }).then(
           (ack) => {
             inFlight--
             roomFor?.()
