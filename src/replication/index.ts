@@ -46,6 +46,11 @@ export class Replication extends EventEmitter {
     return { shippedSeq: this.shipper?.shippedSeq ?? 0, lastError: this.shipper?.lastError }
   }
 
+  /** Primary: this run's epoch, the first part of each msgID it publishes (`<epoch>:<seq>`); undefined on a replica. */
+  get epoch(): string | undefined {
+    return this.publisher?.epoch
+  }
+
   get role(): 'primary' | 'replica' {
     return this.publisher !== undefined ? 'primary' : 'replica'
   }

@@ -56,7 +56,13 @@ export class Publisher extends EventEmitter {
     if (seq <= this.acked) return Promise.resolve()
     if (this.fenced !== undefined) return Promise.reject(this.fenced)
     if (this.stopped) return Promise.reject(new ReplicationError(this.link.o.stream, `stopped before seq ${seq} was replicated`))
-    return new Promise<void>((resolve, reject) => this.waiters.set(seq, { resolve, reject }))
+    return new Promise<void>((resolve, reject) => {
+      // Several may wait for one seq (ack: 'replicated' gates each write, and the application or
+      // close() may ask too): each one is settled, none replaces another.
+      const prev = this.waiters.get(seq)
+      const w = prev === undefined ? { resolve, reject } : { resolve: () => (prev.resolve(), resolve()), reject: (err: unknown) => (prev.reject(err), reject(err)) }
+      this.waiters.set(seq, w)
+    })
   }
 
   /** For ack: 'replicated': a write's promise resolves once the stream holds it. */
