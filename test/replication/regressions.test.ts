@@ -40,3 +40,24 @@ describe('replication regressions', () => {
     await p.close()
   })
 })
+
+describe('promote() that fails', () => {
+  it('leaves the replica following the stream (its consumer was stopped for good)', async () => {
+    const stream = newStream()
+    const opts = (role: 'primary' | 'replica', dir: string) => ({ dir, durability: 'buffered' as const, replication: { servers: nats.url, stream, role, snapshots: false as const } })
+    // No primary has created the stream yet: promote() refuses.
+    const r = await openReplicated(opts('replica', tmpDir()))
+    await expect(r.promote()).rejects.toMatchObject({ code: 'ISLAB_REPLICATION' })
+    expect(r.replication.role).toBe('replica')
+    await expect(r.put('x', 1)).rejects.toMatchObject({ code: 'ISLAB_READ_ONLY' })
+    const p = await openReplicated(opts('primary', tmpDir()))
+    await p.put('a', 1)
+    await p.put('b', 2)
+    const followed = await Promise.race([r.waitForSeq(p.seq).then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), 15_000))])
+    expect(followed).toBe(true)
+    expect(r.get('b')).toBe(2)
+    expect(r.stats().replication).toMatchObject({ role: 'replica', appliedSeq: p.seq, state: 'live' })
+    await p.close()
+    await r.close()
+  })
+})
