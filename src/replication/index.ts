@@ -46,6 +46,11 @@ export class Replication extends EventEmitter {
     return { shippedSeq: this.shipper?.shippedSeq ?? 0, lastError: this.shipper?.lastError }
   }
 
+  /** Primary: this run's epoch, the first part of each msgID it publishes (`<epoch>:<seq>`); undefined on a replica. */
+  get epoch(): string | undefined {
+    return this.publisher?.epoch
+  }
+
   get role(): 'primary' | 'replica' {
     return this.publisher !== undefined ? 'primary' : 'replica'
   }
@@ -90,16 +95,22 @@ export class Replication extends EventEmitter {
     if (a === undefined) throw new ReplicationError(this.o.stream, 'promote(): this database is the primary already')
     if (a.stalled !== undefined) throw a.stalled
     await a.stop()
-    // The consumer may have stopped short of the stream's end: apply the rest one message at a time.
-    const st = await this.link.state()
-    if (st === undefined) throw new ReplicationError(this.o.stream, 'promote(): the stream does not exist')
-    await this.db.flush()
-    for (let seq = this.db.seq + 1; seq <= st.lastSeq; seq++) {
-      const data = await this.link.messageAt(seq)
-      if (data === undefined) throw new ReplicationError(this.o.stream, `promote(): the stream lost seq ${seq}`)
-      await this.db.applyReplicated(decodeEvent(data))
+    try {
+      // The consumer may have stopped short of the stream's end: apply the rest one message at a time.
+      const st = await this.link.state()
+      if (st === undefined) throw new ReplicationError(this.o.stream, 'promote(): the stream does not exist')
+      await this.db.flush()
+      for (let seq = this.db.seq + 1; seq <= st.lastSeq; seq++) {
+        const data = await this.link.messageAt(seq)
+        if (data === undefined) throw new ReplicationError(this.o.stream, `promote(): the stream lost seq ${seq}`)
+        await this.db.applyReplicated(decodeEvent(data))
+      }
+      await this.db.flush()
+    } catch (err) {
+      // Still a replica: it follows the stream again (its consumer was stopped for good before).
+      if (!this.closed) this.startApplier()
+      throw err
     }
-    await this.db.flush()
     this.applier = undefined
     this.db.refuseWrites(undefined)
     this.startPublisher(this.db.seq)

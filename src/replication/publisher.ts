@@ -41,6 +41,8 @@ export class Publisher extends EventEmitter {
     private readonly knownAcked?: number,
   ) {
     super()
+    // A promoted replica's stats say at once what the stream holds (not 0 until the first reconcile).
+    if (knownAcked !== undefined) this.acked = knownAcked
   }
 
   start(): void {
@@ -54,7 +56,13 @@ export class Publisher extends EventEmitter {
     if (seq <= this.acked) return Promise.resolve()
     if (this.fenced !== undefined) return Promise.reject(this.fenced)
     if (this.stopped) return Promise.reject(new ReplicationError(this.link.o.stream, `stopped before seq ${seq} was replicated`))
-    return new Promise<void>((resolve, reject) => this.waiters.set(seq, { resolve, reject }))
+    return new Promise<void>((resolve, reject) => {
+      // Several may wait for one seq (ack: 'replicated' gates each write, and the application or
+      // close() may ask too): each one is settled, none replaces another.
+      const prev = this.waiters.get(seq)
+      const w = prev === undefined ? { resolve, reject } : { resolve: () => (prev.resolve(), resolve()), reject: (err: unknown) => (prev.reject(err), reject(err)) }
+      this.waiters.set(seq, w)
+    })
   }
 
   /** For ack: 'replicated': a write's promise resolves once the stream holds it. */
@@ -131,6 +139,7 @@ export class Publisher extends EventEmitter {
     let roomFor: (() => void) | undefined
     const it = this.db.events({ since: this.acked, live: true, durableOnly: true })[Symbol.asyncIterator]()
     let expected = this.acked
+    const first = this.acked + 1
     try {
       while (failed === undefined && !this.stopped) {
         if (inFlight >= window) {
@@ -145,7 +154,12 @@ export class Publisher extends EventEmitter {
         if (this.oldestPendingTime === 0) this.oldestPendingTime = ev.time
         const seq = ev.seq
         inFlight++
-        js.publish(subject, encodeEvent(ev), { msgID: `${this.epoch}:${seq}`, expect: { lastSequence: seq - 1 } }).then(
+        // Expected-last-sequence alone does not fence a pipelined publish: when another primary
+        // stored seq - 1 while ours was refused, ours for seq still finds the stream at seq - 1
+        // and lands on top of the other's event. Chained on our own msgID it is refused too. The
+        // first publish of a pump has no chain (the stream's last may be another run of ours).
+        const expect = seq === first ? { lastSequence: seq - 1 } : { lastSequence: seq - 1, lastMsgID: `${this.epoch}:${seq - 1}` }
+        js.publish(subject, encodeEvent(ev), { msgID: `${this.epoch}:${seq}`, expect }).then(
           (ack) => {
             inFlight--
             roomFor?.()

@@ -1,0 +1,63 @@
+// Defects found by properties/replicationSchedule.test.ts, each as a fixed example against a real
+// nats-server.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openReplicated } from '../../src/replication/index.js'
+import { tmpDir } from '../helpers/tmpdir.js'
+import { startNats } from './natsServer.js'
+import type { Nats } from './natsServer.js'
+
+let nats: Nats
+let streams = 0
+const newStream = () => `R${++streams}_${process.pid}`
+
+beforeAll(async () => {
+  nats = await startNats()
+})
+afterAll(async () => {
+  await nats?.destroy()
+})
+
+const turn = () => new Promise<void>((r) => setImmediate(r))
+
+describe('replication regressions', () => {
+  it("ack: 'replicated': a write whose seq the application also waits for with replicated(seq) still settles", async () => {
+    const stream = newStream()
+    const p = await openReplicated({ dir: tmpDir(), durability: 'buffered', replication: { servers: nats.url, stream, role: 'primary', ack: 'replicated', snapshots: false } })
+    await p.put('a', 1)
+    // NATS away: the next write waits for the stream, and so does the application, for the same seq.
+    await nats.stop()
+    let settled = false
+    const w = p.put('b', 2).then((r) => ((settled = true), r))
+    await p.flush()
+    const seq = p.seq
+    const asked = p.replication.replicated(seq)
+    await nats.start()
+    await asked
+    await turn()
+    // The write's own waiter was replaced by the second one and never settled (close() too waits for the last seq).
+    expect(settled).toBe(true)
+    expect(await w).toEqual({ seq })
+    await p.close()
+  })
+})
+
+describe('promote() that fails', () => {
+  it('leaves the replica following the stream (its consumer was stopped for good)', async () => {
+    const stream = newStream()
+    const opts = (role: 'primary' | 'replica', dir: string) => ({ dir, durability: 'buffered' as const, replication: { servers: nats.url, stream, role, snapshots: false as const } })
+    // No primary has created the stream yet: promote() refuses.
+    const r = await openReplicated(opts('replica', tmpDir()))
+    await expect(r.promote()).rejects.toMatchObject({ code: 'ISLAB_REPLICATION' })
+    expect(r.replication.role).toBe('replica')
+    await expect(r.put('x', 1)).rejects.toMatchObject({ code: 'ISLAB_READ_ONLY' })
+    const p = await openReplicated(opts('primary', tmpDir()))
+    await p.put('a', 1)
+    await p.put('b', 2)
+    const followed = await Promise.race([r.waitForSeq(p.seq).then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), 15_000))])
+    expect(followed).toBe(true)
+    expect(r.get('b')).toBe(2)
+    expect(r.stats().replication).toMatchObject({ role: 'replica', appliedSeq: p.seq, state: 'live' })
+    await p.close()
+    await r.close()
+  })
+})
