@@ -97,7 +97,7 @@ async function dump(entry: string, dir: string, out: string): Promise<{ sha: str
       stdio: ['ignore', fd, 'pipe'],
       env: { ...process.env, ISLAB_PROGRESS: '', ISLAB_DEBUG: '' },
     })
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
     if (code !== 0) throw new Error(`islab dump ${dir} exited with ${code}: ${stderr}`)
   } finally {
@@ -121,6 +121,9 @@ afterAll(async () => {
 describe('replication proof: a primary and three replica processes', () => {
   it('100,000 mixed writes, replicas joining and restarting while they go on: every replica dumps byte-identical to the primary, and the stream holds seq 1..n once each', async () => {
     const entry = builtDistCopy()
+    const t0 = Date.now()
+    const marks: string[] = []
+    const mark = (what: string) => marks.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)}s`)
     const stream = `PROOF_${process.pid}`
     const start = (role: 'primary' | 'replica', dir: string): Node => {
       const n = new Node(role, entry, dir, nats.url, stream)
@@ -139,6 +142,7 @@ describe('replication proof: a primary and three replica processes', () => {
     let a = start('replica', dirs.a)
     await Promise.all([p.next('ready'), a.next('ready')])
     await write(p, 0, 20_000)
+    mark('20k')
 
     // Phase 2: replica B joins empty with 20k events in the stream and catches up while 25k more come.
     const b = start('replica', dirs.b)
@@ -155,6 +159,7 @@ describe('replication proof: a primary and three replica processes', () => {
     expect((await p.next('ready')).seq).toBe(seq2)
     await c.next('ready')
     const seq3 = await write(p, 45_000, 70_000)
+    mark('70k')
 
     // Phase 4: replica A restarts from its own disk (checkpoints and log) while the last 30k are written.
     const writing = write(p, 70_000, WRITES)
@@ -164,6 +169,7 @@ describe('replication proof: a primary and three replica processes', () => {
     expect(reopened.seq).toBeGreaterThanOrEqual(seq3)
     await writing
 
+    mark('100k')
     const last = await p.close()
     const n = last.seq
     expect(last.fenced).toBeUndefined()
@@ -177,8 +183,7 @@ describe('replication proof: a primary and three replica processes', () => {
       expect(r.stalled).toBeUndefined()
       expect(m.stats).toMatchObject({ role: 'replica', appliedSeq: n, primarySeq: n, lagMs: 0, state: 'live' })
     }
-    // B and C started behind the stream (what they reported is sampled, so only seen states are listed).
-    console.log(`proof: ${n} events; states seen: B ${[...b.states].join(',')}, C ${[...c.states].join(',')}`)
+    mark('replicas closed')
 
     // Every copy dumps the same bytes, and the dump is the whole history: seq 1..n in order.
     const outDir = tmpDir('islab-proof-dump-')
@@ -202,6 +207,7 @@ describe('replication proof: a primary and three replica processes', () => {
 
     // The stream: message n at stream seq n holds event n, byte for byte the primary's; msgIDs
     // `<epoch>:<seq>`, all distinct, from the primary's two runs.
+    mark('dumps compared')
     const msgs = await streamMessages(nats.url, stream)
     expect(msgs.length).toBe(n)
     const db = await open({ dir: primaryDir, readOnly: true, followMs: false })
@@ -222,5 +228,8 @@ describe('replication proof: a primary and three replica processes', () => {
     expect(bad).toBeUndefined()
     expect(ids.size).toBe(n)
     expect(epochs.size).toBe(2)
+    mark('stream checked')
+    // B and C started behind the stream (their reports are sampled: the states seen are listed, not asserted).
+    console.log(`proof: ${n} events; B saw ${[...b.states].join(',')}, C saw ${[...c.states].join(',')}; ${marks.join(', ')}`)
   }, 240_000)
 })
