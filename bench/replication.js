@@ -519,7 +519,7 @@ export function replicationMarkdown(doc) {
   for (const l of Object.values(doc.lag ?? {})) {
     lines.push(
       `| replica lag at ${fmtInt(l.rate)} puts/s, ack '${l.ack}' | p50 ${fmtMs(l.p50Ms)}, p99 ${fmtMs(l.p99Ms)} (max ${fmtMs(l.maxMs)}) | put acknowledged on the primary → applied on the replica, one clock (CLOCK_MONOTONIC); ${fmtInt(l.samples)} puts after the first second; ` +
-        `puts issued at ${fmtInt(Math.round(l.achievedRate))}/s, the stream stored ${fmtInt(Math.round(l.streamRate))}/s${l.streamRate < 0.95 * l.rate ? ' (below the rate: the lag grew all along)' : ''} |`,
+        `puts issued at ${fmtInt(Math.round(l.achievedRate))}/s, the stream stored ${fmtInt(Math.round(l.streamRate))}/s${l.streamRate < 0.95 * l.rate ? (l.ack === 'local' ? ' (below the rate: the lag grew all along)' : " (below the rate: the puts' acknowledgements fell behind, not the replica)") : ''} |`,
     )
   }
   const k = doc.catchup
