@@ -15,12 +15,13 @@ import { peerInfo, peerTargets, printPeerTables, printPeerTargets } from './lib/
 import { runPeers } from './lib/peers/run.js'
 import { SYSTEMS } from './lib/peers/systems.js'
 import { printServe, runServeBench, writeServeResults } from './serve.js'
+import { printReplication, runReplicationBench, writeReplicationResults } from './replication.js'
 import { ensureBenchDeps, ensureRedis } from './setup.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
 const REPO_DIR = path.dirname(BENCH_DIR)
 
-const WORKLOADS = ['baseline', 'buffered', 'memory', 'get', 'fsync', 'sync1', 'sync64', 'replay', 'peers', 'serve']
+const WORKLOADS = ['baseline', 'buffered', 'memory', 'get', 'fsync', 'sync1', 'sync64', 'replay', 'peers', 'serve', 'replication']
 const VALUE_KINDS = ['100', '4k']
 const ALIASES = { sync: ['sync1', 'sync64'], put: ['baseline', 'buffered', 'memory'], puts: ['baseline', 'buffered', 'memory'] }
 
@@ -46,6 +47,8 @@ peer comparison (workload 'peers'; see bench/README.md):
   --no-profile           do not re-run missed IsLabDB workloads under --cpu-prof after a full run
 workload 'serve': redis-benchmark against islab serve and redis-server (bench/serve.js; its
   own options: node bench/serve.js --help); writes bench/results/serve.json and its RESULTS.md section
+workload 'replication': replication through a nats-server (bench/replication.js; its own options:
+  node bench/replication.js --help); writes bench/results/replication.json and its RESULTS.md section
   --help
 A run with --only writes bench/results/<date>-partial.json only; a full run also
 rewrites bench/results/latest.json and bench/RESULTS.md.`
@@ -246,6 +249,10 @@ async function main() {
       console.log('\n9    islab serve vs redis-server (redis-benchmark)')
       results.serve = await runServeBench({ islabDists: { '': path.join(REPO_DIR, 'dist') } })
     }
+    if (which.has('replication')) {
+      console.log('\n10   replication through NATS JetStream (nats-server)')
+      results.replication = await runReplicationBench({ dist: path.join(REPO_DIR, 'dist') })
+    }
   } finally {
     cleanup()
     process.off('SIGINT', onSignal)
@@ -291,9 +298,11 @@ async function main() {
     windows,
   }
   if (results.serve) printServe(results.serve)
+  if (results.replication) printReplication(results.replication)
   const written = writeJson(path.join(BENCH_DIR, 'results'), doc, { latest: full })
   // Its own JSON and RESULTS.md section (below the notes marker, which writeResultsMd keeps).
   if (results.serve) written.push(...writeServeResults(results.serve, { partial: !full }))
+  if (results.replication) written.push(...writeReplicationResults(results.replication, { partial: !full }))
   if (peerResults) {
     // Charts: one per value size (rewritten by full runs only, like RESULTS.md).
     const meta = { date: doc.date, command: doc.command, machine: `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}` }

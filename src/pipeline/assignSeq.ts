@@ -20,8 +20,12 @@ export class SeqClock {
 export function assignSeq(clock: SeqClock): MonoTypeOperatorFunction<WriteRequest> {
   return tap((req) => {
     req.seq = ++clock.last
-    const now = clock.pinnedTime || Date.now()
-    req.time = clock.lastTime = now > clock.lastTime ? now : clock.lastTime
+    // A replicated event keeps its time exactly (its primary ordered it): clamped to lastTime, a
+    // replica reopened from a checkpoint of its own (stamped with its wall clock, ahead of the
+    // primary's times by the lag) logged the next events with its own times, not the primary's.
+    const pinned = clock.pinnedTime
+    const now = pinned || Date.now()
+    req.time = clock.lastTime = pinned !== 0 || now > clock.lastTime ? now : clock.lastTime
     if (req.ttlMs !== undefined) resolveTtl(req)
   })
 }

@@ -35,6 +35,9 @@ export class StreamLink {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       timeout: 2000,
+      // Each publish is a request: with async traces on, the client builds two Errors (stack
+      // captures) per request in case it fails, a quarter of a publishing primary's CPU.
+      noAsyncTraces: true,
     }).finally(() => (this.connecting = undefined))
     const nc = await this.connecting
     if (this.closed) {
