@@ -26,6 +26,8 @@ export class KeyEvents {
   private readonly pending = new Map<number, readonly string[]>()
   private it: AsyncIterator<LogEvent> | undefined
   private runId = 0
+  /** The seq of the last event handed to the sinks (or db.seq when following started). */
+  private delivered = 0
 
   constructor(
     private readonly db: Database,
@@ -53,6 +55,16 @@ export class KeyEvents {
     for (const s of this.sinks) s.onServerWrite?.(notes, writer)
   }
 
+  /**
+   * True when an event up to `seq` that this server did not write has not reached the sinks yet
+   * (the live stream delivers in microtasks): WATCH cannot tell whether it touched a watched key.
+   */
+  undelivered(seq: number): boolean {
+    if (this.it === undefined) return false
+    for (let s = this.delivered + 1; s <= seq; s++) if (!this.pending.has(s)) return true
+    return false
+  }
+
   stop(): void {
     const it = this.it
     this.it = undefined
@@ -65,6 +77,7 @@ export class KeyEvents {
     const id = ++this.runId
     const it = this.db.events({ durableOnly: false })[Symbol.asyncIterator]()
     this.it = it
+    this.delivered = this.db.seq
     void this.run(it, id)
   }
 
@@ -76,6 +89,7 @@ export class KeyEvents {
         const ev = r.value
         const notes = this.pending.get(ev.seq)
         if (notes !== undefined) this.pending.delete(ev.seq)
+        this.delivered = ev.seq
         for (const s of this.sinks) s.onEvent(ev, notes)
       }
     } catch {

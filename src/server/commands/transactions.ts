@@ -32,6 +32,8 @@ function watch(ctx: CommandContext, args: Buffer[]): Reply {
     watched.set(k, ctx.db.getEntry(k)?.seq ?? 0)
     ctx.server.watches.add(ctx.client, k)
   }
+  // Follow the log's events from now on (at once: a write through the API right after counts).
+  ctx.server.keyEvents?.refresh()
   return OK
 }
 
@@ -54,7 +56,7 @@ function exec(ctx: CommandContext): Reply | Promise<Reply> {
   const dirty = client.watchDirty
   client.endTransaction()
   if (failed) return new ErrorReply('EXECABORT Transaction discarded because of previous errors.')
-  if (watched !== undefined && (dirty || watchedChanged(ctx, watched))) return NIL_ARRAY
+  if (watched !== undefined && (dirty || watchedChanged(ctx, watched) || ctx.server.keyEvents?.undelivered(ctx.db.seq) === true)) return NIL_ARRAY
   // The queued commands run now, synchronously, one after the other: nothing else can run in
   // between, and their writes are collected in one write set.
   const ks = new Keyspace(ctx.db, ctx.ks.events, ctx.client, ctx.server.watches)
