@@ -235,6 +235,35 @@ async function runOn(port: number, k: Case): Promise<Parsed[]> {
   }
 }
 
+/**
+ * Raw request bytes, then `ECHO END`: the text answered, and whether the connection was closed (a
+ * protocol error closes it, so END is never answered; otherwise END marks the end of the replies).
+ */
+async function rawOn(port: number, bytes: string): Promise<{ text: string; closed: boolean }> {
+  const client = await RawClient.connect(port)
+  try {
+    client.write(Buffer.from(bytes + '*2\r\n$4\r\nECHO\r\n$3\r\nEND\r\n', 'latin1'))
+    const got = await client.until((b) => b.toString('latin1').endsWith('$3\r\nEND\r\n'))
+    return { text: got.toString('latin1'), closed: client.closed }
+  } finally {
+    client.close()
+  }
+}
+
+/** Framing edge cases: lengths as Redis's string2ll reads them (no leading zero, no '+', no '-0'). */
+const RAW_CASES: string[] = [
+  '*1\r\n$4\r\nPING\r\n', '*01\r\n$4\r\nPING\r\n', '*1\r\n$04\r\nPING\r\n', '*00\r\n', '*1\r\n$00\r\n\r\n', '*+1\r\n$4\r\nPING\r\n',
+  '*1\r\n$+4\r\nPING\r\n', '*-0\r\n', '*1\r\n$-0\r\n\r\n', '*0\r\n', '*-1\r\n', '*-5\r\n', '*1\r\n$-1\r\n', '*1x\r\n', '*1\r\n$4x\r\n',
+  '*1\r\nPING\r\n', '*\r\n', '*1\n$4\r\nPING\r\n', '*1\r\n$4\nPING\r\n', '*1\r\n$19999999999999999999\r\n', '*99999999999999999999\r\n',
+  '"unbalanced\r\n', '*1\r\n$0\r\n\r\n',
+]
+
+describe('the same answers as redis-server to malformed requests', () => {
+  test.each(RAW_CASES.map((r) => [JSON.stringify(r), r] as const))('%s', async (_name, raw) => {
+    expect(await rawOn(islab.port, raw)).toEqual(await rawOn(redis.port, raw))
+  })
+})
+
 describe('the same replies as redis-server', () => {
   test.each(CASES.map((k) => [k.name, k] as const))('%s', async (_name, k) => {
     const expected = await runOn(redis.port, k)
