@@ -222,7 +222,8 @@ export class Connection {
     this.writer.protocol = client.protocol
     if (r instanceof Promise) {
       this.ks.reset()
-      if (this.table.get(word(args[0]!))?.flags.includes('blocking') === true) {
+      if (client.holdBack || this.table.get(word(args[0]!))?.flags.includes('blocking') === true) {
+        client.holdBack = false
         this.blocked = true
         this.reply(r.finally(() => (this.blocked = false)))
       } else this.reply(r)

@@ -28,6 +28,7 @@ export class KeyEvents {
   private runId = 0
   /** The seq of the last event handed to the sinks (or db.seq when following started). */
   private delivered = 0
+  private waiters: { seq: number; resolve: () => void }[] = []
 
   constructor(
     private readonly db: Database,
@@ -65,7 +66,24 @@ export class KeyEvents {
     return false
   }
 
+  /** Resolves once the events up to `seq` reached the sinks (or following stopped or failed). */
+  delivery(seq: number): Promise<void> {
+    if (this.it === undefined || this.delivered >= seq) return Promise.resolve()
+    return new Promise((resolve) => this.waiters.push({ seq, resolve }))
+  }
+
+  private wake(all: boolean): void {
+    if (this.waiters.length === 0) return
+    const still: { seq: number; resolve: () => void }[] = []
+    for (const w of this.waiters) {
+      if (all || this.delivered >= w.seq) w.resolve()
+      else still.push(w)
+    }
+    this.waiters = still
+  }
+
   stop(): void {
+    this.wake(true)
     const it = this.it
     this.it = undefined
     this.runId++
@@ -91,15 +109,18 @@ export class KeyEvents {
         if (notes !== undefined) this.pending.delete(ev.seq)
         this.delivered = ev.seq
         for (const s of this.sinks) s.onEvent(ev, notes)
+        this.wake(false)
       }
     } catch {
       if (id !== this.runId) return
       for (const s of this.sinks) s.onGap()
       this.pending.clear()
+      this.wake(true)
     }
     if (id !== this.runId) return
     // Ended (database closed) or failed: follow again from now on if still needed.
     this.it = undefined
+    this.wake(true)
     this.refresh()
   }
 }

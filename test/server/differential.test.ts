@@ -142,6 +142,9 @@ const CASES: Case[] = [
     ['MULTI'], ['SET', 'a', '1'], ['INCR', 'a'], ['INCR', 'a'], ['HSET', 'a', 'f', 'v'], ['GET', 'a'], ['EXEC'], ['GET', 'a'],
     ['EXEC'], ['DISCARD'], ['MULTI'], ['MULTI'], ['DISCARD'], ['MULTI'], ['EXEC'],
   ]),
+  c('EXEC refused before it runs', [
+    ['MULTI'], ['SET', 'k', 'v'], ['EXEC', 'x'], ['EXEC'], ['EXISTS', 'k'], ['EXEC', 'x'], ['SUBSCRIBE'], ['SUBSCRIBE', 'c'], ['EXEC'], ['GET', 'k'],
+  ]),
   c('MULTI with a queueing error', [['MULTI'], ['SET', 'a', '1'], ['GET'], ['NOSUCH'], ['EXEC'], ['EXISTS', 'a']]),
   c('WATCH', [['WATCH'], ['SET', 'w', '1'], ['WATCH', 'w'], ['SET', 'w', '2'], ['MULTI'], ['GET', 'w'], ['EXEC'], ['WATCH', 'w'], ['MULTI'], ['WATCH', 'w'], ['INCR', 'w'], ['EXEC'], ['UNWATCH']]),
   c('MULTI in RESP3', [['MULTI'], ['HSET', 'h', 'f', 'v'], ['HGETALL', 'h'], ['GET', 'nokey'], ['EXEC']], { resp3: true }),
@@ -219,10 +222,10 @@ function near(actual: Parsed, expected: Parsed): Parsed {
   return actual
 }
 
-async function runOn(port: number, k: Case): Promise<Parsed[]> {
+async function runOn(port: number, k: Case, flush = true): Promise<Parsed[]> {
   const client = await RawClient.connect(port)
   try {
-    await client.send(resp('FLUSHALL'))
+    if (flush) await client.send(resp('FLUSHALL'))
     if (k.resp3) await client.send(resp('HELLO', '3'))
     const out: Parsed[] = []
     for (const cmd of k.commands) {
@@ -234,6 +237,16 @@ async function runOn(port: number, k: Case): Promise<Parsed[]> {
     client.close()
   }
 }
+
+/** With a password required: what an unauthenticated client is answered, in Redis's order of checks. */
+const AUTH_CASES: Case[] = [
+  c('before AUTH: unknown command, arity, then NOAUTH', [
+    ['GET'], ['GET', 'k'], ['NOSUCH'], ['nosuch', 'a'], ['CLIENT'], ['CLIENT', 'LIST'], ['PING'], ['ECHO'], ['ECHO', 'x'], ['SET', 'k'], ['SET', 'k', 'v'],
+    ['HELLO', '3'], ['HELLO'], ['HELLO', '4'], ['MULTI'], ['EXEC'], ['AUTH'], ['AUTH', 'a', 'b', 'c'], ['AUTH', 'wrong'], ['AUTH', 'default', 'wrong'],
+    ['AUTH', 'nobody', 'secret'], ['HELLO', '2', 'AUTH', 'default', 'wrong'], ['GET', 'k'], ['AUTH', 'secret'], ['GET', 'k'], ['GET'],
+  ]),
+  c('MULTI before AUTH', [['AUTH', 'secret'], ['MULTI'], ['GET'], ['EXEC'], ['MULTI'], ['SET', 'k', 'v'], ['EXEC'], ['GET', 'k']]),
+]
 
 /**
  * Raw request bytes, then `ECHO END`: the text answered, and whether the connection was closed (a
@@ -261,6 +274,25 @@ const RAW_CASES: string[] = [
 describe('the same answers as redis-server to malformed requests', () => {
   test.each(RAW_CASES.map((r) => [JSON.stringify(r), r] as const))('%s', async (_name, raw) => {
     expect(await rawOn(islab.port, raw)).toEqual(await rawOn(redis.port, raw))
+  })
+})
+
+describe('the same replies as a redis-server with requirepass', () => {
+  let redisAuth: RunningServer
+  let islabAuth: Served
+  beforeAll(async () => {
+    redisAuth = await startServer('redis-server', (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--requirepass', 'secret'])
+    islabAuth = await startServed({ durability: 'memory' }, { requirepass: 'secret' })
+  })
+  afterAll(async () => {
+    await redisAuth?.stop()
+    await islabAuth?.stop()
+  })
+  test.each(AUTH_CASES.map((k) => [k.name, k] as const))('%s', async (_name, k) => {
+    const expected = await runOn(redisAuth.port, k, false)
+    const actual = await runOn(islabAuth.port, k, false)
+    const rows = (r: Parsed[]) => k.commands.map((cmd, i) => ({ cmd: cmd.join(' '), reply: r[i] }))
+    expect(rows(actual)).toEqual(rows(expected))
   })
 })
 
