@@ -296,6 +296,30 @@ describe('the same replies as a redis-server with requirepass', () => {
   })
 })
 
+describe('the Redis version reported', () => {
+  /** INFO server's redis_version. */
+  async function infoVersion(port: number): Promise<string> {
+    const client = await RawClient.connect(port)
+    try {
+      const text = parseReply(Buffer.from(await client.send(resp('INFO', 'server')), 'latin1'))[0] as string
+      return /redis_version:(\S+)/.exec(text)![1]!
+    } finally {
+      client.close()
+    }
+  }
+
+  test('HELLO and INFO report the same version, that of the redis-server these tests compare against (major.minor)', async () => {
+    const client = await RawClient.connect(islab.port)
+    const hello = parseReply(Buffer.from(await client.send(resp('HELLO', '3')), 'latin1'))[0] as { map: [Parsed, Parsed][] }
+    client.close()
+    const helloVersion = hello.map.find(([k]) => k === 'version')![1] as string
+    const ours = await infoVersion(islab.port)
+    const reference = await infoVersion(redis.port)
+    expect(helloVersion).toBe(ours)
+    expect(ours.split('.').slice(0, 2)).toEqual(reference.split('.').slice(0, 2))
+  })
+})
+
 describe('the same replies as redis-server', () => {
   test.each(CASES.map((k) => [k.name, k] as const))('%s', async (_name, k) => {
     const expected = await runOn(redis.port, k)
