@@ -296,6 +296,43 @@ describe('the same replies as a redis-server with requirepass', () => {
   })
 })
 
+describe('COMMAND DOCS', () => {
+  type MapParsed = { map: [Parsed, Parsed][] }
+  const field = (m: Parsed | undefined, key: string): Parsed | undefined => (m as MapParsed | undefined)?.map?.find(([k]) => k === key)?.[1]
+
+  async function docs(port: number, name: string): Promise<Parsed> {
+    const client = await RawClient.connect(port)
+    try {
+      await client.send(resp('HELLO', '3'))
+      return field(parseReply(Buffer.from(await client.send(resp('COMMAND', 'DOCS', name)), 'latin1'))[0], name)!
+    } finally {
+      client.close()
+    }
+  }
+
+  test('each command (and subcommand) has the arguments redis-server gives it: names, types, tokens, flags', async () => {
+    const client = await RawClient.connect(islab.port)
+    const names = parseReply(Buffer.from(await client.send(resp('COMMAND', 'LIST')), 'latin1'))[0] as string[]
+    client.close()
+    let compared = 0
+    for (const name of names) {
+      const [ours, theirs] = [await docs(islab.port, name), await docs(redis.port, name)]
+      if (theirs === undefined) continue
+      const pairs: [string, Parsed | undefined, Parsed | undefined][] = [[name, field(ours, 'arguments'), field(theirs, 'arguments')]]
+      for (const [sub, subDoc] of (field(ours, 'subcommands') as MapParsed | undefined)?.map ?? []) {
+        const theirSub = field(field(theirs, 'subcommands'), sub as string)
+        if (theirSub !== undefined) pairs.push([sub as string, field(subDoc, 'arguments'), field(theirSub, 'arguments')])
+      }
+      for (const [n, a, b] of pairs) {
+        expect({ n, arguments: a }).toEqual({ n, arguments: b })
+        if (b !== undefined) compared++
+      }
+    }
+    // Most commands take arguments: the comparison was not vacuous.
+    expect(compared).toBeGreaterThan(80)
+  })
+})
+
 describe('the Redis version reported', () => {
   /** INFO server's redis_version. */
   async function infoVersion(port: number): Promise<string> {
