@@ -333,6 +333,30 @@ describe('COMMAND DOCS', () => {
   })
 })
 
+describe('INFO keyspace', () => {
+  test('keys and expires count as redis-server counts them (keys with a deadline, set, cleared, deleted)', async () => {
+    const steps = [
+      ['SET', 'a', '1'], ['SET', 'b', '2', 'EX', '100'], ['SET', 'c', '3', 'PX', '100000'], ['HSET', 'h', 'f', 'v'], ['EXPIRE', 'h', '100'],
+      ['SETEX', 'd', '100', 'v'], ['PERSIST', 'c'], ['DEL', 'd'], ['SET', 'e', 'v', 'EX', '100'], ['SET', 'e', 'w'], ['RENAME', 'b', 'b2'], ['COPY', 'b2', 'b3'],
+    ]
+    const keyspace = async (port: number): Promise<string[]> => {
+      const client = await RawClient.connect(port)
+      try {
+        await client.send(resp('FLUSHALL'))
+        for (const cmd of steps) await client.send(resp(...cmd))
+        const text = parseReply(Buffer.from(await client.send(resp('INFO', 'keyspace')), 'latin1'))[0] as string
+        // avg_ttl is Redis's sampled estimate; keys and expires are exact.
+        return [...text.matchAll(/(keys|expires)=\d+/g)].map((m) => m[0])
+      } finally {
+        client.close()
+      }
+    }
+    const theirs = await keyspace(redis.port)
+    expect(theirs).toContain('expires=3')
+    expect(await keyspace(islab.port)).toEqual(theirs)
+  })
+})
+
 describe('the Redis version reported', () => {
   /** INFO server's redis_version. */
   async function infoVersion(port: number): Promise<string> {

@@ -106,7 +106,7 @@ function sections(ctx: CommandContext): Record<string, Section> {
         ]
       },
     ],
-    keyspace: ['Keyspace', () => (db.size > 0 ? [['db0', `keys=${db.size},expires=0,avg_ttl=0`]] : [])],
+    keyspace: ['Keyspace', () => (db.size > 0 ? [['db0', `keys=${db.size},expires=${db.stats().expiringKeys},avg_ttl=0`]] : [])],
   }
 }
 
