@@ -164,6 +164,11 @@ const CASES: Case[] = [
     ['GETEX', 'k', 'EX', '0'], ['GETEX', 'k', 'EX', '-1'], ['GETEX', 'k', 'PERSIST', 'EX', '1'], ['GETEX', 'k', 'PX'], ['GETEX', 'k', 'BOGUS'],
     ['GETEX', 'nokey', 'EX', '10'], ['HSET', 'h', 'f', 'v'], ['GETEX', 'h', 'EX', '10'], ['TTL', 'h'], ['GETEX', 'k', 'EXAT', '1'], ['EXISTS', 'k'],
   ], { approx: true }),
+  c('GETEX checks in Redis order: options, key, type, time', [
+    ['GETEX', 'nokey', 'EX', '-1'], ['GETEX', 'nokey', 'EX', 'abc'], ['GETEX', 'nokey', 'PXAT', '9223372036854775807'], ['GETEX', 'nokey', 'BOGUS'], ['GETEX', 'nokey', 'EX'],
+    ['HSET', 'h', 'f', 'v'], ['GETEX', 'h', 'EX', '-1'], ['GETEX', 'h', 'EX', 'abc'], ['SET', 'k', 'v'], ['GETEX', 'k', 'EX', 'abc'], ['GETEX', 'k', 'EX', '-1'],
+    ['GETEX', 'k', 'EX', '0'], ['GETEX', 'k', 'PX', '9223372036854775807'], ['GETEX', 'k', 'PXAT', '1'], ['EXISTS', 'k'],
+  ]),
   c('EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL PERSIST', [
     ['SET', 'k', 'v'], ['TTL', 'k'], ['PTTL', 'k'], ['TTL', 'nokey'], ['PTTL', 'nokey'], ['EXPIRETIME', 'k'], ['EXPIRETIME', 'nokey'], ['PEXPIRETIME', 'k'],
     ['EXPIRE', 'k', '100'], ['TTL', 'k'], ['PEXPIRE', 'k', '200000'], ['PTTL', 'k'], ['EXPIREAT', 'k', '4000000000'], ['EXPIRETIME', 'k'], ['TTL', 'k'],

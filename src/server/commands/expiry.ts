@@ -130,12 +130,13 @@ function getex(ctx: CommandContext, args: Buffer[]): Reply {
     } else if (unit === undefined && w === 'persist') unit = 'persist'
     else fail(Errors.syntax)
   }
-  const now = Date.now()
-  const at = time === undefined ? undefined : expiryDeadline(time, unit as ExpiryUnit, 'getex', now)
+  // Redis's order: options, then the key (missing: nil, whatever the time says), its type, the time.
   const key = keyOf(args[1]!)
   const value = ctx.ks.get(key)
   if (value === undefined) return null
   const reply = typeof value === 'string' ? value : (stringBytes(value) ?? fail(Errors.wrongType))
+  const now = Date.now()
+  const at = time === undefined ? undefined : expiryDeadline(time, unit as ExpiryUnit, 'getex', now)
   if (at !== undefined) setDeadline(ctx, key, value, at, now)
   else if (unit === 'persist' && ctx.ks.expiresAt(key) !== undefined) ctx.ks.put(key, value)
   return reply
