@@ -362,6 +362,52 @@ describe('INFO keyspace', () => {
   })
 })
 
+/** Keyspace notifications a sequence of commands makes: (channel, message) pairs, in order. */
+async function notificationsOn(port: number, commands: string[][]): Promise<[string, string][]> {
+  const sub = await RawClient.connect(port)
+  const client = await RawClient.connect(port)
+  try {
+    await client.send(resp('FLUSHALL'))
+    await client.send(resp('CONFIG', 'SET', 'notify-keyspace-events', 'KEA'))
+    await sub.send(resp('PSUBSCRIBE', '__key*__:*', 'sentinel'))
+    await sub.send(resp('SUBSCRIBE', 'sentinel'))
+    for (const cmd of commands) await client.send(resp(...cmd))
+    await client.send(resp('PUBLISH', 'sentinel', 'end'))
+    const got = await sub.until((b) => b.toString('latin1').includes('$8\r\nsentinel\r\n$3\r\nend\r\n'))
+    const out: [string, string][] = []
+    let at = 0
+    while (at < got.length) {
+      const [msg, next] = parseReply(got, at)
+      at = next
+      const m = msg as string[]
+      if (m[0] === 'pmessage' && m[1] === '__key*__:*') out.push([m[2]!, m[3]!])
+    }
+    return out
+  } finally {
+    await client.send(resp('CONFIG', 'SET', 'notify-keyspace-events', ''))
+    sub.close()
+    client.close()
+  }
+}
+
+const NOTIFY_CASES: Case[] = [
+  c('SET KEEPTTL notifies set only (no expire)', [['SET', 'k', 'v', 'EX', '100'], ['SET', 'k', 'w', 'KEEPTTL'], ['SET', 'k', 'x', 'KEEPTTL', 'GET'], ['SET', 'n', 'v', 'KEEPTTL']]),
+  c('SET with a deadline already past, outside and inside MULTI', [
+    ['SET', 'k', 'v', 'PXAT', '1'], ['EXISTS', 'k'], ['MULTI'], ['SET', 'm', 'v', 'PXAT', '1'], ['GET', 'm'], ['EXISTS', 'm'], ['EXEC'], ['EXISTS', 'm'],
+    ['SET', 'p', 'v'], ['SET', 'p', 'v', 'EXAT', '1', 'GET'], ['EXISTS', 'p'], ['SET', 'q', 'v', 'NX', 'PXAT', '1'], ['EXISTS', 'q'],
+  ]),
+]
+
+describe('the same keyspace notifications as redis-server', () => {
+  test.each(NOTIFY_CASES.map((k) => [k.name, k] as const))('%s', async (_name, k) => {
+    const expected = await notificationsOn(redis.port, k.commands)
+    expect(await notificationsOn(islab.port, k.commands)).toEqual(expected)
+  })
+  test.each(NOTIFY_CASES.map((k) => [k.name, k] as const))('%s: replies', async (_name, k) => {
+    expect(await runOn(islab.port, k)).toEqual(await runOn(redis.port, k))
+  })
+})
+
 describe('the Redis version reported', () => {
   /** INFO server's redis_version. */
   async function infoVersion(port: number): Promise<string> {
