@@ -86,6 +86,11 @@ const CASES: Case[] = [
     ['SCAN', '0', 'COUNT', '1000', 'TYPE', 'hash'], ['SCAN', '0', 'COUNT', '1000', 'TYPE', 'string', 'MATCH', 'k?'], ['SCAN', 'x'], ['SCAN', '0', 'COUNT', '0'],
     ['SCAN', '0', 'COUNT', 'x'], ['SCAN', '0', 'MATCH'], ['SCAN', '0', 'BOGUS', '1'], ['SCAN'],
   ], { unordered: true }),
+  c('SCAN cursors as Redis reads them', [
+    ['SET', 'k', 'v'], ['SCAN', '18446744073709551616'], ['SCAN', '99999999999999999999999'], ['SCAN', '-18446744073709551616'], ['SCAN', ' 1'], ['SCAN', '1 '],
+    ['SCAN', '0x1'], ['SCAN', '+'], ['SCAN', '-'], ['SCAN', '1.5'], ['SCAN', ''], ['SCAN', '00'], ['SCAN', '+0'], ['SCAN', '-0'], ['SCAN', '000000000000000000000000'],
+    ['HSET', 'h', 'f', 'v'], ['HSCAN', 'h', '18446744073709551616'], ['HSCAN', 'h', ''], ['HSCAN', 'h', ' 0'], ['HSCAN', 'h', '+0'],
+  ]),
   c('RENAME RENAMENX', [
     ['SET', 'a', '1'], ['RENAME', 'a', 'b'], ['GET', 'a'], ['GET', 'b'], ['RENAME', 'nokey', 'x'], ['RENAME', 'b', 'b'], ['SET', 'c', '3'], ['RENAMENX', 'b', 'c'],
     ['RENAMENX', 'b', 'd'], ['MGET', 'b', 'c', 'd'], ['RENAMENX', 'nokey', 'x'], ['HSET', 'h', 'f', 'v'], ['RENAME', 'h', 'h2'], ['HGET', 'h2', 'f'], ['RENAMENX', 'd', 'd'],
