@@ -121,6 +121,8 @@ export interface DatabaseStats {
   /** Highest seq known to be on disk and fdatasynced (equals seq in memory mode, where nothing is). */
   durableSeq: number
   keys: number
+  /** Keys with an expiry deadline (as Redis's INFO keyspace `expires`; one whose deadline just passed counts until it is removed). */
+  expiringKeys: number
   valueBytes: number
   durability: Durability
   walPendingBytes: number
@@ -913,6 +915,7 @@ export class Database<V = unknown> extends EventEmitter {
       seq: this.seq,
       durableSeq: this.committer === undefined ? this.seq : this.committer.durableSeq,
       keys: this.state.size,
+      expiringKeys: this.state.deadlines.size,
       valueBytes: this.state.valueBytes(),
       durability: this.options.durability,
       walPendingBytes: this.wal?.pendingBytes ?? 0,

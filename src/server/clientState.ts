@@ -30,6 +30,11 @@ export class ClientState {
   readonly createdAt = Date.now()
   lastActiveAt = Date.now()
   lastCommand = 'NULL'
+  /**
+   * Set by a command whose reply is a promise and whose effects the next commands must see (EXEC
+   * waiting for the log's events): the connection holds back the commands after it, as for XREAD BLOCK.
+   */
+  holdBack = false
   /** Aborted by the connection when it closes: what waits for the client (XREAD BLOCK, subscriptions) lets go. */
   readonly gone = new AbortController()
   /** Set by the connection: closes it once the replies so far are written. */

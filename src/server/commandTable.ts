@@ -1,5 +1,5 @@
 // Finds a command by name and runs it with Redis's checks, in Redis's order: unknown command,
-// authentication, arity, then queueing inside MULTI. The families register their commands in
+// arity, authentication, then queueing inside MULTI. The families register their commands in
 // commands/index.ts; this file knows none of them.
 import { IslabError } from '../index.js'
 import type { Command, CommandContext } from './command.js'
@@ -52,17 +52,13 @@ export class CommandTable {
       if (client.multi !== undefined) client.multiFailed = true
       return unknownCommand(args)
     }
-    if (!client.authenticated && !entry.noAuth) {
-      if (client.multi !== undefined) client.multiFailed = true
-      return Errors.noAuth
-    }
-    if (client.protocol === 2 && client.subscriptions > 0 && !SUBSCRIBE_MODE.has(name)) {
-      return new ErrorReply(`ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`)
-    }
     const cmd = entry.command
-    if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) {
-      if (client.multi !== undefined) client.multiFailed = true
-      return Errors.wrongArgs(name)
+    // Arity before authentication, as Redis's processCommand (an unauthenticated `GET` with no
+    // key gets the arity error, `GET k` gets NOAUTH).
+    if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) return reject(client, name, Errors.wrongArgs(name))
+    if (!client.authenticated && !entry.noAuth) return reject(client, name, Errors.noAuth)
+    if (client.protocol === 2 && client.subscriptions > 0 && !SUBSCRIBE_MODE.has(name)) {
+      return reject(client, name, new ErrorReply(`ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`))
     }
     client.lastCommand = name
     if (client.multi !== undefined && !entry.control) {
@@ -104,6 +100,21 @@ export class CommandTable {
     if (err instanceof IslabError) return new ErrorReply(`ERR ${err.code}: ${err.message}`)
     return new ErrorReply(`ERR internal error: ${err instanceof Error ? err.message : String(err)}`)
   }
+}
+
+/**
+ * A command refused before it runs (Redis's rejectCommand): inside MULTI the transaction fails;
+ * a refused EXEC discards it and says why, without the ERR code ("EXECABORT Transaction discarded
+ * because of: wrong number of arguments for 'exec' command").
+ */
+function reject(client: CommandContext['client'], name: string, err: ErrorReply): ErrorReply {
+  if (name !== 'exec') {
+    if (client.multi !== undefined) client.multiFailed = true
+    return err
+  }
+  client.endTransaction()
+  const why = err.line.startsWith('ERR ') ? err.line.slice(4) : err.line
+  return new ErrorReply(`EXECABORT Transaction discarded because of: ${why}`)
 }
 
 /** Redis's text: "ERR unknown command 'foo', with args beginning with: 'a' 'b' " (trailing space included). */

@@ -112,7 +112,10 @@ export class Connection {
     this.setIdleTimeout(s.timeout)
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('drain', () => this.maybeResume())
-    socket.on('timeout', () => socket.destroy())
+    // As Redis: the idle timeout spares a subscriber (it only listens) and a client blocked in XREAD BLOCK.
+    socket.on('timeout', () => {
+      if (this.client.subscriptions === 0 && !this.blocked) socket.destroy()
+    })
     socket.on('error', () => undefined) // a reset by the peer: 'close' follows
     socket.on('close', () => {
       this.closed = true
@@ -222,7 +225,8 @@ export class Connection {
     this.writer.protocol = client.protocol
     if (r instanceof Promise) {
       this.ks.reset()
-      if (this.table.get(word(args[0]!))?.flags.includes('blocking') === true) {
+      if (client.holdBack || this.table.get(word(args[0]!))?.flags.includes('blocking') === true) {
+        client.holdBack = false
         this.blocked = true
         this.reply(r.finally(() => (this.blocked = false)))
       } else this.reply(r)

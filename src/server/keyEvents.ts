@@ -26,6 +26,9 @@ export class KeyEvents {
   private readonly pending = new Map<number, readonly string[]>()
   private it: AsyncIterator<LogEvent> | undefined
   private runId = 0
+  /** The seq of the last event handed to the sinks (or db.seq when following started). */
+  private delivered = 0
+  private waiters: { seq: number; resolve: () => void }[] = []
 
   constructor(
     private readonly db: Database,
@@ -53,7 +56,34 @@ export class KeyEvents {
     for (const s of this.sinks) s.onServerWrite?.(notes, writer)
   }
 
+  /**
+   * True when an event up to `seq` that this server did not write has not reached the sinks yet
+   * (the live stream delivers in microtasks): WATCH cannot tell whether it touched a watched key.
+   */
+  undelivered(seq: number): boolean {
+    if (this.it === undefined) return false
+    for (let s = this.delivered + 1; s <= seq; s++) if (!this.pending.has(s)) return true
+    return false
+  }
+
+  /** Resolves once the events up to `seq` reached the sinks (or following stopped or failed). */
+  delivery(seq: number): Promise<void> {
+    if (this.it === undefined || this.delivered >= seq) return Promise.resolve()
+    return new Promise((resolve) => this.waiters.push({ seq, resolve }))
+  }
+
+  private wake(all: boolean): void {
+    if (this.waiters.length === 0) return
+    const still: { seq: number; resolve: () => void }[] = []
+    for (const w of this.waiters) {
+      if (all || this.delivered >= w.seq) w.resolve()
+      else still.push(w)
+    }
+    this.waiters = still
+  }
+
   stop(): void {
+    this.wake(true)
     const it = this.it
     this.it = undefined
     this.runId++
@@ -65,6 +95,7 @@ export class KeyEvents {
     const id = ++this.runId
     const it = this.db.events({ durableOnly: false })[Symbol.asyncIterator]()
     this.it = it
+    this.delivered = this.db.seq
     void this.run(it, id)
   }
 
@@ -76,16 +107,20 @@ export class KeyEvents {
         const ev = r.value
         const notes = this.pending.get(ev.seq)
         if (notes !== undefined) this.pending.delete(ev.seq)
+        this.delivered = ev.seq
         for (const s of this.sinks) s.onEvent(ev, notes)
+        this.wake(false)
       }
     } catch {
       if (id !== this.runId) return
       for (const s of this.sinks) s.onGap()
       this.pending.clear()
+      this.wake(true)
     }
     if (id !== this.runId) return
     // Ended (database closed) or failed: follow again from now on if still needed.
     this.it = undefined
+    this.wake(true)
     this.refresh()
   }
 }

@@ -29,6 +29,8 @@ class Timed {
     readonly at: number,
   ) {}
 }
+/** A write that kept the key's deadline (update): notified as a plain write (no `expire` event, as Redis's KEEPTTL). */
+class Kept extends Timed {}
 /** In the undo journal: the key had no collected write before. */
 const NONE: unique symbol = Symbol('none')
 
@@ -56,7 +58,7 @@ export class Keyspace {
   get(key: string): unknown {
     if (this.overlay.size > 0) {
       const v = this.overlay.get(key)
-      if (v !== undefined) return v === DELETED ? undefined : v instanceof Timed ? v.value : v
+      if (v !== undefined) return v === DELETED ? undefined : v instanceof Timed ? (v.at > Date.now() ? v.value : undefined) : v
     }
     return this.db.get(key)
   }
@@ -64,7 +66,8 @@ export class Keyspace {
   has(key: string): boolean {
     if (this.overlay.size > 0) {
       const v = this.overlay.get(key)
-      if (v !== undefined) return v !== DELETED
+      // A collected write whose deadline has passed (SET ... PXAT <past> inside MULTI) reads as absent, as in Redis.
+      if (v !== undefined) return v !== DELETED && !(v instanceof Timed && v.at <= Date.now())
     }
     return this.db.has(key)
   }
@@ -77,14 +80,16 @@ export class Keyspace {
 
   /** Writes `value` keeping the key's deadline (a modification of the value, not a new value). */
   update(key: string, value: unknown): void {
-    this.put(key, value, this.expiresAt(key))
+    const at = this.expiresAt(key)
+    this.record(key)
+    this.overlay.set(key, at === undefined ? value : new Kept(value, at))
   }
 
   /** The key's deadline (ms since the epoch), counting the collected writes; undefined: none or absent. */
   expiresAt(key: string): number | undefined {
     if (this.overlay.size > 0) {
       const v = this.overlay.get(key)
-      if (v !== undefined) return v instanceof Timed ? v.at : undefined
+      if (v !== undefined) return v instanceof Timed && v.at > Date.now() ? v.at : undefined
     }
     return this.db.expiresAt(key)
   }
@@ -128,7 +133,7 @@ export class Keyspace {
     let n = this.db.size
     for (const [k, v] of this.overlay) {
       const before = this.db.has(k)
-      const after = v !== DELETED
+      const after = v !== DELETED && !(v instanceof Timed && v.at <= Date.now())
       if (before !== after) n += after ? 1 : -1
     }
     return n
@@ -158,7 +163,7 @@ export class Keyspace {
       while (i < extra.length && (upTo === undefined || extra[i]! < upTo)) {
         const k = extra[i++]!
         const v = this.overlay.get(k)
-        if (v !== DELETED) yield [k, v instanceof Timed ? v.value : v]
+        if (v !== DELETED && this.has(k)) yield [k, v instanceof Timed ? v.value : v]
       }
     }.bind(this)
     for (const [k, v] of range) {
@@ -166,7 +171,7 @@ export class Keyspace {
       if (i < extra.length && extra[i] === k) {
         i++
         const o = this.overlay.get(k)
-        if (o !== DELETED) yield [k, o instanceof Timed ? o.value : o]
+        if (o !== DELETED && this.has(k)) yield [k, o instanceof Timed ? o.value : o]
         continue
       }
       yield [k, v]
@@ -180,7 +185,7 @@ export class Keyspace {
     for (let i = mark; i < j.length; i += 2) {
       const key = j[i] as string
       const v = this.overlay.get(key)
-      this.notes.push(key, command, v === DELETED ? 'del' : v instanceof Timed ? 'putx' : 'put')
+      this.notes.push(key, command, v === DELETED ? 'del' : v instanceof Kept ? 'putk' : v instanceof Timed ? 'putx' : 'put')
     }
   }
 

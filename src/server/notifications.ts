@@ -41,7 +41,7 @@ const SET: Named = [['$', 'set']]
 const SET_EXPIRE: Named = [['$', 'set'], ['g', 'expire']]
 const DEL: Named = [['g', 'del']]
 
-/** What each command's write is called, by the op it made: 'put', 'putx' (with a deadline), 'del'. */
+/** What each command's write is called, by the op it made: 'put', 'putx' (with a new deadline), 'putk' (keeping its deadline), 'del'. */
 function eventsOf(command: string, op: string): Named {
   switch (command) {
     case 'set':

@@ -97,7 +97,8 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<R
   const state = new ServerState(settings)
   const table = new CommandTable(ALL_COMMANDS)
   const connections = new Set<Connection>()
-  state.keyEvents = new KeyEvents(db, [state.notifications, state.tracking, state.watches], () => (state.notifications.enabled && !state.pubsub.idle) || state.tracking.count > 0)
+  state.keyEvents = new KeyEvents(db, [state.notifications, state.tracking, state.watches], () => (state.notifications.enabled && !state.pubsub.idle) || state.tracking.count > 0 || state.watches.size > 0)
+  state.watches.onActiveChange = () => state.keyEvents?.refresh()
   state.onTimeoutChange = (seconds) => {
     for (const c of connections) c.setIdleTimeout(seconds)
   }

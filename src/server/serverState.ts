@@ -65,6 +65,8 @@ export class ServerState {
   totalConnections = 0
   totalCommands = 0
   rejectedConnections = 0
+  /** TIME's last answer in µs (TIME never goes back). */
+  lastTimeUs = 0
   /** Clients waiting in XREAD BLOCK (INFO's blocked_clients). */
   blockedClients = 0
   readonly pubsub = new PubSub()

@@ -4,9 +4,10 @@
 // (absent has no seq): the registry sees every write in between.
 //
 // The server's own writes mark at commit (Keyspace), synchronously. Writes through the embedded
-// API are seen by the seq check (a key present at EXEC has a new seq if written at all), and by
-// the log's live events when they are followed anyway (notifications, tracking): following them
-// only for WATCH would cost every write while anyone watches.
+// API (and the database's own expiries) come through the log's live events, which are followed
+// while any key is watched (keyEvents.ts): that costs the write path only between a WATCH and its
+// EXEC, and without it a key absent at WATCH that the API creates and deletes again before EXEC
+// would go unseen (absent before and after, no seq to compare).
 import type { LogEvent } from '../index.js'
 import type { ClientState } from './clientState.js'
 import type { KeyEventSink } from './keyEvents.js'
@@ -20,6 +21,9 @@ export class Watches implements KeyEventSink {
   get size(): number {
     return this.byKey.size
   }
+
+  /** Set by the server: no key is watched any more (stop following events). WATCH starts them itself. */
+  onActiveChange: (() => void) | undefined
 
   add(client: ClientState, key: string): void {
     let set = this.byKey.get(key)
@@ -37,6 +41,7 @@ export class Watches implements KeyEventSink {
       set.delete(client)
       if (set.size === 0) this.byKey.delete(key)
     }
+    if (this.byKey.size === 0) this.onActiveChange?.()
   }
 
   /** `key` was written: whoever watches it cannot EXEC. */

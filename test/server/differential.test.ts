@@ -86,6 +86,11 @@ const CASES: Case[] = [
     ['SCAN', '0', 'COUNT', '1000', 'TYPE', 'hash'], ['SCAN', '0', 'COUNT', '1000', 'TYPE', 'string', 'MATCH', 'k?'], ['SCAN', 'x'], ['SCAN', '0', 'COUNT', '0'],
     ['SCAN', '0', 'COUNT', 'x'], ['SCAN', '0', 'MATCH'], ['SCAN', '0', 'BOGUS', '1'], ['SCAN'],
   ], { unordered: true }),
+  c('SCAN cursors as Redis reads them', [
+    ['SET', 'k', 'v'], ['SCAN', '18446744073709551616'], ['SCAN', '99999999999999999999999'], ['SCAN', '-18446744073709551616'], ['SCAN', ' 1'], ['SCAN', '1 '],
+    ['SCAN', '0x1'], ['SCAN', '+'], ['SCAN', '-'], ['SCAN', '1.5'], ['SCAN', ''], ['SCAN', '00'], ['SCAN', '+0'], ['SCAN', '-0'], ['SCAN', '000000000000000000000000'],
+    ['HSET', 'h', 'f', 'v'], ['HSCAN', 'h', '18446744073709551616'], ['HSCAN', 'h', ''], ['HSCAN', 'h', ' 0'], ['HSCAN', 'h', '+0'],
+  ]),
   c('RENAME RENAMENX', [
     ['SET', 'a', '1'], ['RENAME', 'a', 'b'], ['GET', 'a'], ['GET', 'b'], ['RENAME', 'nokey', 'x'], ['RENAME', 'b', 'b'], ['SET', 'c', '3'], ['RENAMENX', 'b', 'c'],
     ['RENAMENX', 'b', 'd'], ['MGET', 'b', 'c', 'd'], ['RENAMENX', 'nokey', 'x'], ['HSET', 'h', 'f', 'v'], ['RENAME', 'h', 'h2'], ['HGET', 'h2', 'f'], ['RENAMENX', 'd', 'd'],
@@ -142,6 +147,9 @@ const CASES: Case[] = [
     ['MULTI'], ['SET', 'a', '1'], ['INCR', 'a'], ['INCR', 'a'], ['HSET', 'a', 'f', 'v'], ['GET', 'a'], ['EXEC'], ['GET', 'a'],
     ['EXEC'], ['DISCARD'], ['MULTI'], ['MULTI'], ['DISCARD'], ['MULTI'], ['EXEC'],
   ]),
+  c('EXEC refused before it runs', [
+    ['MULTI'], ['SET', 'k', 'v'], ['EXEC', 'x'], ['EXEC'], ['EXISTS', 'k'], ['EXEC', 'x'], ['SUBSCRIBE'], ['SUBSCRIBE', 'c'], ['EXEC'], ['GET', 'k'],
+  ]),
   c('MULTI with a queueing error', [['MULTI'], ['SET', 'a', '1'], ['GET'], ['NOSUCH'], ['EXEC'], ['EXISTS', 'a']]),
   c('WATCH', [['WATCH'], ['SET', 'w', '1'], ['WATCH', 'w'], ['SET', 'w', '2'], ['MULTI'], ['GET', 'w'], ['EXEC'], ['WATCH', 'w'], ['MULTI'], ['WATCH', 'w'], ['INCR', 'w'], ['EXEC'], ['UNWATCH']]),
   c('MULTI in RESP3', [['MULTI'], ['HSET', 'h', 'f', 'v'], ['HGETALL', 'h'], ['GET', 'nokey'], ['EXEC']], { resp3: true }),
@@ -161,6 +169,11 @@ const CASES: Case[] = [
     ['GETEX', 'k', 'EX', '0'], ['GETEX', 'k', 'EX', '-1'], ['GETEX', 'k', 'PERSIST', 'EX', '1'], ['GETEX', 'k', 'PX'], ['GETEX', 'k', 'BOGUS'],
     ['GETEX', 'nokey', 'EX', '10'], ['HSET', 'h', 'f', 'v'], ['GETEX', 'h', 'EX', '10'], ['TTL', 'h'], ['GETEX', 'k', 'EXAT', '1'], ['EXISTS', 'k'],
   ], { approx: true }),
+  c('GETEX checks in Redis order: options, key, type, time', [
+    ['GETEX', 'nokey', 'EX', '-1'], ['GETEX', 'nokey', 'EX', 'abc'], ['GETEX', 'nokey', 'PXAT', '9223372036854775807'], ['GETEX', 'nokey', 'BOGUS'], ['GETEX', 'nokey', 'EX'],
+    ['HSET', 'h', 'f', 'v'], ['GETEX', 'h', 'EX', '-1'], ['GETEX', 'h', 'EX', 'abc'], ['SET', 'k', 'v'], ['GETEX', 'k', 'EX', 'abc'], ['GETEX', 'k', 'EX', '-1'],
+    ['GETEX', 'k', 'EX', '0'], ['GETEX', 'k', 'PX', '9223372036854775807'], ['GETEX', 'k', 'PXAT', '1'], ['EXISTS', 'k'],
+  ]),
   c('EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL PERSIST', [
     ['SET', 'k', 'v'], ['TTL', 'k'], ['PTTL', 'k'], ['TTL', 'nokey'], ['PTTL', 'nokey'], ['EXPIRETIME', 'k'], ['EXPIRETIME', 'nokey'], ['PEXPIRETIME', 'k'],
     ['EXPIRE', 'k', '100'], ['TTL', 'k'], ['PEXPIRE', 'k', '200000'], ['PTTL', 'k'], ['EXPIREAT', 'k', '4000000000'], ['EXPIRETIME', 'k'], ['TTL', 'k'],
@@ -219,10 +232,10 @@ function near(actual: Parsed, expected: Parsed): Parsed {
   return actual
 }
 
-async function runOn(port: number, k: Case): Promise<Parsed[]> {
+async function runOn(port: number, k: Case, flush = true): Promise<Parsed[]> {
   const client = await RawClient.connect(port)
   try {
-    await client.send(resp('FLUSHALL'))
+    if (flush) await client.send(resp('FLUSHALL'))
     if (k.resp3) await client.send(resp('HELLO', '3'))
     const out: Parsed[] = []
     for (const cmd of k.commands) {
@@ -234,6 +247,195 @@ async function runOn(port: number, k: Case): Promise<Parsed[]> {
     client.close()
   }
 }
+
+/** With a password required: what an unauthenticated client is answered, in Redis's order of checks. */
+const AUTH_CASES: Case[] = [
+  c('before AUTH: unknown command, arity, then NOAUTH', [
+    ['GET'], ['GET', 'k'], ['NOSUCH'], ['nosuch', 'a'], ['CLIENT'], ['CLIENT', 'LIST'], ['PING'], ['ECHO'], ['ECHO', 'x'], ['SET', 'k'], ['SET', 'k', 'v'],
+    ['HELLO', '3'], ['HELLO'], ['HELLO', '4'], ['MULTI'], ['EXEC'], ['AUTH'], ['AUTH', 'a', 'b', 'c'], ['AUTH', 'wrong'], ['AUTH', 'default', 'wrong'],
+    ['AUTH', 'nobody', 'secret'], ['HELLO', '2', 'AUTH', 'default', 'wrong'], ['GET', 'k'], ['AUTH', 'secret'], ['GET', 'k'], ['GET'],
+  ]),
+  c('MULTI before AUTH', [['AUTH', 'secret'], ['MULTI'], ['GET'], ['EXEC'], ['MULTI'], ['SET', 'k', 'v'], ['EXEC'], ['GET', 'k']]),
+]
+
+/**
+ * Raw request bytes, then `ECHO END`: the text answered, and whether the connection was closed (a
+ * protocol error closes it, so END is never answered; otherwise END marks the end of the replies).
+ */
+async function rawOn(port: number, bytes: string): Promise<{ text: string; closed: boolean }> {
+  const client = await RawClient.connect(port)
+  try {
+    client.write(Buffer.from(bytes + '*2\r\n$4\r\nECHO\r\n$3\r\nEND\r\n', 'latin1'))
+    const got = await client.until((b) => b.toString('latin1').endsWith('$3\r\nEND\r\n'))
+    return { text: got.toString('latin1'), closed: client.closed }
+  } finally {
+    client.close()
+  }
+}
+
+/** Framing edge cases: lengths as Redis's string2ll reads them (no leading zero, no '+', no '-0'). */
+const RAW_CASES: string[] = [
+  '*1\r\n$4\r\nPING\r\n', '*01\r\n$4\r\nPING\r\n', '*1\r\n$04\r\nPING\r\n', '*00\r\n', '*1\r\n$00\r\n\r\n', '*+1\r\n$4\r\nPING\r\n',
+  '*1\r\n$+4\r\nPING\r\n', '*-0\r\n', '*1\r\n$-0\r\n\r\n', '*0\r\n', '*-1\r\n', '*-5\r\n', '*1\r\n$-1\r\n', '*1x\r\n', '*1\r\n$4x\r\n',
+  '*1\r\nPING\r\n', '*\r\n', '*1\n$4\r\nPING\r\n', '*1\r\n$4\nPING\r\n', '*1\r\n$19999999999999999999\r\n', '*99999999999999999999\r\n',
+  '"unbalanced\r\n', '*1\r\n$0\r\n\r\n',
+]
+
+describe('the same answers as redis-server to malformed requests', () => {
+  test.each(RAW_CASES.map((r) => [JSON.stringify(r), r] as const))('%s', async (_name, raw) => {
+    expect(await rawOn(islab.port, raw)).toEqual(await rawOn(redis.port, raw))
+  })
+})
+
+describe('the same replies as a redis-server with requirepass', () => {
+  let redisAuth: RunningServer
+  let islabAuth: Served
+  beforeAll(async () => {
+    redisAuth = await startServer('redis-server', (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--requirepass', 'secret'])
+    islabAuth = await startServed({ durability: 'memory' }, { requirepass: 'secret' })
+  })
+  afterAll(async () => {
+    await redisAuth?.stop()
+    await islabAuth?.stop()
+  })
+  test.each(AUTH_CASES.map((k) => [k.name, k] as const))('%s', async (_name, k) => {
+    const expected = await runOn(redisAuth.port, k, false)
+    const actual = await runOn(islabAuth.port, k, false)
+    const rows = (r: Parsed[]) => k.commands.map((cmd, i) => ({ cmd: cmd.join(' '), reply: r[i] }))
+    expect(rows(actual)).toEqual(rows(expected))
+  })
+})
+
+describe('COMMAND DOCS', () => {
+  type MapParsed = { map: [Parsed, Parsed][] }
+  const field = (m: Parsed | undefined, key: string): Parsed | undefined => (m as MapParsed | undefined)?.map?.find(([k]) => k === key)?.[1]
+
+  async function docs(port: number, name: string): Promise<Parsed> {
+    const client = await RawClient.connect(port)
+    try {
+      await client.send(resp('HELLO', '3'))
+      return field(parseReply(Buffer.from(await client.send(resp('COMMAND', 'DOCS', name)), 'latin1'))[0], name)!
+    } finally {
+      client.close()
+    }
+  }
+
+  test('each command (and subcommand) has the arguments redis-server gives it: names, types, tokens, flags', async () => {
+    const client = await RawClient.connect(islab.port)
+    const names = parseReply(Buffer.from(await client.send(resp('COMMAND', 'LIST')), 'latin1'))[0] as string[]
+    client.close()
+    let compared = 0
+    for (const name of names) {
+      const [ours, theirs] = [await docs(islab.port, name), await docs(redis.port, name)]
+      if (theirs === undefined) continue
+      const pairs: [string, Parsed | undefined, Parsed | undefined][] = [[name, field(ours, 'arguments'), field(theirs, 'arguments')]]
+      for (const [sub, subDoc] of (field(ours, 'subcommands') as MapParsed | undefined)?.map ?? []) {
+        const theirSub = field(field(theirs, 'subcommands'), sub as string)
+        if (theirSub !== undefined) pairs.push([sub as string, field(subDoc, 'arguments'), field(theirSub, 'arguments')])
+      }
+      for (const [n, a, b] of pairs) {
+        expect({ n, arguments: a }).toEqual({ n, arguments: b })
+        if (b !== undefined) compared++
+      }
+    }
+    // Most commands take arguments: the comparison was not vacuous.
+    expect(compared).toBeGreaterThan(80)
+  })
+})
+
+describe('INFO keyspace', () => {
+  test('keys and expires count as redis-server counts them (keys with a deadline, set, cleared, deleted)', async () => {
+    const steps = [
+      ['SET', 'a', '1'], ['SET', 'b', '2', 'EX', '100'], ['SET', 'c', '3', 'PX', '100000'], ['HSET', 'h', 'f', 'v'], ['EXPIRE', 'h', '100'],
+      ['SETEX', 'd', '100', 'v'], ['PERSIST', 'c'], ['DEL', 'd'], ['SET', 'e', 'v', 'EX', '100'], ['SET', 'e', 'w'], ['RENAME', 'b', 'b2'], ['COPY', 'b2', 'b3'],
+    ]
+    const keyspace = async (port: number): Promise<string[]> => {
+      const client = await RawClient.connect(port)
+      try {
+        await client.send(resp('FLUSHALL'))
+        for (const cmd of steps) await client.send(resp(...cmd))
+        const text = parseReply(Buffer.from(await client.send(resp('INFO', 'keyspace')), 'latin1'))[0] as string
+        // avg_ttl is Redis's sampled estimate; keys and expires are exact.
+        return [...text.matchAll(/(keys|expires)=\d+/g)].map((m) => m[0])
+      } finally {
+        client.close()
+      }
+    }
+    const theirs = await keyspace(redis.port)
+    expect(theirs).toContain('expires=3')
+    expect(await keyspace(islab.port)).toEqual(theirs)
+  })
+})
+
+/** Keyspace notifications a sequence of commands makes: (channel, message) pairs, in order. */
+async function notificationsOn(port: number, commands: string[][]): Promise<[string, string][]> {
+  const sub = await RawClient.connect(port)
+  const client = await RawClient.connect(port)
+  try {
+    await client.send(resp('FLUSHALL'))
+    await client.send(resp('CONFIG', 'SET', 'notify-keyspace-events', 'KEA'))
+    await sub.send(resp('PSUBSCRIBE', '__key*__:*', 'sentinel'))
+    await sub.send(resp('SUBSCRIBE', 'sentinel'))
+    for (const cmd of commands) await client.send(resp(...cmd))
+    await client.send(resp('PUBLISH', 'sentinel', 'end'))
+    const got = await sub.until((b) => b.toString('latin1').includes('$8\r\nsentinel\r\n$3\r\nend\r\n'))
+    const out: [string, string][] = []
+    let at = 0
+    while (at < got.length) {
+      const [msg, next] = parseReply(got, at)
+      at = next
+      const m = msg as string[]
+      if (m[0] === 'pmessage' && m[1] === '__key*__:*') out.push([m[2]!, m[3]!])
+    }
+    return out
+  } finally {
+    await client.send(resp('CONFIG', 'SET', 'notify-keyspace-events', ''))
+    sub.close()
+    client.close()
+  }
+}
+
+const NOTIFY_CASES: Case[] = [
+  c('SET KEEPTTL notifies set only (no expire)', [['SET', 'k', 'v', 'EX', '100'], ['SET', 'k', 'w', 'KEEPTTL'], ['SET', 'k', 'x', 'KEEPTTL', 'GET'], ['SET', 'n', 'v', 'KEEPTTL']]),
+  c('SET with a deadline already past, outside and inside MULTI', [
+    ['SET', 'k', 'v', 'PXAT', '1'], ['EXISTS', 'k'], ['MULTI'], ['SET', 'm', 'v', 'PXAT', '1'], ['GET', 'm'], ['EXISTS', 'm'], ['EXEC'], ['EXISTS', 'm'],
+    ['SET', 'p', 'v'], ['SET', 'p', 'v', 'EXAT', '1', 'GET'], ['EXISTS', 'p'], ['SET', 'q', 'v', 'NX', 'PXAT', '1'], ['EXISTS', 'q'],
+  ]),
+]
+
+describe('the same keyspace notifications as redis-server', () => {
+  test.each(NOTIFY_CASES.map((k) => [k.name, k] as const))('%s', async (_name, k) => {
+    const expected = await notificationsOn(redis.port, k.commands)
+    expect(await notificationsOn(islab.port, k.commands)).toEqual(expected)
+  })
+  test.each(NOTIFY_CASES.map((k) => [k.name, k] as const))('%s: replies', async (_name, k) => {
+    expect(await runOn(islab.port, k)).toEqual(await runOn(redis.port, k))
+  })
+})
+
+describe('the Redis version reported', () => {
+  /** INFO server's redis_version. */
+  async function infoVersion(port: number): Promise<string> {
+    const client = await RawClient.connect(port)
+    try {
+      const text = parseReply(Buffer.from(await client.send(resp('INFO', 'server')), 'latin1'))[0] as string
+      return /redis_version:(\S+)/.exec(text)![1]!
+    } finally {
+      client.close()
+    }
+  }
+
+  test('HELLO and INFO report the same version, that of the redis-server these tests compare against (major.minor)', async () => {
+    const client = await RawClient.connect(islab.port)
+    const hello = parseReply(Buffer.from(await client.send(resp('HELLO', '3')), 'latin1'))[0] as { map: [Parsed, Parsed][] }
+    client.close()
+    const helloVersion = hello.map.find(([k]) => k === 'version')![1] as string
+    const ours = await infoVersion(islab.port)
+    const reference = await infoVersion(redis.port)
+    expect(helloVersion).toBe(ours)
+    expect(ours.split('.').slice(0, 2)).toEqual(reference.split('.').slice(0, 2))
+  })
+})
 
 describe('the same replies as redis-server', () => {
   test.each(CASES.map((k) => [k.name, k] as const))('%s', async (_name, k) => {

@@ -8,7 +8,7 @@ import { open } from '../../src/index.js'
 import type { Change } from '../../src/index.js'
 import { serve } from '../../src/server/index.js'
 import { tmpDir } from '../helpers/tmpdir.js'
-import { startServed } from './fixture.js'
+import { RawClient, resp, startServed } from './fixture.js'
 import type { Served } from './fixture.js'
 
 let s: Served
@@ -108,6 +108,29 @@ describe('expiry with node-redis (RESP3)', () => {
       expect(pttl).toBeLessThanOrEqual(50_000)
     } finally {
       c.destroy()
+    }
+  })
+})
+
+describe('deadlines past 2^53 ms', () => {
+  test('are refused with Redis\'s "invalid expire time" (not stored rounded); up to 2^53 - 1 they are exact', async () => {
+    const c = await RawClient.connect(s.port)
+    try {
+      const max = String(Number.MAX_SAFE_INTEGER)
+      const over = '9007199254740993' // 2^53 + 1: a JS number would round it to 2^53
+      expect(await c.send(resp('SET', 'big:k', 'v', 'PXAT', over))).toBe("-ERR invalid expire time in 'set' command\r\n")
+      expect(await c.send(resp('EXISTS', 'big:k'))).toBe(':0\r\n')
+      expect(await c.send(resp('SET', 'big:k', 'v', 'PXAT', max))).toBe('+OK\r\n')
+      expect(await c.send(resp('PEXPIRETIME', 'big:k'))).toBe(`:${max}\r\n`)
+      expect(await c.send(resp('PEXPIREAT', 'big:k', over))).toBe("-ERR invalid expire time in 'pexpireat' command\r\n")
+      expect(await c.send(resp('EXPIREAT', 'big:k', '9007199254741'))).toBe("-ERR invalid expire time in 'expireat' command\r\n")
+      expect(await c.send(resp('GETEX', 'big:k', 'PXAT', over))).toBe("-ERR invalid expire time in 'getex' command\r\n")
+      expect(await c.send(resp('PSETEX', 'big:k', over, 'v'))).toBe("-ERR invalid expire time in 'psetex' command\r\n")
+      expect(await c.send(resp('PEXPIRETIME', 'big:k'))).toBe(`:${max}\r\n`)
+      // As Redis: a missing key answers 0 before the time is looked at.
+      expect(await c.send(resp('PEXPIREAT', 'big:nokey', over))).toBe(':0\r\n')
+    } finally {
+      c.close()
     }
   })
 })

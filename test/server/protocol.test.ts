@@ -206,6 +206,25 @@ describe('limits', () => {
     await server.close()
   })
 
+  test('the idle timeout spares a subscriber and a client blocked in XREAD BLOCK (as Redis)', async () => {
+    const { serve } = await import('../../src/server/index.js')
+    const server = await serve(s.db, { port: 0, timeout: 1 })
+    const sub = await RawClient.connect(server.port)
+    const reader = await RawClient.connect(server.port)
+    const idle = await RawClient.connect(server.port)
+    expect(await sub.send(resp('SUBSCRIBE', 'idle-chan'))).toContain('subscribe')
+    reader.write(resp('XREAD', 'BLOCK', '0', 'STREAMS', '__changes__:idle-never:', '$'))
+    expect(await idle.send('PING\r\n')).toBe('+PONG\r\n')
+    // The plain idle client is closed after its second; the other two outlive it by another second.
+    await idle.until(() => idle.closed, 10_000)
+    await new Promise((r) => setTimeout(r, 1_500))
+    expect(sub.closed).toBe(false)
+    expect(reader.closed).toBe(false)
+    sub.close()
+    reader.close()
+    await server.close()
+  })
+
   test('before AUTH, requests are kept small', async () => {
     const { serve } = await import('../../src/server/index.js')
     const server = await serve(s.db, { port: 0, requirepass: 'pw' })

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { open } from '../../src/index.js'
 import { serve } from '../../src/server/index.js'
+import { longTimeout } from '../../src/server/commands/streams.js'
 import { tmpDir } from '../helpers/tmpdir.js'
 import { RawClient, countReplies, parseReply, resp, startServed } from './fixture.js'
 import type { Served } from './fixture.js'
@@ -168,6 +169,28 @@ describe('XREAD', () => {
     } finally {
       c.close()
     }
+  })
+
+  test('a BLOCK longer than a Node timer holds (2^31 ms and more) waits instead of timing out at once', async () => {
+    const c = await RawClient.connect(s.port)
+    try {
+      c.write(resp('XREAD', 'BLOCK', String(2 ** 31 + 5), 'STREAMS', '__changes__:long:', '$'))
+      await untilAsync(async () => (await blocked()) === 1, 'the read to block')
+      await new Promise((r) => setTimeout(r, 100))
+      expect(c.take()).toBe('')
+    } finally {
+      c.close()
+    }
+    await untilAsync(async () => (await blocked()) === 0, 'the blocked read to end')
+  })
+
+  test('longTimeout fires once after its delay and not when cancelled', async () => {
+    let fired = 0
+    longTimeout(20, () => fired++)
+    const cancelled = longTimeout(20, () => fired++)
+    cancelled.cancel()
+    await new Promise((r) => setTimeout(r, 80))
+    expect(fired).toBe(1)
   })
 
   test('BLOCK times out with a null reply; a disconnect ends the wait', async () => {

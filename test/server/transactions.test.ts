@@ -135,6 +135,26 @@ describe('MULTI/EXEC', () => {
     b.close()
   })
 
+  test('WATCH sees a key created and deleted again through the embedded API (no notifications or tracking on): EXEC aborts', async () => {
+    const a = await RawClient.connect(s.port)
+    await a.send(resp('DEL', 'aba:api'))
+    expect(await a.send(resp('WATCH', 'aba:api'))).toBe('+OK\r\n')
+    await s.db.put('aba:api', 'x')
+    await s.db.delete('aba:api')
+    await a.send(resp('MULTI'))
+    await a.send(resp('SET', 'aba:api:other', '1'))
+    // Redis aborts EXEC when a watched key was touched, whether it exists at EXEC or not.
+    expect(await a.send(resp('EXEC'))).toBe('*-1\r\n')
+    expect(s.db.has('aba:api:other')).toBe(false)
+    // A write to another key through the API does not abort; nor does anything once UNWATCHed.
+    await a.send(resp('WATCH', 'aba:api'))
+    await s.db.put('aba:api:unrelated', 'y')
+    await a.send(resp('MULTI'))
+    await a.send(resp('SET', 'aba:api:other', '2'))
+    expect(await a.send(resp('EXEC'))).toBe('*1\r\n+OK\r\n')
+    a.close()
+  })
+
   test('WATCH with ioredis: an optimistic increment retried until it wins', async () => {
     const clients = Array.from({ length: 6 }, () => new Redis({ port: s.port, host: '127.0.0.1' }))
     try {

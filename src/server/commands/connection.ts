@@ -41,7 +41,7 @@ function hello(ctx: CommandContext, args: Buffer[]): Reply {
   if (username !== undefined && !authenticate(ctx, username, password!)) return Errors.wrongPass
   if (!client.authenticated) {
     return new ErrorReply(
-      'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+      'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
     )
   }
   if (name !== undefined) {

@@ -13,6 +13,12 @@ import { fail } from './access.js'
 
 const INT64_MAX = 9223372036854775807n
 const INT64_MIN = -9223372036854775808n
+/**
+ * The latest deadline a database entry holds exactly (ms, a JS number: 2^53 - 1, the year 287396).
+ * Redis takes any int64; a later one here is refused with Redis's own error for a deadline out of
+ * range rather than stored rounded (PEXPIRETIME would answer another number).
+ */
+const MAX_DEADLINE = BigInt(Number.MAX_SAFE_INTEGER)
 
 const doc = (summary: string, since: string, group = 'generic') => ({ group, summary, since })
 
@@ -37,6 +43,7 @@ export function expiryDeadline(arg: Buffer, unit: ExpiryUnit, commandName: strin
     if (ms > INT64_MAX - BigInt(now)) fail(invalidExpireTime(commandName))
     ms += BigInt(now)
   }
+  if (ms > MAX_DEADLINE) fail(invalidExpireTime(commandName))
   return Number(ms)
 }
 
@@ -73,6 +80,8 @@ function expireGeneric(ctx: CommandContext, args: Buffer[], name: string, second
   const key = keyOf(args[1]!)
   const value = ctx.ks.get(key)
   if (value === undefined) return 0
+  // After the key (Redis answers 0 for a missing one): our limit, not an int64 overflow.
+  if (when > MAX_DEADLINE) fail(invalidExpireTime(name))
   if (flags.size > 0) {
     const current = ctx.ks.expiresAt(key)
     if (flags.has('nx') && current !== undefined) return 0
@@ -130,12 +139,13 @@ function getex(ctx: CommandContext, args: Buffer[]): Reply {
     } else if (unit === undefined && w === 'persist') unit = 'persist'
     else fail(Errors.syntax)
   }
-  const now = Date.now()
-  const at = time === undefined ? undefined : expiryDeadline(time, unit as ExpiryUnit, 'getex', now)
+  // Redis's order: options, then the key (missing: nil, whatever the time says), its type, the time.
   const key = keyOf(args[1]!)
   const value = ctx.ks.get(key)
   if (value === undefined) return null
   const reply = typeof value === 'string' ? value : (stringBytes(value) ?? fail(Errors.wrongType))
+  const now = Date.now()
+  const at = time === undefined ? undefined : expiryDeadline(time, unit as ExpiryUnit, 'getex', now)
   if (at !== undefined) setDeadline(ctx, key, value, at, now)
   else if (unit === 'persist' && ctx.ks.expiresAt(key) !== undefined) ctx.ks.put(key, value)
   return reply

@@ -6,6 +6,8 @@ import { runSubcommand } from '../commandTable.js'
 import type { Reply } from '../resp/reply.js'
 import { MapReply, SetReply, SimpleString } from '../resp/reply.js'
 import { globMatch } from '../glob.js'
+import { COMMAND_ARGUMENTS } from '../commandArgs.js'
+import type { ArgumentDoc } from '../commandArgs.js'
 
 const doc = (summary: string, since: string) => ({ group: 'server', summary, since })
 
@@ -31,8 +33,21 @@ function docsOf(c: Command): Reply {
     ['since', c.since],
     ['group', c.group],
   ]
+  const args = COMMAND_ARGUMENTS[c.name]
+  if (args !== undefined) entries.push(['arguments', args.map(argumentDoc)])
   if (c.subcommands !== undefined && c.subcommands.length > 0) {
     entries.push(['subcommands', new MapReply(c.subcommands.map((s) => [s.name, docsOf(s)]))])
+  }
+  return new MapReply(entries)
+}
+
+/** One argument as Redis describes it: a map, its flags a set of simple strings. */
+function argumentDoc(a: ArgumentDoc): Reply {
+  const entries: [Reply, Reply][] = []
+  for (const [k, v] of Object.entries(a) as [string, unknown][]) {
+    if (k === 'flags') entries.push([k, new SetReply((v as string[]).map((f) => new SimpleString(f)))])
+    else if (k === 'arguments') entries.push([k, (v as ArgumentDoc[]).map(argumentDoc)])
+    else entries.push([k, v as string | number])
   }
   return new MapReply(entries)
 }

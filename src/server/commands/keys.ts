@@ -68,12 +68,22 @@ export function parseScanOptions(args: Buffer[], from: number, allowType: boolea
   return o
 }
 
-/** A SCAN cursor: a decimal integer (Redis's strtoull accepts a '-' too: an unknown cursor here). */
+const UINT64_MAX = 18446744073709551615n
+
+/**
+ * A SCAN cursor as Redis's strtoul reads it: an optional sign and decimal digits whose value fits
+ * in 64 bits (a '-' wraps around there: an unknown cursor here); the empty string is 0. Anything
+ * else, a leading space or 2^64 and beyond, is "ERR invalid cursor".
+ */
 export function cursorArg(arg: Buffer): number {
   const s = arg.toString('latin1', 0, arg.length)
-  if (!/^-?[0-9]{1,20}$/.test(s)) fail(Errors.invalidCursor)
-  const n = Number(s)
-  return Number.isSafeInteger(n) ? n : -1
+  if (s === '') return 0
+  if (!/^[+-]?[0-9]+$/.test(s)) fail(Errors.invalidCursor)
+  const digits = s.charCodeAt(0) === 43 || s.charCodeAt(0) === 45 ? s.slice(1) : s
+  const n = BigInt(digits)
+  if (n > UINT64_MAX) fail(Errors.invalidCursor)
+  if (n === 0n) return 0
+  return s.charCodeAt(0) !== 45 && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : -1
 }
 
 function scan(ctx: CommandContext, args: Buffer[]): Reply {

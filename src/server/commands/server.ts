@@ -106,7 +106,7 @@ function sections(ctx: CommandContext): Record<string, Section> {
         ]
       },
     ],
-    keyspace: ['Keyspace', () => (db.size > 0 ? [['db0', `keys=${db.size},expires=0,avg_ttl=0`]] : [])],
+    keyspace: ['Keyspace', () => (db.size > 0 ? [['db0', `keys=${db.size},expires=${db.stats().expiringKeys},avg_ttl=0`]] : [])],
   }
 }
 
@@ -285,9 +285,14 @@ export const serverCommands: Command[] = [
   command('info', -1, ['loading', 'stale', 'sentinel'], NO_KEYS, doc('Returns information and statistics about the server.', '1.0.0'), info),
   command('dbsize', 1, ['readonly', 'fast'], NO_KEYS, doc('Returns the number of keys in the database.', '1.0.0'), (ctx) => ctx.ks.size),
   command('config', -2, [], NO_KEYS, doc('A container for server configuration commands.', '2.0.0'), (ctx, a) => runSubcommand(ctx, a, 'config', configSubcommands), configSubcommands),
-  command('time', 1, ['loading', 'stale', 'fast'], NO_KEYS, doc('Returns the server time.', '2.6.0'), () => {
-    const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000))
-    return [String(us / 1_000_000n), String(us % 1_000_000n)]
+  command('time', 1, ['loading', 'stale', 'fast'], NO_KEYS, doc('Returns the server time.', '2.6.0'), (ctx) => {
+    // The wall clock (as Redis's gettimeofday) in µs: Date.now()'s ms plus the sub-ms of
+    // performance.now(). The two clocks' milliseconds do not start together, so that sum can go
+    // back by under 1 ms: never answer below the last answer.
+    const now = Date.now() * 1000 + Math.floor((performance.now() % 1) * 1000)
+    const us = Math.max(now, ctx.server.lastTimeUs)
+    ctx.server.lastTimeUs = us
+    return [String(Math.floor(us / 1_000_000)), String(us % 1_000_000)]
   }),
   command('flushdb', -1, ['write'], NO_KEYS, doc('Remove all keys from the current database.', '1.0.0'), flush),
   command('flushall', -1, ['write'], NO_KEYS, doc('Removes all keys from all databases.', '1.0.0'), flush),

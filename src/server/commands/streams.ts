@@ -194,6 +194,24 @@ async function readFrom(ctx: CommandContext, key: string, prefix: string, after:
   }
 }
 
+/** Node's setTimeout fires at once past 2^31 - 1 ms (about 24.8 days): longer waits go in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** Calls `fn` after `ms` milliseconds, however many (BLOCK takes any int64). */
+export function longTimeout(ms: number, fn: () => void): { cancel(): void } {
+  let timer: NodeJS.Timeout
+  const end = Date.now() + ms
+  const arm = (left: number): void => {
+    timer = setTimeout(() => {
+      const rest = end - Date.now()
+      if (rest > 0) arm(rest)
+      else fn()
+    }, Math.min(left, MAX_TIMER_MS))
+  }
+  arm(ms)
+  return { cancel: () => clearTimeout(timer) }
+}
+
 /** XREAD BLOCK: the first stream to get an entry answers; timeout, disconnect or close: none. */
 async function waitForEntries(
   ctx: CommandContext,
@@ -204,7 +222,7 @@ async function waitForEntries(
   const gone = ctx.client.gone.signal
   const onGone = (): void => stop.abort()
   gone.addEventListener('abort', onGone)
-  const timer = req.block! > 0 ? setTimeout(() => stop.abort(), req.block) : undefined
+  const timer = req.block! > 0 ? longTimeout(req.block!, () => stop.abort()) : undefined
   ctx.server.blockedClients++
   try {
     const waits = streams
@@ -225,7 +243,7 @@ async function waitForEntries(
     }
     return undefined
   } finally {
-    if (timer !== undefined) clearTimeout(timer)
+    timer?.cancel()
     gone.removeEventListener('abort', onGone)
     ctx.server.blockedClients--
   }

@@ -32,6 +32,8 @@ function watch(ctx: CommandContext, args: Buffer[]): Reply {
     watched.set(k, ctx.db.getEntry(k)?.seq ?? 0)
     ctx.server.watches.add(ctx.client, k)
   }
+  // Follow the log's events from now on (at once: a write through the API right after counts).
+  ctx.server.keyEvents?.refresh()
   return OK
 }
 
@@ -45,9 +47,21 @@ function watchedChanged(ctx: CommandContext, watched: ReadonlyMap<string, number
   return false
 }
 
-function exec(ctx: CommandContext): Reply | Promise<Reply> {
+function exec(ctx: CommandContext, waited = false): Reply | Promise<Reply> {
   const client = ctx.client
   if (client.multi === undefined) return new ErrorReply('ERR EXEC without MULTI')
+  // A write this server did not make (the embedded API, an expiry) may not have come through the
+  // log's events yet: wait for them, still watching, so WATCH sees every write up to now. The
+  // connection holds back this client's next commands meanwhile (they must see EXEC's effects).
+  const events = ctx.server.keyEvents
+  if (client.watched !== undefined && !client.watchDirty && !client.multiFailed && events?.undelivered(ctx.db.seq) === true) {
+    // Waited once already and there are newer ones (writes keep coming): abort, as if touched.
+    if (waited) client.watchDirty = true
+    else {
+      client.holdBack = true
+      return events.delivery(ctx.db.seq).then(() => exec(ctx, true))
+    }
+  }
   const queued = client.multi
   const failed = client.multiFailed
   const watched = client.watched
@@ -76,7 +90,7 @@ function exec(ctx: CommandContext): Reply | Promise<Reply> {
 
 export const transactionCommands: Command[] = [
   command('multi', 1, ['noscript', 'loading', 'stale', 'fast', 'allow-busy'], NO_KEYS, doc('Starts a transaction.', '1.2.0'), multi),
-  command('exec', 1, ['noscript', 'loading', 'stale', 'skip-slowlog'], NO_KEYS, doc('Executes all commands in a transaction.', '1.2.0'), exec),
+  command('exec', 1, ['noscript', 'loading', 'stale', 'skip-slowlog'], NO_KEYS, doc('Executes all commands in a transaction.', '1.2.0'), (ctx) => exec(ctx)),
   command('discard', 1, ['noscript', 'loading', 'stale', 'fast', 'allow-busy'], NO_KEYS, doc('Discards a transaction.', '2.0.0'), discard),
   command('watch', -2, ['noscript', 'loading', 'stale', 'fast', 'allow-busy'], ALL_KEYS, doc('Monitors changes to keys to determine the execution of a transaction.', '2.2.0'), watch),
   command('unwatch', 1, ['noscript', 'loading', 'stale', 'fast', 'allow-busy'], NO_KEYS, doc('Forgets about watched keys of a transaction.', '2.2.0'), unwatch),

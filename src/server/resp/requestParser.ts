@@ -205,7 +205,10 @@ export class RequestParser {
   }
 }
 
-/** A `*<n>`/`$<n>` length: an optional '-' and at most 18 digits; undefined when not that. */
+/**
+ * A `*<n>`/`$<n>` length as Redis's string2ll reads it: an optional '-' and at most 18 digits, no
+ * leading zero (`*01`, `$03`, `-0` are protocol errors, `0` alone is not); undefined when not that.
+ */
 function parseLength(buf: Buffer, from: number, to: number): number | undefined {
   let i = from
   let neg = false
@@ -214,6 +217,7 @@ function parseLength(buf: Buffer, from: number, to: number): number | undefined 
     i++
   }
   if (i >= to || to - i > 18) return undefined
+  if (buf[i] === 48 && (neg || to - i > 1)) return undefined
   let n = 0
   for (; i < to; i++) {
     const c = buf[i]! - 48
