@@ -77,11 +77,6 @@ export class Connection {
   private queueHead = 0
   /** Slots from queueHead on that are settled, in a row: they are written by the next drain as they are. */
   private ready = 0
-  /**
-   * Durability 'buffered' or 'memory': a write is acknowledged once it is applied, which db.put
-   * has done before it returns, so its reply needs no wait (see execute).
-   */
-  private readonly ackAtOnce: boolean
   private drainScheduled = false
   /** Commands parsed and not yet run (see runBacklog), and the protocol error after them. */
   private backlog: Buffer[][] = NO_COMMANDS
@@ -116,7 +111,6 @@ export class Connection {
     this.client.onUnwatch = (keys) => server.watches.forget(this.client, keys)
     this.ks = new Keyspace(db, server.keyEvents, this.client, server.watches)
     this.ctx = { db, ks: this.ks, client: this.client, server, table, inExec: false }
-    this.ackAtOnce = db.options.durability !== 'sync'
     socket.setNoDelay(true)
     this.setIdleTimeout(s.timeout)
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
@@ -241,11 +235,12 @@ export class Connection {
     const seq = db.seq
     const written = this.ks.commit()
     if (written === undefined) this.reply(r)
-    else if (this.ackAtOnce && db.seq !== seq) {
-      // Sequenced and applied: acknowledged in this durability mode (a write the database
-      // refused takes no seq, and gets its error below). Buffered mode may still hold the
-      // promise until a commit that was due: that throttles loops of awaited puts, while this
-      // connection yields to the event loop after every read anyway. A later WAL failure is
+    else if (db.seq !== seq && db.acksOnApply) {
+      // Sequenced and applied, and that is what an acknowledgement means now (durability
+      // 'buffered' or 'memory', no replication ack gate): a write the database refused takes
+      // no seq, and gets its error below. Buffered mode may still hold the promise until a
+      // commit that was due: that throttles loops of awaited puts, while this connection
+      // yields to the event loop after every read anyway. A later WAL failure is
       // the database's failure (reported with the seqs it lost), as for any buffered write.
       written.then(undefined, ignore)
       this.reply(r)

@@ -122,6 +122,33 @@ describe('writes answered at once in buffered mode', () => {
     }
   })
 
+  test('a write whose acknowledgement is gated (replication ack) is answered when the gate opens', async () => {
+    const local = await startServed({ dir: tmpDir(), durability: 'buffered' })
+    const writer = await RawClient.connect(local.port)
+    const reader = await RawClient.connect(local.port)
+    const release: (() => void)[] = []
+    try {
+      local.db.gateAcks((r) => new Promise((resolve) => release.push(() => resolve(r))))
+      writer.write(resp('SET', 'g', 'v'))
+      // The reader sees the write applied (so the writer's command has run, and its reply would
+      // have left in that same turn if it were not waiting) ...
+      for (;;) {
+        if ((await reader.send(resp('GET', 'g'))) === '$1\r\nv\r\n') break
+      }
+      await new Promise((r) => setImmediate(r))
+      // ... while the writer's OK waits for the gate.
+      expect(writer.pending.length).toBe(0)
+      expect(release).toHaveLength(1)
+      local.db.gateAcks(undefined)
+      release[0]!()
+      expect((await writer.until((b) => b.length >= 5)).toString()).toBe('+OK\r\n')
+    } finally {
+      writer.close()
+      reader.close()
+      await local.stop()
+    }
+  })
+
   test('a write the database refuses gets its error, not OK', async () => {
     const local = await startServed({ dir: tmpDir(), durability: 'buffered' })
     const c = await RawClient.connect(local.port)
