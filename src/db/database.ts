@@ -670,6 +670,14 @@ export class Database<V = unknown> extends EventEmitter {
   }
 
   /**
+   * For faces: true while a write's promise means only that it was applied (durability 'buffered'
+   * or 'memory', no gateAcks gate), so a write that took a seq may be answered without waiting.
+   */
+  get acksOnApply(): boolean {
+    return this.options.durability !== 'sync' && this.ackGate === undefined
+  }
+
+  /**
    * For faces: checkpoints keep every WAL segment holding `from()` or a later seq (a publisher
    * not yet caught up still reads them). Returns the release.
    */

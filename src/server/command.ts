@@ -59,7 +59,8 @@ export class KeyError extends Error {
 /** The key an argument names: its UTF-8 text. Throws KeyError (answered as an error reply). */
 export function keyOf(arg: Buffer): string {
   if (arg.length === 0) throw new KeyError('IsLabDB keys are not empty')
-  const s = arg.toString('utf8')
+  // toString() without arguments is UTF-8 and skips Node's encoding lookup (once per command).
+  const s = arg.toString()
   // Invalid UTF-8 decodes to U+FFFD; only then compare bytes (a real U+FFFD round-trips).
   if (s.includes('\ufffd') && !Buffer.from(s).equals(arg)) throw new KeyError('IsLabDB keys are UTF-8 text; these bytes are not valid UTF-8')
   if (arg.length > 65535) throw new KeyError(`it is ${arg.length} bytes long; IsLabDB keys are at most 65535`)
@@ -68,7 +69,7 @@ export function keyOf(arg: Buffer): string {
 
 /** A hash field: UTF-8 text like a key, but the empty field is allowed (a Map key can be ''). */
 export function fieldOf(arg: Buffer): string {
-  const s = arg.toString('utf8')
+  const s = arg.toString()
   if (s.includes('\ufffd') && !Buffer.from(s).equals(arg)) throw new KeyError('IsLabDB hash fields are UTF-8 text; these bytes are not valid UTF-8')
   return s
 }

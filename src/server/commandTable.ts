@@ -18,20 +18,60 @@ interface Entry {
   noAuth: boolean
   noMulti: boolean
   control: boolean
+  /** Allowed to a RESP2 client in subscribe mode. */
+  subscribeMode: boolean
+  /** The name's bytes, lower case (see find). */
+  bytes: Buffer
+}
+
+/** ASCII upper-case letters to lower case; every other byte as it is. */
+function fold(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c
 }
 
 export class CommandTable {
   private readonly byName = new Map<string, Entry>()
+  /**
+   * The entries by (name length, first letter): a request's command is found from its bytes
+   * without making a string of them (dispatch runs once per command, a pipeline runs millions).
+   */
+  private readonly byBytes = new Map<number, Entry[]>()
 
   constructor(commands: readonly Command[]) {
     for (const c of commands) {
-      this.byName.set(c.name, {
+      const entry: Entry = {
         command: c,
         noAuth: c.flags.includes('no-auth'),
         noMulti: c.flags.includes('no-multi'),
         control: TRANSACTION_CONTROL.has(c.name),
-      })
+        subscribeMode: SUBSCRIBE_MODE.has(c.name),
+        bytes: Buffer.from(c.name, 'latin1'),
+      }
+      this.byName.set(c.name, entry)
+      const k = bucketOf(entry.bytes.length, entry.bytes[0]!)
+      const bucket = this.byBytes.get(k)
+      if (bucket === undefined) this.byBytes.set(k, [entry])
+      else bucket.push(entry)
     }
+  }
+
+  /** The entry whose name `arg` is, in any case (as word(arg) looked up in byName). */
+  private find(arg: Buffer): Entry | undefined {
+    const n = arg.length
+    if (n === 0) return undefined
+    const bucket = this.byBytes.get(bucketOf(n, fold(arg[0]!)))
+    if (bucket === undefined) return undefined
+    outer: for (let j = 0; j < bucket.length; j++) {
+      const b = bucket[j]!.bytes
+      for (let i = 1; i < n; i++) if (fold(arg[i]!) !== b[i]) continue outer
+      return bucket[j]
+    }
+    return undefined
+  }
+
+  /** The command `arg` names, in any case. */
+  lookup(arg: Buffer): Command | undefined {
+    return this.find(arg)?.command
   }
 
   get commands(): Command[] {
@@ -46,18 +86,18 @@ export class CommandTable {
   dispatch(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
     const client = ctx.client
     ctx.server.totalCommands++
-    const name = word(args[0]!)
-    const entry = this.byName.get(name)
+    const entry = this.find(args[0]!)
     if (entry === undefined) {
       if (client.multi !== undefined) client.multiFailed = true
       return unknownCommand(args)
     }
     const cmd = entry.command
+    const name = cmd.name
     // Arity before authentication, as Redis's processCommand (an unauthenticated `GET` with no
     // key gets the arity error, `GET k` gets NOAUTH).
     if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) return reject(client, name, Errors.wrongArgs(name))
     if (!client.authenticated && !entry.noAuth) return reject(client, name, Errors.noAuth)
-    if (client.protocol === 2 && client.subscriptions > 0 && !SUBSCRIBE_MODE.has(name)) {
+    if (client.protocol === 2 && client.subscriptions > 0 && !entry.subscribeMode) {
       return reject(client, name, new ErrorReply(`ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`))
     }
     client.lastCommand = name
@@ -115,6 +155,11 @@ function reject(client: CommandContext['client'], name: string, err: ErrorReply)
   client.endTransaction()
   const why = err.line.startsWith('ERR ') ? err.line.slice(4) : err.line
   return new ErrorReply(`EXECABORT Transaction discarded because of: ${why}`)
+}
+
+/** A bucket's key: distinct for every (length, first byte), as a byte is below 256. */
+function bucketOf(length: number, first: number): number {
+  return length * 256 + first
 }
 
 /** Redis's text: "ERR unknown command 'foo', with args beginning with: 'a' 'b' " (trailing space included). */

@@ -14,7 +14,6 @@
 import type net from 'node:net'
 import { ClientState } from './clientState.js'
 import type { CommandContext } from './command.js'
-import { word } from './command.js'
 import type { CommandTable } from './commandTable.js'
 import { Keyspace } from './keyspace.js'
 import type { Database } from '../index.js'
@@ -29,6 +28,8 @@ import type { ServerState } from './serverState.js'
 const MAX_QUEUED_REPLIES = 100_000
 
 const NO_COMMANDS: Buffer[][] = []
+
+const ignore = (): void => undefined
 
 /**
  * Connections with replies to write, written together once this turn's reads are all handled
@@ -74,6 +75,8 @@ export class Connection {
   /** Replies in request order from the first one still pending; empty when none is. */
   private readonly queue: Slot[] = []
   private queueHead = 0
+  /** Slots from queueHead on that are settled, in a row: they are written by the next drain as they are. */
+  private ready = 0
   private drainScheduled = false
   /** Commands parsed and not yet run (see runBacklog), and the protocol error after them. */
   private backlog: Buffer[][] = NO_COMMANDS
@@ -225,16 +228,27 @@ export class Connection {
     this.writer.protocol = client.protocol
     if (r instanceof Promise) {
       this.ks.reset()
-      if (client.holdBack || this.table.get(word(args[0]!))?.flags.includes('blocking') === true) {
+      if (client.holdBack || this.table.lookup(args[0]!)?.flags.includes('blocking') === true) {
         client.holdBack = false
         this.blocked = true
         this.reply(r.finally(() => (this.blocked = false)))
       } else this.reply(r)
       return
     }
+    const db = this.ctx.db
+    const seq = db.seq
     const written = this.ks.commit()
     if (written === undefined) this.reply(r)
-    else this.replyAfter(written, r)
+    else if (db.seq !== seq && db.acksOnApply) {
+      // Sequenced and applied, and that is what an acknowledgement means now (durability
+      // 'buffered' or 'memory', no replication ack gate): a write the database refused takes
+      // no seq, and gets its error below. Buffered mode may still hold the promise until a
+      // commit that was due: that throttles loops of awaited puts, while this connection
+      // yields to the event loop after every read anyway. A later WAL failure is
+      // the database's failure (reported with the seqs it lost), as for any buffered write.
+      written.then(undefined, ignore)
+      this.reply(r)
+    } else this.replyAfter(written, r)
   }
 
   /** `r` once the write is acknowledged, or the write's error: one slot and one `then` per write. */
@@ -269,8 +283,14 @@ export class Connection {
 
   private settle(slot: Slot, reply: Reply): void {
     slot.done = true
-    if (this.queue[this.queueHead] === slot) slot.reply = reply
-    else this.encodeQueued(slot, reply)
+    const q = this.queue
+    if (q[this.queueHead + this.ready] === slot) {
+      // Every reply before it is settled too (a pipeline's writes settle in order): it goes out
+      // with the drain below, so it is not encoded on the side first.
+      slot.reply = reply
+      this.ready++
+      while (this.queueHead + this.ready < q.length && q[this.queueHead + this.ready]!.done) this.ready++
+    } else this.encodeQueued(slot, reply)
     // The writes of a group commit settle in one run of microtasks: write their replies together.
     if (!this.drainScheduled) {
       this.drainScheduled = true
@@ -292,6 +312,7 @@ export class Connection {
       this.writer.protocol = slot.protocol
       this.writer.write(slot.reply!)
     }
+    this.ready = 0
     this.writer.protocol = protocol
     if (this.queueHead === q.length) {
       q.length = 0

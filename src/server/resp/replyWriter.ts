@@ -12,6 +12,11 @@ const SLAB_BYTES = 64 * 1024
 /** Bulk strings at least this long go out as their own chunk instead of being copied. */
 const DIRECT_BYTES = 16 * 1024
 
+/** Shorter copies are done byte by byte (see copy). */
+const SHORT_COPY = 32
+/** The longest `$<n>\r\n`: prefix, 16 digits (a safe integer), CR LF. */
+const MAX_HEADER = 20
+
 const CRLF = Buffer.from('\r\n')
 const NULL2 = Buffer.from('$-1\r\n')
 const NULL_ARRAY2 = Buffer.from('*-1\r\n')
@@ -74,7 +79,7 @@ export class ReplyWriter {
     }
     if (reply instanceof Uint8Array) return this.bulk(reply)
     if (Array.isArray(reply)) {
-      this.ascii(`*${reply.length}\r\n`)
+      this.header(42, reply.length)
       for (let i = 0; i < reply.length; i++) this.write(reply[i]!)
       return
     }
@@ -124,7 +129,7 @@ export class ReplyWriter {
   private bulkString(s: string): void {
     // One UTF-8 byte per char for ASCII; measure only when it may differ.
     const len = Buffer.byteLength(s)
-    this.ascii(`$${len}\r\n`)
+    this.header(36, len)
     this.room(len + 2)
     this.pos += this.slab.write(s, this.pos, 'utf8')
     this.slab[this.pos++] = 13
@@ -132,7 +137,7 @@ export class ReplyWriter {
   }
 
   private bulk(b: Uint8Array): void {
-    this.ascii(`$${b.length}\r\n`)
+    this.header(36, b.length)
     if (b.length >= DIRECT_BYTES) {
       this.seal()
       this.chunks.push(Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length))
@@ -141,16 +146,50 @@ export class ReplyWriter {
       return
     }
     this.room(b.length + 2)
-    this.slab.set(b, this.pos)
-    this.pos += b.length
+    this.copy(b)
     this.slab[this.pos++] = 13
     this.slab[this.pos++] = 10
   }
 
   private raw(b: Uint8Array): void {
     this.room(b.length)
-    this.slab.set(b, this.pos)
-    this.pos += b.length
+    this.copy(b)
+  }
+
+  /** b into the slab at pos (room made): a loop for the short ones, cheaper than a native set(). */
+  private copy(b: Uint8Array): void {
+    const n = b.length
+    if (n > SHORT_COPY) {
+      this.slab.set(b, this.pos)
+      this.pos += n
+      return
+    }
+    const slab = this.slab
+    let p = this.pos
+    for (let i = 0; i < n; i++) slab[p++] = b[i]!
+    this.pos = p
+  }
+
+  /** `<prefix><n>\r\n` for a length or count n ≥ 0, written as bytes (no string made). */
+  private header(prefix: number, n: number): void {
+    this.room(MAX_HEADER)
+    const slab = this.slab
+    let p = this.pos
+    slab[p++] = prefix
+    if (n < 10) slab[p++] = 48 + n
+    else {
+      let digits = 2
+      for (let x = n; x >= 100; x = Math.floor(x / 10)) digits++
+      let x = n
+      for (let i = p + digits - 1; i >= p; i--) {
+        slab[i] = 48 + (x % 10)
+        x = Math.floor(x / 10)
+      }
+      p += digits
+    }
+    slab[p++] = 13
+    slab[p++] = 10
+    this.pos = p
   }
 
   /** A string known to be ASCII (headers, numbers). */
