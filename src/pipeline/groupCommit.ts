@@ -12,6 +12,8 @@ import { CutBackFailedError } from '../wal/walWriter.js'
 import type { WalWriter } from '../wal/walWriter.js'
 import type { WriteRequest } from './writeRequest.js'
 
+const NO_REQUESTS: WriteRequest[] = []
+
 export interface CommitOutcome {
   /** The writes this commit carried that wait for it (sync mode: all; buffered: those held back). */
   requests: WriteRequest[]
@@ -40,6 +42,9 @@ export class GroupCommitter {
   appendedSeq: number
   failure: WriteFailure | undefined
   private waiting: WriteRequest[] = []
+  /** The writes of the commit in flight, and the highest seq it makes durable. */
+  private inFlight: WriteRequest[] = NO_REQUESTS
+  private inFlightUpTo = 0
   private running = false
   private scheduled = false
   private flushWaiters: { seq: number; resolve: () => void; reject: (e: unknown) => void }[] = []
@@ -197,22 +202,26 @@ export class GroupCommitter {
     if (this.running || this.failure !== undefined) return
     this.running = true
     try {
-      while (this.failure === undefined && (this.appendedSeq > this.durableSeq || this.wal.pendingBytes > 0)) {
-        const requests = this.waiting
-        this.waiting = []
-        const upTo = this.appendedSeq
-        this.pendingSince = 0
-        this.due = false
-        this.holding = false
+      let commit = this.hasPending() ? this.startCommit() : undefined
+      while (commit !== undefined) {
+        const requests = this.inFlight
+        const upTo = this.inFlightUpTo
+        // Not kept alive past the commit by this field.
+        this.inFlight = NO_REQUESTS
         try {
-          await this.wal.commit(true)
+          await commit
         } catch (err) {
           this.failWal(err, requests)
           return
         }
         this.durableSeq = upTo
+        // The next commit's write goes to the file before this one's writes are acknowledged:
+        // the disk is busy again while their promises settle and their callers run.
+        commit = this.failure === undefined && this.hasPending() ? this.startCommit() : undefined
         this.emit({ requests, seq: upTo, error: undefined })
         this.settleFlushes()
+        // A write made while the outcome was handled (a change-stream subscriber's) joins the loop too.
+        if (commit === undefined && this.failure === undefined && this.hasPending()) commit = this.startCommit()
       }
     } finally {
       this.running = false
@@ -224,6 +233,22 @@ export class GroupCommitter {
       }
       for (const resolve of this.idleWaiters.splice(0)) resolve()
     }
+  }
+
+  private hasPending(): boolean {
+    return this.appendedSeq > this.durableSeq || this.wal.pendingBytes > 0
+  }
+
+  /** Hands everything appended so far to the WAL; `inFlight` and `inFlightUpTo` say what it carries. */
+  private startCommit(): Promise<void> {
+    const requests = this.waiting
+    this.waiting = []
+    this.inFlight = requests
+    this.inFlightUpTo = this.appendedSeq
+    this.pendingSince = 0
+    this.due = false
+    this.holding = false
+    return this.wal.commit(true)
   }
 
   private settleFlushes(): void {
