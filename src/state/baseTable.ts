@@ -620,7 +620,7 @@ export class BaseTable {
    */
   private newRow(kb: Buffer, kOff: number, kLen: number, h: number, slot: number, load: number): number {
     // Loading grows the rows by doubling (speed); later appends by a fifth (memory).
-    const row = this.addRow(load === LOAD_FILL ? 2 : 1.2)
+    const row = this.addRow(2)
     if (this.table[slot] === 0 && this.rows > (this.mask + 1) * load) {
       this.rehash((this.mask + 1) * 2)
       slot = this.slotOf(kb, kOff, kLen, h)
