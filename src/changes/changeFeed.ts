@@ -5,8 +5,7 @@
 // holding every buffered write until its sync would make each one outlive a young-generation
 // GC, which costs the put path dearly. A durable subscriber that finds a gap (it subscribed
 // while pending was not kept) reads the missing events from the log, where they now are.
-import { Subject, tap } from 'rxjs'
-import type { MonoTypeOperatorFunction } from 'rxjs'
+import { Subject } from 'rxjs'
 import type { WriteRequest } from '../pipeline/writeRequest.js'
 
 export class ChangeFeed {
@@ -28,17 +27,15 @@ export class ChangeFeed {
     private readonly immediate: boolean,
   ) {}
 
-  /** The pipeline stage: publishes each event as applied (and durable, in memory mode). */
-  publish(): MonoTypeOperatorFunction<WriteRequest> {
-    return tap((req) => {
-      this.applied$.next(req)
-      if (this.immediate) {
-        this.durableSeq = req.seq
-        this.durable$.next(req)
-      } else if (this.durable$.observed) {
-        this.pending.push(req)
-      }
-    })
+  /** The pipeline's last stage: publishes an event as applied (and durable, in memory mode). */
+  publish(req: WriteRequest): void {
+    this.applied$.next(req)
+    if (this.immediate) {
+      this.durableSeq = req.seq
+      this.durable$.next(req)
+    } else if (this.durable$.observed) {
+      this.pending.push(req)
+    }
   }
 
   /** Everything up to `seq` is on disk: hand it to durable subscribers and let it go. */

@@ -39,6 +39,16 @@ export function encodePlain(value: unknown): Buffer | undefined {
   return out
 }
 
+/**
+ * The slab `bytes` is a view of, when it is the one values are being written into now, else
+ * undefined. Bytes a value was given are never written again (the next value starts after
+ * them), so a holder may keep a reference to the slab instead of copying the value out of it:
+ * a value the state keeps then costs no copy, and the slab is its storage rather than garbage.
+ */
+export function currentSlabOf(bytes: Uint8Array): Buffer | undefined {
+  return bytes.buffer === slab.buffer ? slab : undefined
+}
+
 /** Makes room for `n` more bytes; the value written so far moves to a fresh slab if needed. */
 function room(n: number): void {
   if (pos + n <= slab.length) return

@@ -7,10 +7,8 @@ import type { MemoryState } from '../state/memoryState.js'
 import type { CommitOutcome } from './groupCommit.js'
 import type { WriteRequest } from './writeRequest.js'
 
-export function ackApplied(): MonoTypeOperatorFunction<WriteRequest> {
-  return tap((req) => {
-    if (!req.awaitsCommit) req.resolve({ seq: req.seq })
-  })
+export function ackApplied(req: WriteRequest): void {
+  if (!req.awaitsCommit) req.resolve({ seq: req.seq })
 }
 
 /**

@@ -2,8 +2,6 @@
 // Sequence numbers start at 1, increase by one per event, and continue after a restart. Times
 // never decrease with seq, even when the wall clock steps back (NTP): time travel by time finds
 // "the newest event at or before t" by binary search, which only holds over ordered times.
-import { tap } from 'rxjs'
-import type { MonoTypeOperatorFunction } from 'rxjs'
 import type { WriteRequest } from './writeRequest.js'
 
 export class SeqClock {
@@ -17,17 +15,15 @@ export class SeqClock {
   pinnedTime = 0
 }
 
-export function assignSeq(clock: SeqClock): MonoTypeOperatorFunction<WriteRequest> {
-  return tap((req) => {
-    req.seq = ++clock.last
-    // A replicated event keeps its time exactly (its primary ordered it): clamped to lastTime, a
-    // replica reopened from a checkpoint of its own (stamped with its wall clock, ahead of the
-    // primary's times by the lag) logged the next events with its own times, not the primary's.
-    const pinned = clock.pinnedTime
-    const now = pinned || Date.now()
-    req.time = clock.lastTime = pinned !== 0 || now > clock.lastTime ? now : clock.lastTime
-    if (req.ttlMs !== undefined) resolveTtl(req)
-  })
+export function assignSeq(clock: SeqClock, req: WriteRequest): void {
+  req.seq = ++clock.last
+  // A replicated event keeps its time exactly (its primary ordered it): clamped to lastTime, a
+  // replica reopened from a checkpoint of its own (stamped with its wall clock, ahead of the
+  // primary's times by the lag) logged the next events with its own times, not the primary's.
+  const pinned = clock.pinnedTime
+  const now = pinned || Date.now()
+  req.time = clock.lastTime = pinned !== 0 || now > clock.lastTime ? now : clock.lastTime
+  if (req.ttlMs !== undefined) resolveTtl(req)
 }
 
 /**

@@ -147,7 +147,8 @@ export class GroupCommitter {
     this.outcomes$.complete()
   }
 
-  private accept(req: WriteRequest): void {
+  /** appendToWal's step for one write (the write pipeline calls it directly, see WriteRequests). */
+  accept(req: WriteRequest): void {
     if (this.failure !== undefined) {
       // Only reachable in the instant between a failure and the database refusing writes.
       req.awaitsCommit = true

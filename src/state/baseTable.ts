@@ -349,11 +349,13 @@ export class BaseTable {
   /**
    * Adds `key` with these msgpack bytes as a new row, unless the key is live here: then nothing
    * changes and its row is returned (-1: added). One probe, the key's bytes written once.
+   * `shared`: the buffer `bytes` is a view of, when the row may keep a reference to it instead
+   * of a copy (its bytes never change; see plainEncoder.currentSlabOf).
    */
-  insert(key: string, seq: number, time: number, bytes: Uint8Array): number {
+  insert(key: string, seq: number, time: number, bytes: Uint8Array, shared?: Buffer): number {
     if (this.indexed < this.rows) this.index()
     const n = key.length
-    const need = n * 3 + bytes.length
+    const need = n * 3 + (shared === undefined ? bytes.length : 0)
     if (this.arena === undefined || this.arenaAt + need > this.arena.length) {
       this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, need))
       this.arenaAt = 0
@@ -378,6 +380,12 @@ export class BaseTable {
     const slot = this.slotOf(a, kOff, kLen, h)
     const old = this.table[slot]! - 1
     if (old >= 0 && this.ints[old * I + LIVE] !== 0) return old
+    if (shared !== undefined) {
+      this.arenaAt = kOff + kLen
+      const row = this.newRow(a, kOff, kLen, h, slot, APPEND_FILL)
+      this.setValue(row, this.bufferIndex(shared), bytes.byteOffset - shared.byteOffset, bytes.length, RAW, seq, time)
+      return -1
+    }
     const vOff = kOff + kLen
     a.set(bytes, vOff)
     this.arenaAt = vOff + bytes.length
@@ -620,7 +628,7 @@ export class BaseTable {
    */
   private newRow(kb: Buffer, kOff: number, kLen: number, h: number, slot: number, load: number): number {
     // Loading grows the rows by doubling (speed); later appends by a fifth (memory).
-    const row = this.addRow(load === LOAD_FILL ? 2 : 1.2)
+    const row = this.addRow(2)
     if (this.table[slot] === 0 && this.rows > (this.mask + 1) * load) {
       this.rehash((this.mask + 1) * 2)
       slot = this.slotOf(kb, kOff, kLen, h)
