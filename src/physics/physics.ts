@@ -180,10 +180,11 @@ export interface PhysicsMetrics {
 
 /**
  * Blobs up to this size are saved uncompressed, after RAW_BLOB_MARK: the u32 size prefix of an
- * LZ4 block that would decompress to 4 GiB, which no saved blob is.
+ * LZ4 block that would decompress to nothing, which no saved blob is (an older reader fails on
+ * it at once: a prefix claiming a large size made it allocate that much first).
  */
 const RAW_BLOB_BYTES = 4096
-const RAW_BLOB_MARK = Buffer.from([0xff, 0xff, 0xff, 0xff])
+const RAW_BLOB_MARK = Buffer.from([0, 0, 0, 0])
 /** Size of the read ring (a power of two). */
 const RING = 4096
 /** Reads are recorded in bursts of BURST consecutive reads (a power of two). */
@@ -797,7 +798,7 @@ export class Physics implements EntryShaper, StateReader, RowKeeper {
   private load(data: Uint8Array): void {
     let saved: { v?: unknown; keys?: unknown; masses?: unknown; wormholes?: unknown; demon?: unknown }
     try {
-      const raw = data.length >= 4 && data[0] === 0xff && data[1] === 0xff && data[2] === 0xff && data[3] === 0xff
+      const raw = data.length > 4 && data[0] === 0 && data[1] === 0 && data[2] === 0 && data[3] === 0
       saved = packr.unpack(raw ? data.subarray(4) : uncompressSync(data)) as typeof saved
     } catch {
       return // a physics blob that does not decode only costs a cold start
