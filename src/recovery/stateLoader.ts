@@ -11,6 +11,11 @@ import type { LogReadResult } from '../wal/logReader.js'
 import type { RecordSink } from '../wal/recordCodec.js'
 import type { RecoveryProgress } from './recover.js'
 
+/** Records applied before their keys per record are trusted for an estimate (see presize). */
+const SAMPLE_EVENTS = 4096
+/** Keys reserved at most before any record was applied: 16 MB of rows, a 4 MB table. */
+const FIRST_RESERVE = 1 << 18
+
 export class StateLoader implements RecordSink {
   /** Records applied. */
   events = 0
@@ -18,7 +23,8 @@ export class StateLoader implements RecordSink {
   seq = 0
   time: number | undefined
   private walTotal = 0
-  private sized = false
+  /** Keys in the state before the log was applied (a checkpoint's). */
+  private readonly sizeBefore: number
 
   /**
    * `before` is told each record's seq and time before it is applied; it may throw to stop
@@ -28,7 +34,9 @@ export class StateLoader implements RecordSink {
     private readonly state: MemoryState,
     private readonly before: ((seq: number, time: number) => void) | undefined,
     private readonly onProgress: ((p: RecoveryProgress) => void) | undefined,
-  ) {}
+  ) {
+    this.sizeBefore = state.size
+  }
 
   /** Applies the log's records from `fromSeq` (to `toSeq`), then lets the state settle its memory. */
   async load(files: FileLayer, dir: string, fromSeq: number, toSeq = Infinity): Promise<LogReadResult> {
@@ -41,10 +49,11 @@ export class StateLoader implements RecordSink {
           this.walTotal = total
           this.report(done)
         },
-        onSlice: (done) => {
-          this.presize(done)
-          this.report(done)
-        },
+        onSlice: (done) => this.report(done),
+        onWindow: this.presize,
+        // Recovery holds the lock: nothing cuts the log meanwhile. (materialize may read next
+        // to a writer, which only appends: bytes read ahead stay what the file holds.)
+        readAhead: true,
       })
     } finally {
       this.state.finishLoading()
@@ -82,17 +91,19 @@ export class StateLoader implements RecordSink {
   }
 
   /**
-   * At the first pause of a long replay, makes room for the keys the rest of the log will add,
-   * at the rate of live keys per byte read so far (so a log that rewrites few keys reserves
-   * little), and at most 8 times the keys so far (a log that loads keys first and then only
-   * rewrites them would be overestimated): growing the table by doubling cost a fifth of a
-   * 200k-event replay (row copies, rehashes).
+   * Makes room, before a window's records are applied, for the keys the rest of the log will
+   * add, so the base table is not grown by doubling while it fills (row copies and rehashes of
+   * a 4 MB table were a fifth of a 200k-event replay). The records to come are estimated from
+   * this window's records per byte; how many of them add a key, from the records applied so far
+   * (before any: all of them, up to FIRST_RESERVE). At most 8 times the keys so far (or
+   * FIRST_RESERVE): a log that loads keys first and then only rewrites them is overestimated.
+   * What is left unused is given back when loading ends (BaseTable.trim).
    */
-  private presize(done: number): void {
-    if (this.sized || done <= 0 || this.walTotal <= done) return
-    this.sized = true
-    const keys = this.state.size
-    this.state.reserve(Math.min(8 * keys, Math.ceil((keys / done) * (this.walTotal - done) * 1.05)))
+  private presize = (records: number, bytes: number, bytesLeft: number): void => {
+    const coming = (records / bytes) * bytesLeft
+    const added = this.state.size - this.sizeBefore
+    const keys = this.events < SAMPLE_EVENTS ? coming : (added / this.events) * coming * 1.05
+    this.state.reserve(Math.ceil(Math.min(keys, Math.max(FIRST_RESERVE, 8 * this.state.size))))
   }
 
   private report(bytes: number): void {

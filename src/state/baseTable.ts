@@ -256,6 +256,20 @@ export class BaseTable {
     this.liveRows += n
   }
 
+  /**
+   * Gives back what reserve() set aside and loading did not use (replay reserves from an
+   * estimate): a hash table over 4 times the size the live keys need, and row room over twice
+   * the rows (plus a little).
+   */
+  trim(): void {
+    if (this.indexed < this.rows) this.index()
+    let size = 32
+    while (this.liveRows > size * this.loadFill) size *= 2
+    if (this.mask + 1 >= 4 * size) this.rehash(size)
+    const capacity = this.ints.length / I
+    if (capacity > 2 * this.rows + 1024) this.growRows(this.rows + 1024)
+  }
+
   /** Indexes the rows loadMany added (otherwise done at the next lookup). */
   settle(): void {
     if (this.indexed < this.rows) this.index()
@@ -713,7 +727,8 @@ export class BaseTable {
   private growRows(n: number): void {
     const buf = new ArrayBuffer(n * ROW_BYTES)
     const ints = new Int32Array(buf)
-    ints.set(this.ints)
+    // Only the rows in use: trim() shrinks the arrays with this too.
+    ints.set(this.ints.subarray(0, this.rows * I))
     this.ints = ints
     this.nums = new Float64Array(buf)
     this.u8 = new Uint8Array(buf)

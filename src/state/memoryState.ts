@@ -171,9 +171,10 @@ export class MemoryState {
     if (this.entries.size > 0) this.entries.delete(kb.toString('utf8', kOff, kOff + kLen))
   }
 
-  /** Loading is over: if replay left the buffers mostly overwritten, copy the live bytes out. */
+  /** Loading is over: if replay left the buffers mostly overwritten, copy the live bytes out; else give back room reserved and not used. */
   finishLoading(): void {
     if (this.base.wasteful()) this.rebuildBase()
+    else this.base.trim()
   }
 
   /** Restores what a checkpoint holds besides entries (call before replaying the log after it). */

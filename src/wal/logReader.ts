@@ -131,6 +131,27 @@ export interface LogReaderOptions {
   onSegment?: (seg: SegmentFile, bytesBefore: number, bytesTotal: number) => void
   /** Called before each turn of the event loop the reader yields, with bytes done and the total. */
   onSlice?: (bytesDone: number, bytesTotal: number) => void
+  /**
+   * Called when a window of a binary segment has been read, before it is decoded: the whole
+   * records in it, their bytes, and the bytes of the log from the window's start to the end
+   * (a loader sizes its tables from these before the records arrive).
+   */
+  onWindow?: (records: number, bytes: number, bytesLeft: number) => void
+  /**
+   * Read the next window while the records of this one are decoded (recovery: reading the file
+   * took a tenth of a replay, the thread waiting). Only for a log no one appends to or cuts
+   * meanwhile: the bytes read ahead are used as they were when read.
+   */
+  readAhead?: boolean
+}
+
+/** A window being read ahead: file bytes [at, at + want) into buf[AHEAD_ROOM, ...). */
+interface Ahead {
+  path: string
+  at: number
+  want: number
+  buf: Buffer
+  read: Promise<number>
 }
 
 /** How a read ended: its count or seq reached; nothing more in the log for now; a problem the reporter stopped at. */
@@ -145,6 +166,8 @@ const WINDOW = 4 * 1024 * 1024
 const HEADER_READ = 256
 const EMPTY = Buffer.alloc(0)
 const skip = (): void => undefined
+/** Room before a window read ahead for the unread tail of the one before it (a record cut by its end). */
+const AHEAD_ROOM = 64 * 1024
 
 export class LogReader {
   /** Seq of the next event to hand over. */
@@ -176,6 +199,7 @@ export class LogReader {
   private view: Buffer = EMPTY
   private bytesBefore = 0
   private bytesTotal = 0
+  private ahead: Ahead | undefined
 
   constructor(
     private readonly files: FileLayer,
@@ -293,7 +317,7 @@ export class LogReader {
     if (this.opts.exactStart && list[0]!.firstSeq > this.nextSeq) throw new HistoryGoneError(this.nextSeq, list[0]!.firstSeq)
     let i = 0
     while (i + 1 < list.length && list[i + 1]!.firstSeq <= this.nextSeq) i++
-    if (this.segments.length === 0 && (this.opts.onSegment !== undefined || this.opts.onSlice !== undefined)) {
+    if (this.segments.length === 0 && (this.opts.onSegment !== undefined || this.opts.onSlice !== undefined || this.opts.onWindow !== undefined)) {
       for (let j = i; j < list.length; j++) this.bytesTotal += this.sizeOf(list[j]!.path)
     }
     return this.open(list[i]!, 0)
@@ -353,6 +377,7 @@ export class LogReader {
     // The log may start after fromSeq (a reader not asked for an exact start): go on from its first record.
     if (this.posSeq > this.nextSeq) this.nextSeq = this.posSeq
     this.measure()
+    this.readAhead(size)
     return 'next'
   }
 
@@ -386,12 +411,15 @@ export class LogReader {
     } else {
       // Only lengths are followed here; the decoder checks every frame it is given.
       let p = this.pos
+      let records = 0
       while (p + FRAME_HEADER_BYTES <= b.length) {
         const next = p + FRAME_HEADER_BYTES + readU32(b, p)
         if (next > b.length) break
         p = next
+        records++
       }
       this.whole = p
+      if (records > 0) this.opts.onWindow?.(records, p - this.pos, this.bytesTotal - this.bytesBefore - this.bufStart - this.pos)
     }
     this.view = this.whole === b.length ? b : b.subarray(0, this.whole)
   }
@@ -407,11 +435,16 @@ export class LogReader {
     const size = this.sizeOf(seg.path)
     if (size < end) {
       // The file was cut back (a failed write undone): forget the bytes it no longer has.
+      this.ahead = undefined
       this.buf = this.buf.subarray(0, Math.max(this.pos, size - this.bufStart))
       this.measure()
       return false
     }
     const left = this.buf.length - this.pos
+    if (await this.takeAhead(seg.path, end, left, missing)) {
+      this.readAhead(size)
+      return true
+    }
     const want = Math.min(size - end, Math.max(this.window, missing, left))
     if (want <= 0) return false
     const next = Buffer.allocUnsafe(left + want)
@@ -419,6 +452,39 @@ export class LogReader {
     const n = await this.files.readIntoAsync(seg.path, end, next, left, want)
     if (n === 0) return false
     this.buf = n === want ? next : next.subarray(0, left + n)
+    this.bufStart += this.pos
+    this.pos = 0
+    this.measure()
+    this.readAhead(size)
+    return true
+  }
+
+  /** With opts.readAhead, starts reading the window after the buffer (of a file `size` bytes long). */
+  private readAhead(size: number): void {
+    this.ahead = undefined
+    if (this.opts.readAhead !== true) return
+    const at = this.bufStart + this.buf.length
+    const want = Math.min(size - at, this.window)
+    if (want <= 0) return
+    const buf = Buffer.allocUnsafe(AHEAD_ROOM + want)
+    const read = this.files.readIntoAsync(this.seg!.path, at, buf, AHEAD_ROOM, want)
+    // Awaited when used; a read never used must not surface as an unhandled rejection.
+    read.catch(skip)
+    this.ahead = { path: this.seg!.path, at, want, buf, read }
+  }
+
+  /**
+   * Makes the window read ahead the buffer, with the `left` unread bytes before it, when it is
+   * the one that follows the buffer and holds the `missing` bytes. False: read as usual.
+   */
+  private async takeAhead(file: string, end: number, left: number, missing: number): Promise<boolean> {
+    const a = this.ahead
+    this.ahead = undefined
+    if (a === undefined || a.path !== file || a.at !== end || left > AHEAD_ROOM || missing > a.want) return false
+    const n = await a.read
+    if (n < missing || n === 0) return false
+    this.buf.copy(a.buf, AHEAD_ROOM - left, this.pos)
+    this.buf = a.buf.subarray(AHEAD_ROOM - left, AHEAD_ROOM + n)
     this.bufStart += this.pos
     this.pos = 0
     this.measure()
@@ -539,6 +605,7 @@ export class LogReader {
   }
 
   private drop(): void {
+    this.ahead = undefined
     this.seg = undefined
     this.header = undefined
     this.buf = EMPTY
@@ -575,11 +642,13 @@ export interface ReadLogOptions {
   sink?: RecordSink
   /** Where a progress bar repaints: see LogReaderOptions.onSlice. */
   onSlice?: LogReaderOptions['onSlice']
+  onWindow?: LogReaderOptions['onWindow']
+  readAhead?: boolean
 }
 
 /** Reads the log from fromSeq to toSeq (or its end) in one go, stopping at the first problem. */
 export async function readLog(files: FileLayer, dir: string, visit: (ev: WalEvent) => void, opts: ReadLogOptions = {}): Promise<LogReadResult> {
-  const reader = new LogReader(files, dir, { fromSeq: opts.fromSeq, sink: opts.sink, onSegment: opts.onSegment, onSlice: opts.onSlice })
+  const reader = new LogReader(files, dir, { fromSeq: opts.fromSeq, sink: opts.sink, onSegment: opts.onSegment, onSlice: opts.onSlice, onWindow: opts.onWindow, readAhead: opts.readAhead })
   await reader.read(visit, Infinity, opts.toSeq ?? Infinity)
   return { segments: reader.segments, lastSeq: reader.lastSeq, problem: reader.problem }
 }

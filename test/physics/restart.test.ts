@@ -1,6 +1,11 @@
 // Physics state that the log cannot rebuild (masses, wormholes, the demon's budget split) is
 // saved in checkpoints, so a restarted database does not start cold.
+import fs from 'node:fs'
+import path from 'node:path'
+import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
+import { CHECKPOINT_HEADER_BYTES, FRAME_EXTENSION } from '../../src/checkpoint/format.js'
+import { compressSync, uncompressSync } from '../../src/events/lz4.js'
 import { open } from '../../src/index.js'
 import type { Database, PhysicsOptions } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmpdir.js'
@@ -21,6 +26,17 @@ async function warmUp(db: Database): Promise<void> {
     }
     db.physics.tick()
   }
+}
+
+/** The data of a checkpoint file's extension frame `name`. */
+function extension(b: Buffer, name: string): Buffer {
+  for (let p = CHECKPOINT_HEADER_BYTES; p < b.length; ) {
+    const len = b.readUInt32LE(p + 1)
+    const s = p + 9
+    if (b[p] === FRAME_EXTENSION && b.toString('utf8', s + 2, s + 2 + b.readUInt16LE(s)) === name) return b.subarray(s + 2 + b.readUInt16LE(s), s + len)
+    p = s + len
+  }
+  throw new Error(`no extension ${name}`)
 }
 
 describe('physics across a restart', () => {
@@ -68,6 +84,35 @@ describe('physics across a restart', () => {
     db = await open(opts)
     expect(db.metrics().demon!.hotShare).toBeCloseTo(share, 10)
     expect(db.metrics().budget!.hotBytes).toBe(Math.round(10_000 * share))
+    await db.close()
+  })
+
+  it('a small physics blob is saved uncompressed (opening needs no LZ4), and an LZ4 blob of an older version still loads', async () => {
+    const dir = tmpDir()
+    let db = await open({ dir, physics })
+    await db.put('a', 1)
+    await db.put('b', 2)
+    for (let r = 0; r < 5; r++) db.get('a')
+    const mass = db.physics.mass('a')
+    expect(mass).toBeGreaterThanOrEqual(5)
+    await db.checkpoint()
+    await db.close()
+    const [file] = fs.readdirSync(dir).filter((n) => n.endsWith('.ckpt'))
+    const blob = extension(fs.readFileSync(path.join(dir, file!)), 'islab.physics')
+    expect([...blob.subarray(0, 4)]).toEqual([0, 0, 0, 0])
+    // An older reader decompresses every blob: this one fails at once (it then starts cold), without allocating first.
+    expect(() => uncompressSync(blob)).toThrow()
+    expect(new Packr({ useRecords: false }).unpack(blob.subarray(4))).toMatchObject({ v: 1, keys: ['a'] })
+    db = await open({ dir, physics })
+    expect(db.physics.mass('a')).toBeCloseTo(mass, 6)
+    // The form every version wrote before: an LZ4 block of the same msgpack.
+    db.registerCheckpointExtension({ name: 'islab.physics', save: () => compressSync(blob.subarray(4)), load: () => undefined })
+    await db.checkpoint()
+    await db.close()
+    db = await open({ dir, physics })
+    expect(db.stats().recovery!.checkpointSeq).toBe(2)
+    expect(db.physics.mass('a')).toBeCloseTo(mass, 6)
+    expect(db.physics.mass('b')).toBe(0)
     await db.close()
   })
 

@@ -427,4 +427,33 @@ describe('BaseTable', () => {
     expect((t as unknown as { bufs: Buffer[] }).bufs.length).toBe(5)
     for (let i = 0; i < 4; i++) expect(t.entry(t.find(`k${i + 1}`)).value()).toBe(i)
   })
+
+  it('gives back room a replay reserved and did not use (trim), keeping every key findable and loadable', () => {
+    const t = new BaseTable()
+    const inner = t as unknown as { table: Int32Array; ints: Int32Array }
+    // Replay reserves from an estimate: here for 100,000 keys, of which the log holds 1,000.
+    t.reserve(100_000)
+    const reservedSlots = inner.table.length
+    const reservedRows = inner.ints.length
+    const n = 1000
+    for (let i = 0; i < n; i++) {
+      const { b, kLen, vLen } = packed(`k${i}`, i)
+      t.loadPut(b, 1, kLen, b, 2 + kLen, vLen, i + 1, i)
+    }
+    t.trim()
+    expect(inner.table.length).toBeLessThan(reservedSlots / 16)
+    expect(inner.ints.length).toBeLessThan(reservedRows / 16)
+    for (let i = 0; i < n; i++) expect(t.entry(t.find(`k${i}`)).value()).toBe(i)
+    // Loading goes on after a trim (the table and rows grow again).
+    for (let i = n; i < 3 * n; i++) {
+      const { b, kLen, vLen } = packed(`k${i}`, i)
+      t.loadPut(b, 1, kLen, b, 2 + kLen, vLen, i + 1, i)
+    }
+    expect(t.live).toBe(3 * n)
+    for (let i = 0; i < 3 * n; i++) expect(t.entry(t.find(`k${i}`)).value()).toBe(i)
+    // A table that used what it reserved keeps it.
+    const slots = inner.table.length
+    t.trim()
+    expect(inner.table.length).toBe(slots)
+  })
 })
