@@ -263,8 +263,10 @@ export class BaseTable {
    */
   trim(): void {
     if (this.indexed < this.rows) this.index()
+    // Every row has a slot, a deleted key's too: sized by the live ones, the table could not
+    // hold them all and the rehash probed forever.
     let size = 32
-    while (this.liveRows > size * this.loadFill) size *= 2
+    while (this.rows > size * this.loadFill) size *= 2
     if (this.mask + 1 >= 4 * size) this.rehash(size)
     const capacity = this.ints.length / I
     if (capacity > 2 * this.rows + 1024) this.growRows(this.rows + 1024)

@@ -456,4 +456,21 @@ describe('BaseTable', () => {
     t.trim()
     expect(inner.table.length).toBe(slots)
   })
+
+  it('trim sizes the table for every row, deleted keys included (sized by live keys, its rehash never ended)', () => {
+    const t = new BaseTable()
+    const inner = t as unknown as { table: Int32Array }
+    t.reserve(100_000)
+    const n = 2000
+    for (let i = 0; i < n; i++) {
+      const { b, kLen, vLen } = packed(`k${i}`, i)
+      t.loadPut(b, 1, kLen, b, 2 + kLen, vLen, i + 1, i)
+    }
+    for (let i = 0; i < n - 10; i++) t.loadDel(Buffer.from(`k${i}`), 0, `k${i}`.length)
+    t.trim()
+    expect(inner.table.length).toBeLessThan(100_000)
+    expect(t.live).toBe(10)
+    for (let i = n - 10; i < n; i++) expect(t.entry(t.find(`k${i}`)).value()).toBe(i)
+    expect(t.find('k0')).toBe(-1)
+  })
 })
