@@ -19,6 +19,8 @@ let slabView = new DataView(slab.buffer, slab.byteOffset, slab.length)
 let pos = 0
 /** Where the value being encoded starts in `slab`. */
 let start = 0
+/** A value is being encoded (see encodePlain). */
+let encoding = false
 
 const objectProto = Object.prototype
 const hasOwn = Object.prototype.hasOwnProperty
@@ -28,15 +30,24 @@ const hasOwn = Object.prototype.hasOwnProperty
  * value (then nothing was kept: the slab space is reused by the next value).
  */
 export function encodePlain(value: unknown): Buffer | undefined {
-  start = pos
-  if (!writeAny(value, 0)) {
-    pos = start
-    return undefined
+  // A getter or a Proxy trap in the value runs application code, which may write to the
+  // database: entered again, the encoder would move `start` (and maybe the slab) under the value
+  // half written. That inner value takes the general path instead.
+  if (encoding) return undefined
+  encoding = true
+  try {
+    start = pos
+    if (!writeAny(value, 0)) {
+      pos = start
+      return undefined
+    }
+    const out = slab.subarray(start, pos)
+    // Views of one slab share it; aligning the next value keeps later copies word-aligned.
+    pos = (pos + 7) & ~7
+    return out
+  } finally {
+    encoding = false
   }
-  const out = slab.subarray(start, pos)
-  // Views of one slab share it; aligning the next value keeps later copies word-aligned.
-  pos = (pos + 7) & ~7
-  return out
 }
 
 /**
