@@ -21,6 +21,8 @@ let pos = 0
 let start = 0
 /** A value is being encoded (see encodePlain). */
 let encoding = false
+/** Bytes of `slab` from its start that hold only values a holder keeps (see currentSlabOf). */
+let keptUpTo = 0
 
 const objectProto = Object.prototype
 const hasOwn = Object.prototype.hasOwnProperty
@@ -51,13 +53,22 @@ export function encodePlain(value: unknown): Buffer | undefined {
 }
 
 /**
- * The slab `bytes` is a view of, when it is the one values are being written into now, else
- * undefined. Bytes a value was given are never written again (the next value starts after
- * them), so a holder may keep a reference to the slab instead of copying the value out of it:
- * a value the state keeps then costs no copy, and the slab is its storage rather than garbage.
+ * The slab `bytes` is a view of, when it is the one values are being written into now and
+ * `bytes` starts right after the values kept so far (keptInSlab), else undefined. Bytes a value
+ * was given are never written again (the next value starts after them), so a holder may keep a
+ * reference to the slab instead of copying the value out of it: a value the state keeps then
+ * costs no copy, and the slab is its storage rather than garbage. Only while the slab, from its
+ * start, holds nothing but kept values: one kept value among values that die (a new key among
+ * rewrites) would keep the whole slab alive, 80 times its own size.
  */
 export function currentSlabOf(bytes: Uint8Array): Buffer | undefined {
-  return bytes.buffer === slab.buffer ? slab : undefined
+  return bytes.buffer === slab.buffer && bytes.byteOffset - slab.byteOffset === keptUpTo ? slab : undefined
+}
+
+/** The holder of `bytes` (currentSlabOf named its slab) keeps a reference to it. */
+export function keptInSlab(bytes: Uint8Array): void {
+  // Values start aligned (see encodePlain), so the next one starts here if it follows at once.
+  keptUpTo = (bytes.byteOffset - slab.byteOffset + bytes.length + 7) & ~7
 }
 
 /** Makes room for `n` more bytes; the value written so far moves to a fresh slab if needed. */
@@ -70,6 +81,7 @@ function room(n: number): void {
   slab.copy(next, 0, start, pos)
   slab = next
   slabView = new DataView(next.buffer, next.byteOffset, next.length)
+  keptUpTo = 0
   start = 0
   pos = written
 }
