@@ -19,6 +19,10 @@ let slabView = new DataView(slab.buffer, slab.byteOffset, slab.length)
 let pos = 0
 /** Where the value being encoded starts in `slab`. */
 let start = 0
+/** A value is being encoded (see encodePlain). */
+let encoding = false
+/** Bytes of `slab` from its start that hold only values a holder keeps (see currentSlabOf). */
+let keptUpTo = 0
 
 const objectProto = Object.prototype
 const hasOwn = Object.prototype.hasOwnProperty
@@ -28,25 +32,43 @@ const hasOwn = Object.prototype.hasOwnProperty
  * value (then nothing was kept: the slab space is reused by the next value).
  */
 export function encodePlain(value: unknown): Buffer | undefined {
-  start = pos
-  if (!writeAny(value, 0)) {
-    pos = start
-    return undefined
+  // A getter or a Proxy trap in the value runs application code, which may write to the
+  // database: entered again, the encoder would move `start` (and maybe the slab) under the value
+  // half written. That inner value takes the general path instead.
+  if (encoding) return undefined
+  encoding = true
+  try {
+    start = pos
+    if (!writeAny(value, 0)) {
+      pos = start
+      return undefined
+    }
+    const out = slab.subarray(start, pos)
+    // Views of one slab share it; aligning the next value keeps later copies word-aligned.
+    pos = (pos + 7) & ~7
+    return out
+  } finally {
+    encoding = false
   }
-  const out = slab.subarray(start, pos)
-  // Views of one slab share it; aligning the next value keeps later copies word-aligned.
-  pos = (pos + 7) & ~7
-  return out
 }
 
 /**
- * The slab `bytes` is a view of, when it is the one values are being written into now, else
- * undefined. Bytes a value was given are never written again (the next value starts after
- * them), so a holder may keep a reference to the slab instead of copying the value out of it:
- * a value the state keeps then costs no copy, and the slab is its storage rather than garbage.
+ * The slab `bytes` is a view of, when it is the one values are being written into now and
+ * `bytes` starts right after the values kept so far (keptInSlab), else undefined. Bytes a value
+ * was given are never written again (the next value starts after them), so a holder may keep a
+ * reference to the slab instead of copying the value out of it: a value the state keeps then
+ * costs no copy, and the slab is its storage rather than garbage. Only while the slab, from its
+ * start, holds nothing but kept values: one kept value among values that die (a new key among
+ * rewrites) would keep the whole slab alive, 80 times its own size.
  */
 export function currentSlabOf(bytes: Uint8Array): Buffer | undefined {
-  return bytes.buffer === slab.buffer ? slab : undefined
+  return bytes.buffer === slab.buffer && bytes.byteOffset - slab.byteOffset === keptUpTo ? slab : undefined
+}
+
+/** The holder of `bytes` (currentSlabOf named its slab) keeps a reference to it. */
+export function keptInSlab(bytes: Uint8Array): void {
+  // Values start aligned (see encodePlain), so the next one starts here if it follows at once.
+  keptUpTo = (bytes.byteOffset - slab.byteOffset + bytes.length + 7) & ~7
 }
 
 /** Makes room for `n` more bytes; the value written so far moves to a fresh slab if needed. */
@@ -59,6 +81,7 @@ function room(n: number): void {
   slab.copy(next, 0, start, pos)
   slab = next
   slabView = new DataView(next.buffer, next.byteOffset, next.length)
+  keptUpTo = 0
   start = 0
   pos = written
 }

@@ -51,8 +51,8 @@ export class StateLoader implements RecordSink {
         },
         onSlice: (done) => this.report(done),
         onWindow: this.presize,
-        // Recovery holds the lock: nothing cuts the log meanwhile. (materialize may read next
-        // to a writer, which only appends: bytes read ahead stay what the file holds.)
+        // A read-only open (recoverReadOnly) and materialize read next to a writer, which may
+        // cut a failed commit back: the reader uses no byte read ahead that the file no longer has.
         readAhead: true,
       })
     } finally {

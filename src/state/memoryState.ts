@@ -7,7 +7,7 @@
 // touches it (a read, a write, a physics decision), so the Map holds what is in use and the
 // base what has not been touched since the open. Every lookup goes through get/has/seqOf.
 import type { WalEvent } from '../events/types.js'
-import { currentSlabOf } from '../events/plainEncoder.js'
+import { currentSlabOf, keptInSlab } from '../events/plainEncoder.js'
 import { decodeValueAt, freezeDecoded } from '../events/valueCodec.js'
 import { ENTANGLEMENT_EXTENSION, Entanglements } from './entanglements.js'
 import type { EntangleUndo } from './entanglements.js'
@@ -591,8 +591,12 @@ export class MemoryState {
     if (prev === undefined) {
       if (this.packWrites && this.ordered === undefined) {
         // A value just encoded stays in the encoder's slab, not copied (the slab becomes its storage).
-        const row = this.base.insert(key, seq, time, bytes, currentSlabOf(bytes))
-        if (row < 0) return undefined
+        const shared = currentSlabOf(bytes)
+        const row = this.base.insert(key, seq, time, bytes, shared)
+        if (row < 0) {
+          if (shared !== undefined) keptInSlab(bytes)
+          return undefined
+        }
         // A key already in the base: its new version goes into the Map, as any rewrite.
         prev = this.entryOfRow(row)
         this.killRow(row)

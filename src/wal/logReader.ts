@@ -139,8 +139,8 @@ export interface LogReaderOptions {
   onWindow?: (records: number, bytes: number, bytesLeft: number) => void
   /**
    * Read the next window while the records of this one are decoded (recovery: reading the file
-   * took a tenth of a replay, the thread waiting). Only for a log no one appends to or cuts
-   * meanwhile: the bytes read ahead are used as they were when read.
+   * took a tenth of a replay, the thread waiting). Bytes read ahead that the file no longer
+   * has when they are used (a cut-back) are dropped, as fill() drops buffered ones.
    */
   readAhead?: boolean
 }
@@ -481,7 +481,11 @@ export class LogReader {
     const a = this.ahead
     this.ahead = undefined
     if (a === undefined || a.path !== file || a.at !== end || left > AHEAD_ROOM || missing > a.want) return false
-    const n = await a.read
+    let n = await a.read
+    // Bytes read ahead may since have been cut back (a writer's failed commit undone, which
+    // fill() checks for the buffer): only what the file still holds is used.
+    const size = this.sizeOf(file)
+    if (size < end + n) n = Math.max(0, size - end)
     if (n < missing || n === 0) return false
     this.buf.copy(a.buf, AHEAD_ROOM - left, this.pos)
     this.buf = a.buf.subarray(AHEAD_ROOM - left, AHEAD_ROOM + n)

@@ -3,7 +3,7 @@
 // whatever the view's offset in its buffer, and later values written to the same slab — or a
 // value the encoder gave up on halfway — must not disturb it.
 import { describe, expect, it } from 'vitest'
-import { currentSlabOf } from '../../src/events/plainEncoder.js'
+import { currentSlabOf, keptInSlab } from '../../src/events/plainEncoder.js'
 import { decodeValue, encodeValue } from '../../src/events/valueCodec.js'
 import { open } from '../../src/index.js'
 import { BaseTable } from '../../src/state/baseTable.js'
@@ -33,7 +33,12 @@ describe('BaseTable.insert with a shared buffer', () => {
     expect(currentSlabOf(first)).toBeDefined()
     expect(currentSlabOf(Buffer.from(first))).toBeUndefined()
     const t = new BaseTable()
-    t.insert('first', 1, 1, first, currentSlabOf(first))
+    // As MemoryState does: a value the row keeps a reference to is kept in the slab.
+    const insert = (key: string, seq: number, time: number, bytes: Uint8Array): void => {
+      const shared = currentSlabOf(bytes)
+      if (t.insert(key, seq, time, bytes, shared) < 0 && shared !== undefined) keptInSlab(bytes)
+    }
+    insert('first', 1, 1, first)
     // Not plain (a Date): the encoder writes part of it, gives up, and the next value reuses that space.
     encodeValue({ b: 1, when: new Date(0) })
     const values: unknown[] = []
@@ -42,7 +47,7 @@ describe('BaseTable.insert with a shared buffer', () => {
       const v = { id: i, name: `name ${i}`, pad: 'p'.repeat(i % 90) }
       values.push(v)
       const bytes = encodeValue(v)
-      t.insert(`k${i}`, i + 2, i, bytes, currentSlabOf(bytes))
+      insert(`k${i}`, i + 2, i, bytes)
     }
     expect(decodeValue(t.entry(t.find('first')).bytes)).toEqual({ a: 'x'.repeat(50) })
     for (let i = 0; i < values.length; i++) expect(decodeValue(t.entry(t.find(`k${i}`)).bytes)).toEqual(values[i])
@@ -87,5 +92,25 @@ describe('bulk puts whose values stay in the encoder slabs', () => {
     expect(loaded.stats().recovery?.checkpointSeq).toBeGreaterThan(0)
     check(loaded)
     await loaded.close()
+  })
+})
+
+describe('values kept in the encoder slabs, among values that die', () => {
+  it('a new key among rewrites of other keys does not keep a whole slab alive', async () => {
+    const db = await open({ dir: tmpDir(), durability: 'memory', checkpoint: false })
+    const hot = 1000
+    for (let i = 0; i < hot; i++) void db.put(`hot:${i}`, { i, pad: 'x'.repeat(80) })
+    // One new key per 100 writes; the rest rewrite hot keys, whose earlier values die.
+    let added = 0
+    for (let r = 0; r < 200_000; r++) {
+      if (r % 100 === 0) void db.put(`new:${added++}`, { added, pad: 'y'.repeat(80) })
+      else void db.put(`hot:${r % hot}`, { r, pad: 'x'.repeat(80) })
+    }
+    expect(db.get(`new:${added - 1}`)).toEqual({ added, pad: 'y'.repeat(80) })
+    // The buffers the base rows keep alive: the new keys' ~200 KB of values and a few arenas,
+    // not one 8 KiB slab per new key (16 MB: each slab mostly rewrites' dead values).
+    const base = (db as unknown as { state: { base: { bufBytes: number } } }).state.base
+    expect(base.bufBytes).toBeLessThan(4 * 2 ** 20)
+    await db.close()
   })
 })
