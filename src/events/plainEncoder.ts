@@ -136,6 +136,9 @@ function writeArray(a: unknown[], depth: number): boolean {
   return true
 }
 
+/** An own key msgpackr would decode renamed (valueCodec refuses it). */
+const PROTO_KEY = '__proto__'
+
 function writeObject(o: Record<string, unknown>, depth: number): boolean {
   // Only what msgpackr writes as a plain map: Object.prototype, its own constructor and hasOwnProperty.
   if (Object.getPrototypeOf(o) !== objectProto || o.constructor !== Object || o.hasOwnProperty !== hasOwn) return false
@@ -146,7 +149,7 @@ function writeObject(o: Record<string, unknown>, depth: number): boolean {
   let size = 0
   for (const k in o) {
     // An inherited enumerable key (a polluted prototype): valueCodec's walk decides.
-    if (!hasOwn.call(o, k)) return false
+    if (!hasOwn.call(o, k) || k === PROTO_KEY) return false
     if (!writeString(k) || !writeAny(o[k], depth)) return false
     size++
   }

@@ -107,7 +107,10 @@ function inspect(v: unknown, depth: number): boolean {
   }
   const proto = Object.getPrototypeOf(v)
   if (proto === Object.prototype || proto === null) {
-    for (const k in v as object) if (inspect((v as Record<string, unknown>)[k], d)) hasMap = true
+    for (const k in v as object) {
+      if (k === '__proto__') refuseProtoKey()
+      if (inspect((v as Record<string, unknown>)[k], d)) hasMap = true
+    }
     return hasMap
   }
   if (ArrayBuffer.isView(v)) {
@@ -137,7 +140,10 @@ function inspect(v: unknown, depth: number): boolean {
     throw new UnserializableError(`it contains ${withArticle(proto?.constructor?.name ?? 'special object')}`)
   }
   // Other class instances are stored as plain objects of their own enumerable properties.
-  for (const k of Object.keys(v as object)) if (inspect((v as Record<string, unknown>)[k], d)) hasMap = true
+  for (const k of Object.keys(v as object)) {
+    if (k === '__proto__') refuseProtoKey()
+    if (inspect((v as Record<string, unknown>)[k], d)) hasMap = true
+  }
   return hasMap
 }
 
@@ -155,4 +161,12 @@ function boxMaps(v: unknown): unknown {
 /** "an Error", "a RegExp": the article a class name takes ("a Uint8Array": U is read as "you"). */
 function withArticle(name: string): string {
   return `${/^[aeio]/i.test(name) ? 'an' : 'a'} ${name}`
+}
+
+/**
+ * An own key named `__proto__` (JSON.parse makes one from untrusted input) would come back as
+ * `__proto_`: msgpackr renames it when decoding, its guard against prototype pollution.
+ */
+function refuseProtoKey(): never {
+  throw new UnserializableError("it has an object key named '__proto__', which would be read back renamed '__proto_' (the decoder's guard against prototype pollution): rename the key, or store the object in a Map")
 }

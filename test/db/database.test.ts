@@ -104,6 +104,7 @@ describe.each(modes)('Database (%s)', (durability) => {
       [() => db.put('s', Symbol('x')), 'ISLAB_UNSERIALIZABLE'],
       [() => db.put('c', circular), 'ISLAB_UNSERIALIZABLE'],
       [() => db.put('u', undefined), 'ISLAB_UNSERIALIZABLE'],
+      [() => db.put('p', JSON.parse('{"__proto__":{"x":1},"a":2}')), 'ISLAB_UNSERIALIZABLE'],
       [() => db.put('i', 1, { ifSeq: -1 }), 'ISLAB_INVALID_OPTION'],
       [() => db.batch([]), 'ISLAB_INVALID_BATCH'],
       [() => db.batch('nope' as never), 'ISLAB_INVALID_BATCH'],

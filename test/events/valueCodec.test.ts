@@ -56,3 +56,31 @@ describe('valueCodec', () => {
     expect(freezeDecoded('str')).toBe(true)
   })
 })
+
+describe("an own key named '__proto__'", () => {
+  // msgpackr decodes such a key as '__proto_': stored, the value would come back changed.
+  it('is refused with ISLAB_UNSERIALIZABLE on every encoding path, nested or not', () => {
+    const cases: unknown[] = [
+      JSON.parse('{"__proto__":{"x":1},"a":2}'),
+      { a: [JSON.parse('{"__proto__":1}')] },
+      { d: new Date(0), inner: JSON.parse('{"__proto__":null}') }, // the general path (a Date)
+      Object.defineProperty(new (class Point {})(), '__proto__', { value: 3, enumerable: true }),
+    ]
+    for (const v of cases) {
+      let err: unknown
+      try {
+        encodeValue(v)
+      } catch (e) {
+        err = e
+      }
+      expect((err as { code?: string }).code).toBe('ISLAB_UNSERIALIZABLE')
+      expect((err as Error).message).toContain('__proto__')
+    }
+  })
+
+  it('in a Map comes back as written (the way the message offers)', () => {
+    const m = new Map([['__proto__', { x: 1 }]])
+    expect(decodeValue(encodeValue(m))).toEqual(m)
+    expect((decodeValue(encodeValue({ m })) as { m: Map<string, unknown> }).m.get('__proto__')).toEqual({ x: 1 })
+  })
+})
