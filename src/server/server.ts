@@ -2,7 +2,7 @@
 // and refuses to listen elsewhere without a password (Redis's protected mode). The database is
 // the caller's: closing the server leaves it open.
 import net from 'node:net'
-import { InvalidOptionError } from '../index.js'
+import { ClosedError, InvalidOptionError } from '../index.js'
 import type { Database } from '../index.js'
 import { CommandTable } from './commandTable.js'
 import { ALL_COMMANDS } from './commands/index.js'
@@ -71,7 +71,7 @@ function settingsOf(options: ServeOptions): ServerSettings {
   if (!isLoopback(host) && requirepass === undefined) {
     throw new InvalidOptionError(
       `serve: refusing to listen on ${host} without a password (protected mode): anyone who can reach it could read and change the database. ` +
-        'Set requirepass (islab serve --requirepass …), or listen on 127.0.0.1.',
+        'Set requirepass (islab serve --requirepass …), or listen on 127.0.0.1',
     )
   }
   return {
@@ -92,7 +92,7 @@ const TOO_MANY = Buffer.from('-ERR max number of clients reached\r\n')
 
 /** Serves `db` over the Redis protocol; resolves once listening. */
 export async function serve(db: Database, options: ServeOptions = {}): Promise<RedisServer> {
-  if (!db.isOpen) throw new InvalidOptionError('serve: the database is closed')
+  if (!db.isOpen) throw new ClosedError()
   const settings = settingsOf(options)
   const state = new ServerState(settings)
   const table = new CommandTable(ALL_COMMANDS)
@@ -124,9 +124,10 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<R
   })
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
+    const failed = (err: NodeJS.ErrnoException): void => reject(listenError(err, settings.host, settings.port))
+    server.once('error', failed)
     server.listen(settings.port, settings.host, () => {
-      server.off('error', reject)
+      server.off('error', failed)
       resolve()
     })
   })
@@ -163,4 +164,21 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<R
       return closing
     },
   }
+}
+
+/** A failed listen as an error that says what to do (EADDRINUSE, EACCES, EADDRNOTAVAIL). */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const at = `${host}:${port}`
+  const why =
+    err.code === 'EADDRINUSE'
+      ? `${at} is already in use by another process (EADDRINUSE): pick another port (islab serve --port …, or port 0 for any free one) or stop that process`
+      : err.code === 'EACCES'
+        ? `this process may not listen on ${at} (EACCES): ports below 1024 need privileges; pick a port from 1024 up`
+        : err.code === 'EADDRNOTAVAIL'
+          ? `${host} is not an address of this machine (EADDRNOTAVAIL): pick one it has, such as 127.0.0.1`
+          : undefined
+  if (why === undefined) return err
+  const e = new InvalidOptionError(`serve: cannot listen: ${why}`)
+  ;(e as { cause?: unknown }).cause = err
+  return e
 }

@@ -144,6 +144,22 @@ describe('requirepass', () => {
 
   test('listening beyond loopback without a password is refused (protected mode)', async () => {
     await expect(serve(s.db, { port: 0, host: '0.0.0.0' })).rejects.toThrow(/protected mode/)
+    await expect(serve(s.db, { port: 0, host: '0.0.0.0' })).rejects.not.toThrow(/\.\.$/)
+  })
+
+  test('a port in use, or a closed database, is a typed error that says what to do', async () => {
+    const first = await serve(s.db, { port: 0 })
+    try {
+      const err = await serve(s.db, { port: first.port }).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'ISLAB_INVALID_OPTION' })
+      expect((err as Error).message).toContain('EADDRINUSE')
+      expect((err as Error).message).toContain('pick another port')
+    } finally {
+      await first.close()
+    }
+    const db = await open({ dir: tmpDir(), durability: 'memory' })
+    await db.close()
+    await expect(serve(db, { port: 0 })).rejects.toMatchObject({ code: 'ISLAB_CLOSED' })
   })
 
   test('protected mode holds at runtime: CONFIG SET requirepass "" is refused beyond loopback', async () => {
