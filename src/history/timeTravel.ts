@@ -211,7 +211,15 @@ class Context {
     const c = this.snapshots().find((c) => c.time > t)
     if (c === undefined) return undefined
     const e = await c.lookup(key)
-    return e !== undefined && e.time <= t ? { value: e, validFrom: e.seq } : undefined
+    if (e !== undefined && e.time <= t) return { value: e, validFrom: e.seq }
+    // The seq t stands for lies between the newest snapshot taken at or before t (seq 0, the
+    // empty database, at the least) and the key's entry in c (written after t) or c itself:
+    // when the key had one value over that whole range, that value is the answer (a key first
+    // written after t, say, was absent). Otherwise nothing retained can tell.
+    let lower = 0
+    for (const x of this.snapshots()) if (x.time <= t && x.seq > lower) lower = x.seq
+    const found = await this.atSeq(key, e !== undefined ? e.seq - 1 : c.seq)
+    return found !== undefined && found.validFrom <= lower ? found : undefined
   }
 
   /** The oldest seq from which on every seq has a known value of `key`. */

@@ -114,6 +114,28 @@ describe('time travel after pruning (exact within the retained log)', () => {
     await db.close()
   })
 
+  it('by a time before every write, a key whose whole history is known is absent (as by seq 0), after a prune', async () => {
+    const dir = tmpDir()
+    const db = await open(opts(dir))
+    const before = Date.now() - 60_000
+    await db.put('first', 'v') // 1: its first write, later pruned from the log
+    await db.put('twice', 'a') // 2
+    await db.put('twice', 'b') // 3
+    for (let i = 0; i < 80; i++) await db.put(`f${i % 4}`, i)
+    await db.checkpoint()
+    const F = oldestSegment(dir)
+    expect(F).toBeGreaterThan(2)
+    expect(await db.getAt('first', { seq: 0 })).toBeUndefined()
+    // A time before the database existed stands for seq 0: by seq and by time agree.
+    expect(await db.getAt('first', { time: before })).toBeUndefined()
+    expect(await db.getAt('first', { time: new Date(2020, 0, 1) })).toBeUndefined()
+    expect(await db.getAt('first', { time: Date.now() })).toBe('v')
+    // A key written in the pruned range more than once: which version a time before the log
+    // means is not known (the times of the pruned writes are gone), so it still says so.
+    await expect(db.getAt('twice', { time: before })).rejects.toMatchObject({ code: 'ISLAB_HISTORY_GONE', key: 'twice' })
+    await db.close()
+  })
+
   it('answers before a key’s first retained version from a checkpoint that covers it', async () => {
     const dir = tmpDir()
     const db = await open(opts(dir))
