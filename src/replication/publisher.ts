@@ -66,8 +66,33 @@ export class Publisher extends EventEmitter {
     })
   }
 
-  /** For ack: 'replicated': a write's promise resolves once the stream holds it. */
-  readonly gate = (r: WriteResult): Promise<WriteResult> => this.replicated(r.seq).then(() => r)
+  /**
+   * For ack: 'replicated': a write's promise resolves once the stream holds it. Only durable
+   * events are published, so a gated write also asks for the WAL's sync now instead of at the
+   * next sync interval (it waits for the stream's round trip anyway; syncs coalesce).
+   */
+  readonly gate = (r: WriteResult): Promise<WriteResult> => {
+    if (r.seq > this.syncWanted) {
+      this.syncWanted = r.seq
+      if (!this.syncing) void this.syncSoon()
+    }
+    return this.replicated(r.seq).then(() => r)
+  }
+
+  private syncWanted = 0
+  private syncing = false
+
+  /** Flushes until every gated write is durable; a flush that fails leaves it to the interval. */
+  private async syncSoon(): Promise<void> {
+    this.syncing = true
+    try {
+      while (!this.stopped && this.syncWanted > this.db.durableSeq) await this.db.flush()
+    } catch {
+      // The database reports its own failure (a write rejects, the 'failure' event).
+    } finally {
+      this.syncing = false
+    }
+  }
 
   get lagMs(): number {
     return this.acked >= this.db.durableSeq || this.oldestPendingTime === 0 ? 0 : Math.max(0, Date.now() - this.oldestPendingTime)

@@ -145,3 +145,17 @@ describe('primary with acks that time out', () => {
     await p.close()
   }, 60_000)
 })
+
+describe("ack: 'replicated' on a buffered WAL", () => {
+  it('a gated write asks for the sync at once instead of waiting for the sync interval', async () => {
+    const stream = newStream()
+    // An interval no test waits for: without the early sync, the writes below settle only after it.
+    const p = await openReplicated({ dir: tmpDir(), durability: 'buffered', syncIntervalMs: 3_600_000, replication: { servers: nats.url, stream, role: 'primary', ack: 'replicated', snapshots: false } })
+    const writes = Promise.all(Array.from({ length: 300 }, (_, i) => p.put(`k${i}`, i)))
+    const settled = await Promise.race([writes.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))])
+    expect(settled).toBe(true)
+    expect(p.stats().replication).toMatchObject({ appliedSeq: p.seq })
+    await expectStreamIsLog(nats.url, stream, p)
+    await p.close()
+  }, 60_000)
+})
