@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events'
 import { encodeEvent, FencedError, ReplicationError } from '../index.js'
 import type { Database, LogEvent, Snapshot, WriteResult } from '../index.js'
 import { localRecords, reconcile } from './fencing.js'
+import { PublishLane } from './publishLane.js'
 import { backoff } from './streamLink.js'
 import type { StreamLink } from './streamLink.js'
 
@@ -65,8 +66,33 @@ export class Publisher extends EventEmitter {
     })
   }
 
-  /** For ack: 'replicated': a write's promise resolves once the stream holds it. */
-  readonly gate = (r: WriteResult): Promise<WriteResult> => this.replicated(r.seq).then(() => r)
+  /**
+   * For ack: 'replicated': a write's promise resolves once the stream holds it. Only durable
+   * events are published, so a gated write also asks for the WAL's sync now instead of at the
+   * next sync interval (it waits for the stream's round trip anyway; syncs coalesce).
+   */
+  readonly gate = (r: WriteResult): Promise<WriteResult> => {
+    if (r.seq > this.syncWanted) {
+      this.syncWanted = r.seq
+      if (!this.syncing) void this.syncSoon()
+    }
+    return this.replicated(r.seq).then(() => r)
+  }
+
+  private syncWanted = 0
+  private syncing = false
+
+  /** Flushes until every gated write is durable; a flush that fails leaves it to the interval. */
+  private async syncSoon(): Promise<void> {
+    this.syncing = true
+    try {
+      while (!this.stopped && this.syncWanted > this.db.durableSeq) await this.db.flush()
+    } catch {
+      // The database reports its own failure (a write rejects, the 'failure' event).
+    } finally {
+      this.syncing = false
+    }
+  }
 
   get lagMs(): number {
     return this.acked >= this.db.durableSeq || this.oldestPendingTime === 0 ? 0 : Math.max(0, Date.now() - this.oldestPendingTime)
@@ -125,27 +151,27 @@ export class Publisher extends EventEmitter {
 
   /** Publishes events after `acked` until a publish fails or replication stops. */
   private async pump(): Promise<void> {
-    const { subject, window } = this.link.o
-    const js = await this.link.js()
-    let failed: unknown
+    const { subject, window, ackTimeoutMs, stream } = this.link.o
+    const nc = await this.link.connection()
     // Ends the current wait (for the next event or for room in the window) on stop or failure.
     // Not a race against one long-lived promise: each race left a reaction on it for the whole
     // pump, ~760 bytes per event published, never freed while the primary ran.
     let wake: (() => void) | undefined
     this.wakeStop = () => wake?.()
-    const fail = (err: unknown): void => {
-      failed ??= err
-      wake?.()
-    }
-    let inFlight = 0
     let roomFor: (() => void) | undefined
+    const first = this.acked + 1
+    const lane = new PublishLane(nc, stream, subject, this.epoch, ackTimeoutMs, window, first, {
+      acked: (seq) => this.advance(seq),
+      failed: () => wake?.(),
+      settled: () => roomFor?.(),
+    })
     const it = this.db.events({ since: this.acked, live: true, durableOnly: true })[Symbol.asyncIterator]()
     let expected = this.acked
-    const first = this.acked + 1
     try {
-      while (failed === undefined && !this.stopped) {
-        if (inFlight >= window) {
+      while (lane.failure === undefined && !this.stopped) {
+        if (lane.inFlight >= window) {
           await new Promise<void>((r) => (roomFor = wake = r))
+          roomFor = undefined
           continue
         }
         const r = await new Promise<IteratorResult<LogEvent> | undefined>((resolve, reject) => {
@@ -155,36 +181,24 @@ export class Publisher extends EventEmitter {
         wake = undefined
         if (r === undefined || r.done) break
         const ev: LogEvent = r.value
-        if (ev.seq !== expected + 1) throw new ReplicationError(this.link.o.stream, `the local log jumps from seq ${expected} to ${ev.seq}`)
+        if (ev.seq !== expected + 1) throw new ReplicationError(stream, `the local log jumps from seq ${expected} to ${ev.seq}`)
         expected = ev.seq
         if (this.oldestPendingTime === 0) this.oldestPendingTime = ev.time
         const seq = ev.seq
-        inFlight++
         // Expected-last-sequence alone does not fence a pipelined publish: when another primary
         // stored seq - 1 while ours was refused, ours for seq still finds the stream at seq - 1
         // and lands on top of the other's event. Chained on our own msgID it is refused too. The
         // first publish of a pump has no chain (the stream's last may be another run of ours).
-        const expect = seq === first ? { lastSequence: seq - 1 } : { lastSequence: seq - 1, lastMsgID: `${this.epoch}:${seq - 1}` }
-        js.publish(subject, encodeEvent(ev), { msgID: `${this.epoch}:${seq}`, expect }).then(
-          (ack) => {
-            inFlight--
-            roomFor?.()
-            if (ack.seq !== seq) return fail(new ReplicationError(this.link.o.stream, `event ${seq} was stored at stream seq ${ack.seq}`))
-            if (failed === undefined) this.advance(seq)
-          },
-          (err: unknown) => {
-            inFlight--
-            roomFor?.()
-            fail(err)
-          },
-        )
+        // Sent with the others of this turn of the event loop (one socket write for them all).
+        lane.send(seq, encodeEvent(ev), seq === first ? undefined : `${this.epoch}:${seq - 1}`)
       }
     } finally {
       await it.return?.()
       // Every publish still out settles (acked, refused or timed out) before reconcile looks.
-      while (inFlight > 0) await new Promise<void>((r) => (roomFor = r))
+      await lane.idle()
+      lane.close()
     }
-    if (failed !== undefined) throw failed
+    if (lane.failure !== undefined) throw lane.failure
   }
 
   private advance(seq: number): void {
