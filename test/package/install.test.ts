@@ -159,6 +159,25 @@ describe('npm pack, installed into an empty project', () => {
     expect(bare.stderr).toContain('Usage: islab <command> <dir> [options]')
   })
 
+  it('islabdb/replication imports without the optional NATS packages, and opening says what to install', () => {
+    expect(fs.existsSync(path.join(project, 'node_modules/@nats-io/jetstream'))).toBe(false)
+    const script = write(
+      'replication.mjs',
+      `import { openReplicated } from 'islabdb/replication'
+       try {
+         await openReplicated({ dir: process.argv[2], replication: { servers: 'nats://127.0.0.1:1', stream: 's', role: 'primary' } })
+         console.log(JSON.stringify({ opened: true }))
+       } catch (err) {
+         console.log(JSON.stringify({ code: err.code, message: err.message }))
+       }`,
+    )
+    const r = node(script, tmpDir('islab-consumer-repl-'))
+    expect(r.stderr).toBe('')
+    const out = JSON.parse(r.stdout) as { code?: string; message?: string }
+    expect(out.code).toBe('ISLAB_REPLICATION')
+    expect(out.message).toContain('npm install @nats-io/transport-node')
+  })
+
   it('islabdb/level: new IslabLevel(dir) opens, puts, gets and closes, when the package exports it', () => {
     const exported = installed().exports['./level'] !== undefined
     // Not exported yet: EXPECTED_SUBPATHS (checked above) says so too, so this cannot pass unnoticed.
