@@ -6,7 +6,7 @@ import { GrowBuffer } from '../../wal/recordCodec.js'
 import type { CommandSpec, ParsedArgs } from '../args.js'
 import { CliError, flag } from '../args.js'
 import { files, requireDatabaseDir, retryIfVanished } from '../dbDir.js'
-import { fmtTime } from '../format.js'
+import { fmtInt, fmtTime } from '../format.js'
 import { stdout } from '../output.js'
 
 export const spec: CommandSpec = {
@@ -40,7 +40,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     )
   }
   const e = m.state.get(key)
-  if (e === undefined) throw new CliError(`no key ${JSON.stringify(key)} (last seq ${m.seq})`, 1)
+  if (e === undefined) throw new CliError(`no key ${JSON.stringify(key)} (last seq ${fmtInt(m.seq)})`, 1)
   const out = new GrowBuffer(256)
   writeTaggedJson(out, e.bytes)
   const value = out.view().toString('utf8')

@@ -1,6 +1,7 @@
 // `islab put`: store one value, durably, through the normal write path.
 import type { CommandSpec, ParsedArgs } from '../args.js'
-import { flag, parseSeq, stringOption } from '../args.js'
+import { CliError, flag, parseSeq, stringOption } from '../args.js'
+import { ConflictError } from '../../errors.js'
 import { openForWriting } from '../edit.js'
 import { fmtInt } from '../format.js'
 import { stdout } from '../output.js'
@@ -37,6 +38,12 @@ export async function run(args: ParsedArgs): Promise<number> {
   try {
     const { seq } = await db.put(key, value, ifSeq === undefined ? undefined : { ifSeq })
     stdout.line(`put ${JSON.stringify(key)} at seq ${fmtInt(seq)}`)
+  } catch (err) {
+    // The API's message points at getEntry(); on the command line the seq comes from get --entry.
+    if (err instanceof ConflictError) {
+      throw new CliError(`${JSON.stringify(key)} is at seq ${err.actualSeq}, not ${err.expectedSeq} as --if-seq required: nothing written; see its seq with islab get ${dir} ${JSON.stringify(key)} --entry and retry with it`, 1)
+    }
+    throw err
   } finally {
     await db.close()
   }
