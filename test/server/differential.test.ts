@@ -128,6 +128,14 @@ const CASES: Case[] = [
     ['HSCAN', 'h', '0', 'COUNT', '0'],
   ]),
   // --- connection and server
+  c('TIME SAVE BGSAVE LASTSAVE arity and options', [['TIME', 'x'], ['LASTSAVE', 'x'], ['SAVE', 'x'], ['BGSAVE', 'x'], ['BGSAVE', 'SCHEDULE', 'x']]),
+  c('RESET', [['CLIENT', 'SETNAME', 'me'], ['RESET'], ['CLIENT', 'GETNAME'], ['RESET', 'x']]),
+  c('stream commands on a key that holds no stream', [
+    ['XLEN', 'nostream'], ['XRANGE', 'nostream', '-', '+'], ['XREVRANGE', 'nostream', '+', '-'], ['XRANGE', 'nostream', '-'],
+    ['XRANGE', 'nostream', 'x', '+'], ['XRANGE', 'nostream', '-', '+', 'COUNT', 'x'], ['XREAD', 'COUNT', 'x', 'STREAMS', 'nostream', '0'],
+    ['XREAD', 'STREAMS', 'nostream', '0'], ['XREAD', 'STREAMS', 'a', 'b', '0'], ['XREAD', 'BLOCK', '-1', 'STREAMS', 'nostream', '0'], ['XLEN'],
+    ['SET', 'str', 'v'], ['XLEN', 'str'], ['XRANGE', 'str', '-', '+'],
+  ]),
   c('PING ECHO SELECT', [['PING'], ['PING', 'hi'], ['PING', 'a', 'b'], ['ECHO', 'x'], ['ECHO'], ['SELECT', '0'], ['SELECT', 'x'], ['SELECT', '-1']]),
   c('AUTH without a password', [['AUTH', 'x'], ['AUTH', 'someone', 'x'], ['AUTH', 'a', 'b', 'c'], ['AUTH']]),
   c('HELLO errors', [['HELLO', '4'], ['HELLO', 'x'], ['HELLO', '1'], ['HELLO', '3', 'BOGUS'], ['HELLO', '2', 'SETNAME', 'a b'], ['HELLO', '2', 'AUTH', 'nobody', 'x']]),

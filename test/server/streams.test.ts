@@ -84,7 +84,7 @@ describe('XRANGE, XREVRANGE, XLEN over the change log', () => {
       expect(await send('XREAD', 'STREAMS', 'nokey', '0')).toBe(null)
       expect(await send('XREAD', 'BLOCK', '-1', 'STREAMS', '__changes__', '0')).toEqual({ error: 'ERR timeout is negative' })
       expect(await send('XREAD', 'STREAMS', '__changes__', 'bad')).toEqual({ error: 'ERR Invalid stream ID specified as stream command argument' })
-      expect(await send('XREAD', 'STREAMS', '__changes__', 'nokey', '0')).toEqual({ error: "ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified." })
+      expect(await send('XREAD', 'STREAMS', '__changes__', 'nokey', '0')).toEqual({ error: "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified." })
       await send('SET', 'str', 'v')
       expect(await send('XRANGE', 'str', '-', '+')).toEqual({ error: 'WRONGTYPE Operation against a key holding the wrong kind of value' })
       expect(await send('XLEN', 'str')).toEqual({ error: 'WRONGTYPE Operation against a key holding the wrong kind of value' })

@@ -110,7 +110,7 @@ interface XreadRequest {
   ids: (StreamId | '$')[]
 }
 
-const UNBALANCED = new ErrorReply("ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.")
+const UNBALANCED = new ErrorReply("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.")
 
 function parseXread(args: Buffer[]): XreadRequest {
   const r: XreadRequest = { count: undefined, block: undefined, keys: [], ids: [] }
