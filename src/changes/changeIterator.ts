@@ -17,7 +17,7 @@ import type { WriteRequest } from '../pipeline/writeRequest.js'
 import { parseSegmentName } from '../wal/format.js'
 import { FollowWriter, LogReader } from '../wal/logReader.js'
 import type { ChangeFeed } from './changeFeed.js'
-import type { ChangeSource, ChangesOptions } from './changeStream.js'
+import type { ChangeSource, ChangesOptions, LogHold } from './changeStream.js'
 
 /**
  * What one event yields to the consumer: its changes for a change stream, the event itself for
@@ -111,10 +111,10 @@ export class ChangeIterator<T> implements AsyncIterator<T> {
   private readonly reg: LiveRegistration
   private readonly gen: AsyncGenerator<T, void>
 
-  constructor(source: ChangeSource, opts: ChangesOptions, since: number, project: Project<T>) {
+  constructor(source: ChangeSource, opts: ChangesOptions, since: number, project: Project<T>, private readonly hold?: LogHold) {
     const durableOnly = opts.durableOnly ?? true
     this.reg = new LiveRegistration(source.feed, durableOnly ? source.feed.durable$ : source.feed.applied$)
-    this.gen = read<T>(source, opts, since, durableOnly, this.reg, project)
+    this.gen = read<T>(source, opts, since, durableOnly, this.reg, project, hold)
   }
 
   next(): Promise<IteratorResult<T>> {
@@ -124,6 +124,7 @@ export class ChangeIterator<T> implements AsyncIterator<T> {
 
   /** Stops now, even while a next() waits: releases the feed at once; a pending next() ends with done. */
   return(): Promise<IteratorResult<T>> {
+    this.hold?.release()
     this.reg.stop()
     // Ends a generator that is parked at a yield (runs its finally); queued behind a pending next() otherwise.
     this.gen.return(undefined).catch(() => undefined)
@@ -138,6 +139,7 @@ async function* read<T>(
   durableOnly: boolean,
   reg: LiveRegistration,
   project: Project<T>,
+  hold: LogHold | undefined,
 ): AsyncGenerator<T, void> {
   const live = opts.live ?? true
   const feed = source.feed
@@ -167,6 +169,8 @@ async function* read<T>(
           for (const ev of batch) {
             for (const ch of project(ev, undefined)) yield ch
             last = ev.seq
+            // Resumed: the consumer has what was yielded; only the rest of the log is needed.
+            if (hold !== undefined) hold.next = last + 1
           }
           await new Promise((r) => setImmediate(r))
           if (reg.stopped) return
@@ -182,6 +186,9 @@ async function* read<T>(
         if (cursor === undefined && last < source.seq()) throw new HistoryGoneError(last + 1, source.seq() + 1)
         return
       }
+      // Caught up with the log: from here on the live feed serves (a stream that falls behind
+      // later reads the log again, as far as it is retained).
+      hold?.release()
       // Live: drain the queue while it continues exactly where we are.
       const queue = reg.queue
       for (;;) {
@@ -214,6 +221,7 @@ async function* read<T>(
     // A consumer that has stopped asked for nothing more, errors included.
     if (!reg.stopped) throw err
   } finally {
+    hold?.release()
     reg.release()
   }
 }

@@ -56,12 +56,36 @@ export interface ChangeSource {
   /** Writes everything pending to the log (needed to close a gap in non-durable streams). */
   flush(): Promise<void>
   isOpen(): boolean
+  /** Keeps checkpoints from pruning the log from `from()` on until the returned function is called. */
+  holdLog?(from: () => number): () => void
 }
+
+/**
+ * The log a stream object still needs from its call on: kept until an iteration has caught up
+ * with it (or ended), or the object is dropped unused. `next` follows the catch-up.
+ */
+export class LogHold {
+  next: number
+  private releaseFn: (() => void) | undefined
+  constructor(from: number, holdLog: (from: () => number) => () => void) {
+    this.next = from
+    this.releaseFn = holdLog(() => this.next)
+  }
+  release(): void {
+    const r = this.releaseFn
+    this.releaseFn = undefined
+    r?.()
+  }
+}
+
+/** A stream object dropped without being iterated lets the log go. */
+const DROPPED = new FinalizationRegistry<LogHold>((hold) => hold.release())
 
 export class ChangeStream<V = unknown> extends Observable<Change<V>> implements AsyncIterable<Change<V>> {
   /** Changes with seq > this are delivered: `since`, or the seq when db.changes() was called. */
   readonly since: number
   private readonly invalid: InvalidOptionError | undefined
+  private readonly hold: LogHold | undefined
 
   constructor(
     private readonly changeSource: ChangeSource,
@@ -92,13 +116,20 @@ export class ChangeStream<V = unknown> extends Observable<Change<V>> implements 
     // Changes past the current seq do not exist yet: waiting for them would hide a mistake (a
     // seq from another database, or from before a restore).
     this.invalid = this.since > seq ? new InvalidOptionError(`since is ${this.since} but the current seq is ${seq}; pass a seq up to ${seq}, or leave since out to get changes from now on`) : undefined
+    // "Without since, a stream starts at db.seq as of the call, however late iteration starts":
+    // a checkpoint in between must not prune what the stream will read.
+    if (this.invalid === undefined && changeSource.files !== undefined && changeSource.holdLog !== undefined) {
+      this.hold = new LogHold(this.since + 1, changeSource.holdLog)
+      // The hold, not the stream, is what the registry keeps: the stream can still be collected.
+      DROPPED.register(this, this.hold)
+    }
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Change<V>> {
     const invalid = this.invalid
     if (invalid !== undefined) return { next: () => Promise.reject(invalid), return: () => Promise.resolve({ done: true, value: undefined }) }
     const pass = keyFilter(this.opts)
-    return new ChangeIterator<Change<V>>(this.changeSource, this.opts, this.since, (ev, undo) => changesOf<V>(ev, undo, pass))
+    return new ChangeIterator<Change<V>>(this.changeSource, this.opts, this.since, (ev, undo) => changesOf<V>(ev, undo, pass), this.hold)
   }
 
   /** An object-mode Readable that reads the log only as fast as it is consumed; destroy() stops the stream at once. */

@@ -817,6 +817,7 @@ export class Database<V = unknown> extends EventEmitter {
       seq: () => this.seq,
       flush: () => this.flush(),
       isOpen: () => !this.closed,
+      holdLog: (from) => this.holdLog(from),
     }
   }
 

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto'
 import { once } from 'node:events'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import v8 from 'node:v8'
 import vm from 'node:vm'
@@ -385,5 +386,49 @@ describe('history retention', () => {
 
   it('rejects a negative retention with ISLAB_INVALID_OPTION', async () => {
     await expect(open({ dir: tmpDir(), history: { retainSegments: -1 } })).rejects.toMatchObject({ code: 'ISLAB_INVALID_OPTION' })
+  })
+})
+
+describe('a stream keeps the log it will read from its call on (issue 16 review; found by properties/promises)', () => {
+  const opts = (dir: string) => ({ dir, durability: 'sync' as const, segmentBytes: 256, checkpoint: { keep: 1, intervalMs: 3_600_000 }, physics: false })
+  const wals = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('.wal')).sort()
+
+  it('delivers a write made between changes() and the first next() although a checkpoint ran in between', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islab-hold-'))
+    const db = await open(opts(dir))
+    const late = db.changes() // iterated only after the checkpoint
+    const it = db.changes()[Symbol.asyncIterator]()
+    await db.put('a', 'x')
+    await db.checkpoint()
+    expect((await it.next()).value).toMatchObject({ seq: 1, key: 'a', type: 'put' })
+    const li = late[Symbol.asyncIterator]()
+    expect((await li.next()).value).toMatchObject({ seq: 1, key: 'a' })
+    await it.return!()
+    await li.return!()
+    await db.close()
+  })
+
+  it('lets the log go once iterations caught up or were returned: later checkpoints prune again', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islab-hold-'))
+    const db = await open(opts(dir))
+    const it = db.changes()[Symbol.asyncIterator]()
+    for (let i = 0; i < 20; i++) await db.put(`k${i}`, 'x'.repeat(50))
+    await db.checkpoint()
+    const held = wals(dir)
+    // Not pruned: the stream has read nothing yet, its log starts at seq 1.
+    expect(Number.parseInt(held[0]!, 10)).toBe(1)
+    for (let i = 0; i < 20; i++) expect((await it.next()).value.seq).toBe(i + 1) // caught up: the hold is gone
+    await db.put('after', 1)
+    await db.checkpoint()
+    expect(wals(dir)[0]! > held[0]!).toBe(true)
+    await it.return!()
+    // A stream returned before reading anything holds nothing either.
+    const other = db.changes({ since: db.seq })[Symbol.asyncIterator]()
+    await other.return!()
+    const before = wals(dir)[0]!
+    for (let i = 0; i < 20; i++) await db.put(`m${i}`, 'y'.repeat(50))
+    await db.checkpoint()
+    expect(wals(dir)[0]! > before).toBe(true)
+    await db.close()
   })
 })
