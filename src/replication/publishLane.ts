@@ -81,7 +81,8 @@ export class PublishLane {
     if (seq !== this.next || this.inFlight >= this.size) throw new Error(`publish lane: seq ${seq} out of turn (next ${this.next}, in flight ${this.inFlight})`)
     const slot = seq % this.size
     this.done[slot] = 0
-    this.sentAt[slot] = Date.now()
+    // A monotonic clock: a wall clock stepped back would hold a lost ack's timeout for that long.
+    this.sentAt[slot] = performance.now()
     this.next++
     this.queue.push({ seq, data, lastMsgID })
     if (!this.flushScheduled) {
@@ -145,7 +146,7 @@ export class PublishLane {
   /** The timer of the oldest publish: expires every publish at the front whose time is up. */
   private readonly expire = (): void => {
     this.timer = undefined
-    const now = Date.now()
+    const now = performance.now()
     while (this.low < this.next) {
       const slot = this.low % this.size
       if (this.done[slot] === 0) {

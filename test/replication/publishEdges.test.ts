@@ -5,14 +5,14 @@ import { randomBytes } from 'node:crypto'
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { jetstreamManager, StorageType } from '@nats-io/jetstream'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { InvalidOptionError } from '../../src/index.js'
 import type { AppendFile, FileLayer } from '../../src/index.js'
 import { nodeFileLayer } from '../../src/io/nodeFileLayer.js'
 import { openReplicated } from '../../src/replication/index.js'
 import type { ReplicatedDatabase } from '../../src/replication/index.js'
 import { resolveReplication } from '../../src/replication/options.js'
-import { PublishLane, PublishRefusedError } from '../../src/replication/publishLane.js'
+import { AckTimeoutError, PublishLane, PublishRefusedError } from '../../src/replication/publishLane.js'
 import { tmpDir } from '../helpers/tmpdir.js'
 import { expectStreamIsLog } from './helpers.js'
 import { startNats } from './natsServer.js'
@@ -165,5 +165,29 @@ describe('replication.subject', () => {
       expect(() => resolveReplication({ servers: 'nats://127.0.0.1:1', stream: 'S', role: 'primary', subject }), subject).toThrow(InvalidOptionError)
     }
     expect(resolveReplication({ servers: 'nats://127.0.0.1:1', stream: 'S', role: 'primary', subject: 'S.db-1.events' }).subject).toBe('S.db-1.events')
+  })
+})
+
+describe('the ack timeout', () => {
+  it('fires after ackTimeoutMs even when the wall clock steps back meanwhile (NTP)', async () => {
+    // A subscriber that never answers stands in for a stream whose ack was lost.
+    const subject = `${newStream()}.silent`
+    const silent = nc.subscribe(subject)
+    await nc.flush()
+    const failures: unknown[] = []
+    const l = new PublishLane(nc, 'none', subject, 'e', 200, 4, 1, { acked: () => undefined, failed: (err) => failures.push(err), settled: () => undefined })
+    l.send(1, new TextEncoder().encode('event 1'), undefined)
+    // Only Date is faked: timers stay real. The wall clock steps back one hour.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      vi.setSystemTime(Date.now() - 3_600_000)
+      expect(await within(l.idle().then(() => 'idle'), 5_000)).toBe('idle')
+    } finally {
+      vi.useRealTimers()
+      l.close()
+      silent.unsubscribe()
+    }
+    expect(failures).toHaveLength(1)
+    expect(failures[0]).toBeInstanceOf(AckTimeoutError)
   })
 })
