@@ -161,7 +161,8 @@ export class Publisher extends EventEmitter {
       } catch (err) {
         if (err instanceof FencedError) return this.fence(err)
         if (this.stopped) return
-        this.state = err instanceof ReplicationError ? 'stalled' : 'disconnected'
+        // After a WAL failure the pump ends at the durable seq every time: stalled, not a NATS outage.
+        this.state = err instanceof ReplicationError || this.writeFailure !== undefined ? 'stalled' : 'disconnected'
         if (err instanceof ReplicationError) this.emit('stalled', err)
         await backoff(failures++)
       }

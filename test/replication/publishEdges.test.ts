@@ -130,7 +130,7 @@ function failingLayer(): { layer: FileLayer; arm(): void } {
 }
 
 describe("ack: 'replicated' when the WAL fails", () => {
-  it('a gated write that can never be published rejects with the WAL failure instead of waiting until close', async () => {
+  it("a gated write that can never be published rejects with the WAL failure instead of waiting until close; the state is 'stalled', not 'disconnected'", async () => {
     const stream = newStream()
     const { layer, arm } = failingLayer()
     const p = await openReplicated({
@@ -155,6 +155,9 @@ describe("ack: 'replicated' when the WAL fails", () => {
     expect(await within(waiting, 5_000)).toBe('ISLAB_WAL_FAILED')
     // The durable write before the failure stays replicated.
     expect(await lastSeq(stream)).toBe(1)
+    // NATS is fine: the publisher says it cannot go on ('stalled'), not 'disconnected'.
+    for (let i = 0; i < 200 && p.stats().replication?.state === 'live'; i++) await new Promise((r) => setTimeout(r, 25))
+    expect(p.stats().replication?.state).toBe('stalled')
     await p.close().catch(() => undefined)
   }, 60_000)
 })
