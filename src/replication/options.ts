@@ -69,7 +69,8 @@ export function resolveReplication(o: unknown): ResolvedReplication {
     throw new InvalidOptionError('replication.stream must be a stream name of letters, digits, _ and -')
   }
   const subject = r.subject ?? `${r.stream}.events`
-  if (typeof subject !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(subject) || subject.startsWith('.') || subject.endsWith('.')) {
+  // No empty token either ('a..b'): the server refuses such a subject, which the publisher would retry for ever.
+  if (typeof subject !== 'string' || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subject)) {
     throw new InvalidOptionError('replication.subject must be a plain subject (tokens of letters, digits, _ and - joined by dots, no wildcards)')
   }
   if (r.role !== 'primary' && r.role !== 'replica') throw new InvalidOptionError(`replication.role must be 'primary' or 'replica'`)

@@ -81,7 +81,8 @@ export class PublishLane {
     if (seq !== this.next || this.inFlight >= this.size) throw new Error(`publish lane: seq ${seq} out of turn (next ${this.next}, in flight ${this.inFlight})`)
     const slot = seq % this.size
     this.done[slot] = 0
-    this.sentAt[slot] = Date.now()
+    // A monotonic clock: a wall clock stepped back would hold a lost ack's timeout for that long.
+    this.sentAt[slot] = performance.now()
     this.next++
     this.queue.push({ seq, data, lastMsgID })
     if (!this.flushScheduled) {
@@ -115,7 +116,7 @@ export class PublishLane {
       try {
         this.nc.publish(this.subject, data, { headers: publishHeaders(this.epoch, seq, lastMsgID), reply: `${this.inbox}.${seq}` })
       } catch (err) {
-        this.fail(err)
+        this.fail(publishFailure(this.nc, this.stream, seq, data.length, err))
         this.settle(seq)
       }
     }
@@ -145,7 +146,7 @@ export class PublishLane {
   /** The timer of the oldest publish: expires every publish at the front whose time is up. */
   private readonly expire = (): void => {
     this.timer = undefined
-    const now = Date.now()
+    const now = performance.now()
     while (this.low < this.next) {
       const slot = this.low % this.size
       if (this.done[slot] === 0) {
@@ -202,4 +203,19 @@ function publishHeaders(epoch: string, seq: number, lastMsgID: string | undefine
     (lastMsgID === undefined ? '\r\n' : `Nats-Expected-Last-Msg-Id: ${lastMsgID}\r\n\r\n`)
   const bytes = Buffer.from(text, 'latin1')
   return { encode: () => bytes } as unknown as MsgHdrs
+}
+
+/**
+ * A publish the client refused before sending. An event over the server's max_payload is a
+ * ReplicationError (the publisher reports 'stalled', it cannot go on by itself), not a NATS outage
+ * it would retry forever in silence.
+ */
+function publishFailure(nc: NatsConnection, stream: string, seq: number, bytes: number, err: unknown): unknown {
+  if (!(err instanceof Error) || !/max_payload/.test(err.message)) return err
+  const max = nc.info?.max_payload
+  return new ReplicationError(
+    stream,
+    `event ${seq} is ${bytes} bytes, more than the NATS server's max_payload${max === undefined ? '' : ` (${max})`}: raise max_payload in the nats-server configuration (at most 64 MB), or write smaller values; the publisher retries it and goes on once the server takes it`,
+    { cause: err },
+  )
 }

@@ -49,6 +49,7 @@ export class Publisher extends EventEmitter {
   start(): void {
     // Checkpoints must not delete segments the pump has not published yet.
     this.releaseLog = this.db.holdLog(() => this.acked + 1)
+    this.db.on('failure', this.onWriteFailure)
     this.running = this.run()
   }
 
@@ -56,6 +57,7 @@ export class Publisher extends EventEmitter {
   replicated(seq: number): Promise<void> {
     if (seq <= this.acked) return Promise.resolve()
     if (this.fenced !== undefined) return Promise.reject(this.fenced)
+    if (this.writeFailure !== undefined && seq > this.db.durableSeq) return Promise.reject(this.writeFailure)
     if (this.stopped) return Promise.reject(new ReplicationError(this.link.o.stream, `stopped before seq ${seq} was replicated`))
     return new Promise<void>((resolve, reject) => {
       // Several may wait for one seq (ack: 'replicated' gates each write, and the application or
@@ -81,6 +83,22 @@ export class Publisher extends EventEmitter {
 
   private syncWanted = 0
   private syncing = false
+  private writeFailure: unknown
+
+  /**
+   * The WAL failed for good: only durable events are ever published, so a seq past the durable
+   * one never will be. Its waiters (an ack: 'replicated' write, replicated(seq)) reject with the
+   * failure instead of waiting until close.
+   */
+  private readonly onWriteFailure = (err: unknown): void => {
+    this.writeFailure = err
+    const durable = this.db.durableSeq
+    for (const [seq, w] of this.waiters) {
+      if (seq <= durable) continue
+      this.waiters.delete(seq)
+      w.reject(err)
+    }
+  }
 
   /** Flushes until every gated write is durable; a flush that fails leaves it to the interval. */
   private async syncSoon(): Promise<void> {
@@ -100,6 +118,7 @@ export class Publisher extends EventEmitter {
 
   async stop(): Promise<void> {
     this.stopped = true
+    this.db.off('failure', this.onWriteFailure)
     this.wakeStop?.()
     await this.running
     this.releaseLog?.()
@@ -142,7 +161,8 @@ export class Publisher extends EventEmitter {
       } catch (err) {
         if (err instanceof FencedError) return this.fence(err)
         if (this.stopped) return
-        this.state = err instanceof ReplicationError ? 'stalled' : 'disconnected'
+        // After a WAL failure the pump ends at the durable seq every time: stalled, not a NATS outage.
+        this.state = err instanceof ReplicationError || this.writeFailure !== undefined ? 'stalled' : 'disconnected'
         if (err instanceof ReplicationError) this.emit('stalled', err)
         await backoff(failures++)
       }
