@@ -27,6 +27,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fmtRate } from './lib/measure.js'
+import { writeSectionResults } from './lib/resultsSection.js'
 import { freePort } from './lib/loopback.js'
 
 const BENCH_FILE = fileURLToPath(import.meta.url)
@@ -482,13 +484,6 @@ function gitDescribe() {
 function fmtInt(x) {
   return Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—'
 }
-export function fmtRate(x) {
-  if (!Number.isFinite(x)) return '—'
-  if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`
-  if (x >= 1e4) return `${(x / 1e3).toFixed(0)}k`
-  if (x >= 1e3) return `${(x / 1e3).toFixed(1)}k`
-  return x.toFixed(0)
-}
 const fmtMs = (x) => (Number.isFinite(x) ? `${x < 10 ? x.toFixed(1) : x.toFixed(0)} ms` : '—')
 const fmtPct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '—')
 
@@ -548,21 +543,7 @@ export function replicationMarkdown(doc) {
 }
 
 export function writeReplicationResults(doc, { partial = false } = {}) {
-  const dir = path.join(BENCH_DIR, 'results')
-  fs.mkdirSync(dir, { recursive: true })
-  const json = path.join(dir, partial ? 'replication-partial.json' : 'replication.json')
-  fs.writeFileSync(json, JSON.stringify(doc, null, 2))
-  const written = [json]
-  if (!partial) {
-    const md = path.join(BENCH_DIR, 'RESULTS.md')
-    let text = fs.existsSync(md) ? fs.readFileSync(md, 'utf8') : ''
-    const section = replicationMarkdown(doc)
-    const re = /<!-- replication:start -->[\s\S]*<!-- replication:end -->/
-    text = re.test(text) ? text.replace(re, () => section) : `${text.trimEnd()}\n\n${section}\n`
-    fs.writeFileSync(md, text)
-    written.push(md)
-  }
-  return written
+  return writeSectionResults(BENCH_DIR, 'replication', doc, replicationMarkdown, { partial })
 }
 
 export function printReplication(doc, log = console.log) {

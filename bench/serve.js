@@ -23,6 +23,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { ensureRedis } from './setup.js'
+import { writeSectionResults } from './lib/resultsSection.js'
 import { freePort, rawPing } from './lib/loopback.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
@@ -399,21 +400,7 @@ export function serveMarkdown(doc) {
 }
 
 export function writeServeResults(doc, { partial = false } = {}) {
-  const dir = path.join(BENCH_DIR, 'results')
-  fs.mkdirSync(dir, { recursive: true })
-  const json = path.join(dir, partial ? 'serve-partial.json' : 'serve.json')
-  fs.writeFileSync(json, JSON.stringify(doc, null, 2))
-  const written = [json]
-  if (!partial) {
-    const md = path.join(BENCH_DIR, 'RESULTS.md')
-    let text = fs.existsSync(md) ? fs.readFileSync(md, 'utf8') : ''
-    const section = serveMarkdown(doc)
-    const re = /<!-- serve:start -->[\s\S]*<!-- serve:end -->/
-    text = re.test(text) ? text.replace(re, () => section) : `${text.trimEnd()}\n\n${section}\n`
-    fs.writeFileSync(md, text)
-    written.push(md)
-  }
-  return written
+  return writeSectionResults(BENCH_DIR, 'serve', doc, serveMarkdown, { partial })
 }
 
 export function printServe(doc, log = console.log) {
