@@ -14,10 +14,11 @@ import { nodeFileLayer } from '../src/io/nodeFileLayer.js'
 import { BaseTable } from '../src/state/baseTable.js'
 import { PlainEntry } from '../src/state/entry.js'
 import { tmpDir } from '../test/helpers/tmpdir.js'
+import { storable } from '../test/helpers/storable.js'
 
 const FUZZ = process.env.ISLAB_FUZZ === '1'
 const keyArb = fc.string({ minLength: 1, maxLength: 24, unit: 'binary' }).filter((k) => k.isWellFormed())
-const valueArb = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string({ maxLength: 600 })).map((v) => encodeValue(v))
+const valueArb = fc.oneof(fc.jsonValue({ maxDepth: 2 }).filter(storable), fc.string({ maxLength: 600 })).map((v) => encodeValue(v))
 const recordArb = fc.record({ value: valueArb, seq: fc.integer({ min: 1, max: 2 ** 40 }), time: fc.double({ noNaN: true }) })
 const stateArb = fc.record({
   records: fc.dictionary(keyArb, recordArb, { maxKeys: 60 }),

@@ -9,11 +9,12 @@ import { Entanglements } from '../src/state/entanglements.js'
 import { MemoryState } from '../src/state/memoryState.js'
 import { scanSegment } from '../src/wal/segmentReader.js'
 import { encodeSegment } from '../test/helpers/segmentBytes.js'
+import { storable } from '../test/helpers/storable.js'
 
 const FUZZ = process.env.ISLAB_FUZZ === '1'
 const keyArb = fc.string({ minLength: 1, maxLength: 12, unit: 'binary' }).filter((k) => k.isWellFormed())
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ type: fc.constant('put' as const), key: keyArb, value: fc.jsonValue({ maxDepth: 1 }).filter((v) => !Object.is(v, -0)).map((v) => encodeValue(v)) }),
+  fc.record({ type: fc.constant('put' as const), key: keyArb, value: fc.jsonValue({ maxDepth: 1 }).filter((v) => !Object.is(v, -0) && storable(v)).map((v) => encodeValue(v)) }),
   fc.record({ type: fc.constant('del' as const), key: keyArb }),
 )
 const entangleArb = fc.record({
