@@ -28,7 +28,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { fmtRate } from './lib/measure.js'
-import { writeSectionResults } from './lib/resultsSection.js'
+import { gitDescribe, pick, writeSectionResults } from './lib/resultsSection.js'
 import { freePort } from './lib/loopback.js'
 
 const BENCH_FILE = fileURLToPath(import.meta.url)
@@ -281,7 +281,7 @@ export async function runReplicationBench(options = {}) {
   const started = performance.now()
   const doc = {
     date: new Date().toISOString(),
-    git: gitDescribe(),
+    git: gitDescribe(REPO_DIR),
     versions: { nats: nats.version },
     config: pick(opts, ['n', 'rounds', 'rate', 'lagSeconds', 'snapshotKeys', 'tail', 'costN', 'costRounds', 'chunk', 'parts']),
   }
@@ -467,23 +467,6 @@ export async function runReplicationBench(options = {}) {
   return doc
 }
 
-function pick(o, keys) {
-  return Object.fromEntries(keys.map((k) => [k, o[k]]))
-}
-
-function gitDescribe() {
-  try {
-    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_DIR, encoding: 'utf8' }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO_DIR, encoding: 'utf8' }).trim() !== ''
-    return dirty ? `${sha} + uncommitted src changes` : sha
-  } catch {
-    return '?'
-  }
-}
-
-function fmtInt(x) {
-  return Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—'
-}
 const fmtMs = (x) => (Number.isFinite(x) ? `${x < 10 ? x.toFixed(1) : x.toFixed(0)} ms` : '—')
 const fmtPct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '—')
 
@@ -611,4 +594,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === BENCH_FILE) {
     const written = writeReplicationResults(doc, { partial })
     console.log(`wrote ${written.map((f) => path.relative(REPO_DIR, f)).join(', ')}`)
   }
+}
+
+/** measure.js's fmtInt, but a part that did not run shows '—', not NaN. */
+function fmtInt(x) {
+  return Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—'
 }

@@ -23,7 +23,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { ensureRedis } from './setup.js'
-import { writeSectionResults } from './lib/resultsSection.js'
+import { gitDescribe, pick, writeSectionResults } from './lib/resultsSection.js'
 import { freePort, rawPing } from './lib/loopback.js'
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url))
@@ -265,7 +265,7 @@ export async function runServeBench(options = {}) {
     totalMs: performance.now() - started,
     machine: { cpu: os.cpus()[0]?.model ?? '?', cores: os.cpus().length, node: process.version, loadAvgAtEnd: os.loadavg().map((x) => +x.toFixed(2)) },
     versions: { redis: redisVersion, redisBenchmark: benchVersion },
-    git: gitDescribe(),
+    git: gitDescribe(REPO_DIR),
     config: { ...pick(opts, ['n', 'pn', 'durableN', 'durablePn', 'rounds', 'keyspace', 'hashFields', 'tests', 'modes']), islabDists: Object.fromEntries(Object.entries(opts.islabDists).map(([k, v]) => [k, path.relative(REPO_DIR, path.resolve(v)) || '.'])) },
     servers: servers.map((s) => ({ name: s.name, label: s.label, durable: s.durable })),
     cells: Object.values(cells),
@@ -278,20 +278,6 @@ export async function runServeBench(options = {}) {
 function rowName(test, cells, mode, server) {
   if (test !== 'ping') return test === 'mset' ? 'MSET (10 keys)' : test.toUpperCase()
   return cells[`${mode} PING_MBULK ${server}`] ? 'PING_MBULK' : 'PING_INLINE'
-}
-
-function pick(o, keys) {
-  return Object.fromEntries(keys.map((k) => [k, o[k]]))
-}
-
-function gitDescribe() {
-  try {
-    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_DIR, encoding: 'utf8' }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO_DIR, encoding: 'utf8' }).trim() !== ''
-    return dirty ? `${sha} + uncommitted src changes` : sha
-  } catch {
-    return '?'
-  }
 }
 
 /** The pairs compared: IsLabDB build × (buffered vs everysec, sync vs always). */
