@@ -43,15 +43,17 @@ class LiveRegistration {
   constructor(
     private readonly feed: ChangeFeed,
     private readonly subject: Subject<WriteRequest>,
+    /** Reads the log only: takes no live event, so no write is held for it (and none keeps `prev`). */
+    private readonly fromLog: boolean,
   ) {}
 
   /** Counts the stream (so writes keep `prev`) and listens for durability progress. */
   register(live: boolean): void {
     if (this.registered || this.stopped) return
     this.registered = true
-    this.feed.streams++
+    if (!this.fromLog) this.feed.streams++
     this.progress = this.feed.durableProgress$.subscribe(() => this.wakeUp())
-    if (live) this.subscribe()
+    if (live && !this.fromLog) this.subscribe()
   }
 
   /** (Re)subscribes the live queue, empty. */
@@ -85,7 +87,7 @@ class LiveRegistration {
   release(): void {
     if (!this.registered) return
     this.registered = false
-    this.feed.streams--
+    if (!this.fromLog) this.feed.streams--
     this.sub?.unsubscribe()
     this.progress?.unsubscribe()
     this.sub = undefined
@@ -111,9 +113,9 @@ export class ChangeIterator<T> implements AsyncIterator<T> {
   private readonly reg: LiveRegistration
   private readonly gen: AsyncGenerator<T, void>
 
-  constructor(source: ChangeSource, opts: ChangesOptions, since: number, project: Project<T>, private readonly hold?: LogHold) {
+  constructor(source: ChangeSource, opts: ChangesOptions, since: number, project: Project<T>, private readonly hold?: LogHold, fromLog = false) {
     const durableOnly = opts.durableOnly ?? true
-    this.reg = new LiveRegistration(source.feed, durableOnly ? source.feed.durable$ : source.feed.applied$)
+    this.reg = new LiveRegistration(source.feed, durableOnly ? source.feed.durable$ : source.feed.applied$, fromLog)
     this.gen = read<T>(source, opts, since, durableOnly, this.reg, project, hold)
   }
 

@@ -14,6 +14,14 @@ export interface EventsOptions {
   live?: boolean
   /** Only events already on disk and fdatasynced. Default true. */
   durableOnly?: boolean
+  /**
+   * Read every event from the log, also once caught up, instead of taking live events from the
+   * write path. Default false. For a consumer slower than the writes under load (a replication
+   * publisher): a live stream holds each write from its commit until it is taken, long enough to
+   * outlive the young GC generation, which costs the put path more than reading the log back.
+   * Needs a log (not durability 'memory').
+   */
+  fromLog?: boolean
 }
 
 /**
@@ -35,9 +43,16 @@ export class EventStream implements AsyncIterable<WalEvent> {
   [Symbol.asyncIterator](): AsyncIterator<WalEvent> {
     // One array reused for every event: read() iterates it before it asks for the next.
     const one: WalEvent[] = []
-    return new ChangeIterator<WalEvent>(this.source, this.opts, this.since, (ev) => {
-      one[0] = ev
-      return one
-    })
+    return new ChangeIterator<WalEvent>(
+      this.source,
+      this.opts,
+      this.since,
+      (ev) => {
+        one[0] = ev
+        return one
+      },
+      undefined,
+      this.opts.fromLog === true,
+    )
   }
 }

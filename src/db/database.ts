@@ -621,6 +621,7 @@ export class Database<V = unknown> extends EventEmitter {
     if (this.closed) throw new ClosedError()
     checkMethodOptions('events', opts, EVENTS_OPTIONS)
     if (opts.since !== undefined) assertSeqOption(opts.since, 'since')
+    if (opts.fromLog === true && this.logFiles === undefined) throw new InvalidOptionError("events({ fromLog: true }) reads the log, and durability 'memory' keeps none: leave fromLog out")
     return new EventStream(this.changeSource(), opts)
   }
 
@@ -1074,7 +1075,7 @@ const PUT_OPTIONS = ['ifSeq', 'tier', 'ttlMs', 'expiresAt'] as const satisfies r
 const BATCH_PUT_FIELDS = ['type', 'key', 'value', 'ifSeq', 'ttlMs', 'expiresAt'] as const
 const BATCH_DEL_FIELDS = ['type', 'key', 'ifSeq'] as const
 const CHANGES_OPTIONS = ['since', 'prefix', 'keys', 'live', 'durableOnly'] as const satisfies readonly (keyof ChangesOptions)[]
-const EVENTS_OPTIONS = ['since', 'live', 'durableOnly'] as const satisfies readonly (keyof EventsOptions)[]
+const EVENTS_OPTIONS = ['since', 'live', 'durableOnly', 'fromLog'] as const satisfies readonly (keyof EventsOptions)[]
 const HISTORY_OPTIONS = ['from', 'to', 'limit', 'reverse'] as const satisfies readonly (keyof HistoryOptions)[]
 const WAIT_OPTIONS = ['signal'] as const satisfies readonly (keyof WaitOptions)[]
 const RANGE_OPTIONS = ['gte', 'gt', 'lte', 'lt', 'prefix', 'limit', 'reverse'] as const satisfies readonly (keyof RangeOptions)[]

@@ -185,7 +185,7 @@ export class Publisher extends EventEmitter {
       failed: () => wake?.(),
       settled: () => roomFor?.(),
     })
-    const it = this.db.events({ since: this.acked, live: true, durableOnly: true })[Symbol.asyncIterator]()
+    const it = this.db.events({ since: this.acked, live: true, durableOnly: true, fromLog: true })[Symbol.asyncIterator]()
     let expected = this.acked
     try {
       while (lane.failure === undefined && !this.stopped) {
