@@ -4,6 +4,7 @@
 import { takeSnapshot, writeCheckpoint } from '../checkpoint/checkpointWriter.js'
 import type { CheckpointWritten } from '../checkpoint/checkpointWriter.js'
 import { prune } from '../checkpoint/checkpointStore.js'
+import { replaceWithCheckpoint } from '../checkpoint/replaceWithCheckpoint.js'
 import { EventEmitter } from 'node:events'
 import { ClosedError, CorruptionError, InvalidBatchError, InvalidOptionError, IslabError, ReadOnlyError } from '../errors.js'
 import { EventStream } from '../changes/eventStream.js'
@@ -202,6 +203,10 @@ export class Database<V = unknown> extends EventEmitter {
   private ackGate: ((r: WriteResult) => Promise<WriteResult>) | undefined
   private readonly logHolds = new Set<() => number>()
   private replicationStats: (() => ReplicationStats) | undefined
+  /** replaceWithCheckpoint is swapping the log: nothing may be applied meanwhile. */
+  private replacing = false
+  /** replaceWithCheckpoint failed part way: the log is no longer this state's. */
+  private replaceFailure: IslabError | undefined
   private readonly onWriteFailure = (error: WriteFailure): void => {
     if (this.options.durability === 'sync' && this.committer !== undefined) {
       // Sync mode undid the writes that were not durable (revertFailed): time travel and db.seq
@@ -238,41 +243,137 @@ export class Database<V = unknown> extends EventEmitter {
     if (o.readOnly) return this.startReadOnly()
     this.lock = openDir(o.fileLayer, o.dir, o)
     try {
-      const recovered = await recover(o.fileLayer, o.dir, { mode: o.recovery, onProgress: o.onProgress })
-      this.state = recovered.state
-      this.recovery = recovered.report
-      this.extensionData = recovered.extensions
-      this.wal = new WalWriter(
-        o.fileLayer,
-        o.dir,
-        {
-          format: o.walFormat,
-          segmentBytes: o.segmentBytes,
-          compressThreshold: o.compressThreshold,
-          dsync: o.durability === 'sync',
-        },
-        recovered.tail,
-      )
-      await this.wal.syncTail()
-      const lastSeq = recovered.report.lastSeq
-      this.committer = new GroupCommitter(
-        this.wal,
-        { sync: o.durability === 'sync', syncIntervalMs: o.syncIntervalMs, maxPendingBytes: MAX_PENDING_BYTES },
-        lastSeq,
-      )
-      this.feed = new ChangeFeed(lastSeq, false)
-      this.pipeline = buildWritePipeline(this.state, lastSeq, this.committer, this.feed, o.durability === 'sync', this.onWriteFailure)
-      this.pipeline.clock.lastTime = recovered.lastTime
+      await this.openLog(undefined)
     } catch (err) {
       this.lock.release()
       throw err
     }
+    this.startLogServices()
+  }
+
+  /** Recovers the directory's log and starts the writer on it; `feed` is kept across a replacement (its streams stay subscribed). */
+  private async openLog(feed: ChangeFeed | undefined): Promise<void> {
+    const o = this.options
+    const recovered = await recover(o.fileLayer, o.dir, { mode: o.recovery, onProgress: o.onProgress })
+    this.state = recovered.state
+    this.recovery = recovered.report
+    this.extensionData = recovered.extensions
+    this.wal = new WalWriter(
+      o.fileLayer,
+      o.dir,
+      {
+        format: o.walFormat,
+        segmentBytes: o.segmentBytes,
+        compressThreshold: o.compressThreshold,
+        dsync: o.durability === 'sync',
+      },
+      recovered.tail,
+    )
+    await this.wal.syncTail()
+    const lastSeq = recovered.report.lastSeq
+    this.committer = new GroupCommitter(
+      this.wal,
+      { sync: o.durability === 'sync', syncIntervalMs: o.syncIntervalMs, maxPendingBytes: MAX_PENDING_BYTES },
+      lastSeq,
+    )
+    this.feed = feed ?? new ChangeFeed(lastSeq, false)
+    this.pipeline = buildWritePipeline(this.state, lastSeq, this.committer, this.feed, o.durability === 'sync', this.onWriteFailure)
+    this.pipeline.clock.lastTime = recovered.lastTime
+  }
+
+  /** What runs beside a writable log: physics, expiry, the exit flush, checkpoint timers. */
+  private startLogServices(): void {
     this.startPhysics()
     // Versions recovered past their deadline are hidden from reads at once; the first sweep logs their expiry.
     this.startExpiry()
     // Buffered writes still pending when the event loop drains are written before the process exits.
     this.unhookExit = flushBeforeExit(() => void this.committer?.flush().catch(() => undefined))
-    if (o.checkpoint.auto) this.startCheckpointTimers()
+    if (this.options.checkpoint.auto) this.startCheckpointTimers()
+  }
+
+  /**
+   * For faces (a replica whose stream no longer holds the seqs after its own): replaces the whole
+   * database, in place, with the checkpoint file `file` (in this directory, not named as a
+   * checkpoint yet) of seq `seq` > db.seq, and goes on from there. Only while writes are refused
+   * (refuseWrites). The log and the older checkpoints are deleted, in an order that leaves an
+   * older database, never a damaged one, after a crash (see replaceWithCheckpoint.ts). Reads see
+   * the old state until the new one is loaded; change streams that reach the seqs skipped fail
+   * with ISLAB_HISTORY_GONE; time travel answers from `seq` on. A failure part way stops the
+   * database as a WAL failure does ('failure'): close it and open it again.
+   */
+  replaceWithCheckpoint(file: string, seq: number): Promise<void> {
+    try {
+      if (this.closed) throw new ClosedError()
+      if (this.committer === undefined || this.follower !== undefined) throw new InvalidOptionError('replaceWithCheckpoint needs a database that writes its own log (not memory mode, not read-only)')
+      if (this.writeBlock === undefined) throw new InvalidOptionError('replaceWithCheckpoint replaces a database that refuses writes (a replica): call refuseWrites first')
+      assertSeqOption(seq, 'seq')
+      if (seq <= this.seq) throw new InvalidOptionError(`the checkpoint's seq ${seq} is not past db.seq ${this.seq}: nothing to replace`)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    // Checkpoints asked for meanwhile wait behind it (checkpointBusy).
+    this.checkpointBusy = true
+    const run = this.checkpointChain.then(() => this.replaceNow(file, seq))
+    this.checkpointChain = run.catch(() => undefined)
+    return run
+  }
+
+  private async replaceNow(file: string, seq: number): Promise<void> {
+    const o = this.options
+    this.checkpointBusy = true
+    this.replacing = true
+    try {
+      await this.committer!.flush()
+      await this.committer!.idle()
+    } catch (err) {
+      // The log failed before anything was replaced: that failure is the database's own ('failure').
+      this.replacing = false
+      this.checkpointBusy = false
+      throw err
+    }
+    if (this.closed) {
+      this.replacing = false
+      this.checkpointBusy = false
+      throw new ClosedError()
+    }
+    try {
+      this.unhookExit?.()
+      this.physics_?.stop()
+      this.expiry.stop()
+      if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer)
+      this.checkpointTimer = undefined
+      this.committer!.stop()
+      for (const sub of this.pipeline.subscriptions) sub.unsubscribe()
+      this.history_?.close()
+      this.history_ = undefined
+      await this.wal!.close(this.committer!.durableSeq)
+      this.feed.dropPending()
+      replaceWithCheckpoint(o.fileLayer, o.dir, file, seq)
+      await this.openLog(this.feed)
+      if (this.seq !== seq) throw new CorruptionError(`the checkpoint installed for seq ${seq} opened at seq ${this.seq}`)
+      this.lastCheckpoint = undefined
+      this.walBytesAtCheckpoint = 0
+      // Waiters (waitForSeq) and streams look again: the seqs skipped are in no log.
+      this.feed.markDurable(seq)
+      // Closed meanwhile: close() waited for this and stops what runs now; nothing more to start.
+      if (this.closed) return
+      // Extensions of faces load what the new checkpoint holds for them; physics starts afresh on it.
+      const faces = new Map(this.extensions)
+      this.startLogServices()
+      for (const [name, ext] of faces) {
+        const data = this.extensionData.get(name)
+        if (this.extensions.get(name) === ext && data !== undefined) ext.load(data)
+      }
+    } catch (err) {
+      const failure = err instanceof IslabError ? err : new CorruptionError(`replacing the database with the checkpoint of seq ${seq} failed: ${err instanceof Error ? err.message : String(err)}; close it and open it again`, { cause: err })
+      this.replaceFailure = failure
+      this.feed.fail(failure)
+      this.emit('failure', failure)
+      throw failure
+    } finally {
+      this.replacing = false
+      this.checkpointBusy = false
+    }
   }
 
   /**
@@ -634,8 +735,9 @@ export class Database<V = unknown> extends EventEmitter {
     let req: WriteRequest
     try {
       if (this.closed) throw new ClosedError()
-      const failure = this.pipeline.failure
+      const failure = this.pipeline.failure ?? this.replaceFailure
       if (failure !== undefined) throw failure
+      if (this.replacing) throw new InvalidOptionError('applyReplicated: the database is being replaced from a checkpoint; apply after replaceWithCheckpoint resolves')
       if (ev.seq !== this.seq + 1) throw new InvalidOptionError(`applyReplicated: event seq ${ev.seq} is not the next seq ${this.seq + 1}`)
       req = WriteRequest.ofEvent(ev, false)
     } catch (err) {

@@ -5,8 +5,10 @@
 import { EventEmitter } from 'node:events'
 import { DeliverPolicy } from '@nats-io/jetstream'
 import type { ConsumerMessages } from '@nats-io/jetstream'
-import { decodeEvent, ReplicationError } from '../index.js'
+import { decodeEvent, IslabError, ReplicationError } from '../index.js'
 import type { Database, WriteResult } from '../index.js'
+import { trimmedBelow } from './restore.js'
+import type { SnapshotInfo } from './snapshots.js'
 import { backoff } from './streamLink.js'
 import type { StreamLink } from './streamLink.js'
 
@@ -16,6 +18,9 @@ const APPLY_WINDOW = 512
 const PULL_EXPIRES_MS = 5000
 
 const noop = (): void => undefined
+
+/** The stream no longer holds the seq this replica needs next (a snapshot may bridge the gap). */
+class TrimmedError extends Error {}
 
 export class Applier extends EventEmitter {
   state = 'connecting'
@@ -30,6 +35,8 @@ export class Applier extends EventEmitter {
   constructor(
     private readonly db: Database,
     private readonly link: StreamLink,
+    /** Replaces the database with the newest snapshot the stream goes on from (restore.ts); undefined without snapshots. */
+    private readonly restore: (() => Promise<SnapshotInfo | undefined>) | undefined,
   ) {
     super()
   }
@@ -55,17 +62,42 @@ export class Applier extends EventEmitter {
     while (!this.stopped) {
       try {
         await this.consume(() => (failures = 0))
-      } catch (err) {
+      } catch (caught) {
         if (this.stopped) return
-        if (err instanceof ReplicationError) {
-          this.stalled = err
+        const err = caught instanceof TrimmedError ? await this.restoreFrom(caught) : caught
+        if (err === undefined) {
+          failures = 0
+          continue
+        }
+        if (err instanceof IslabError) {
+          const stalled = err instanceof ReplicationError ? err : new ReplicationError(this.link.o.stream, err.message, { cause: err })
+          this.stalled = stalled
           this.state = 'stalled'
-          this.emit('stalled', err)
+          this.emit('stalled', stalled)
           return
         }
         this.state = 'disconnected'
       }
       if (!this.stopped) await backoff(failures++)
+    }
+  }
+
+  /**
+   * The stream was trimmed below this replica: goes on from the newest snapshot, in place.
+   * Undefined when restored; an IslabError to stall with (no snapshot, or the swap failed); a
+   * NATS error to retry after.
+   */
+  private async restoreFrom(trimmed: TrimmedError): Promise<unknown> {
+    const stream = this.link.o.stream
+    if (this.restore === undefined) return new ReplicationError(stream, `${trimmed.message}: open the replica with snapshots enabled (and on Node's file system), and it restores from the newest snapshot`)
+    this.state = 'restoring'
+    try {
+      const snap = await this.restore()
+      if (snap === undefined) return new ReplicationError(stream, `${trimmed.message}, and the bucket holds no snapshot the stream goes on from: the primary ships one after each checkpoint; reopen the replica once it has`)
+      this.emit('restored', snap)
+      return undefined
+    } catch (err) {
+      return err
     }
   }
 
@@ -77,9 +109,7 @@ export class Applier extends EventEmitter {
       throw new Error(`stream ${stream} does not exist yet`)
     }
     this.streamSeq = st.lastSeq
-    if (st.lastSeq > this.db.seq && st.firstSeq > this.db.seq + 1) {
-      throw new ReplicationError(stream, `the stream starts at seq ${st.firstSeq} but this replica needs ${this.db.seq + 1} next (it was trimmed below this replica): close and reopen the replica, it then starts from the newest snapshot`)
-    }
+    if (trimmedBelow(this.db, st)) throw new TrimmedError(`the stream starts at seq ${st.firstSeq} but this replica needs ${this.db.seq + 1} next (it was trimmed below this replica)`)
     if (st.lastSeq < this.db.seq) {
       throw new ReplicationError(stream, `the stream ends at seq ${st.lastSeq} but this replica has applied ${this.db.seq}: it follows a different or recreated stream`)
     }
@@ -103,7 +133,7 @@ export class Applier extends EventEmitter {
       if (this.stopped) break
       const seq = m.seq
       if (seq <= this.db.seq) continue
-      if (seq !== this.db.seq + 1) throw new ReplicationError(stream, `the stream skips from seq ${this.db.seq} to ${seq} (trimmed below this replica): close and reopen the replica, it then starts from the newest snapshot`)
+      if (seq !== this.db.seq + 1) throw new TrimmedError(`the stream skips from seq ${this.db.seq} to ${seq} (trimmed below this replica)`)
       const ev = decodeEvent(m.data)
       if (ev.seq !== seq) throw new ReplicationError(stream, `stream seq ${seq} holds event seq ${ev.seq}`)
       last = this.db.applyReplicated(ev)

@@ -9,7 +9,7 @@ import { resolveReplication } from './options.js'
 import type { ReplicationOptions, ResolvedReplication } from './options.js'
 import { Publisher } from './publisher.js'
 import { StreamLink } from './streamLink.js'
-import { openReplica } from './restore.js'
+import { canRestore, openReplica, restoreInPlace } from './restore.js'
 import { SnapshotBucket, SnapshotShipper } from './snapshots.js'
 import type { SnapshotInfo } from './snapshots.js'
 
@@ -23,7 +23,9 @@ export interface ReplicatedOpenOptions extends OpenOptions {
 /**
  * The replication of one database. Events: `'fenced'` (FencedError: another primary took over;
  * the database refuses writes from then on), `'stalled'` (ReplicationError: it cannot go on by
- * itself), `'promoted'`.
+ * itself), `'promoted'`, `'restored'` (SnapshotInfo: a replica the stream was trimmed below went
+ * on from that snapshot, in place; change streams that needed the seqs it skipped end with
+ * ISLAB_HISTORY_GONE).
  */
 export class Replication extends EventEmitter {
   private publisher: Publisher | undefined
@@ -35,8 +37,10 @@ export class Replication extends EventEmitter {
     private readonly db: Database,
     private readonly o: ResolvedReplication,
     private readonly link: StreamLink,
-    /** The snapshot this replica was opened from (restored at open), if any. */
-    readonly restoredFrom: SnapshotInfo | undefined = undefined,
+    /** The snapshot this replica was restored from (at open, or since while it ran), if any. */
+    public restoredFrom: SnapshotInfo | undefined = undefined,
+    /** Snapshots can be written into the directory (see canRestore). */
+    private readonly restorable = false,
   ) {
     super()
   }
@@ -132,8 +136,13 @@ export class Replication extends EventEmitter {
 
   private startApplier(): void {
     this.db.refuseWrites(new ReadOnlyError('write', `it is a replica of stream ${JSON.stringify(this.o.stream)}`, 'Write to the primary, or promote() this replica first.'))
-    const a = new Applier(this.db, this.link)
+    const bucket = new SnapshotBucket(this.link)
+    const a = new Applier(this.db, this.link, this.restorable ? () => restoreInPlace(this.db, this.link, bucket) : undefined)
     a.on('stalled', (err) => this.emit('stalled', err))
+    a.on('restored', (snap: SnapshotInfo) => {
+      this.restoredFrom = snap
+      this.emit('restored', snap)
+    })
     this.applier = a
     a.start()
   }
@@ -174,7 +183,7 @@ export async function openReplicated(options: ReplicatedOpenOptions): Promise<Re
     await link.close()
     throw err
   }
-  const r = new Replication(db, o, link, restoredFrom)
+  const r = new Replication(db, o, link, restoredFrom, canRestore(link, rest))
   const close = db.close.bind(db)
   const rdb = Object.assign(db, {
     replication: r,

@@ -1,14 +1,15 @@
-// Opening a replica from a snapshot. Before the core's open(), a replica directory holding no
-// database gets the newest snapshot written into it as a checkpoint file; a replica whose
-// database ends before the stream's first message (the primary trimmed what it still needed)
-// is closed, its log and checkpoints deleted, and reopened the same way. Either way it then
-// reads the stream from the snapshot's seq + 1 on. When NATS cannot be reached in time the
-// directory opens as it is: a replica serves reads from its own disk while NATS is away.
+// A replica from a snapshot. Before the core's open(), a replica directory holding no database
+// gets the newest snapshot written into it as a checkpoint file. A replica whose database ends
+// before the stream's first message (the primary trimmed what it still needed) is replaced in
+// place with the newest snapshot (db.replaceWithCheckpoint), at open or, when the stream is
+// trimmed while it runs, by its consumer (applier.ts). Either way it then reads the stream from
+// the snapshot's seq + 1 on. When NATS cannot be reached in time the directory opens as it is:
+// a replica serves reads from its own disk while NATS is away.
 import fs from 'node:fs'
 import path from 'node:path'
-import { open as openCore } from '../index.js'
+import { IslabError, open as openCore, ReadOnlyError } from '../index.js'
 import type { Database, OpenOptions } from '../index.js'
-import { SnapshotBucket } from './snapshots.js'
+import { checkpointFileName, SnapshotBucket } from './snapshots.js'
 import type { SnapshotInfo } from './snapshots.js'
 import type { StreamLink, StreamState } from './streamLink.js'
 
@@ -26,35 +27,69 @@ export interface Restored {
 
 export async function openReplica(options: OpenOptions, link: StreamLink): Promise<Restored> {
   const dir = options.dir
-  // A file layer of the caller's own (a test's simulated disk) is not written behind its back.
-  if (!link.o.snapshots.enabled || dir === undefined || options.fileLayer !== undefined) return { db: await openCore(options), snapshot: undefined }
+  if (!canRestore(link, options)) return { db: await openCore(options), snapshot: undefined }
   const bucket = new SnapshotBucket(link)
-  if (!holdsDatabase(dir)) {
-    const snap = await usableSnapshot(link, bucket, 0)
-    if (snap !== undefined) await bucket.download(snap, dir)
+  if (!holdsDatabase(dir!)) {
+    const st = await lookup(() => link.state())
+    const snap = st === undefined ? undefined : pickSnapshot((await lookup(() => bucket.list())) ?? [], 0, st)
+    if (snap !== undefined) await bucket.download(snap, dir!)
     return { db: await openCore(options), snapshot: snap }
   }
   const db = await openCore(options)
   const st = await lookup(() => link.state())
-  if (st === undefined || st.lastSeq <= db.seq || st.firstSeq <= db.seq + 1) return { db, snapshot: undefined }
+  if (st === undefined || !trimmedBelow(db, st)) return { db, snapshot: undefined }
   // The stream no longer holds the seq after this database's: only a snapshot bridges the gap.
-  const snap = await usableSnapshot(link, bucket, db.seq, st)
-  if (snap === undefined) return { db, snapshot: undefined }
-  await db.close()
-  for (const name of fs.readdirSync(dir)) if (DB_FILE.test(name)) fs.rmSync(path.join(dir, name), { force: true })
-  await bucket.download(snap, dir)
-  return { db: await openCore(options), snapshot: snap }
+  // Should this fail, the replica's consumer finds the same gap and tries again.
+  db.refuseWrites(new ReadOnlyError('write', 'it is a replica being restored from a snapshot'))
+  let snap: SnapshotInfo | undefined
+  try {
+    snap = await restoreInPlace(db, link, bucket)
+  } catch (err) {
+    // NATS failed: the consumer tries again. The swap itself failed: this database cannot go on.
+    if (!(err instanceof IslabError)) return { db, snapshot: undefined }
+    await db.close().catch(() => undefined)
+    throw err
+  }
+  return { db, snapshot: snap }
+}
+
+/** Snapshots need the directory on Node's own file system (a test's simulated disk is not written behind its back). */
+export function canRestore(link: StreamLink, options: Pick<OpenOptions, 'dir' | 'fileLayer'>): boolean {
+  return link.o.snapshots.enabled && options.dir !== undefined && options.fileLayer === undefined
+}
+
+/** The stream starts after the seq this database needs next. */
+export function trimmedBelow(db: Database, st: StreamState): boolean {
+  return st.lastSeq > db.seq && st.firstSeq > db.seq + 1
+}
+
+/**
+ * Replaces the database (which refuses writes) in place with the newest snapshot the stream goes
+ * on from, and resolves with it; undefined when the bucket holds none. NATS errors reject (the
+ * caller tries again later); the database is untouched until the snapshot is downloaded whole.
+ */
+export async function restoreInPlace(db: Database, link: StreamLink, bucket: SnapshotBucket): Promise<SnapshotInfo | undefined> {
+  const st = await link.state()
+  if (st === undefined || !trimmedBelow(db, st)) return undefined
+  const snap = pickSnapshot(await bucket.list(), db.seq, st)
+  if (snap === undefined) return undefined
+  const tmp = path.join(db.options.dir, `${checkpointFileName(snap.seq)}.tmp`)
+  try {
+    await bucket.downloadTo(snap, tmp)
+  } catch (err) {
+    fs.rmSync(tmp, { force: true })
+    throw err
+  }
+  await db.replaceWithCheckpoint(tmp, snap.seq)
+  return snap
 }
 
 /**
  * The newest snapshot newer than `after` that the stream goes on from (its seq + 1 is in the
- * stream, or is the stream's next); undefined when there is none or NATS is not reachable.
+ * stream, or is the stream's next). A snapshot past the stream's end belongs to another
+ * (recreated) stream.
  */
-async function usableSnapshot(link: StreamLink, bucket: SnapshotBucket, after: number, known?: StreamState): Promise<SnapshotInfo | undefined> {
-  const st = known ?? (await lookup(() => link.state()))
-  if (st === undefined) return undefined
-  const snaps = (await lookup(() => bucket.list())) ?? []
-  // A snapshot past the stream's end belongs to another (recreated) stream.
+function pickSnapshot(snaps: SnapshotInfo[], after: number, st: StreamState): SnapshotInfo | undefined {
   return snaps.find((s) => s.seq > after && s.seq <= st.lastSeq && s.seq + 1 >= st.firstSeq)
 }
 

@@ -90,18 +90,15 @@ export class SnapshotBucket {
   }
 
   /**
-   * Writes the snapshot into `dir` as the checkpoint file the core opens from: temp file, fsync,
-   * rename, fsync of the directory, as the core writes its own. Rejects when the download fails
-   * (the object store checks the SHA-256 of what it sent).
+   * Writes the snapshot into `file`, fsynced (not the directory). Rejects when the download fails
+   * (the object store checks the SHA-256 of what it sent); a partial file is left for the caller.
    */
-  async download(snap: SnapshotInfo, dir: string): Promise<void> {
+  async downloadTo(snap: SnapshotInfo, file: string): Promise<void> {
     const store = (await this.bucket(false))!
     const got = await store.get(snap.name)
     if (got === null) throw new Error(`snapshot ${snap.name} is gone from bucket ${this.link.o.snapshots.bucket}`)
-    await fsp.mkdir(dir, { recursive: true })
-    const final = path.join(dir, checkpointFileName(snap.seq))
-    const tmp = `${final}.tmp`
-    const fh = await fsp.open(tmp, 'w')
+    await fsp.mkdir(path.dirname(file), { recursive: true })
+    const fh = await fsp.open(file, 'w')
     try {
       for await (const chunk of got.data as unknown as WebReadableStream<Uint8Array>) await fh.write(chunk)
       const err = await got.error
@@ -110,6 +107,16 @@ export class SnapshotBucket {
     } finally {
       await fh.close()
     }
+  }
+
+  /**
+   * Writes the snapshot into `dir` as the checkpoint file the core opens from: temp file, fsync,
+   * rename, fsync of the directory, as the core writes its own.
+   */
+  async download(snap: SnapshotInfo, dir: string): Promise<void> {
+    const final = path.join(dir, checkpointFileName(snap.seq))
+    const tmp = `${final}.tmp`
+    await this.downloadTo(snap, tmp)
     await fsp.rename(tmp, final)
     const d = await fsp.open(dir, 'r')
     try {

@@ -2,7 +2,8 @@
 // stream, run from a copy of dist/ so the test can kill -9 it. argv[2] is its JSON config.
 // Commands on stdin, one a line: write (start writing), snapshot, wait <seq>, promote, stop.
 // It prints: ready <seq> <restoredFromSeq|0>; a <seq> <i> for every acknowledged write;
-// s <seq> <durableSeq> <replicatedSeq> every 20 ms; fenced <from> <to>; snap <seq>; at <seq>; bye <seq>.
+// s <seq> <durableSeq> <replicatedSeq> every 20 ms; fenced <from> <to>; restored <seq>; stalled <why>;
+// snap <seq>; at <seq>; bye <seq>.
 import { openReplicated } from '../../dist/replication/index.js'
 
 const c = JSON.parse(process.argv[2])
@@ -14,6 +15,8 @@ const db = await openReplicated({
   replication: { servers: c.servers, stream: c.stream, role: c.role, ack: c.ack ?? 'local', window: c.window ?? 256, ackTimeoutMs: c.ackTimeoutMs ?? 5000, snapshots: { keepEvents: 0 } },
 })
 db.replication.on('fenced', (e) => out(`fenced ${e.unpublishedFromSeq ?? 0} ${e.unpublishedToSeq ?? 0}`))
+db.replication.on('restored', (s) => out(`restored ${s.seq}`))
+db.replication.on('stalled', (e) => out(`stalled ${e.message.replaceAll('\n', ' ')}`))
 out(`ready ${db.seq} ${db.replication.restoredFrom?.seq ?? 0}`)
 const timer = setInterval(() => {
   const r = db.stats().replication

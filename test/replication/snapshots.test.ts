@@ -145,7 +145,7 @@ describe('snapshots in a JetStream Object Store', () => {
     await p.close()
   })
 
-  it('a replica is stalled, not wrong, when the stream is trimmed under it while it runs; reopened, it restores', async () => {
+  it('a replica the stream is trimmed under while it runs restores from the snapshot in place (or had applied it all): never skips', async () => {
     const stream = newStream()
     const p = await primary(tmpDir(), stream)
     const dir = tmpDir()
@@ -156,26 +156,42 @@ describe('snapshots in a JetStream Object Store', () => {
     await nats.stop()
     await writeMix(p, 500, 'i')
     await nats.start()
+    const restored = new Promise<{ seq: number }>((resolve) => r.replication.once('restored', resolve))
     const stalled = new Promise<unknown>((resolve) => r.replication.once('stalled', resolve))
     await p.replication.replicated(p.seq)
     const s = await checkpointShipped(p)
     await vi.waitFor(async () => expect((await streamState(stream)).firstSeq).toBe(s), { timeout: 10_000, interval: 50 })
     await writeMix(p, 100, 'j')
-    // It either applied everything before the trim or finds the gap: never skips.
-    const outcome = await Promise.race([stalled, r.waitForSeq(p.seq).then(() => 'caught up')])
-    if (outcome !== 'caught up') {
-      expect(outcome).toMatchObject({ code: 'ISLAB_REPLICATION' })
-      expect(r.stats().replication!.state).toBe('stalled')
-      await r.close()
-      const again = await replica(dir, stream)
-      expect(again.replication.restoredFrom?.seq).toBe(s)
-      await again.waitForSeq(p.seq)
-      expect(await stateOf(again)).toEqual(await stateOf(p))
-      await again.close()
-    } else {
-      expect(await stateOf(r)).toEqual(await stateOf(p))
-      await r.close()
-    }
+    const outcome = await Promise.race([stalled.then((err) => ({ stalled: err })), r.waitForSeq(p.seq).then(() => 'caught up')])
+    expect(outcome).toBe('caught up')
+    // Either it applied everything before the trim, or it went on from the snapshot, in place.
+    const restoredFrom = r.replication.restoredFrom?.seq
+    if (restoredFrom !== undefined) expect((await restored).seq).toBe(s)
+    expect(restoredFrom === undefined || restoredFrom === s).toBe(true)
+    expect(await stateOf(r)).toEqual(await stateOf(p))
+    await r.close()
+    // Reopened, it goes on from its own disk.
+    const again = await replica(dir, stream)
+    expect(again.replication.restoredFrom).toBeUndefined()
+    await writeMix(p, 50, 'k')
+    await again.waitForSeq(p.seq)
+    expect(await stateOf(again)).toEqual(await stateOf(p))
+    await again.close()
+    await p.close()
+  })
+
+  it('a replica without snapshots stalls, not wrong, when the stream is trimmed below it, and says what to do', async () => {
+    const stream = newStream()
+    const p = await primary(tmpDir(), stream)
+    await writeMix(p, 300, 'h')
+    await p.replication.replicated(p.seq)
+    const s = await checkpointShipped(p)
+    await vi.waitFor(async () => expect((await streamState(stream)).firstSeq).toBe(s), { timeout: 10_000, interval: 50 })
+    const r = await openReplicated({ dir: tmpDir(), durability: 'buffered', replication: { servers: nats.url, stream, role: 'replica', snapshots: false } })
+    await vi.waitFor(() => expect(r.stats().replication!.state).toBe('stalled'), { timeout: 15_000, interval: 20 })
+    expect(r.seq).toBe(0)
+    await expect(r.promote()).rejects.toMatchObject({ code: 'ISLAB_REPLICATION', message: /trimmed below this replica.*snapshots enabled/ })
+    await r.close()
     await p.close()
   })
 
