@@ -6,6 +6,7 @@ import type { Command, CommandContext } from './command.js'
 import { KeyError, word } from './command.js'
 import type { Reply } from './resp/reply.js'
 import { ErrorReply, Errors, QUEUED, truncate } from './resp/reply.js'
+import { READONLY_REPLICA } from './commands/replication.js'
 
 /** What a RESP2 client may send while subscribed (Redis's subscribe mode). */
 const SUBSCRIBE_MODE = new Set(['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe', 'ssubscribe', 'sunsubscribe', 'ping', 'quit', 'reset'])
@@ -20,6 +21,8 @@ interface Entry {
   control: boolean
   /** Allowed to a RESP2 client in subscribe mode. */
   subscribeMode: boolean
+  /** Flagged 'write': a read-only replica refuses it. */
+  write: boolean
   /** The name's bytes, lower case (see find). */
   bytes: Buffer
 }
@@ -45,6 +48,7 @@ export class CommandTable {
         noMulti: c.flags.includes('no-multi'),
         control: TRANSACTION_CONTROL.has(c.name),
         subscribeMode: SUBSCRIBE_MODE.has(c.name),
+        write: c.flags.includes('write'),
         bytes: Buffer.from(c.name, 'latin1'),
       }
       this.byName.set(c.name, entry)
@@ -100,6 +104,8 @@ export class CommandTable {
     if (client.protocol === 2 && client.subscriptions > 0 && !entry.subscribeMode) {
       return reject(client, name, new ErrorReply(`ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`))
     }
+    // Redis's processCommand: a read-only replica refuses writes before they are queued.
+    if (entry.write && ctx.server.replication?.role === 'replica') return reject(client, name, READONLY_REPLICA)
     client.lastCommand = name
     if (client.multi !== undefined && !entry.control) {
       if (entry.noMulti) {

@@ -8,6 +8,7 @@ import { CommandTable } from './commandTable.js'
 import { ALL_COMMANDS } from './commands/index.js'
 import { Connection } from './connection.js'
 import { KeyEvents } from './keyEvents.js'
+import type { ReplicationControl } from './commands/replication.js'
 import { DEFAULT_LIMITS } from './resp/requestParser.js'
 import { ServerState, isLoopback } from './serverState.js'
 import type { ServerSettings } from './serverState.js'
@@ -40,6 +41,12 @@ export interface ServeOptions {
   maxInlineBytes?: number
   /** Most arguments in one request. Default 1048576. */
   maxArgs?: number
+  /**
+   * The replication of a replicated database (`db.replication` of islabdb/replication): ROLE and
+   * INFO report it, REPLICAOF NO ONE promotes a replica, and a replica's write commands get
+   * Redis's READONLY error.
+   */
+  replication?: ReplicationControl
 }
 
 export interface RedisServer {
@@ -55,7 +62,7 @@ export interface RedisServer {
   close(): Promise<void>
 }
 
-const OPTION_NAMES = new Set(['port', 'host', 'requirepass', 'maxclients', 'timeout', 'outputLimit', 'pubsubOutputLimit', 'maxBulkBytes', 'maxInlineBytes', 'maxArgs'])
+const OPTION_NAMES = new Set(['port', 'host', 'requirepass', 'maxclients', 'timeout', 'outputLimit', 'pubsubOutputLimit', 'maxBulkBytes', 'maxInlineBytes', 'maxArgs', 'replication'])
 
 function settingsOf(options: ServeOptions): ServerSettings {
   for (const k of Object.keys(options)) if (!OPTION_NAMES.has(k)) throw new InvalidOptionError(`serve: unknown option '${k}'; the options are ${[...OPTION_NAMES].join(', ')}`)
@@ -95,6 +102,7 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<R
   if (!db.isOpen) throw new ClosedError()
   const settings = settingsOf(options)
   const state = new ServerState(settings)
+  state.replication = options.replication
   const table = new CommandTable(ALL_COMMANDS)
   const connections = new Set<Connection>()
   state.keyEvents = new KeyEvents(db, [state.notifications, state.tracking, state.watches], () => (state.notifications.enabled && !state.pubsub.idle) || state.tracking.count > 0 || state.watches.size > 0)

@@ -7,6 +7,7 @@ import { Notifications } from './notifications.js'
 import { PubSub } from './pubsub.js'
 import { Tracking } from './tracking.js'
 import { Watches } from './watches.js'
+import type { ReplicationControl } from './commands/replication.js'
 
 /** The settings CONFIG GET/SET know; the ones that mean something for this server. */
 export interface ServerSettings {
@@ -75,6 +76,8 @@ export class ServerState {
   readonly watches = new Watches()
   /** Set by the server: the live writes feeding notifications and tracking (keyEvents.ts). */
   keyEvents: KeyEvents | undefined
+  /** Set by the server: a replicated database's replication (ROLE, REPLICAOF, READONLY). */
+  replication: ReplicationControl | undefined
   /** Set by the server: CONFIG SET timeout applies to the connections already open. */
   onTimeoutChange: ((seconds: number) => void) | undefined
   private nextClientId = 1

@@ -48,7 +48,7 @@ describe('islab (usage)', () => {
       expect(h).toMatch(/Examples:\n {2}islab /)
     }
     expect(COMMANDS.map((c) => c.name).sort()).toEqual(
-      ['backup', 'checkpoint', 'compact', 'convert', 'del', 'dump', 'get', 'import', 'put', 'repair', 'replay', 'serve', 'stats', 'tail', 'verify'],
+      ['backup', 'checkpoint', 'compact', 'convert', 'del', 'dump', 'get', 'import', 'promote', 'put', 'repair', 'replay', 'serve', 'stats', 'tail', 'verify'],
     )
     const dumpHelp = islab(['dump', '--help'])
     expect(dumpHelp.code).toBe(0)

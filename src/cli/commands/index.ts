@@ -29,5 +29,6 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'compact', summary: 'checkpoint, then rewrite the WAL without what checkpoints cover', load: () => import('./compact.js') },
   { name: 'convert', summary: 'rewrite the WAL segments in the json or binary entry format', load: () => import('./convert.js') },
   { name: 'serve', summary: 'serve the database over the Redis protocol (redis-cli, ioredis, …)', load: () => import('./serve.js') },
+  { name: 'promote', summary: 'promote a replica served by islab serve --role replica to the primary', load: () => import('./promote.js') },
   { name: 'repair', summary: 'cut a torn tail and move damaged files aside, reporting what was lost', load: () => import('./repair.js') },
 ]

@@ -55,7 +55,7 @@ function hello(ctx: CommandContext, args: Buffer[]): Reply {
     ['proto', client.protocol],
     ['id', client.id],
     ['mode', 'standalone'],
-    ['role', 'master'],
+    ['role', ctx.server.replication?.role === 'replica' ? 'replica' : 'master'],
     ['modules', []],
   ])
 }

@@ -7,6 +7,7 @@ import { hashCommands } from './hashes.js'
 import { introspectionCommands } from './introspection.js'
 import { keyCommands } from './keys.js'
 import { pubsubCommands } from './pubsub.js'
+import { replicationCommands } from './replication.js'
 import { serverCommands } from './server.js'
 import { streamCommands } from './streams.js'
 import { stringCommands } from './strings.js'
@@ -15,6 +16,7 @@ import { transactionCommands } from './transactions.js'
 export const ALL_COMMANDS: readonly Command[] = [
   ...connectionCommands,
   ...serverCommands,
+  ...replicationCommands,
   ...introspectionCommands,
   ...stringCommands,
   ...keyCommands,

@@ -11,6 +11,7 @@ import type { ServerSettings } from '../serverState.js'
 import { isLoopback } from '../serverState.js'
 import { REDIS_VERSION } from '../version.js'
 import { fail, intArg } from './access.js'
+import { replicationInfo } from './replication.js'
 
 const doc = (summary: string, since: string) => ({ group: 'server', summary, since })
 
@@ -89,13 +90,7 @@ function sections(ctx: CommandContext): Record<string, Section> {
         ['tracking_total_prefixes', server.tracking.prefixes],
       ],
     ],
-    replication: [
-      'Replication',
-      () => [
-        ['role', 'master'],
-        ['connected_slaves', 0],
-      ],
-    ],
+    replication: ['Replication', () => replicationInfo(ctx)],
     cpu: [
       'CPU',
       () => {
