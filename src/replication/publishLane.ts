@@ -5,9 +5,20 @@
 // PubAck JSON, or `{"error":{...}}` (wrong last sequence 10071, wrong last msg id 10070, ...).
 // Messages queued in one turn of the event loop are published together (one socket write), and one
 // timer watches the oldest publish still waiting for its ack.
+//
+// Only the last message of each turn's batch (and every ACK_EVERY-th) asks for a PubAck: the
+// others are published without a reply subject, so JetStream stores them without answering (a
+// PubAck per event was half of nats-server's work and a JSON parse each here). Each message after
+// the first of a pump carries Nats-Expected-Last-Msg-Id of the one before, so the stream stores
+// a message only on top of its predecessor: an ack for seq s proves every seq of this lane up to
+// s stored, and a message refused silently makes every later one refused too, up to the next
+// one that asks — whose refusal (or missing ack) fails the lane, and the publisher reconciles.
 import { createInbox } from '@nats-io/transport-node'
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node'
 import { ReplicationError } from '../index.js'
+
+/** A PubAck is asked for at least every this many messages, so the window keeps moving in a long batch. */
+const ACK_EVERY = 128
 
 const utf8 = new TextDecoder()
 
@@ -114,7 +125,8 @@ export class PublishLane {
         continue
       }
       try {
-        this.nc.publish(this.subject, data, { headers: publishHeaders(this.epoch, seq, lastMsgID), reply: `${this.inbox}.${seq}` })
+        const ask = i === q.length - 1 || seq % ACK_EVERY === 0
+        this.nc.publish(this.subject, data, { headers: publishHeaders(this.epoch, seq, lastMsgID), reply: ask ? `${this.inbox}.${seq}` : undefined })
       } catch (err) {
         this.fail(publishFailure(this.nc, this.stream, seq, data.length, err))
         this.settle(seq)
@@ -140,7 +152,8 @@ export class PublishLane {
       else if (ack.seq !== seq) this.fail(new ReplicationError(this.stream, `event ${seq} was stored at stream seq ${ack.seq}`))
       else if (this.failure === undefined) this.hooks.acked(seq)
     }
-    this.settle(seq)
+    // The messages before it asked for nothing: its answer is theirs too (see the top).
+    this.settleThrough(seq)
   }
 
   /** The timer of the oldest publish: expires every publish at the front whose time is up. */
@@ -162,6 +175,11 @@ export class PublishLane {
       this.hooks.settled()
     }
     this.checkIdle()
+  }
+
+  private settleThrough(seq: number): void {
+    for (let s = this.low; s < seq; s++) this.done[s % this.size] = 1
+    this.settle(seq)
   }
 
   private settle(seq: number): void {

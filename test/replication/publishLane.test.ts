@@ -50,7 +50,7 @@ function lane(stream: string, subject: string, epoch: string, first: number, opt
 const data = (seq: number) => new TextEncoder().encode(`event ${seq}`)
 
 describe('PublishLane', () => {
-  it('publishes a window of events at once and reports each PubAck for its seq, with msgID <epoch>:<seq>', async () => {
+  it('publishes a window of events at once, each stored at its seq with msgID <epoch>:<seq>; the PubAck of the last covers the batch', async () => {
     const { stream, subject } = await makeStream()
     const { l, acked, failures } = lane(stream, subject, 'e1', 1)
     for (let seq = 1; seq <= 10; seq++) l.send(seq, data(seq), seq === 1 ? undefined : `e1:${seq - 1}`)
@@ -58,11 +58,25 @@ describe('PublishLane', () => {
     await l.idle()
     l.close()
     expect(failures).toEqual([])
-    expect(acked).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    // Only the batch's last message asked for a PubAck: it proves the chain below it stored.
+    expect(acked).toEqual([10])
     const jsm = await jetstreamManager(nc)
-    const m = await jsm.streams.getMessage(stream, { seq: 10 })
-    expect(m?.header.get('Nats-Msg-Id')).toBe('e1:10')
-    expect(new TextDecoder().decode(m!.data)).toBe('event 10')
+    for (let seq = 1; seq <= 10; seq++) {
+      const m = await jsm.streams.getMessage(stream, { seq })
+      expect(m?.header.get('Nats-Msg-Id')).toBe(`e1:${seq}`)
+      expect(new TextDecoder().decode(m!.data)).toBe(`event ${seq}`)
+    }
+  })
+
+  it('asks for a PubAck every 128 messages of a long batch, so the window moves before the batch is done', async () => {
+    const { stream, subject } = await makeStream()
+    const { l, acked, failures } = lane(stream, subject, 'e1', 1, { size: 512 })
+    for (let seq = 1; seq <= 300; seq++) l.send(seq, data(seq), seq === 1 ? undefined : `e1:${seq - 1}`)
+    await l.idle()
+    l.close()
+    expect(failures).toEqual([])
+    expect(acked).toEqual([128, 256, 300])
+    expect((await jetstreamManager(nc).then((j) => j.streams.info(stream))).state).toMatchObject({ first_seq: 1, last_seq: 300, messages: 300 })
   })
 
   it("reports the stream's refusal of a wrong last sequence (err_code 10071) and stores nothing", async () => {
@@ -74,7 +88,6 @@ describe('PublishLane', () => {
     // Another writer that believes the stream ends at 1: its event 2 expects last sequence 1.
     const b = lane(stream, subject, 'b', 2)
     b.l.send(2, data(2), undefined)
-    b.l.send(3, data(3), 'b:2')
     await b.l.idle()
     b.l.close()
     expect(b.acked).toEqual([])
@@ -82,6 +95,28 @@ describe('PublishLane', () => {
     expect(b.failures[0]).toBeInstanceOf(PublishRefusedError)
     expect(b.failures[0]).toMatchObject({ seq: 2, errCode: 10071 })
     expect((await jetstreamManager(nc).then((j) => j.streams.info(stream))).state.last_seq).toBe(3)
+  })
+
+  it('a message refused without being asked about fails the next one that asks: the chain carries the refusal, nothing lands', async () => {
+    const { stream, subject } = await makeStream()
+    const a = lane(stream, subject, 'a', 1)
+    for (let seq = 1; seq <= 3; seq++) a.l.send(seq, data(seq), seq === 1 ? undefined : `a:${seq - 1}`)
+    await a.l.idle()
+    a.l.close()
+    // b's 2 (expects last sequence 1) is refused silently; its 3 and 4 chain on b:2 and b:3.
+    const b = lane(stream, subject, 'b', 2)
+    b.l.send(2, data(2), undefined)
+    b.l.send(3, data(3), 'b:2')
+    b.l.send(4, data(4), 'b:3')
+    await b.l.idle()
+    b.l.close()
+    expect(b.acked).toEqual([])
+    expect(b.failures).toHaveLength(1)
+    expect(b.failures[0]).toMatchObject({ seq: 4, errCode: 10070 })
+    const st = (await jetstreamManager(nc).then((j) => j.streams.info(stream))).state
+    expect(st).toMatchObject({ last_seq: 3, messages: 3 })
+    const jsm = await jetstreamManager(nc)
+    expect((await jsm.streams.getMessage(stream, { seq: 3 }))?.header.get('Nats-Msg-Id')).toBe('a:3')
   })
 
   it('reports a wrong last msg id (err_code 10070): the chain fences a pipelined publish at the right sequence', async () => {
