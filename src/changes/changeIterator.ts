@@ -52,7 +52,14 @@ class LiveRegistration {
     if (this.registered || this.stopped) return
     this.registered = true
     if (!this.fromLog) this.feed.streams++
-    this.progress = this.feed.durableProgress$.subscribe(() => this.wakeUp())
+    // Completes at close: a fromLog stream has no live subscription to learn it from.
+    this.progress = this.feed.durableProgress$.subscribe({
+      next: () => this.wakeUp(),
+      complete: () => {
+        this.ended = true
+        this.wakeUp()
+      },
+    })
     if (live && !this.fromLog) this.subscribe()
   }
 
