@@ -507,6 +507,8 @@ export class Database<V = unknown> extends EventEmitter {
     if (this.closed) return Promise.reject(new ClosedError())
     if (this.follower !== undefined) return Promise.reject(new ReadOnlyError('checkpoint', READ_ONLY_CHECKPOINT))
     if (this.committer === undefined) return Promise.resolve(undefined)
+    // A replacement that failed part way left the log and the state apart: nothing may be written from them.
+    if (this.replaceFailure !== undefined) return Promise.reject(this.replaceFailure)
     // When idle, the snapshot is taken synchronously, so it holds exactly the writes made before this call.
     const run = this.checkpointBusy ? this.checkpointChain.then(() => this.writeCheckpointNow()) : this.writeCheckpointNow()
     this.checkpointChain = run.catch(() => undefined)
@@ -1017,7 +1019,7 @@ export class Database<V = unknown> extends EventEmitter {
    */
   flush(): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError())
-    const failure = this.pipeline.failure
+    const failure = this.pipeline.failure ?? this.replaceFailure
     if (failure !== undefined) return Promise.reject(failure)
     return this.committer === undefined ? Promise.resolve() : this.committer.flush()
   }
@@ -1033,7 +1035,7 @@ export class Database<V = unknown> extends EventEmitter {
       walPendingBytes: this.wal?.pendingBytes ?? 0,
       recovery: this.recovery,
       checkpoint: { last: this.lastCheckpoint, count: this.checkpointCount, lastError: this.checkpointError },
-      failure: failureInfo(this.pipeline.failure ?? this.follower?.failure),
+      failure: failureInfo(this.pipeline.failure ?? this.replaceFailure ?? this.follower?.failure),
       ...(this.replicationStats === undefined ? {} : { replication: this.replicationStats() }),
     }
   }
@@ -1103,7 +1105,7 @@ export class Database<V = unknown> extends EventEmitter {
    */
   private async checkpointOnClose(): Promise<void> {
     const min = this.options.checkpoint.onClose
-    if (min === false || this.committer === undefined || this.pipeline.failure !== undefined) return
+    if (min === false || this.committer === undefined || this.pipeline.failure !== undefined || this.replaceFailure !== undefined) return
     const covered = this.lastCheckpoint?.seq ?? this.recovery?.checkpointSeq ?? 0
     if (this.seq === covered || this.seq - covered < min) return
     try {
