@@ -39,3 +39,35 @@ describe('events({ fromLog: true }) review', () => {
     expect(r).toMatchObject({ done: true })
   })
 })
+
+describe('events({ fromLog: true }) review: checkpoints prune under a lagging stream', () => {
+  it('a stream whose segments a checkpoint deleted yields in order with no gap, or fails with HISTORY_GONE: never waits forever', async () => {
+    const db = await open({ dir: tmpDir(), durability: 'buffered', syncIntervalMs: 2, segmentBytes: 1024, checkpoint: { auto: false, keep: 1 }, history: { retainSegments: 0 } })
+    for (let i = 0; i < 50; i++) await db.put(`k${i}`, i)
+    await db.flush()
+    const it = db.events({ since: 0, fromLog: true })[Symbol.asyncIterator]()
+    expect((await it.next()).value?.seq).toBe(1)
+    for (let i = 50; i < 2000; i++) await db.put(`k${i % 100}`, i)
+    await db.flush()
+    await db.checkpoint()
+    await db.put('after', 1)
+    await db.flush()
+    const seqs: number[] = []
+    const outcome = await within(
+      (async () => {
+        for (;;) {
+          const r = await it.next()
+          if (r.done) return 'done'
+          seqs.push(r.value.seq)
+          if (r.value.seq === db.seq) return 'caught up'
+        }
+      })().catch((e: unknown) => e),
+      5000,
+    )
+    await it.return!()
+    await db.close()
+    expect(outcome).not.toBe('timeout')
+    if (outcome === 'caught up') expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 2))
+    else expect(outcome).toMatchObject({ code: 'ISLAB_HISTORY_GONE' })
+  })
+})
