@@ -109,18 +109,31 @@ export class SnapshotBucket {
    * Writes the snapshot into `file`, fsynced (not the directory). Rejects when the download fails
    * (the object store checks the SHA-256 of what it sent); a partial file is left for the caller.
    */
-  async downloadTo(snap: SnapshotInfo, file: string): Promise<void> {
+  async downloadTo(snap: SnapshotInfo, file: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted()
     const store = (await this.bucket(false))!
     const got = await store.get(snap.name)
     if (got === null) throw new Error(`snapshot ${snap.name} is gone from bucket ${this.link.o.snapshots.bucket}`)
     await fsp.mkdir(path.dirname(file), { recursive: true })
     const fh = await fsp.open(file, 'w')
+    // While NATS is away the download waits for it: an abort (the replica stopped) cancels it.
+    const reader = (got.data as unknown as WebReadableStream<Uint8Array>).getReader()
+    const cancel = (): void => void reader.cancel().catch(() => undefined)
+    signal?.addEventListener('abort', cancel, { once: true })
     try {
-      for await (const chunk of got.data as unknown as WebReadableStream<Uint8Array>) await fh.write(chunk)
+      for (;;) {
+        const { done, value } = await reader.read()
+        signal?.throwIfAborted()
+        if (done) break
+        await fh.write(value)
+      }
       const err = await got.error
       if (err) throw err
       await fh.datasync()
     } finally {
+      signal?.removeEventListener('abort', cancel)
+      // Aborted before the listener was added, or failed: the object's consumer stops too.
+      if (signal?.aborted) cancel()
       await fh.close()
     }
   }
