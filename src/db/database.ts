@@ -336,6 +336,13 @@ export class Database<V = unknown> extends EventEmitter {
       this.checkpointBusy = false
       throw new ClosedError()
     }
+    // Events applied while it waited its turn (behind a checkpoint) may have passed it: going
+    // back would drop them from the log, and a MANIFEST recording them would not open.
+    if (seq <= this.seq) {
+      this.replacing = false
+      this.checkpointBusy = false
+      throw new InvalidOptionError(`the checkpoint's seq ${seq} is not past db.seq ${this.seq} (events were applied while it waited): nothing replaced`)
+    }
     try {
       this.unhookExit?.()
       this.physics_?.stop()

@@ -240,3 +240,30 @@ describe('db.replaceWithCheckpoint review: after a failure half way', () => {
     expect(fs.readdirSync(dir).filter((n) => n !== 'LOCK').sort()).toEqual(before.filter((n) => n !== 'LOCK'))
   })
 })
+
+describe('db.replaceWithCheckpoint review: events applied while it waits its turn', () => {
+  it('never goes back: events applied past the checkpoint while a checkpoint ran first are kept (the replacement is refused)', async () => {
+    const dir = await replicaDir()
+    const r = await open({ dir, segmentBytes: 2048, checkpoint: { auto: false } })
+    r.refuseWrites(new ReadOnlyError('write', 'it is a replica'))
+    await primary.flush()
+    const evs = await eventsOf(primary, 121, 300)
+    for (let i = 301; i <= 305; i++) await primary.put(keyOf(i), i)
+    await primary.flush()
+    evs.push(...(await eventsOf(primary, 301, 305)))
+    const cp = r.checkpoint()
+    const rep = r.replaceWithCheckpoint(stage(dir), ckpt.seq).then(() => 'replaced', (e: unknown) => e)
+    const applied = evs.map((ev) => r.applyReplicated(ev))
+    await Promise.all(applied)
+    await cp
+    // Refused (db.seq passed the checkpoint meanwhile), nothing touched.
+    expect(await rep).toMatchObject({ code: 'ISLAB_INVALID_OPTION' })
+    expect(r.seq).toBe(305)
+    expectStateAt(r, 305)
+    await r.close()
+    const again = await open({ dir })
+    expect(again.seq).toBe(305)
+    expectStateAt(again, 305)
+    await again.close()
+  })
+})
