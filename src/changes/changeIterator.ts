@@ -61,6 +61,9 @@ class LiveRegistration {
       },
     })
     if (live && !this.fromLog) this.subscribe()
+    // A feed durable on publish (read-only) ticks no progress per event: its events wake a
+    // fromLog stream, which keeps none of them (nor does the feed, for a subscriber of it).
+    else if (live && this.feed.immediate) this.sub = this.subject.subscribe(() => this.wakeUp())
   }
 
   /** (Re)subscribes the live queue, empty. */
