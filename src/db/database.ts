@@ -205,6 +205,8 @@ export class Database<V = unknown> extends EventEmitter {
   private replicationStats: (() => ReplicationStats) | undefined
   /** replaceWithCheckpoint is swapping the log: nothing may be applied meanwhile. */
   private replacing = false
+  /** replaceWithCheckpoint calls queued or running: checkpoints asked for meanwhile queue behind them. */
+  private replacesQueued = 0
   /** replaceWithCheckpoint failed part way: the log is no longer this state's. */
   private replaceFailure: IslabError | undefined
   private readonly onWriteFailure = (error: WriteFailure): void => {
@@ -313,7 +315,10 @@ export class Database<V = unknown> extends EventEmitter {
     }
     // Checkpoints asked for meanwhile wait behind it (checkpointBusy).
     this.checkpointBusy = true
-    const run = this.checkpointChain.then(() => this.replaceNow(file, seq))
+    // checkpointBusy alone goes false between the job before it and its start, where a checkpoint
+    // asked for would run beside the swap: the count keeps those queued.
+    this.replacesQueued++
+    const run = this.checkpointChain.then(() => this.replaceNow(file, seq)).finally(() => this.replacesQueued--)
     this.checkpointChain = run.catch(() => undefined)
     return run
   }
@@ -517,7 +522,7 @@ export class Database<V = unknown> extends EventEmitter {
     // A replacement that failed part way left the log and the state apart: nothing may be written from them.
     if (this.replaceFailure !== undefined) return Promise.reject(this.replaceFailure)
     // When idle, the snapshot is taken synchronously, so it holds exactly the writes made before this call.
-    const run = this.checkpointBusy ? this.checkpointChain.then(() => this.writeCheckpointNow()) : this.writeCheckpointNow()
+    const run = this.checkpointBusy || this.replacesQueued > 0 ? this.checkpointChain.then(() => this.writeCheckpointNow()) : this.writeCheckpointNow()
     this.checkpointChain = run.catch(() => undefined)
     return run
   }

@@ -288,3 +288,27 @@ describe('db.replaceWithCheckpoint review: a read-only database following the di
     await r.close()
   })
 })
+
+describe('db.replaceWithCheckpoint review: a checkpoint asked for the moment the one before it ends', () => {
+  it('waits behind the replacement instead of running beside it', async () => {
+    const dir = await replicaDir()
+    const r = await open({ dir, segmentBytes: 2048, checkpoint: { auto: false, keep: 1 } })
+    r.refuseWrites(new ReadOnlyError('write', 'it is a replica'))
+    await primary.flush()
+    const [ev121] = await eventsOf(primary, 121, 121)
+    const cp1 = r.checkpoint()
+    await r.applyReplicated(ev121!)
+    const rep = r.replaceWithCheckpoint(stage(dir), ckpt.seq).then(() => 'replaced', (e: unknown) => e)
+    await cp1
+    // Runs before the queued replacement starts: it must queue behind it.
+    const cp2 = r.checkpoint().then((i) => i?.seq, (e: unknown) => e)
+    expect(await rep).toBe('replaced')
+    expect(await cp2).toBe(300)
+    expect(r.seq).toBe(300)
+    await r.close()
+    const again = await open({ dir })
+    expect(again.seq).toBe(300)
+    expectStateAt(again, 300)
+    await again.close()
+  })
+})
