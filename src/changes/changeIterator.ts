@@ -61,9 +61,10 @@ class LiveRegistration {
       },
     })
     if (live && !this.fromLog) this.subscribe()
-    // A feed durable on publish (read-only) ticks no progress per event: its events wake a
-    // fromLog stream, which keeps none of them (nor does the feed, for a subscriber of it).
-    else if (live && this.feed.immediate) this.sub = this.subject.subscribe(() => this.wakeUp())
+    // Progress ticks at each sync only, and not at all where the feed is durable on publish
+    // (read-only): applied events (durableOnly false) and those of such a feed wake a fromLog
+    // stream, which keeps none of them. Not durable$ of a writer: the feed would keep its writes.
+    else if (live && (this.feed.immediate || this.subject === this.feed.applied$)) this.sub = this.subject.subscribe(() => this.wakeUp())
   }
 
   /** (Re)subscribes the live queue, empty. */

@@ -133,3 +133,18 @@ describe('events({ fromLog: true }) review: caught up while checkpoints prune be
     })
   }
 })
+
+describe('events({ fromLog: true, durableOnly: false }) review', () => {
+  it('yields an applied event without waiting for the next sync', async () => {
+    const db = await open({ dir: tmpDir(), durability: 'buffered', syncIntervalMs: 60_000 })
+    const it = db.events({ since: 0, fromLog: true, durableOnly: false })[Symbol.asyncIterator]()
+    const first = it.next()
+    await new Promise((r) => setTimeout(r, 20))
+    await db.put('a', 1)
+    const r = await within(first, 3000)
+    await it.return!()
+    await db.close()
+    expect(r).not.toBe('timeout')
+    expect(r).toMatchObject({ value: { seq: 1 } })
+  })
+})
