@@ -148,3 +148,41 @@ describe('events({ fromLog: true, durableOnly: false }) review', () => {
     expect(r).toMatchObject({ value: { seq: 1 } })
   })
 })
+
+describe('events({ fromLog: true }) review: a WAL failure', () => {
+  for (const durability of ['buffered', 'sync'] as const) {
+    it(`a caught-up stream fails with the WAL failure (${durability}), it does not wait forever`, async () => {
+      const { nodeFileLayer } = await import('../../src/io/nodeFileLayer.js')
+      let fail = false
+      const layer = {
+        ...nodeFileLayer,
+        openAppend: (p: string, o?: { dsync?: boolean }) => {
+          const f = nodeFileLayer.openAppend(p, o)
+          return {
+            ...f,
+            write: (d: Uint8Array) => (fail ? Promise.reject(Object.assign(new Error('EIO: simulated'), { code: 'EIO' })) : f.write(d)),
+            datasync: () => (fail ? Promise.reject(Object.assign(new Error('EIO: simulated'), { code: 'EIO' })) : f.datasync()),
+            truncate: (n: number) => f.truncate(n),
+            close: () => f.close(),
+          }
+        },
+      }
+      const db = await open({ dir: tmpDir(), fileLayer: layer, durability, syncIntervalMs: 2 })
+      db.on('failure', () => undefined)
+      await db.put('a', 1)
+      await db.flush()
+      const it = db.events({ since: 0, fromLog: true })[Symbol.asyncIterator]()
+      expect((await it.next()).value?.seq).toBe(1)
+      const pending = it.next().then((v) => v, (e: unknown) => e)
+      await new Promise((r) => setTimeout(r, 20))
+      fail = true
+      await db.put('b', 2).catch(() => undefined)
+      await db.flush().catch(() => undefined)
+      const r = await within(pending, 3000)
+      await it.return!()
+      await db.close().catch(() => undefined)
+      expect(r).not.toBe('timeout')
+      expect(r).toMatchObject({ code: expect.stringMatching(/^ISLAB_/) })
+    })
+  }
+})
