@@ -24,7 +24,8 @@ export class ChangeFeed {
   constructor(
     /** Highest seq durable (memory mode: everything applied counts as durable). */
     public durableSeq: number,
-    private readonly immediate: boolean,
+    /** Durable on publish (memory mode, a read-only database): no progress tick per event. */
+    readonly immediate: boolean,
   ) {}
 
   /** The pipeline's last stage: publishes an event as applied (and durable, in memory mode). */

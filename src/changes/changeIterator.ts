@@ -52,8 +52,19 @@ class LiveRegistration {
     if (this.registered || this.stopped) return
     this.registered = true
     if (!this.fromLog) this.feed.streams++
-    this.progress = this.feed.durableProgress$.subscribe(() => this.wakeUp())
+    // Completes at close: a fromLog stream has no live subscription to learn it from.
+    this.progress = this.feed.durableProgress$.subscribe({
+      next: () => this.wakeUp(),
+      complete: () => {
+        this.ended = true
+        this.wakeUp()
+      },
+    })
     if (live && !this.fromLog) this.subscribe()
+    // Progress ticks at each sync only, and not at all where the feed is durable on publish
+    // (read-only): applied events (durableOnly false) and those of such a feed wake a fromLog
+    // stream, which keeps none of them. Not durable$ of a writer: the feed would keep its writes.
+    else if (live && (this.feed.immediate || this.subject === this.feed.applied$)) this.sub = this.subject.subscribe(() => this.wakeUp())
   }
 
   /** (Re)subscribes the live queue, empty. */

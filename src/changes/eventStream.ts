@@ -19,7 +19,8 @@ export interface EventsOptions {
    * write path. Default false. For a consumer slower than the writes under load (a replication
    * publisher): a live stream holds each write from its commit until it is taken, long enough to
    * outlive the young GC generation, which costs the put path more than reading the log back.
-   * Needs a log (not durability 'memory').
+   * Needs a log (not durability 'memory'). As it needs the log even when caught up, a checkpoint's
+   * prune may pass it (ISLAB_HISTORY_GONE) unless its reader holds the log (db.holdLog).
    */
   fromLog?: boolean
 }

@@ -205,6 +205,8 @@ export class Database<V = unknown> extends EventEmitter {
   private replicationStats: (() => ReplicationStats) | undefined
   /** replaceWithCheckpoint is swapping the log: nothing may be applied meanwhile. */
   private replacing = false
+  /** replaceWithCheckpoint calls queued or running: checkpoints asked for meanwhile queue behind them. */
+  private replacesQueued = 0
   /** replaceWithCheckpoint failed part way: the log is no longer this state's. */
   private replaceFailure: IslabError | undefined
   private readonly onWriteFailure = (error: WriteFailure): void => {
@@ -313,7 +315,10 @@ export class Database<V = unknown> extends EventEmitter {
     }
     // Checkpoints asked for meanwhile wait behind it (checkpointBusy).
     this.checkpointBusy = true
-    const run = this.checkpointChain.then(() => this.replaceNow(file, seq))
+    // checkpointBusy alone goes false between the job before it and its start, where a checkpoint
+    // asked for would run beside the swap: the count keeps those queued.
+    this.replacesQueued++
+    const run = this.checkpointChain.then(() => this.replaceNow(file, seq)).finally(() => this.replacesQueued--)
     this.checkpointChain = run.catch(() => undefined)
     return run
   }
@@ -335,6 +340,13 @@ export class Database<V = unknown> extends EventEmitter {
       this.replacing = false
       this.checkpointBusy = false
       throw new ClosedError()
+    }
+    // Events applied while it waited its turn (behind a checkpoint) may have passed it: going
+    // back would drop them from the log, and a MANIFEST recording them would not open.
+    if (seq <= this.seq) {
+      this.replacing = false
+      this.checkpointBusy = false
+      throw new InvalidOptionError(`the checkpoint's seq ${seq} is not past db.seq ${this.seq} (events were applied while it waited): nothing replaced`)
     }
     try {
       this.unhookExit?.()
@@ -507,8 +519,10 @@ export class Database<V = unknown> extends EventEmitter {
     if (this.closed) return Promise.reject(new ClosedError())
     if (this.follower !== undefined) return Promise.reject(new ReadOnlyError('checkpoint', READ_ONLY_CHECKPOINT))
     if (this.committer === undefined) return Promise.resolve(undefined)
+    // A replacement that failed part way left the log and the state apart: nothing may be written from them.
+    if (this.replaceFailure !== undefined) return Promise.reject(this.replaceFailure)
     // When idle, the snapshot is taken synchronously, so it holds exactly the writes made before this call.
-    const run = this.checkpointBusy ? this.checkpointChain.then(() => this.writeCheckpointNow()) : this.writeCheckpointNow()
+    const run = this.checkpointBusy || this.replacesQueued > 0 ? this.checkpointChain.then(() => this.writeCheckpointNow()) : this.writeCheckpointNow()
     this.checkpointChain = run.catch(() => undefined)
     return run
   }
@@ -1017,7 +1031,7 @@ export class Database<V = unknown> extends EventEmitter {
    */
   flush(): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError())
-    const failure = this.pipeline.failure
+    const failure = this.pipeline.failure ?? this.replaceFailure
     if (failure !== undefined) return Promise.reject(failure)
     return this.committer === undefined ? Promise.resolve() : this.committer.flush()
   }
@@ -1033,7 +1047,7 @@ export class Database<V = unknown> extends EventEmitter {
       walPendingBytes: this.wal?.pendingBytes ?? 0,
       recovery: this.recovery,
       checkpoint: { last: this.lastCheckpoint, count: this.checkpointCount, lastError: this.checkpointError },
-      failure: failureInfo(this.pipeline.failure ?? this.follower?.failure),
+      failure: failureInfo(this.pipeline.failure ?? this.replaceFailure ?? this.follower?.failure),
       ...(this.replicationStats === undefined ? {} : { replication: this.replicationStats() }),
     }
   }
@@ -1103,7 +1117,7 @@ export class Database<V = unknown> extends EventEmitter {
    */
   private async checkpointOnClose(): Promise<void> {
     const min = this.options.checkpoint.onClose
-    if (min === false || this.committer === undefined || this.pipeline.failure !== undefined) return
+    if (min === false || this.committer === undefined || this.pipeline.failure !== undefined || this.replaceFailure !== undefined) return
     const covered = this.lastCheckpoint?.seq ?? this.recovery?.checkpointSeq ?? 0
     if (this.seq === covered || this.seq - covered < min) return
     try {

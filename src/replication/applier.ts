@@ -31,12 +31,17 @@ export class Applier extends EventEmitter {
   private stopped = false
   private messages: ConsumerMessages | undefined
   private running: Promise<void> | undefined
+  /** Aborts a restore's download: while NATS is away it waits for the server, and stop() must not. */
+  private restoring: AbortController | undefined
 
   constructor(
     private readonly db: Database,
     private readonly link: StreamLink,
-    /** Replaces the database with the newest snapshot the stream goes on from (restore.ts); undefined without snapshots. */
-    private readonly restore: (() => Promise<SnapshotInfo | undefined>) | undefined,
+    /**
+     * Replaces the database with the newest snapshot the stream goes on from (restore.ts);
+     * undefined without snapshots. `signal` abandons its download (stop()).
+     */
+    private readonly restore: ((signal: AbortSignal) => Promise<SnapshotInfo | undefined>) | undefined,
   ) {
     super()
   }
@@ -53,6 +58,7 @@ export class Applier extends EventEmitter {
   /** Stops consuming; resolves once no event is being applied any more. */
   async stop(): Promise<void> {
     this.stopped = true
+    this.restoring?.abort(new Error('replication is stopped'))
     await this.messages?.close().catch(() => undefined)
     await this.running
   }
@@ -91,13 +97,17 @@ export class Applier extends EventEmitter {
     const stream = this.link.o.stream
     if (this.restore === undefined) return new ReplicationError(stream, `${trimmed.message}: open the replica with snapshots enabled (and on Node's file system), and it restores from the newest snapshot`)
     this.state = 'restoring'
+    const ctl = new AbortController()
+    this.restoring = ctl
     try {
-      const snap = await this.restore()
+      const snap = await this.restore(ctl.signal)
       if (snap === undefined) return new ReplicationError(stream, `${trimmed.message}, and the bucket holds no snapshot the stream goes on from: the primary ships one after each checkpoint; reopen the replica once it has`)
       this.emit('restored', snap)
       return undefined
     } catch (err) {
       return err
+    } finally {
+      this.restoring = undefined
     }
   }
 

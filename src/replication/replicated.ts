@@ -137,7 +137,7 @@ export class Replication extends EventEmitter {
   private startApplier(): void {
     this.db.refuseWrites(new ReadOnlyError('write', `it is a replica of stream ${JSON.stringify(this.o.stream)}`, 'Write to the primary, or promote() this replica first.'))
     const bucket = new SnapshotBucket(this.link)
-    const a = new Applier(this.db, this.link, this.restorable ? () => restoreInPlace(this.db, this.link, bucket) : undefined)
+    const a = new Applier(this.db, this.link, this.restorable ? (signal) => restoreInPlace(this.db, this.link, bucket, signal) : undefined)
     a.on('stalled', (err) => this.emit('stalled', err))
     a.on('restored', (snap: SnapshotInfo) => {
       this.restoredFrom = snap

@@ -68,14 +68,16 @@ export function trimmedBelow(db: Database, st: StreamState): boolean {
  * on from, and resolves with it; undefined when the bucket holds none. NATS errors reject (the
  * caller tries again later); the database is untouched until the snapshot is downloaded whole.
  */
-export async function restoreInPlace(db: Database, link: StreamLink, bucket: SnapshotBucket): Promise<SnapshotInfo | undefined> {
+export async function restoreInPlace(db: Database, link: StreamLink, bucket: SnapshotBucket, signal?: AbortSignal): Promise<SnapshotInfo | undefined> {
   const st = await link.state()
   if (st === undefined || !trimmedBelow(db, st)) return undefined
   const snap = pickSnapshot(await bucket.list(), db.seq, st)
   if (snap === undefined) return undefined
   const tmp = path.join(db.options.dir, `${checkpointFileName(snap.seq)}.tmp`)
   try {
-    await bucket.downloadTo(snap, tmp)
+    await bucket.downloadTo(snap, tmp, signal)
+    // Stopped meanwhile: the database stays as it is.
+    signal?.throwIfAborted()
   } catch (err) {
     fs.rmSync(tmp, { force: true })
     throw err

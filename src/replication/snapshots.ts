@@ -14,6 +14,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { Objm } from '@nats-io/obj'
+import { JetStreamApiError } from '@nats-io/jetstream'
 import type { ObjectStore } from '@nats-io/obj'
 import { FencedError } from '../index.js'
 import type { CheckpointInfo, Database } from '../index.js'
@@ -23,6 +24,8 @@ import type { StreamLink } from './streamLink.js'
 const PREFIX = 'ckpt-'
 const DIGITS = 20
 const READ_CHUNK = 256 * 1024
+/** JetStream's "stream not found": the bucket (its stream) does not exist. */
+const STREAM_NOT_FOUND = 10059
 
 export interface SnapshotInfo {
   name: string
@@ -59,14 +62,27 @@ export class SnapshotBucket {
     if (this.store !== undefined) return this.store
     const objm = new Objm(await this.link.connection())
     const name = this.link.o.snapshots.bucket
-    try {
-      this.store = await objm.open(name)
-    } catch {
-      // Not there (or not reachable: create fails the same way then).
+    if (await this.exists(name)) {
+      this.store = await objm.open(name, false)
+    } else {
       if (!create) return undefined
       this.store = await objm.create(name, { description: `IsLabDB checkpoints of stream ${this.link.o.stream}` })
     }
     return this.store
+  }
+
+  /**
+   * Whether the bucket's stream exists. Rejects when NATS does not answer: "no bucket" then would
+   * read as "no snapshot", which stalls a replica the stream was trimmed below for good.
+   */
+  private async exists(name: string): Promise<boolean> {
+    try {
+      await (await this.link.jsm()).streams.info(`OBJ_${name}`)
+      return true
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === STREAM_NOT_FOUND) return false
+      throw err
+    }
   }
 
   /** Snapshots in the bucket, newest first (none when there is no bucket). */
@@ -93,18 +109,31 @@ export class SnapshotBucket {
    * Writes the snapshot into `file`, fsynced (not the directory). Rejects when the download fails
    * (the object store checks the SHA-256 of what it sent); a partial file is left for the caller.
    */
-  async downloadTo(snap: SnapshotInfo, file: string): Promise<void> {
+  async downloadTo(snap: SnapshotInfo, file: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted()
     const store = (await this.bucket(false))!
     const got = await store.get(snap.name)
     if (got === null) throw new Error(`snapshot ${snap.name} is gone from bucket ${this.link.o.snapshots.bucket}`)
     await fsp.mkdir(path.dirname(file), { recursive: true })
     const fh = await fsp.open(file, 'w')
+    // While NATS is away the download waits for it: an abort (the replica stopped) cancels it.
+    const reader = (got.data as unknown as WebReadableStream<Uint8Array>).getReader()
+    const cancel = (): void => void reader.cancel().catch(() => undefined)
+    signal?.addEventListener('abort', cancel, { once: true })
     try {
-      for await (const chunk of got.data as unknown as WebReadableStream<Uint8Array>) await fh.write(chunk)
+      for (;;) {
+        const { done, value } = await reader.read()
+        signal?.throwIfAborted()
+        if (done) break
+        await fh.write(value)
+      }
       const err = await got.error
       if (err) throw err
       await fh.datasync()
     } finally {
+      signal?.removeEventListener('abort', cancel)
+      // Aborted before the listener was added, or failed: the object's consumer stops too.
+      if (signal?.aborted) cancel()
       await fh.close()
     }
   }
