@@ -95,7 +95,7 @@ export class Applier extends EventEmitter {
    */
   private async restoreFrom(trimmed: TrimmedError): Promise<unknown> {
     const stream = this.link.o.stream
-    if (this.restore === undefined) return new ReplicationError(stream, `${trimmed.message}: open the replica with snapshots enabled (and on Node's file system), and it restores from the newest snapshot`)
+    if (this.restore === undefined) return new ReplicationError(stream, `${trimmed.message}: this replica runs with snapshots: false (or with a fileLayer of its own, which snapshots are not written into); open it with snapshots on and it restores from the newest snapshot`)
     this.state = 'restoring'
     const ctl = new AbortController()
     this.restoring = ctl

@@ -2,7 +2,7 @@
 // database with the core's open() and attaches a primary's publisher or a replica's applier to
 // it (the core knows nothing of NATS). docs/replication.md describes the protocol.
 import { EventEmitter } from 'node:events'
-import { decodeEvent, InvalidOptionError, open as openCore, ReadOnlyError, ReplicationError } from '../index.js'
+import { decodeEvent, InvalidOptionError, IslabError, open as openCore, ReadOnlyError, ReplicationError } from '../index.js'
 import type { Database, OpenOptions, ReplicationStats } from '../index.js'
 import { Applier } from './applier.js'
 import { resolveReplication } from './options.js'
@@ -113,7 +113,9 @@ export class Replication extends EventEmitter {
     } catch (err) {
       // Still a replica: it follows the stream again (its consumer was stopped for good before).
       if (!this.closed) this.startApplier()
-      throw err
+      if (err instanceof IslabError) throw err
+      // A NATS error (a timeout while the server is away) is not a value with a code.
+      throw new ReplicationError(this.o.stream, `promote(): NATS did not answer (${err instanceof Error ? err.message : String(err)}); this database is still a replica and follows the stream again: promote it once NATS is reachable`, { cause: err })
     }
     this.applier = undefined
     this.db.refuseWrites(undefined)

@@ -60,4 +60,29 @@ describe('promote() that fails', () => {
     await p.close()
     await r.close()
   })
+
+  // Found by a new user's run: with nats-server stopped, promote() rejected with the client's
+  // plain Error ('timeout'), no code, against the errors-are-values rule.
+  it('with NATS away rejects with ISLAB_REPLICATION, and the replica promotes once NATS is back', async () => {
+    const stream = newStream()
+    const opts = (role: 'primary' | 'replica', dir: string) => ({ dir, durability: 'buffered' as const, replication: { servers: nats.url, stream, role, snapshots: false as const } })
+    const p = await openReplicated(opts('primary', tmpDir()))
+    await p.put('a', 1)
+    await p.flush()
+    await p.replication.replicated(p.seq)
+    const r = await openReplicated(opts('replica', tmpDir()))
+    await r.waitForSeq(p.seq)
+    await p.close()
+    await nats.stop()
+    try {
+      await expect(r.promote()).rejects.toMatchObject({ code: 'ISLAB_REPLICATION', message: /NATS did not answer.*still a replica/ })
+      expect(r.replication.role).toBe('replica')
+    } finally {
+      await nats.start()
+    }
+    await r.promote()
+    expect(r.replication.role).toBe('primary')
+    await r.put('b', 2)
+    await r.close()
+  }, 60_000)
 })
