@@ -54,11 +54,26 @@ export interface ResolvedReplication {
 const NAMES = ['servers', 'stream', 'subject', 'role', 'ack', 'window', 'ackTimeoutMs', 'duplicateWindowMs', 'snapshots']
 const SNAPSHOT_NAMES = ['bucket', 'keep', 'keepEvents']
 
-export function resolveReplication(o: unknown): ResolvedReplication {
-  if (typeof o !== 'object' || o === null) throw new InvalidOptionError('replication must be an object: { servers, stream, role }')
+/** A known name the given one is a near miss of (a letter's case, a plural, a prefix); undefined otherwise. */
+function nearMiss(name: string, known: readonly string[]): string | undefined {
+  const n = name.toLowerCase()
+  return known.find((k) => {
+    const l = k.toLowerCase()
+    return l === n || (n.length >= 4 && (l.startsWith(n) || n.startsWith(l)))
+  })
+}
+
+/** `options` are the whole open options: a misspelt `replication` key is named in the error. */
+export function resolveReplication(o: unknown, options: object = {}): ResolvedReplication {
+  if (typeof o !== 'object' || o === null) {
+    const misspelt = Object.keys(options).find((k) => k !== 'replication' && /^rep+l/i.test(k))
+    throw new InvalidOptionError(`replication must be an object: { servers, stream, role }${misspelt === undefined ? '' : ` (found '${misspelt}': did you mean 'replication'?)`}`)
+  }
   const r = o as Record<string, unknown>
   for (const k of Object.keys(r)) {
-    if (!NAMES.includes(k)) throw new InvalidOptionError(`replication.${k} is not an option; the options are ${NAMES.join(', ')}`)
+    if (NAMES.includes(k)) continue
+    const near = nearMiss(k, NAMES)
+    throw new InvalidOptionError(`replication.${k} is not an option${near === undefined ? '' : ` (did you mean replication.${near}?)`}; the options are ${NAMES.join(', ')}`)
   }
   const servers = typeof r.servers === 'string' ? [r.servers] : r.servers
   if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s) => typeof s === 'string' && s !== '')) {

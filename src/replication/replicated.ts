@@ -173,7 +173,7 @@ export type ReplicatedDatabase = Database & {
  */
 export async function openReplicated(options: ReplicatedOpenOptions): Promise<ReplicatedDatabase> {
   const { replication, ...rest } = options
-  const o = resolveReplication(replication)
+  const o = resolveReplication(replication, options)
   if (rest.durability === 'memory') throw new InvalidOptionError("replication needs a log: durability 'memory' cannot replicate")
   const link = new StreamLink(o)
   let db: Database

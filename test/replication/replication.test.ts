@@ -181,7 +181,10 @@ describe('replication through NATS JetStream', () => {
   it('checks its options', async () => {
     await expect(openReplicated({ dir: tmpDir(), replication: { servers: nats.url, stream: 'a.b', role: 'primary' } })).rejects.toMatchObject({ code: 'ISLAB_INVALID_OPTION' })
     await expect(openReplicated({ dir: tmpDir(), replication: { servers: nats.url, stream: 'S', role: 'leader' as never } })).rejects.toMatchObject({ code: 'ISLAB_INVALID_OPTION' })
-    await expect(openReplicated({ dir: tmpDir(), replication: { servers: nats.url, stream: 'S', role: 'primary', acks: 1 } as never })).rejects.toThrow(/replication.acks/)
+    await expect(openReplicated({ dir: tmpDir(), replication: { servers: nats.url, stream: 'S', role: 'primary', acks: 1 } as never })).rejects.toThrow(/replication.acks is not an option \(did you mean replication.ack\?\)/)
+    await expect(openReplicated({ dir: tmpDir(), replication: { server: nats.url, stream: 'S', role: 'primary' } as never })).rejects.toThrow(/did you mean replication.servers\?/)
+    // A misspelt `replication` (found by a new user's run: the message only said it must be an object).
+    await expect(openReplicated({ dir: tmpDir(), replicaton: { servers: nats.url, stream: 'S', role: 'primary' } } as never)).rejects.toThrow(/found 'replicaton': did you mean 'replication'\?/)
     await expect(openReplicated({ dir: tmpDir(), durability: 'memory', replication: { servers: nats.url, stream: 'S', role: 'primary' } })).rejects.toMatchObject({ code: 'ISLAB_INVALID_OPTION' })
   })
 })
