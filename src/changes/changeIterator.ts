@@ -124,7 +124,19 @@ export class ChangeIterator<T> implements AsyncIterator<T> {
   private readonly reg: LiveRegistration
   private readonly gen: AsyncGenerator<T, void>
 
-  constructor(source: ChangeSource, opts: ChangesOptions, since: number, project: Project<T>, private readonly hold?: LogHold, fromLog = false) {
+  constructor(
+    source: ChangeSource,
+    opts: ChangesOptions,
+    since: number,
+    project: Project<T>,
+    private readonly hold?: LogHold,
+    fromLog = false,
+    /**
+     * The stream this iterates, kept reachable while the iterator is: its hold on the log is
+     * released when the stream is collected, and `for await` keeps only the iterator.
+     */
+    readonly stream?: object,
+  ) {
     const durableOnly = opts.durableOnly ?? true
     this.reg = new LiveRegistration(source.feed, durableOnly ? source.feed.durable$ : source.feed.applied$, fromLog)
     this.gen = read<T>(source, opts, since, durableOnly, this.reg, project, hold)
