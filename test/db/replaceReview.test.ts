@@ -2,88 +2,43 @@
 // change streams, time travel.
 import fs from 'node:fs'
 import path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { nodeFileLayer } from '../../src/io/nodeFileLayer.js'
 import type { FileLayer } from '../../src/io/fileLayer.js'
 import { open, ReadOnlyError } from '../../src/index.js'
-import type { Database, LogEvent } from '../../src/index.js'
+import type { Database } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmpdir.js'
+import { eventsOf, expectStateAt, keyOf, replaceFixture } from './replaceFixture.js'
 
-const KEYS = 50
-const keyOf = (i: number): string => `k${i % KEYS}`
+const { primary: primaryOf, ckpt: ckptOf, replicaDir, stage } = replaceFixture()
 
 function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   return Promise.race([p, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref())])
 }
 
-function expectStateAt(db: Database, seq: number): void {
-  for (let k = 0; k < KEYS; k++) {
-    let last: number | undefined
-    for (let i = seq; i >= 1; i--) {
-      if (i % KEYS === k) {
-        last = i
-        break
-      }
-    }
-    expect(db.get(`k${k}`), `k${k} at seq ${seq}`).toBe(last)
+/** A file layer whose unlinks of WAL segments fail (EACCES) once failFromNow() was called. */
+function failingUnlinks(): { layer: FileLayer; failFromNow: () => void; stopFailing: () => void } {
+  let fail = false
+  const layer: FileLayer = {
+    ...nodeFileLayer,
+    unlink: (p) => {
+      if (fail && p.endsWith('.wal')) throw Object.assign(new Error('EACCES: simulated'), { code: 'EACCES' })
+      nodeFileLayer.unlink(p)
+    },
   }
-}
-
-async function eventsOf(db: Database, from: number, to: number): Promise<LogEvent[]> {
-  const out: LogEvent[] = []
-  for await (const ev of db.events({ since: from - 1, live: false })) {
-    if (ev.seq > to) break
-    out.push(ev)
-  }
-  return out
-}
-
-let primary: Database
-let ckpt: { file: string; seq: number }
-
-beforeEach(async () => {
-  primary = await open({ dir: tmpDir(), segmentBytes: 2048, checkpoint: { auto: false }, history: { retainSegments: 10_000 } })
-  for (let i = 1; i <= 300; i++) await primary.put(keyOf(i), i)
-  const info = (await primary.checkpoint())!
-  ckpt = { file: info.file, seq: info.seq }
-})
-afterEach(async () => {
-  await primary.close()
-})
-
-async function replicaDir(): Promise<string> {
-  const dir = tmpDir()
-  const r = await open({ dir, segmentBytes: 2048, checkpoint: { auto: false }, history: { retainSegments: 10_000 } })
-  for (const ev of await eventsOf(primary, 1, 80)) await r.applyReplicated(ev)
-  await r.checkpoint()
-  for (const ev of await eventsOf(primary, 81, 120)) await r.applyReplicated(ev)
-  await r.close()
-  return dir
-}
-
-function stage(dir: string): string {
-  const tmp = path.join(dir, 'incoming-snapshot.tmp')
-  fs.copyFileSync(ckpt.file, tmp)
-  return tmp
+  return { layer, failFromNow: () => (fail = true), stopFailing: () => (fail = false) }
 }
 
 describe('db.replaceWithCheckpoint review', () => {
   it('a failure half way (an old file cannot be deleted): close() settles and the directory reopens old or new', async () => {
     const dir = await replicaDir()
-    let fail = false
-    const layer: FileLayer = {
-      ...nodeFileLayer,
-      unlink: (p) => {
-        if (fail && p.endsWith('.wal')) throw Object.assign(new Error('EACCES: simulated'), { code: 'EACCES' })
-        nodeFileLayer.unlink(p)
-      },
-    }
+    const { layer, failFromNow, stopFailing } = failingUnlinks()
     const r = await open({ dir, fileLayer: layer, segmentBytes: 2048, checkpoint: { auto: false, onClose: 1 } })
     r.on('failure', () => undefined)
     r.refuseWrites(new ReadOnlyError('write', 'it is a replica'))
-    fail = true
-    await expect(r.replaceWithCheckpoint(stage(dir), ckpt.seq)).rejects.toBeDefined()
-    fail = false
+    failFromNow()
+    await expect(r.replaceWithCheckpoint(stage(dir), ckptOf().seq)).rejects.toBeDefined()
+    stopFailing()
     const closed = await within(r.close().then(() => 'ok', (e: unknown) => e), 5000)
     expect(closed).not.toBe('timeout')
     const again = await open({ dir })
@@ -97,7 +52,7 @@ describe('db.replaceWithCheckpoint review', () => {
     const r = await open({ dir, segmentBytes: 2048, checkpoint: { auto: false, onClose: 1 } })
     r.on('failure', () => undefined)
     r.refuseWrites(new ReadOnlyError('write', 'it is a replica'))
-    await expect(r.replaceWithCheckpoint(path.join(dir, 'nope.tmp'), ckpt.seq)).rejects.toBeDefined()
+    await expect(r.replaceWithCheckpoint(path.join(dir, 'nope.tmp'), ckptOf().seq)).rejects.toBeDefined()
     const closed = await within(r.close().then(() => 'ok', (e: unknown) => e), 5000)
     expect(closed).not.toBe('timeout')
     const again = await open({ dir })
@@ -110,7 +65,7 @@ describe('db.replaceWithCheckpoint review', () => {
     const dir = await replicaDir()
     const r = await open({ dir, segmentBytes: 2048, checkpoint: { auto: false } })
     r.refuseWrites(new ReadOnlyError('write', 'it is a replica'))
-    const rep = r.replaceWithCheckpoint(stage(dir), ckpt.seq).then(() => 'ok', (e: unknown) => e)
+    const rep = r.replaceWithCheckpoint(stage(dir), ckptOf().seq).then(() => 'ok', (e: unknown) => e)
     const closed = within(r.close().then(() => 'ok', (e: unknown) => e), 5000)
     expect(await closed).toBe('ok')
     await rep
@@ -124,7 +79,7 @@ describe('db.replaceWithCheckpoint review', () => {
     const dir = await replicaDir()
     const r = await open({ dir, segmentBytes: 2048, checkpoint: { auto: false } })
     r.refuseWrites(new ReadOnlyError('write', 'it is a replica'))
-    const rep = r.replaceWithCheckpoint(stage(dir), ckpt.seq)
+    const rep = r.replaceWithCheckpoint(stage(dir), ckptOf().seq)
     const cp = r.checkpoint()
     await rep
     const info = await cp
@@ -142,10 +97,10 @@ describe('db.replaceWithCheckpoint review', () => {
     r.refuseWrites(new ReadOnlyError('write', 'it is a replica'))
     // Build the history index before the swap.
     expect(await r.getAt('k10', { seq: 110 })).toBe(110)
-    await r.replaceWithCheckpoint(stage(dir), ckpt.seq)
-    for (let i = 301; i <= 310; i++) await primary.put(keyOf(i), i)
-    await primary.flush()
-    for (const ev of await eventsOf(primary, 301, 310)) await r.applyReplicated(ev)
+    await r.replaceWithCheckpoint(stage(dir), ckptOf().seq)
+    for (let i = 301; i <= 310; i++) await primaryOf().put(keyOf(i), i)
+    await primaryOf().flush()
+    for (const ev of await eventsOf(primaryOf(), 301, 310)) await r.applyReplicated(ev)
     expect(await r.getAt('k1', { seq: 305 })).toBe(301)
     expect(await r.getAt('k1', { seq: 300 })).toBe(251)
     const at250 = await r.getAt('k10', { seq: 250 }).then((v) => v, (e: unknown) => e)
@@ -166,7 +121,7 @@ describe('db.replaceWithCheckpoint review', () => {
       ;(globalThis as any)[`it${durableOnly}`] = it
     }
     await new Promise((res) => setTimeout(res, 30))
-    await r.replaceWithCheckpoint(stage(dir), ckpt.seq)
+    await r.replaceWithCheckpoint(stage(dir), ckptOf().seq)
     for (const durableOnly of [true, false]) {
       const got = await within((globalThis as any)[`p${durableOnly}`] as Promise<unknown>, 3000)
       await (globalThis as any)[`it${durableOnly}`].return()
@@ -200,7 +155,7 @@ describe('db.replaceWithCheckpoint review: close() at each file operation', () =
       db.refuseWrites(new ReadOnlyError('write', 'it is a replica'))
       const tmp = stage(dir)
       ops = 0
-      const rep = await within(db.replaceWithCheckpoint(tmp, ckpt.seq).then(() => 'ok', (e: unknown) => e), 5000)
+      const rep = await within(db.replaceWithCheckpoint(tmp, ckptOf().seq).then(() => 'ok', (e: unknown) => e), 5000)
       expect(rep, `at ${at}`).not.toBe('timeout')
       const c = await within(closing ?? db.close().then(() => 'ok', (e: unknown) => e), 5000)
       expect(c, `at ${at}`).toBe('ok')
@@ -216,21 +171,14 @@ describe('db.replaceWithCheckpoint review: close() at each file operation', () =
 describe('db.replaceWithCheckpoint review: after a failure half way', () => {
   it('the database is stopped: flush() and checkpoint() reject with the failure, stats() reports it, nothing more is written', async () => {
     const dir = await replicaDir()
-    let fail = false
-    const layer: FileLayer = {
-      ...nodeFileLayer,
-      unlink: (p) => {
-        if (fail && p.endsWith('.wal')) throw Object.assign(new Error('EACCES: simulated'), { code: 'EACCES' })
-        nodeFileLayer.unlink(p)
-      },
-    }
+    const { layer, failFromNow, stopFailing } = failingUnlinks()
     const r = await open({ dir, fileLayer: layer, segmentBytes: 2048, checkpoint: { auto: false, onClose: 1 } })
     const failures: unknown[] = []
     r.on('failure', (e) => failures.push(e))
     r.refuseWrites(new ReadOnlyError('write', 'it is a replica'))
-    fail = true
-    const err = await r.replaceWithCheckpoint(stage(dir), ckpt.seq).then(() => undefined, (e: unknown) => e)
-    fail = false
+    failFromNow()
+    const err = await r.replaceWithCheckpoint(stage(dir), ckptOf().seq).then(() => undefined, (e: unknown) => e)
+    stopFailing()
     expect(failures).toEqual([err])
     const before = fs.readdirSync(dir).sort()
     await expect(r.flush()).rejects.toBe(err)
@@ -246,13 +194,13 @@ describe('db.replaceWithCheckpoint review: events applied while it waits its tur
     const dir = await replicaDir()
     const r = await open({ dir, segmentBytes: 2048, checkpoint: { auto: false } })
     r.refuseWrites(new ReadOnlyError('write', 'it is a replica'))
-    await primary.flush()
-    const evs = await eventsOf(primary, 121, 300)
-    for (let i = 301; i <= 305; i++) await primary.put(keyOf(i), i)
-    await primary.flush()
-    evs.push(...(await eventsOf(primary, 301, 305)))
+    await primaryOf().flush()
+    const evs = await eventsOf(primaryOf(), 121, 300)
+    for (let i = 301; i <= 305; i++) await primaryOf().put(keyOf(i), i)
+    await primaryOf().flush()
+    evs.push(...(await eventsOf(primaryOf(), 301, 305)))
     const cp = r.checkpoint()
-    const rep = r.replaceWithCheckpoint(stage(dir), ckpt.seq).then(() => 'replaced', (e: unknown) => e)
+    const rep = r.replaceWithCheckpoint(stage(dir), ckptOf().seq).then(() => 'replaced', (e: unknown) => e)
     const applied = evs.map((ev) => r.applyReplicated(ev))
     await Promise.all(applied)
     await cp
@@ -276,10 +224,10 @@ describe('db.replaceWithCheckpoint review: a read-only database following the di
     const ro = await open({ dir, readOnly: true, followMs: 10 })
     ro.on('failure', () => undefined)
     expect(ro.seq).toBe(120)
-    await r.replaceWithCheckpoint(stage(dir), ckpt.seq)
-    for (let i = 301; i <= 310; i++) await primary.put(keyOf(i), i)
-    await primary.flush()
-    for (const ev of await eventsOf(primary, 301, 310)) await r.applyReplicated(ev)
+    await r.replaceWithCheckpoint(stage(dir), ckptOf().seq)
+    for (let i = 301; i <= 310; i++) await primaryOf().put(keyOf(i), i)
+    await primaryOf().flush()
+    for (const ev of await eventsOf(primaryOf(), 301, 310)) await r.applyReplicated(ev)
     await r.flush()
     const got = await within(ro.waitForSeq(310).then((s) => s, (e: unknown) => e), 5000)
     expect(got).toBe(310)
@@ -294,11 +242,11 @@ describe('db.replaceWithCheckpoint review: a checkpoint asked for the moment the
     const dir = await replicaDir()
     const r = await open({ dir, segmentBytes: 2048, checkpoint: { auto: false, keep: 1 } })
     r.refuseWrites(new ReadOnlyError('write', 'it is a replica'))
-    await primary.flush()
-    const [ev121] = await eventsOf(primary, 121, 121)
+    await primaryOf().flush()
+    const [ev121] = await eventsOf(primaryOf(), 121, 121)
     const cp1 = r.checkpoint()
     await r.applyReplicated(ev121!)
-    const rep = r.replaceWithCheckpoint(stage(dir), ckpt.seq).then(() => 'replaced', (e: unknown) => e)
+    const rep = r.replaceWithCheckpoint(stage(dir), ckptOf().seq).then(() => 'replaced', (e: unknown) => e)
     await cp1
     // Runs before the queued replacement starts: it must queue behind it.
     const cp2 = r.checkpoint().then((i) => i?.seq, (e: unknown) => e)
@@ -317,18 +265,18 @@ describe('db.replaceWithCheckpoint review: power loss at each step (unsynced dir
   it('boots the old database or the new one, never a damaged one', async () => {
     const { SimFileLayer } = await import('../helpers/simFileLayer.js')
     const { replaceWithCheckpoint } = await import('../../src/checkpoint/replaceWithCheckpoint.js')
-    const ckptBytes = fs.readFileSync(ckpt.file)
+    const ckptBytes = fs.readFileSync(ckptOf().file)
     const booted: number[] = []
     for (let k = 0; k < 60; k++) {
       const sim = new SimFileLayer()
       const dir = '/db'
       const r = await open({ dir, fileLayer: sim, segmentBytes: 2048, checkpoint: { auto: false }, history: { retainSegments: 10_000 } })
-      for (const ev of await eventsOf(primary, 1, 80)) await r.applyReplicated(ev)
+      for (const ev of await eventsOf(primaryOf(), 1, 80)) await r.applyReplicated(ev)
       await r.checkpoint()
-      for (const ev of await eventsOf(primary, 81, 120)) await r.applyReplicated(ev)
+      for (const ev of await eventsOf(primaryOf(), 81, 120)) await r.applyReplicated(ev)
       await r.close()
       // The download: written and fsynced (not the directory).
-      const tmp = `${dir}/${path.basename(ckpt.file)}.tmp`
+      const tmp = `${dir}/${path.basename(ckptOf().file)}.tmp`
       const f = sim.openAppend(tmp)
       await f.write(ckptBytes)
       await f.datasync()
@@ -352,13 +300,13 @@ describe('db.replaceWithCheckpoint review: power loss at each step (unsynced dir
       })
       let crashed = false
       try {
-        replaceWithCheckpoint(crashing, dir, tmp, ckpt.seq)
+        replaceWithCheckpoint(crashing, dir, tmp, ckptOf().seq)
       } catch {
         crashed = true
       }
       const image = crashed ? sim.crash() : sim
       const db = await open({ dir, fileLayer: image })
-      expect(db.seq === ckpt.seq || db.seq === 120, `power lost at op ${k}: seq ${db.seq}`).toBe(true)
+      expect(db.seq === ckptOf().seq || db.seq === 120, `power lost at op ${k}: seq ${db.seq}`).toBe(true)
       expectStateAt(db, db.seq)
       booted.push(db.seq)
       await db.close()

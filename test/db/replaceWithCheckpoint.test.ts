@@ -4,69 +4,15 @@
 // damaged one (src/checkpoint/replaceWithCheckpoint.ts).
 import fs from 'node:fs'
 import path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { replaceWithCheckpoint } from '../../src/checkpoint/replaceWithCheckpoint.js'
 import { nodeFileLayer } from '../../src/io/nodeFileLayer.js'
 import type { FileLayer } from '../../src/io/fileLayer.js'
 import { open, ReadOnlyError } from '../../src/index.js'
-import type { Database, LogEvent } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmpdir.js'
+import { eventsOf, expectStateAt, keyOf, replaceFixture } from './replaceFixture.js'
 
-const KEYS = 50
-/** Seq i puts key k(i % KEYS) = i: the state at any seq is known without a model. */
-const keyOf = (i: number): string => `k${i % KEYS}`
-
-function expectStateAt(db: Database, seq: number): void {
-  for (let k = 0; k < KEYS; k++) {
-    let last: number | undefined
-    for (let i = seq; i >= 1; i--) {
-      if (i % KEYS === k) {
-        last = i
-        break
-      }
-    }
-    expect(db.get(`k${k}`), `k${k} at seq ${seq}`).toBe(last)
-  }
-}
-
-async function eventsOf(db: Database, from: number, to: number): Promise<LogEvent[]> {
-  const out: LogEvent[] = []
-  for await (const ev of db.events({ since: from - 1, live: false })) {
-    if (ev.seq > to) break
-    out.push(ev)
-  }
-  return out
-}
-
-let primary: Database
-let ckpt: { file: string; seq: number }
-
-beforeEach(async () => {
-  primary = await open({ dir: tmpDir(), segmentBytes: 2048, checkpoint: { auto: false }, history: { retainSegments: 10_000 } })
-  for (let i = 1; i <= 300; i++) await primary.put(keyOf(i), i)
-  const info = (await primary.checkpoint())!
-  ckpt = { file: info.file, seq: info.seq }
-})
-afterEach(async () => {
-  await primary.close()
-})
-
-/** A replica's directory: the primary's events 1..120 applied, a checkpoint at 80, several segments. */
-async function replicaDir(): Promise<string> {
-  const dir = tmpDir()
-  const r = await open({ dir, segmentBytes: 2048, checkpoint: { auto: false }, history: { retainSegments: 10_000 } })
-  for (const ev of await eventsOf(primary, 1, 80)) await r.applyReplicated(ev)
-  await r.checkpoint()
-  for (const ev of await eventsOf(primary, 81, 120)) await r.applyReplicated(ev)
-  await r.close()
-  return dir
-}
-
-function stage(dir: string): string {
-  const tmp = path.join(dir, 'incoming-snapshot.tmp')
-  fs.copyFileSync(ckpt.file, tmp)
-  return tmp
-}
+const { primary: primaryOf, ckpt: ckptOf, replicaDir, stage } = replaceFixture()
 
 describe('db.replaceWithCheckpoint', () => {
   it('goes on from the checkpoint in place: reads, waiters, new events and a reopen', async () => {
@@ -85,16 +31,16 @@ describe('db.replaceWithCheckpoint', () => {
       }
     })().catch((err: unknown) => err)
     await new Promise((res) => setTimeout(res, 50))
-    await r.replaceWithCheckpoint(stage(dir), ckpt.seq)
+    await r.replaceWithCheckpoint(stage(dir), ckptOf().seq)
     expect(r.seq).toBe(300)
     expectStateAt(r, 300)
     expect(await waiting).toBe(300)
     // The stream had 101..120; 121..300 are in no log: it says so instead of skipping them.
     expect(await streamEnd).toMatchObject({ code: 'ISLAB_HISTORY_GONE' })
     expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => 101 + i))
-    for (let i = 301; i <= 340; i++) await primary.put(keyOf(i), i)
-    await primary.flush()
-    for (const ev of await eventsOf(primary, 301, 340)) await r.applyReplicated(ev)
+    for (let i = 301; i <= 340; i++) await primaryOf().put(keyOf(i), i)
+    await primaryOf().flush()
+    for (const ev of await eventsOf(primaryOf(), 301, 340)) await r.applyReplicated(ev)
     expectStateAt(r, 340)
     expect((await r.checkpoint())?.seq).toBe(340)
     await r.close()
@@ -108,18 +54,18 @@ describe('db.replaceWithCheckpoint', () => {
     const dir = await replicaDir()
     const r = await open({ dir })
     const tmp = stage(dir)
-    await expect(r.replaceWithCheckpoint(tmp, ckpt.seq)).rejects.toMatchObject({ code: 'ISLAB_INVALID_OPTION', message: /refuseWrites/ })
+    await expect(r.replaceWithCheckpoint(tmp, ckptOf().seq)).rejects.toMatchObject({ code: 'ISLAB_INVALID_OPTION', message: /refuseWrites/ })
     r.refuseWrites(new ReadOnlyError('write', 'it is a replica'))
     await expect(r.replaceWithCheckpoint(tmp, 100)).rejects.toMatchObject({ code: 'ISLAB_INVALID_OPTION', message: /not past db.seq 120/ })
     // Nothing was touched: the replica is as it was, and takes the next event.
     expectStateAt(r, 120)
-    const [next] = await eventsOf(primary, 121, 121)
+    const [next] = await eventsOf(primaryOf(), 121, 121)
     await r.applyReplicated(next!)
     expectStateAt(r, 121)
     await r.close()
     const mem = await open({ durability: 'memory' })
     mem.refuseWrites(new ReadOnlyError('write', 'it is a replica'))
-    await expect(mem.replaceWithCheckpoint(tmp, ckpt.seq)).rejects.toMatchObject({ code: 'ISLAB_INVALID_OPTION' })
+    await expect(mem.replaceWithCheckpoint(tmp, ckptOf().seq)).rejects.toMatchObject({ code: 'ISLAB_INVALID_OPTION' })
     await mem.close()
   })
 
@@ -141,12 +87,12 @@ describe('db.replaceWithCheckpoint', () => {
       }
       let crashed = false
       try {
-        replaceWithCheckpoint(layer, dir, tmp, ckpt.seq)
+        replaceWithCheckpoint(layer, dir, tmp, ckptOf().seq)
       } catch {
         crashed = true
       }
       const db = await open({ dir })
-      expect(db.seq === ckpt.seq || db.seq <= 120, `crash at op ${crashAt}: seq ${db.seq}`).toBe(true)
+      expect(db.seq === ckptOf().seq || db.seq <= 120, `crash at op ${crashAt}: seq ${db.seq}`).toBe(true)
       expectStateAt(db, db.seq)
       opened.push(db.seq)
       await db.close()
