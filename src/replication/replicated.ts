@@ -32,6 +32,8 @@ export class Replication extends EventEmitter {
   private applier: Applier | undefined
   private shipper: SnapshotShipper | undefined
   private closed = false
+  /** The promotion under way, if any (see promote). */
+  private promoting: Promise<void> | undefined
 
   constructor(
     private readonly db: Database,
@@ -94,7 +96,14 @@ export class Replication extends EventEmitter {
    * of the two publishes first at that seq wins; the other is fenced). Rejects with
    * ISLAB_REPLICATION when the replica is stalled.
    */
-  async promote(): Promise<void> {
+  promote(): Promise<void> {
+    // A second call while one runs (REPLICAOF NO ONE from two clients, islab promote run again)
+    // shares it: each running its own would stop one applier twice and start two publishers.
+    this.promoting ??= this.promoteNow().finally(() => (this.promoting = undefined))
+    return this.promoting
+  }
+
+  private async promoteNow(): Promise<void> {
     const a = this.applier
     if (a === undefined) throw new ReplicationError(this.o.stream, 'promote(): this database is the primary already')
     if (a.stalled !== undefined) throw a.stalled
