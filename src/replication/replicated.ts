@@ -3,7 +3,7 @@
 // it (the core knows nothing of NATS). docs/replication.md describes the protocol.
 import { EventEmitter } from 'node:events'
 import { decodeEvent, InvalidOptionError, IslabError, open as openCore, ReadOnlyError, ReplicationError } from '../index.js'
-import type { Database, OpenOptions, ReplicationStats } from '../index.js'
+import type { Database, FencedError, OpenOptions, ReplicationStats } from '../index.js'
 import { Applier } from './applier.js'
 import { resolveReplication } from './options.js'
 import type { ReplicationOptions, ResolvedReplication } from './options.js'
@@ -55,6 +55,11 @@ export class Replication extends EventEmitter {
   /** Primary: this run's epoch, the first part of each msgID it publishes (`<epoch>:<seq>`); undefined on a replica. */
   get epoch(): string | undefined {
     return this.publisher?.epoch
+  }
+
+  /** Primary: the FencedError once another primary took over (it takes no writes from then on); undefined otherwise. */
+  get fenced(): FencedError | undefined {
+    return this.publisher?.fenced
   }
 
   get role(): 'primary' | 'replica' {

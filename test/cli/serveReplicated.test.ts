@@ -61,6 +61,12 @@ test('a served primary and replica over NATS: reads on the replica, READONLY wri
     await p.call('SET', 'late', 'write')
     await vi.waitFor(async () => expect(await p.call('SET', 'later', 'write')).toMatch(/ISLAB_FENCED/), { timeout: 15_000, interval: 100 })
     expect(await p.call('GET', 'greeting')).toBe('hello')
+    // Found by review: the fenced old primary answered REPLICAOF NO ONE with OK and ROLE master,
+    // so `islab promote` pointed at it by mistake said "is the primary of its stream now", exit 0.
+    expect(await p.call('REPLICAOF', 'NO', 'ONE')).toMatch(/ISLAB_FENCED/)
+    const wrong = islab(['promote', '--port', String(p.port)])
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr + wrong.stdout).toMatch(/ISLAB_FENCED/)
   } finally {
     expect(await r.stop()).toBe(0)
     await p.stop()
