@@ -131,6 +131,8 @@ export class Replication extends EventEmitter {
       // A NATS error (a timeout while the server is away) is not a value with a code.
       throw new ReplicationError(this.o.stream, `promote(): NATS did not answer (${err instanceof Error ? err.message : String(err)}); this database is still a replica and follows the stream again: promote it once NATS is reachable`, { cause: err })
     }
+    // Stopped (closed) meanwhile: stop() looked for a publisher before this one would exist.
+    if (this.closed) throw new ReplicationError(this.o.stream, 'promote(): replication was stopped (close()) before the promotion ended; this database stays a replica')
     this.applier = undefined
     this.db.refuseWrites(undefined)
     this.startPublisher(this.db.seq)

@@ -113,3 +113,35 @@ describe('promote() called twice at once', () => {
     await r.close()
   }, 60_000)
 })
+
+// Found by review: close() (replication.stop()) while a promotion went on (islab serve stopped
+// during REPLICAOF NO ONE) let the promotion finish after it, starting
+// a publisher on a closed database (its reconcile retried against a closed link for ever).
+describe('close() / stop() during promote()', () => {
+  it('the promotion ends without starting a publisher', async () => {
+    const stream = newStream()
+    const opts = (role: 'primary' | 'replica', dir: string) => ({ dir, durability: 'buffered' as const, replication: { servers: nats.url, stream, role, snapshots: false as const } })
+    const p = await openReplicated(opts('primary', tmpDir()))
+    await p.put('a', 1)
+    await p.flush()
+    await p.replication.replicated(p.seq)
+    const r = await openReplicated(opts('replica', tmpDir()))
+    await r.waitForSeq(p.seq)
+    await p.close()
+    await r.close()
+    // Close at each point of the promotion: after 0, 1, 2, ... turns of the event loop.
+    for (let turns = 0; turns < 40; turns++) {
+      const q = await openReplicated(opts('replica', tmpDir()))
+      await q.waitForSeq(1)
+      const promoted = q.replication.promote()
+      for (let i = 0; i < turns; i++) await turn()
+      await q.replication.stop()
+      await promoted.catch(() => undefined)
+      const role = q.replication.role
+      const state = q.stats().replication?.state
+      await q.close()
+      expect({ turns, role, state }).toMatchObject({ turns, state: 'closed' })
+      if (role === 'primary') expect.unreachable(`a publisher was started after stop(), at ${turns} turns`)
+    }
+  }, 120_000)
+})
