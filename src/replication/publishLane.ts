@@ -118,6 +118,8 @@ export class PublishLane {
   private readonly flush = (): void => {
     this.flushScheduled = false
     const q = this.queue
+    // The first of this batch sent without asking since the last one that asked.
+    let unasked = 0
     for (let i = 0; i < q.length; i++) {
       const { seq, data, lastMsgID } = q[i]!
       if (this.failure !== undefined) {
@@ -127,9 +129,12 @@ export class PublishLane {
       try {
         const ask = i === q.length - 1 || seq % ACK_EVERY === 0
         this.nc.publish(this.subject, data, { headers: publishHeaders(this.epoch, seq, lastMsgID), reply: ask ? `${this.inbox}.${seq}` : undefined })
+        if (ask) unasked = i + 1
       } catch (err) {
         this.fail(publishFailure(this.nc, this.stream, seq, data.length, err))
-        this.settle(seq)
+        // The ones sent unasked before it get no answer now: settled here (reconcile reads the
+        // stream), not left to the ack timeout.
+        for (let j = unasked; j <= i; j++) this.settle(q[j]!.seq)
       }
     }
     q.length = 0

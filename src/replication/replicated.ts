@@ -3,7 +3,7 @@
 // it (the core knows nothing of NATS). docs/replication.md describes the protocol.
 import { EventEmitter } from 'node:events'
 import { decodeEvent, InvalidOptionError, IslabError, open as openCore, ReadOnlyError, ReplicationError } from '../index.js'
-import type { Database, OpenOptions, ReplicationStats } from '../index.js'
+import type { Database, FencedError, OpenOptions, ReplicationStats } from '../index.js'
 import { Applier } from './applier.js'
 import { resolveReplication } from './options.js'
 import type { ReplicationOptions, ResolvedReplication } from './options.js'
@@ -32,6 +32,8 @@ export class Replication extends EventEmitter {
   private applier: Applier | undefined
   private shipper: SnapshotShipper | undefined
   private closed = false
+  /** The promotion under way, if any (see promote). */
+  private promoting: Promise<void> | undefined
 
   constructor(
     private readonly db: Database,
@@ -53,6 +55,11 @@ export class Replication extends EventEmitter {
   /** Primary: this run's epoch, the first part of each msgID it publishes (`<epoch>:<seq>`); undefined on a replica. */
   get epoch(): string | undefined {
     return this.publisher?.epoch
+  }
+
+  /** Primary: the FencedError once another primary took over (it takes no writes from then on); undefined otherwise. */
+  get fenced(): FencedError | undefined {
+    return this.publisher?.fenced
   }
 
   get role(): 'primary' | 'replica' {
@@ -94,7 +101,14 @@ export class Replication extends EventEmitter {
    * of the two publishes first at that seq wins; the other is fenced). Rejects with
    * ISLAB_REPLICATION when the replica is stalled.
    */
-  async promote(): Promise<void> {
+  promote(): Promise<void> {
+    // A second call while one runs (REPLICAOF NO ONE from two clients, islab promote run again)
+    // shares it: each running its own would stop one applier twice and start two publishers.
+    this.promoting ??= this.promoteNow().finally(() => (this.promoting = undefined))
+    return this.promoting
+  }
+
+  private async promoteNow(): Promise<void> {
     const a = this.applier
     if (a === undefined) throw new ReplicationError(this.o.stream, 'promote(): this database is the primary already')
     if (a.stalled !== undefined) throw a.stalled
@@ -117,6 +131,8 @@ export class Replication extends EventEmitter {
       // A NATS error (a timeout while the server is away) is not a value with a code.
       throw new ReplicationError(this.o.stream, `promote(): NATS did not answer (${err instanceof Error ? err.message : String(err)}); this database is still a replica and follows the stream again: promote it once NATS is reachable`, { cause: err })
     }
+    // Stopped (closed) meanwhile: stop() looked for a publisher before this one would exist.
+    if (this.closed) throw new ReplicationError(this.o.stream, 'promote(): replication was stopped (close()) before the promotion ended; this database stays a replica')
     this.applier = undefined
     this.db.refuseWrites(undefined)
     this.startPublisher(this.db.seq)

@@ -3,6 +3,7 @@
 // Redis's READONLY error; `islab promote` promotes the replica, the old primary is fenced at its
 // next write; ROLE and INFO say which is which.
 import { execFile } from 'node:child_process'
+import net from 'node:net'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, test, vi } from 'vitest'
 import { ensureTool, freePort, waitForPort } from '../helpers/systemTool.js'
@@ -61,6 +62,12 @@ test('a served primary and replica over NATS: reads on the replica, READONLY wri
     await p.call('SET', 'late', 'write')
     await vi.waitFor(async () => expect(await p.call('SET', 'later', 'write')).toMatch(/ISLAB_FENCED/), { timeout: 15_000, interval: 100 })
     expect(await p.call('GET', 'greeting')).toBe('hello')
+    // Found by review: the fenced old primary answered REPLICAOF NO ONE with OK and ROLE master,
+    // so `islab promote` pointed at it by mistake said "is the primary of its stream now", exit 0.
+    expect(await p.call('REPLICAOF', 'NO', 'ONE')).toMatch(/ISLAB_FENCED/)
+    const wrong = islab(['promote', '--port', String(p.port)])
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr + wrong.stdout).toMatch(/ISLAB_FENCED/)
   } finally {
     expect(await r.stop()).toBe(0)
     await p.stop()
@@ -79,3 +86,20 @@ test('bad usage of the replication options and of islab promote is exit 2, with 
   expect(nobody.code).toBe(2)
   expect(nobody.stderr).toContain('nothing listens')
 })
+
+// Found by review: a server that closed the connection without answering (it was stopped while
+// promoting) left islab promote waiting out its whole --timeout, then saying it "did not answer".
+test('islab promote against a server that closes the connection without a reply: exit 1 at once, saying so', async () => {
+  const closer = net.createServer((socket) => socket.end())
+  await new Promise<void>((r) => closer.listen(0, '127.0.0.1', r))
+  const port = (closer.address() as net.AddressInfo).port
+  try {
+    const p = islabAsync(['promote', '--port', String(port), '--timeout', '3600'])
+    const code = await Promise.race([new Promise<number | null>((r) => p.child.once('exit', r)), new Promise<string>((r) => setTimeout(() => r('still waiting'), 30_000))])
+    if (code === 'still waiting') p.child.kill()
+    expect(code).toBe(1)
+    expect(p.err()).toMatch(/closed the connection/)
+  } finally {
+    closer.close()
+  }
+}, 60_000)

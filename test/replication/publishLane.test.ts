@@ -151,6 +151,27 @@ describe('PublishLane', () => {
     expect(failures[0]).toMatchObject({ seq: 1 })
   })
 
+  // Found by review: a publish the client refuses (over max_payload) after messages of the same
+  // batch went out unasked left those waiting for an answer none of them asked for: idle() (and
+  // so the pump's failure, and its 'stalled' report) waited out the whole ack timeout.
+  it('a publish the client refuses mid-batch settles the unasked ones before it: idle() does not wait for the ack timeout', async () => {
+    const { stream, subject } = await makeStream()
+    const { l, acked, failures } = lane(stream, subject, 'e1', 1, { timeoutMs: 3_600_000 })
+    const huge = new Uint8Array((nc.info?.max_payload ?? 1024 * 1024) + 1)
+    l.send(1, data(1), undefined)
+    l.send(2, data(2), 'e1:1')
+    l.send(3, huge, 'e1:2')
+    l.send(4, data(4), 'e1:3')
+    const idle = await Promise.race([l.idle().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))])
+    l.close()
+    expect(idle).toBe(true)
+    expect(l.inFlight).toBe(0)
+    expect(acked).toEqual([])
+    expect(failures).toHaveLength(1)
+    expect(failures[0]).toBeInstanceOf(ReplicationError)
+    expect(String(failures[0])).toMatch(/max_payload/)
+  }, 60_000)
+
   it('fails with a ReplicationError when nothing takes the subject (no responders)', async () => {
     const { l, acked, failures } = lane('none', `${newStream()}.nobody`, 'e', 1)
     l.send(1, data(1), undefined)

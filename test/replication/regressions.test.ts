@@ -86,3 +86,62 @@ describe('promote() that fails', () => {
     await r.close()
   }, 60_000)
 })
+
+// Found by review: REPLICAOF NO ONE (islab serve) lets any client promote, and `islab promote`
+// may be run again while the first promotion still goes on; two promote() calls at once both
+// stopped the same applier and both started a publisher (two writers of one database, two epochs).
+describe('promote() called twice at once', () => {
+  it('starts one publisher: the second call waits for the first and resolves with it', async () => {
+    const stream = newStream()
+    const opts = (role: 'primary' | 'replica', dir: string) => ({ dir, durability: 'buffered' as const, replication: { servers: nats.url, stream, role, snapshots: false as const } })
+    const p = await openReplicated(opts('primary', tmpDir()))
+    await p.put('a', 1)
+    await p.flush()
+    await p.replication.replicated(p.seq)
+    const r = await openReplicated(opts('replica', tmpDir()))
+    await r.waitForSeq(p.seq)
+    await p.close()
+    const epochs: (string | undefined)[] = []
+    r.replication.on('promoted', () => epochs.push(r.replication.epoch))
+    const both = await Promise.allSettled([r.replication.promote(), r.replication.promote()])
+    expect(both.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled'])
+    expect(epochs.length).toBe(1)
+    expect(r.replication.role).toBe('primary')
+    await r.put('b', 2)
+    await r.flush()
+    await r.replication.replicated(r.seq)
+    await r.close()
+  }, 60_000)
+})
+
+// Found by review: close() (replication.stop()) while a promotion went on (islab serve stopped
+// during REPLICAOF NO ONE) let the promotion finish after it, starting
+// a publisher on a closed database (its reconcile retried against a closed link for ever).
+describe('close() / stop() during promote()', () => {
+  it('the promotion ends without starting a publisher', async () => {
+    const stream = newStream()
+    const opts = (role: 'primary' | 'replica', dir: string) => ({ dir, durability: 'buffered' as const, replication: { servers: nats.url, stream, role, snapshots: false as const } })
+    const p = await openReplicated(opts('primary', tmpDir()))
+    await p.put('a', 1)
+    await p.flush()
+    await p.replication.replicated(p.seq)
+    const r = await openReplicated(opts('replica', tmpDir()))
+    await r.waitForSeq(p.seq)
+    await p.close()
+    await r.close()
+    // Close at each point of the promotion: after 0, 1, 2, ... turns of the event loop.
+    for (let turns = 0; turns < 40; turns++) {
+      const q = await openReplicated(opts('replica', tmpDir()))
+      await q.waitForSeq(1)
+      const promoted = q.replication.promote()
+      for (let i = 0; i < turns; i++) await turn()
+      await q.replication.stop()
+      await promoted.catch(() => undefined)
+      const role = q.replication.role
+      const state = q.stats().replication?.state
+      await q.close()
+      expect({ turns, role, state }).toMatchObject({ turns, state: 'closed' })
+      if (role === 'primary') expect.unreachable(`a publisher was started after stop(), at ${turns} turns`)
+    }
+  }, 120_000)
+})

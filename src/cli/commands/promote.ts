@@ -85,6 +85,12 @@ function exchange(host: string, port: number, commands: string[][], timeoutMs: n
       }
       socket.write(encode(commands[lines.length]!))
     })
+    // Closed before the last reply (the server stopped, or dropped this client): no answer will come.
+    socket.on('close', () => {
+      if (lines.length === commands.length || lines.at(-1)?.startsWith('-') === true) return
+      clearTimeout(timer)
+      reject(new CliError(`${host}:${port} closed the connection before answering ${commands[lines.length]![0]}: see its output (was it stopped?), then ask ROLE`, 1))
+    })
     socket.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer)
       const why = err.code === 'ECONNREFUSED' ? `nothing listens on ${host}:${port}: start the replica with islab serve <dir> --port ${port} --nats <servers> --stream <name> --role replica` : err.message

@@ -12,6 +12,8 @@ export interface ReplicationControl {
   readonly role: 'primary' | 'replica'
   stats(): { appliedSeq: number; primarySeq?: number; lagMs: number; state: string }
   promote(): Promise<void>
+  /** A primary another primary took over from (FencedError, ISLAB_FENCED); undefined otherwise. */
+  readonly fenced?: unknown
 }
 
 export const READONLY_REPLICA = new ErrorReply("READONLY You can't write against a read only replica.")
@@ -55,7 +57,12 @@ async function replicaOf(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
     return new ErrorReply(`ERR ${name.toUpperCase()} <host> <port> is not supported: an islab replica follows a NATS JetStream stream (islab serve --nats <servers> --stream <name> --role replica); promote one with ${name.toUpperCase()} NO ONE`)
   }
   const r = ctx.server.replication
-  if (r === undefined || r.role === 'primary') return OK
+  if (r === undefined) return OK
+  if (r.role === 'primary') {
+    // Another primary took over: this one is no primary any more, whatever ROLE says of its past.
+    if (r.fenced !== undefined) throw r.fenced
+    return OK
+  }
   await r.promote()
   return OK
 }
