@@ -43,9 +43,12 @@ export async function reconcile(db: Database, link: StreamLink, acked: number | 
     }
     const verdict = await compare(db, link, top)
     if (verdict === 'not in log') {
-      // Restored from a snapshot with no event after it, or an idle checkpoint let the log below
-      // it go: no record to compare, so the stream's event is checked against the state instead.
-      if (atStart === undefined || top !== atStart.seq || !(await stateHolds(atStart, link, top))) {
+      // Restored from a snapshot with no event after it, or a checkpoint let the log below it go
+      // (its own later writes, unpublished, may follow it in the log): no record to compare, so
+      // the stream's event is checked against the state as opened instead. A key the event put
+      // still holds that version unless a later write replaced it (then the check fails: fenced,
+      // never accepted wrongly).
+      if (atStart === undefined || top > atStart.seq || !(await stateHolds(atStart, link, top, atStart.seq === top))) {
         // Its own event `top` may be the one that differs: reported with the rest.
         throw new FencedError(stream, `this database's log does not hold seq ${top} (it starts after a checkpoint) and its state does not show that the stream's event ${top} is its own (an event that puts nothing cannot show it); if this database is a copy of the stream, open it as a replica and promote() it`, unpublishedFrom(top))
       }
@@ -86,12 +89,13 @@ async function compare(db: Database, link: StreamLink, seq: number): Promise<'sa
 }
 
 /**
- * Whether the state `snap` (as of `seq`) is the stream's event `seq` applied:
- * every key it puts holds a version of exactly that seq and time (and deadline), every key it
- * deletes is absent. An event that puts nothing proves nothing (a delete of an absent key looks
- * the same whoever wrote it): false.
+ * Whether the state `snap` (as of `seq` or later) shows the stream's event `seq` applied: every
+ * key it puts holds a version of exactly that seq and time (and deadline), and — when the state
+ * is as of `seq` itself (`exact`) — every key it deletes is absent (a later write may have put
+ * it again). An event that puts nothing proves nothing (a delete of an absent key looks the same
+ * whoever wrote it): false.
  */
-async function stateHolds(snap: Snapshot, link: StreamLink, seq: number): Promise<boolean> {
+async function stateHolds(snap: Snapshot, link: StreamLink, seq: number, exact: boolean): Promise<boolean> {
   const data = await link.messageAt(seq)
   if (data === undefined) return false
   const ev = decodeEvent(data)
@@ -99,7 +103,7 @@ async function stateHolds(snap: Snapshot, link: StreamLink, seq: number): Promis
   let puts = 0
   for (const op of ev.type === 'batch' ? ev.ops : [ev]) {
     if (op.type === 'del') {
-      if (snap.getEntry(op.key) !== undefined) return false
+      if (exact && snap.getEntry(op.key) !== undefined) return false
       continue
     }
     const e = snap.getEntry(op.key)

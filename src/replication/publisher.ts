@@ -129,11 +129,13 @@ export class Publisher extends EventEmitter {
 
   private async run(): Promise<void> {
     const known = this.knownAcked
-    // The state as opened, before any write: a log that begins after a checkpoint at db.seq holds
-    // no event to compare with the stream's, so reconcile compares this state with it instead.
-    // It pins the versions writes replace while open, so it is let go at once when the log holds db.seq.
+    // The state as opened, before any write: a log that begins after a checkpoint holds no event
+    // at the checkpoint's seq to compare with the stream's, so reconcile compares this state with
+    // it instead (when the stream ends there, with this database's unpublished writes after it or
+    // not). It pins at most one older version per key that writes replace until the first
+    // reconcile, so it is let go at once when the log holds everything from seq 1.
     let atStart = known === undefined ? this.db.snapshot() : undefined
-    if (atStart !== undefined && atStart.seq > 0 && (await localRecords(this.db, atStart.seq, atStart.seq).catch(() => [])).length === 1) {
+    if (atStart !== undefined && (atStart.seq === 0 || (await localRecords(this.db, 1, 1).catch(() => [])).length === 1)) {
       atStart.close()
       atStart = undefined
     }

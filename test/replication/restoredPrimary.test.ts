@@ -4,6 +4,7 @@
 // byte (there is none in the log), so it compares the stream's event with the state instead. It
 // must accept the stream it matches and still fence one it does not.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { open as openCore } from '../../src/index.js'
 import { openReplicated } from '../../src/replication/index.js'
 import type { ReplicatedDatabase } from '../../src/replication/index.js'
 import { tmpDir } from '../helpers/tmpdir.js'
@@ -111,6 +112,50 @@ describe('opening as primary a database whose log does not hold its own seq', ()
     const again = await open(dir, stream, 'primary', { snapshots: false })
     expect(again.seq).toBe(at)
     expect(await fencedOrPublishes(again, () => again.put('more', 1))).toBe('not fenced')
+    await again.close()
+  })
+
+  // Found by a new user's run (islab serve, islab compact, a write while NATS was down): the
+  // state was compared only when the database's seq was the stream's last, so these unpublished
+  // writes after the checkpoint fenced a primary no other had replaced.
+  it('a primary whose log starts after a checkpoint at the stream\'s last seq, with its own unpublished writes after it, publishes them', async () => {
+    const stream = newStream()
+    const dir = tmpDir()
+    const p = await open(dir, stream, 'primary', { snapshots: false })
+    await writeMix(p, 300, 'u')
+    await p.put('k', 'published')
+    await p.replication.replicated(p.seq)
+    await p.checkpoint()
+    const published = p.seq
+    await p.close()
+    // Written without replication (as while NATS is away): in the log after the checkpoint, not in the stream.
+    const local = await openCore({ dir, durability: 'buffered', checkpoint: { auto: false, keep: 1 } })
+    await local.put('new:1', 'unpublished')
+    await local.put('new:2', 'unpublished too')
+    await local.close()
+    const again = await open(dir, stream, 'primary', { snapshots: false })
+    expect(again.seq).toBe(published + 2)
+    expect(await fencedOrPublishes(again, () => again.put('more', 1))).toBe('not fenced')
+    expect((await streamMessages(nats.url, stream)).length).toBe(published + 3)
+    await again.close()
+  })
+
+  it('…but when its later writes replaced a key of the stream\'s last event, nothing shows that event is its own: fenced, its seqs reported', async () => {
+    const stream = newStream()
+    const dir = tmpDir()
+    const p = await open(dir, stream, 'primary', { snapshots: false })
+    await writeMix(p, 300, 'w')
+    await p.put('k', 'published')
+    await p.replication.replicated(p.seq)
+    await p.checkpoint()
+    const published = p.seq
+    await p.close()
+    const local = await openCore({ dir, durability: 'buffered', checkpoint: { auto: false, keep: 1 } })
+    await local.put('k', 'rewritten')
+    await local.close()
+    const again = await open(dir, stream, 'primary', { snapshots: false })
+    const err = await fencedOrPublishes(again, () => again.put('more', 1))
+    expect(err).toMatchObject({ code: 'ISLAB_FENCED', unpublishedFromSeq: published })
     await again.close()
   })
 
