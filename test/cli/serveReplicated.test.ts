@@ -68,6 +68,9 @@ test('a served primary and replica over NATS: reads on the replica, READONLY wri
     const wrong = islab(['promote', '--port', String(p.port)])
     expect(wrong.code).toBe(1)
     expect(wrong.stderr + wrong.stdout).toMatch(/ISLAB_FENCED/)
+    // Each server said on stderr what happened to it (a new user found them silent).
+    expect(r.err()).toContain('islab serve: promoted: the primary of its stream')
+    expect(p.err()).toContain('islab serve: fenced, writes are refused from now on')
   } finally {
     expect(await r.stop()).toBe(0)
     await p.stop()

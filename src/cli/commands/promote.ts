@@ -40,7 +40,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   commands.push(['REPLICAOF', 'NO', 'ONE'], ['ROLE'])
   const replies = await exchange(host, Number(portText), commands, timeoutS * 1000)
   for (const r of replies) {
-    if (r.startsWith('-')) throw new CliError(`${host}:${portText} refused: ${r.slice(1)}`, 1)
+    if (r.startsWith('-')) throw new CliError(`${host}:${portText} refused: ${r.slice(1)}`, 1, r.startsWith('-NOAUTH') ? 'It was served with --requirepass: pass the same --requirepass <password>.' : undefined)
   }
   // ROLE of a primary is a 3-element array (master, offset, replicas); a replica's has 5.
   if (replies.at(-1) !== '*3') throw new CliError(`${host}:${portText} answered the promotion but ROLE still says it is not the primary`, 1)

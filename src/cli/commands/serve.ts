@@ -65,6 +65,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   }
   const as = replication === undefined ? '' : `, ${replication.role} of stream ${replication.stream}`
   say(`islab serve: ${dir} on ${host}:${server.port} (durability ${durability}${as}); Ctrl-C stops`)
+  if (replicated !== undefined) reportReplication(replicated)
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop)
@@ -111,7 +112,17 @@ async function openReplicatedForServe(dir: string, durability: 'sync' | 'buffere
     return await openReplicated({ dir, durability, checkpoint: { auto: true }, replication: { servers: r.servers, stream: r.stream, role: r.role, ack: r.ack } })
   } catch (err) {
     if (err instanceof LockedError) throw lockedError(dir, 'serve', err.holderPid)
-    if (err instanceof InvalidOptionError) throw new UsageError(err.message)
+    // The message names the API's option; the user typed the flag.
+    if (err instanceof InvalidOptionError) throw new UsageError(err.message.replace('replication.stream', '--stream').replace('replication.servers', '--nats'))
     throw err
   }
+}
+
+/** What replication does that an operator must know, on stderr as it happens (INFO replication has the rest). */
+function reportReplication(db: ReplicatedDatabase): void {
+  const r = db.replication
+  r.on('fenced', (err: Error) => say(`islab serve: fenced, writes are refused from now on: ${err.message}`))
+  r.on('stalled', (err: Error) => say(`islab serve: replication stalled: ${err.message}`))
+  r.on('promoted', () => say(`islab serve: promoted: the primary of its stream from seq ${db.seq}`))
+  r.on('restored', (snap: { seq: number }) => say(`islab serve: the stream was trimmed below this replica: restored from the snapshot of seq ${snap.seq}`))
 }
