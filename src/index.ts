@@ -18,6 +18,8 @@ export { EventStream } from './changes/eventStream.js'
 export type { EventsOptions } from './changes/eventStream.js'
 export type { WalEvent as LogEvent, Op as LogOp } from './events/types.js'
 export { decodeEvent, encodeEvent } from './wal/eventRecord.js'
+/** A put's value as a LogEvent carries it (msgpack bytes), decoded as getEntry's `value` is. */
+export { decodeValue } from './events/valueCodec.js'
 export type {
   DemonOptions,
   DemonState,

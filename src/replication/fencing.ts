@@ -6,7 +6,8 @@
 // database's event s (encodeEvent is deterministic). Msg IDs are not enough: a retried publish
 // whose ack was lost is ours although nothing told us, and a new primary's event at the same seq
 // is not ours whatever its ID says.
-import { decodeEvent, encodeEvent, FencedError, HistoryGoneError, ReplicationError } from '../index.js'
+import { isDeepStrictEqual } from 'node:util'
+import { decodeEvent, decodeValue, encodeEvent, FencedError, HistoryGoneError, ReplicationError } from '../index.js'
 import type { Database, Snapshot } from '../index.js'
 import type { StreamLink } from './streamLink.js'
 
@@ -48,9 +49,15 @@ export async function reconcile(db: Database, link: StreamLink, acked: number | 
       // the stream's event is checked against the state as opened instead. A key the event put
       // still holds that version unless a later write replaced it (then the check fails: fenced,
       // never accepted wrongly).
-      if (atStart === undefined || top > atStart.seq || !(await stateHolds(atStart, link, top, atStart.seq === top))) {
+      if (atStart === undefined || top > atStart.seq || !(await stateHolds(atStart, link, top))) {
         // Its own event `top` may be the one that differs: reported with the rest.
         throw new FencedError(stream, `this database's log does not hold seq ${top} (it starts after a checkpoint) and its state does not show that the stream's event ${top} is its own (an event that puts nothing cannot show it); if this database is a copy of the stream, open it as a replica and promote() it`, unpublishedFrom(top))
+      }
+      // Its own events after `top` are published from the log: when a checkpoint let the first of
+      // them go before it was published (compacted while NATS was away), no publish can ever
+      // follow the stream's last. Reported now, not retried forever.
+      if (local > top && (await localRecords(db, top + 1, top + 1)).length === 0) {
+        throw new FencedError(stream, `this database's events from seq ${top + 1} were never published and its log no longer holds seq ${top + 1} (a checkpoint let it go): they cannot be published to this stream; keep this database's data apart, and open a copy of the stream as a replica and promote() it`, unpublishedFrom(top + 1))
       }
     } else if (verdict === 'differs') {
       const shared = await lastShared(db, link, top - 1, Math.max(firstSeq, top - MAX_WALK_BACK))
@@ -90,24 +97,27 @@ async function compare(db: Database, link: StreamLink, seq: number): Promise<'sa
 
 /**
  * Whether the state `snap` (as of `seq` or later) shows the stream's event `seq` applied: every
- * key it puts holds a version of exactly that seq and time (and deadline), and — when the state
- * is as of `seq` itself (`exact`) — every key it deletes is absent (a later write may have put
- * it again). An event that puts nothing proves nothing (a delete of an absent key looks the same
- * whoever wrote it): false.
+ * key it puts holds exactly that version (seq, time, deadline and value: another writer's event
+ * at the same seq may carry the same millisecond), and every key it deletes is absent or
+ * holds a version written after it. An event that puts nothing proves nothing (a delete of an
+ * absent key looks the same whoever wrote it): false. A later write replacing a key it put
+ * makes it false too (fenced, never accepted wrongly).
  */
-async function stateHolds(snap: Snapshot, link: StreamLink, seq: number, exact: boolean): Promise<boolean> {
+async function stateHolds(snap: Snapshot, link: StreamLink, seq: number): Promise<boolean> {
   const data = await link.messageAt(seq)
   if (data === undefined) return false
   const ev = decodeEvent(data)
   if (ev.seq !== seq || ev.type === 'entangle') return false
   let puts = 0
   for (const op of ev.type === 'batch' ? ev.ops : [ev]) {
+    const e = snap.getEntry(op.key)
     if (op.type === 'del') {
-      if (exact && snap.getEntry(op.key) !== undefined) return false
+      // A version from `seq` or before: this database's event `seq` did not delete the key.
+      if (e !== undefined && e.seq <= seq) return false
       continue
     }
-    const e = snap.getEntry(op.key)
     if (e === undefined || e.seq !== seq || e.time !== ev.time || e.expiresAt !== op.expiresAt) return false
+    if (!isDeepStrictEqual(e.value, decodeValue(op.value))) return false
     puts++
   }
   return puts > 0
