@@ -8,7 +8,7 @@
 // is not ours whatever its ID says.
 import { isDeepStrictEqual } from 'node:util'
 import { decodeEvent, decodeValue, encodeEvent, FencedError, HistoryGoneError, ReplicationError } from '../index.js'
-import type { Database, Snapshot } from '../index.js'
+import type { Database, LogOp, Snapshot } from '../index.js'
 import type { StreamLink } from './streamLink.js'
 
 /** How far back a starting primary looks for the last event it shares with the stream. */
@@ -108,8 +108,11 @@ async function stateHolds(snap: Snapshot, link: StreamLink, seq: number): Promis
   if (data === undefined) return false
   const ev = decodeEvent(data)
   if (ev.seq !== seq || ev.type === 'entangle') return false
+  // A batch may write one key several times: its last op is what the state shows.
+  const last = new Map<string, LogOp>()
+  for (const op of ev.type === 'batch' ? ev.ops : [ev]) last.set(op.key, op)
   let puts = 0
-  for (const op of ev.type === 'batch' ? ev.ops : [ev]) {
+  for (const op of last.values()) {
     const e = snap.getEntry(op.key)
     if (op.type === 'del') {
       // A version from `seq` or before: this database's event `seq` did not delete the key.
