@@ -167,4 +167,36 @@ describe('…while its own event is still accepted', () => {
     expect(await outcome(again, () => again.put('more', 1))).toBe('published')
     await again.close()
   })
+
+  it('opened while NATS is away, its writes meanwhile replacing the key of the stream\'s last event: the state as opened decides once NATS is back', async () => {
+    const stream = newStream()
+    const dir = tmpDir()
+    const p = await open(dir, stream)
+    await writeMixed(p)
+    await p.put('k', 'published')
+    await p.replication.replicated(p.seq)
+    await p.checkpoint()
+    const published = p.seq
+    await p.close()
+    await nats.stop()
+    let again: ReplicatedDatabase | undefined
+    try {
+      again = await open(dir, stream)
+      // Written before the first reconcile: the state now shows another version of `k`.
+      await again.put('k', 'rewritten while NATS was away')
+      for (let i = 0; i < 50; i++) await again.put(`outage:${i}`, i)
+      await again.flush()
+    } finally {
+      await nats.start()
+    }
+    const db = again!
+    expect(await outcome(db, () => db.put('more', 1))).toBe('published')
+    expect((await streamMessages(nats.url, stream)).length).toBe(published + 52)
+    await db.close()
+  })
 })
+
+async function writeMixed(db: Database): Promise<void> {
+  for (let i = 0; i < 20; i++) await db.put(`m:${i % 7}`, i)
+}
+
