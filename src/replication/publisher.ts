@@ -7,7 +7,7 @@
 // from the first event the stream does not hold, read back from the local log.
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { encodeEvent, FencedError, ReplicationError } from '../index.js'
+import { encodeEvent, FencedError, HistoryGoneError, ReplicationError } from '../index.js'
 import type { Database, LogEvent, Snapshot, WriteResult } from '../index.js'
 import { localRecords, reconcile } from './fencing.js'
 import { PublishLane } from './publishLane.js'
@@ -160,9 +160,15 @@ export class Publisher extends EventEmitter {
         failures = 0
         this.state = 'live'
         await this.pump()
-      } catch (err) {
-        if (err instanceof FencedError) return this.fence(err)
+      } catch (caught) {
+        if (caught instanceof FencedError) return this.fence(caught)
         if (this.stopped) return
+        // The log lost the first event the stream lacks (a checkpoint while this database ran
+        // without replication, e.g. seeding an empty stream): no retry brings it back. Stalled
+        // and said, not 'disconnected' with NATS up.
+        const err = caught instanceof HistoryGoneError
+          ? new ReplicationError(this.link.o.stream, `this database's log no longer holds seq ${this.acked + 1}, the first the stream lacks (a checkpoint let it go before it was published): it cannot be published, nor anything after it; writes go on locally. Checkpoint a primary only while it runs with replication`)
+          : caught
         // After a WAL failure the pump ends at the durable seq every time: stalled, not a NATS outage.
         this.state = err instanceof ReplicationError || this.writeFailure !== undefined ? 'stalled' : 'disconnected'
         if (err instanceof ReplicationError) this.emit('stalled', err)

@@ -196,6 +196,26 @@ describe('…while its own event is still accepted', () => {
   })
 })
 
+describe('a primary whose log no longer holds the first seq the stream lacks', () => {
+  it('opened on an empty stream after a checkpoint: stalled and said (the stalled event), not disconnected forever', async () => {
+    const dir = tmpDir()
+    const local = await openCore({ dir, ...CORE })
+    for (let i = 0; i < 5; i++) await local.put(`k${i}`, i)
+    await local.checkpoint()
+    await local.close()
+    const p = await open(dir, newStream())
+    let timer: NodeJS.Timeout | undefined
+    const stalled = await Promise.race([
+      new Promise<unknown>((resolve) => p.replication.once('stalled', resolve)),
+      new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no stalled event'), 10_000))),
+    ])
+    clearTimeout(timer)
+    expect(stalled).toMatchObject({ code: 'ISLAB_REPLICATION', message: expect.stringContaining('no longer holds seq 1') })
+    expect(p.stats().replication).toMatchObject({ state: 'stalled', appliedSeq: 0 })
+    await p.close()
+  })
+})
+
 async function writeMixed(db: Database): Promise<void> {
   for (let i = 0; i < 20; i++) await db.put(`m:${i % 7}`, i)
 }
