@@ -299,7 +299,7 @@ export class FencedError extends IslabError {
       `Another primary took over stream ${JSON.stringify(stream)} (${reason}); this database no longer takes writes` +
         (unpublished === undefined
           ? '. '
-          : `, and its writes ${unpublished.fromSeq}..${unpublished.toSeq} are in its log but never reached the stream (acknowledged with ack 'local', rejected with ack 'replicated'): re-apply them on the new primary if they matter. `) +
+          : `, and its writes ${unpublished.fromSeq}..${unpublished.toSeq} never reached the stream (acknowledged with ack 'local', rejected with ack 'replicated'; see them with islab dump while its log still holds them): re-apply them on the new primary if they matter. `) +
         'Close it and reopen it as a replica of the new primary (into a fresh directory when it has unreplicated writes).',
     )
     this.stream = stream
