@@ -17,6 +17,20 @@ afterAll(async () => {
   await nats?.destroy()
 })
 
+/** A replica caught up with a primary that wrote one event and closed; `opts` opens more of the stream. */
+async function caughtUpReplica() {
+  const stream = newStream()
+  const opts = (role: 'primary' | 'replica', dir: string) => ({ dir, durability: 'buffered' as const, replication: { servers: nats.url, stream, role, snapshots: false as const } })
+  const p = await openReplicated(opts('primary', tmpDir()))
+  await p.put('a', 1)
+  await p.flush()
+  await p.replication.replicated(p.seq)
+  const r = await openReplicated(opts('replica', tmpDir()))
+  await r.waitForSeq(p.seq)
+  await p.close()
+  return { r, opts }
+}
+
 const turn = () => new Promise<void>((r) => setImmediate(r))
 
 describe('replication regressions', () => {
@@ -64,15 +78,7 @@ describe('promote() that fails', () => {
   // Found by a new user's run: with nats-server stopped, promote() rejected with the client's
   // plain Error ('timeout'), no code, against the errors-are-values rule.
   it('with NATS away rejects with ISLAB_REPLICATION, and the replica promotes once NATS is back', async () => {
-    const stream = newStream()
-    const opts = (role: 'primary' | 'replica', dir: string) => ({ dir, durability: 'buffered' as const, replication: { servers: nats.url, stream, role, snapshots: false as const } })
-    const p = await openReplicated(opts('primary', tmpDir()))
-    await p.put('a', 1)
-    await p.flush()
-    await p.replication.replicated(p.seq)
-    const r = await openReplicated(opts('replica', tmpDir()))
-    await r.waitForSeq(p.seq)
-    await p.close()
+    const { r } = await caughtUpReplica()
     await nats.stop()
     try {
       await expect(r.promote()).rejects.toMatchObject({ code: 'ISLAB_REPLICATION', message: /NATS did not answer.*still a replica/ })
@@ -92,15 +98,7 @@ describe('promote() that fails', () => {
 // stopped the same applier and both started a publisher (two writers of one database, two epochs).
 describe('promote() called twice at once', () => {
   it('starts one publisher: the second call waits for the first and resolves with it', async () => {
-    const stream = newStream()
-    const opts = (role: 'primary' | 'replica', dir: string) => ({ dir, durability: 'buffered' as const, replication: { servers: nats.url, stream, role, snapshots: false as const } })
-    const p = await openReplicated(opts('primary', tmpDir()))
-    await p.put('a', 1)
-    await p.flush()
-    await p.replication.replicated(p.seq)
-    const r = await openReplicated(opts('replica', tmpDir()))
-    await r.waitForSeq(p.seq)
-    await p.close()
+    const { r } = await caughtUpReplica()
     const epochs: (string | undefined)[] = []
     r.replication.on('promoted', () => epochs.push(r.replication.epoch))
     const both = await Promise.allSettled([r.replication.promote(), r.replication.promote()])
@@ -119,15 +117,7 @@ describe('promote() called twice at once', () => {
 // a publisher on a closed database (its reconcile retried against a closed link for ever).
 describe('close() / stop() during promote()', () => {
   it('the promotion ends without starting a publisher', async () => {
-    const stream = newStream()
-    const opts = (role: 'primary' | 'replica', dir: string) => ({ dir, durability: 'buffered' as const, replication: { servers: nats.url, stream, role, snapshots: false as const } })
-    const p = await openReplicated(opts('primary', tmpDir()))
-    await p.put('a', 1)
-    await p.flush()
-    await p.replication.replicated(p.seq)
-    const r = await openReplicated(opts('replica', tmpDir()))
-    await r.waitForSeq(p.seq)
-    await p.close()
+    const { r, opts } = await caughtUpReplica()
     await r.close()
     // Close at each point of the promotion: after 0, 1, 2, ... turns of the event loop.
     for (let turns = 0; turns < 40; turns++) {

@@ -49,6 +49,20 @@ async function lastWriteIs(db: ReplicatedDatabase, kind: 'put' | 'del'): Promise
   else await db.delete('a:5')
 }
 
+/** A primary that published its events, the last one `put k`, checkpointed (its log let them go) and closed. */
+async function publishedThenCheckpointed(prefix: string): Promise<{ stream: string; dir: string; published: number }> {
+  const stream = newStream()
+  const dir = tmpDir()
+  const p = await open(dir, stream, 'primary', { snapshots: false })
+  await writeMix(p, 300, prefix)
+  await p.put('k', 'published')
+  await p.replication.replicated(p.seq)
+  await p.checkpoint()
+  const published = p.seq
+  await p.close()
+  return { stream, dir, published }
+}
+
 describe('opening as primary a database whose log does not hold its own seq', () => {
   for (const kind of ['put', 'del'] as const) {
     const what = kind === 'put' ? 'is accepted as primary and publishes after it' : 'is fenced at once with its seq reported (nothing proves the event is its own); as a replica it promotes'
@@ -119,15 +133,7 @@ describe('opening as primary a database whose log does not hold its own seq', ()
   // state was compared only when the database's seq was the stream's last, so these unpublished
   // writes after the checkpoint fenced a primary no other had replaced.
   it('a primary whose log starts after a checkpoint at the stream\'s last seq, with its own unpublished writes after it, publishes them', async () => {
-    const stream = newStream()
-    const dir = tmpDir()
-    const p = await open(dir, stream, 'primary', { snapshots: false })
-    await writeMix(p, 300, 'u')
-    await p.put('k', 'published')
-    await p.replication.replicated(p.seq)
-    await p.checkpoint()
-    const published = p.seq
-    await p.close()
+    const { stream, dir, published } = await publishedThenCheckpointed('u')
     // Written without replication (as while NATS is away): in the log after the checkpoint, not in the stream.
     const local = await openCore({ dir, durability: 'buffered', checkpoint: { auto: false, keep: 1 } })
     await local.put('new:1', 'unpublished')
@@ -141,15 +147,7 @@ describe('opening as primary a database whose log does not hold its own seq', ()
   })
 
   it('…but when its later writes replaced a key of the stream\'s last event, nothing shows that event is its own: fenced, its seqs reported', async () => {
-    const stream = newStream()
-    const dir = tmpDir()
-    const p = await open(dir, stream, 'primary', { snapshots: false })
-    await writeMix(p, 300, 'w')
-    await p.put('k', 'published')
-    await p.replication.replicated(p.seq)
-    await p.checkpoint()
-    const published = p.seq
-    await p.close()
+    const { stream, dir, published } = await publishedThenCheckpointed('w')
     const local = await openCore({ dir, durability: 'buffered', checkpoint: { auto: false, keep: 1 } })
     await local.put('k', 'rewritten')
     await local.close()
