@@ -13,8 +13,10 @@ import { checkpointFileName, SnapshotBucket } from './snapshots.js'
 import type { SnapshotInfo } from './snapshots.js'
 import type { StreamLink, StreamState } from './streamLink.js'
 
-/** How long open() waits for NATS to say whether a snapshot is needed. */
+/** How long open() waits for NATS to say whether a snapshot is needed, or for a download to progress. */
 const LOOKUP_MS = 5000
+/** A running replica's download that makes no progress this long is given up and retried (with backoff). */
+const RUNNING_IDLE_MS = 30_000
 
 /** Files of a database directory (the WAL, checkpoints, the MANIFEST, leftovers of either). */
 const DB_FILE = /(\.wal|\.wal\.rewrite|\.ckpt|\.ckpt\.tmp)$|^MANIFEST/
@@ -31,8 +33,14 @@ export async function openReplica(options: OpenOptions, link: StreamLink): Promi
   const bucket = new SnapshotBucket(link)
   if (!holdsDatabase(dir!)) {
     const st = await lookup(() => link.state())
-    const snap = st === undefined ? undefined : pickSnapshot((await lookup(() => bucket.list())) ?? [], 0, st)
-    if (snap !== undefined) await bucket.download(snap, dir!)
+    let snap = st === undefined ? undefined : pickSnapshot((await lookup(() => bucket.list())) ?? [], 0, st)
+    if (snap !== undefined) {
+      // NATS lost or paused mid-download: open empty; the consumer restores once NATS is back.
+      await bucket.download(snap, dir!, LOOKUP_MS).catch(() => {
+        fs.rmSync(path.join(dir!, `${checkpointFileName(snap!.seq)}.tmp`), { force: true })
+        snap = undefined
+      })
+    }
     return { db: await openCore(options), snapshot: snap }
   }
   const db = await openCore(options)
@@ -43,7 +51,7 @@ export async function openReplica(options: OpenOptions, link: StreamLink): Promi
   db.refuseWrites(new ReadOnlyError('write', 'it is a replica being restored from a snapshot'))
   let snap: SnapshotInfo | undefined
   try {
-    snap = await restoreInPlace(db, link, bucket)
+    snap = await restoreInPlace(db, link, bucket, undefined, LOOKUP_MS)
   } catch (err) {
     // NATS failed: the consumer tries again. The swap itself failed: this database cannot go on.
     if (!(err instanceof IslabError)) return { db, snapshot: undefined }
@@ -68,14 +76,14 @@ export function trimmedBelow(db: Database, st: StreamState): boolean {
  * on from, and resolves with it; undefined when the bucket holds none. NATS errors reject (the
  * caller tries again later); the database is untouched until the snapshot is downloaded whole.
  */
-export async function restoreInPlace(db: Database, link: StreamLink, bucket: SnapshotBucket, signal?: AbortSignal): Promise<SnapshotInfo | undefined> {
+export async function restoreInPlace(db: Database, link: StreamLink, bucket: SnapshotBucket, signal?: AbortSignal, idleMs = RUNNING_IDLE_MS): Promise<SnapshotInfo | undefined> {
   const st = await link.state()
   if (st === undefined || !trimmedBelow(db, st)) return undefined
   const snap = pickSnapshot(await bucket.list(), db.seq, st)
   if (snap === undefined) return undefined
   const tmp = path.join(db.options.dir, `${checkpointFileName(snap.seq)}.tmp`)
   try {
-    await bucket.downloadTo(snap, tmp, signal)
+    await bucket.downloadTo(snap, tmp, signal, idleMs)
     // Stopped meanwhile: the database stays as it is.
     signal?.throwIfAborted()
   } catch (err) {

@@ -107,45 +107,65 @@ export class SnapshotBucket {
 
   /**
    * Writes the snapshot into `file`, fsynced (not the directory). Rejects when the download fails
-   * (the object store checks the SHA-256 of what it sent); a partial file is left for the caller.
+   * (the object store checks the SHA-256 of what it sent), when `signal` aborts (the replica
+   * stopped), or when `idleMs` pass with no progress (NATS lost or paused mid-download: an open
+   * goes on without the snapshot instead of waiting for NATS). A partial file is left for the caller.
    */
-  async downloadTo(snap: SnapshotInfo, file: string, signal?: AbortSignal): Promise<void> {
+  async downloadTo(snap: SnapshotInfo, file: string, signal?: AbortSignal, idleMs?: number): Promise<void> {
     signal?.throwIfAborted()
-    const store = (await this.bucket(false))!
-    const got = await store.get(snap.name)
-    if (got === null) throw new Error(`snapshot ${snap.name} is gone from bucket ${this.link.o.snapshots.bucket}`)
-    await fsp.mkdir(path.dirname(file), { recursive: true })
-    const fh = await fsp.open(file, 'w')
-    // While NATS is away the download waits for it: an abort (the replica stopped) cancels it.
-    const reader = (got.data as unknown as WebReadableStream<Uint8Array>).getReader()
-    const cancel = (): void => void reader.cancel().catch(() => undefined)
-    signal?.addEventListener('abort', cancel, { once: true })
+    const idle = new AbortController()
+    let timer: NodeJS.Timeout | undefined
+    const progressed = (): void => {
+      if (idleMs === undefined) return
+      clearTimeout(timer)
+      timer = setTimeout(() => idle.abort(new Error(`the download of snapshot ${snap.name} made no progress for ${idleMs} ms`)), idleMs)
+    }
+    const stop = signal === undefined ? idle.signal : AbortSignal.any([signal, idle.signal])
+    progressed()
     try {
-      for (;;) {
-        const { done, value } = await reader.read()
-        signal?.throwIfAborted()
-        if (done) break
-        await fh.write(value)
+      const store = (await untilAborted(this.bucket(false), stop))!
+      const getting = store.get(snap.name)
+      // A get that answers after the abort: its consumer is let go, not left streaming to nobody.
+      getting.then((g) => stop.aborted && void (g?.data as unknown as WebReadableStream<Uint8Array> | undefined)?.cancel().catch(() => undefined), () => undefined)
+      const got = await untilAborted(getting, stop)
+      if (got === null) throw new Error(`snapshot ${snap.name} is gone from bucket ${this.link.o.snapshots.bucket}`)
+      await fsp.mkdir(path.dirname(file), { recursive: true })
+      const fh = await fsp.open(file, 'w')
+      // While NATS is away the download waits for it: an abort (stopped, or no progress) cancels it.
+      const reader = (got.data as unknown as WebReadableStream<Uint8Array>).getReader()
+      const cancel = (): void => void reader.cancel().catch(() => undefined)
+      stop.addEventListener('abort', cancel, { once: true })
+      try {
+        for (;;) {
+          const { done, value } = await reader.read()
+          stop.throwIfAborted()
+          if (done) break
+          progressed()
+          await fh.write(value)
+        }
+        const err = await got.error
+        if (err) throw err
+        await fh.datasync()
+      } finally {
+        stop.removeEventListener('abort', cancel)
+        // Aborted before the listener was added, or failed: the object's consumer stops too.
+        if (stop.aborted) cancel()
+        await fh.close()
       }
-      const err = await got.error
-      if (err) throw err
-      await fh.datasync()
     } finally {
-      signal?.removeEventListener('abort', cancel)
-      // Aborted before the listener was added, or failed: the object's consumer stops too.
-      if (signal?.aborted) cancel()
-      await fh.close()
+      clearTimeout(timer)
     }
   }
+
 
   /**
    * Writes the snapshot into `dir` as the checkpoint file the core opens from: temp file, fsync,
    * rename, fsync of the directory, as the core writes its own.
    */
-  async download(snap: SnapshotInfo, dir: string): Promise<void> {
+  async download(snap: SnapshotInfo, dir: string, idleMs?: number): Promise<void> {
     const final = path.join(dir, checkpointFileName(snap.seq))
     const tmp = `${final}.tmp`
-    await this.downloadTo(snap, tmp)
+    await this.downloadTo(snap, tmp, undefined, idleMs)
     await fsp.rename(tmp, final)
     const d = await fsp.open(dir, 'r')
     try {
@@ -252,4 +272,14 @@ export class SnapshotShipper {
     const jsm = await this.link.jsm()
     await jsm.streams.purge(this.link.o.stream, { seq: upTo })
   }
+}
+
+/** `p`, or the signal's reason once it aborts first (a NATS request that waits for a paused server). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }

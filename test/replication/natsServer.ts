@@ -15,6 +15,8 @@ export interface Nats {
   start(): Promise<void>
   /** Stops it and removes its store. */
   destroy(): Promise<void>
+  /** SIGSTOP pauses it (connections stay open, nothing is answered), SIGCONT resumes it. */
+  signal(sig: 'SIGSTOP' | 'SIGCONT'): void
   output(): string
 }
 
@@ -34,6 +36,9 @@ export async function startNats(): Promise<Nats> {
     },
     async start() {
       server ??= await startServer(binary, args, { port, dir })
+    },
+    signal(sig) {
+      server?.process.kill(sig)
     },
     async destroy() {
       await server?.stop()

@@ -105,4 +105,27 @@ describe('SnapshotBucket.downloadTo review', () => {
     await expect(p).rejects.toThrow('stopped')
     await link.close()
   })
+
+  // Found by review: an open-time restore waited for NATS without limit when it went away in the
+  // middle of the download, against "NATS not reachable within 5 s at open: it opens as it is".
+  it('a download that makes no progress for idleMs (nats-server paused) rejects saying so', async () => {
+    const path = await import('node:path')
+    const { tmpDir } = await import('../helpers/tmpdir.js')
+    const stream = `I${process.pid}`
+    const link = new StreamLink(resolveReplication({ servers: nats.url, stream, role: 'replica' }))
+    const nc = await connect({ servers: nats.url })
+    const os = await new Objm(nc).create(`${stream}-snapshots`)
+    const body = Buffer.alloc(1024 * 1024, 3)
+    await os.put({ name: 'ckpt-00000000000000000009' }, new ReadableStream({ start: (c) => (c.enqueue(new Uint8Array(body)), c.close()) }))
+    await nc.close()
+    const bucket = new SnapshotBucket(link)
+    const [snap] = await bucket.list()
+    nats.signal('SIGSTOP')
+    try {
+      await expect(bucket.downloadTo(snap!, path.join(tmpDir(), 'x.tmp'), undefined, 300)).rejects.toThrow(/made no progress for 300 ms/)
+    } finally {
+      nats.signal('SIGCONT')
+    }
+    await link.close()
+  })
 })
