@@ -119,27 +119,34 @@ class LiveRegistration {
   }
 }
 
+/** How one iteration reads, beyond the stream's options. */
+export interface IterationOptions {
+  /** The stream's hold on the log (change streams), released once caught up or ended. */
+  hold?: LogHold
+  /** Every event from the log, none from the write path (events({ fromLog })). */
+  fromLog?: boolean
+  /** The stream object, kept reachable by the iterator (see ChangeIterator.stream). */
+  stream?: object
+}
+
 /** The iterator of one iteration of a change stream (or an event stream: see Project). */
 export class ChangeIterator<T> implements AsyncIterator<T> {
   private readonly reg: LiveRegistration
   private readonly gen: AsyncGenerator<T, void>
 
-  constructor(
-    source: ChangeSource,
-    opts: ChangesOptions,
-    since: number,
-    project: Project<T>,
-    private readonly hold?: LogHold,
-    fromLog = false,
-    /**
-     * The stream this iterates, kept reachable while the iterator is: its hold on the log is
-     * released when the stream is collected, and `for await` keeps only the iterator.
-     */
-    readonly stream?: object,
-  ) {
+  private readonly hold: LogHold | undefined
+  /**
+   * The stream this iterates, kept reachable while the iterator is: its hold on the log is
+   * released when the stream is collected, and `for await` keeps only the iterator.
+   */
+  readonly stream: object | undefined
+
+  constructor(source: ChangeSource, opts: ChangesOptions, since: number, project: Project<T>, how: IterationOptions = {}) {
     const durableOnly = opts.durableOnly ?? true
-    this.reg = new LiveRegistration(source.feed, durableOnly ? source.feed.durable$ : source.feed.applied$, fromLog)
-    this.gen = read<T>(source, opts, since, durableOnly, this.reg, project, hold)
+    this.hold = how.hold
+    this.stream = how.stream
+    this.reg = new LiveRegistration(source.feed, durableOnly ? source.feed.durable$ : source.feed.applied$, how.fromLog === true)
+    this.gen = read<T>(source, opts, since, durableOnly, this.reg, project, how.hold)
   }
 
   next(): Promise<IteratorResult<T>> {

@@ -129,7 +129,7 @@ export class ChangeStream<V = unknown> extends Observable<Change<V>> implements 
     const invalid = this.invalid
     if (invalid !== undefined) return { next: () => Promise.reject(invalid), return: () => Promise.resolve({ done: true, value: undefined }) }
     const pass = keyFilter(this.opts)
-    return new ChangeIterator<Change<V>>(this.changeSource, this.opts, this.since, (ev, undo) => changesOf<V>(ev, undo, pass), this.hold, false, this)
+    return new ChangeIterator<Change<V>>(this.changeSource, this.opts, this.since, (ev, undo) => changesOf<V>(ev, undo, pass), { hold: this.hold, stream: this })
   }
 
   /** An object-mode Readable that reads the log only as fast as it is consumed; destroy() stops the stream at once. */

@@ -44,16 +44,10 @@ export class EventStream implements AsyncIterable<WalEvent> {
   [Symbol.asyncIterator](): AsyncIterator<WalEvent> {
     // One array reused for every event: read() iterates it before it asks for the next.
     const one: WalEvent[] = []
-    return new ChangeIterator<WalEvent>(
-      this.source,
-      this.opts,
-      this.since,
-      (ev) => {
-        one[0] = ev
-        return one
-      },
-      undefined,
-      this.opts.fromLog === true,
-    )
+    const project = (ev: WalEvent): WalEvent[] => {
+      one[0] = ev
+      return one
+    }
+    return new ChangeIterator<WalEvent>(this.source, this.opts, this.since, project, { fromLog: this.opts.fromLog })
   }
 }

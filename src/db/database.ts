@@ -209,6 +209,10 @@ export class Database<V = unknown> extends EventEmitter {
   private replacesQueued = 0
   /** replaceWithCheckpoint failed part way: the log is no longer this state's. */
   private replaceFailure: IslabError | undefined
+  /** Why nothing more may be written: the write path failed, or a replacement did part way. */
+  private get failedWith(): IslabError | undefined {
+    return this.pipeline.failure ?? this.replaceFailure
+  }
   private readonly onWriteFailure = (error: WriteFailure): void => {
     if (this.options.durability === 'sync' && this.committer !== undefined) {
       // Sync mode undid the writes that were not durable (revertFailed): time travel and db.seq
@@ -313,10 +317,8 @@ export class Database<V = unknown> extends EventEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    // Checkpoints asked for meanwhile wait behind it (checkpointBusy).
-    this.checkpointBusy = true
-    // checkpointBusy alone goes false between the job before it and its start, where a checkpoint
-    // asked for would run beside the swap: the count keeps those queued.
+    // Checkpoints asked for from now until it ends queue behind it (checkpointBusy alone goes
+    // false between the job before it and its start, where one would run beside the swap).
     this.replacesQueued++
     const run = this.checkpointChain.then(() => this.replaceNow(file, seq)).finally(() => this.replacesQueued--)
     this.checkpointChain = run.catch(() => undefined)
@@ -324,69 +326,59 @@ export class Database<V = unknown> extends EventEmitter {
   }
 
   private async replaceNow(file: string, seq: number): Promise<void> {
-    const o = this.options
-    this.checkpointBusy = true
     this.replacing = true
     try {
+      // A failure of the log here is the database's own ('failure'): nothing was replaced yet.
       await this.committer!.flush()
       await this.committer!.idle()
-    } catch (err) {
-      // The log failed before anything was replaced: that failure is the database's own ('failure').
-      this.replacing = false
-      this.checkpointBusy = false
-      throw err
-    }
-    if (this.closed) {
-      this.replacing = false
-      this.checkpointBusy = false
-      throw new ClosedError()
-    }
-    // Events applied while it waited its turn (behind a checkpoint) may have passed it: going
-    // back would drop them from the log, and a MANIFEST recording them would not open.
-    if (seq <= this.seq) {
-      this.replacing = false
-      this.checkpointBusy = false
-      throw new InvalidOptionError(`the checkpoint's seq ${seq} is not past db.seq ${this.seq} (events were applied while it waited): nothing replaced`)
-    }
-    try {
-      this.unhookExit?.()
-      this.physics_?.stop()
-      this.expiry.stop()
-      if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer)
-      this.checkpointTimer = undefined
-      this.committer!.stop()
-      for (const sub of this.pipeline.subscriptions) sub.unsubscribe()
-      this.history_?.close()
-      this.history_ = undefined
-      await this.wal!.close(this.committer!.durableSeq)
-      this.feed.dropPending()
-      replaceWithCheckpoint(o.fileLayer, o.dir, file, seq)
-      await this.openLog(this.feed)
-      if (this.seq !== seq) throw new CorruptionError(`the checkpoint installed for seq ${seq} opened at seq ${this.seq}`)
-      this.lastCheckpoint = undefined
-      this.walBytesAtCheckpoint = 0
-      // Waiters (waitForSeq) and streams look again: the seqs skipped are in no log.
-      this.feed.markDurable(seq)
-      // Closed meanwhile: close() waited for this and stops what runs now; nothing more to start.
-      if (this.closed) return
-      // Extensions of faces load what the new checkpoint holds for them; physics starts afresh on it.
-      const faces = new Map(this.extensions)
-      this.startLogServices()
-      for (const [name, ext] of faces) {
-        const data = this.extensionData.get(name)
-        if (this.extensions.get(name) === ext && data !== undefined) ext.load(data)
-      }
-    } catch (err) {
-      const failure = err instanceof IslabError ? err : new CorruptionError(`replacing the database with the checkpoint of seq ${seq} failed: ${err instanceof Error ? err.message : String(err)}; close it and open it again`, { cause: err })
-      this.replaceFailure = failure
-      this.feed.fail(failure)
-      this.emit('failure', failure)
-      throw failure
+      if (this.closed) throw new ClosedError()
+      // Events applied while it waited its turn (behind a checkpoint) may have passed it: going
+      // back would drop them from the log, and a MANIFEST recording them would not open.
+      if (seq <= this.seq) throw new InvalidOptionError(`the checkpoint's seq ${seq} is not past db.seq ${this.seq} (events were applied while it waited): nothing replaced`)
+      await this.swapInCheckpoint(file, seq).catch((err: unknown) => {
+        const failure = err instanceof IslabError ? err : new CorruptionError(`replacing the database with the checkpoint of seq ${seq} failed: ${err instanceof Error ? err.message : String(err)}; close it and open it again`, { cause: err })
+        this.replaceFailure = failure
+        this.feed.fail(failure)
+        this.emit('failure', failure)
+        throw failure
+      })
     } finally {
       this.replacing = false
-      this.checkpointBusy = false
     }
   }
+
+  /** The destructive part of replaceNow: a failure here leaves the log and the state apart. */
+  private async swapInCheckpoint(file: string, seq: number): Promise<void> {
+    const o = this.options
+    this.unhookExit?.()
+    this.physics_?.stop()
+    this.expiry.stop()
+    if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer)
+    this.checkpointTimer = undefined
+    this.committer!.stop()
+    for (const sub of this.pipeline.subscriptions) sub.unsubscribe()
+    this.history_?.close()
+    this.history_ = undefined
+    await this.wal!.close(this.committer!.durableSeq)
+    this.feed.dropPending()
+    replaceWithCheckpoint(o.fileLayer, o.dir, file, seq)
+    await this.openLog(this.feed)
+    if (this.seq !== seq) throw new CorruptionError(`the checkpoint installed for seq ${seq} opened at seq ${this.seq}`)
+    this.lastCheckpoint = undefined
+    this.walBytesAtCheckpoint = 0
+    // Waiters (waitForSeq) and streams look again: the seqs skipped are in no log.
+    this.feed.markDurable(seq)
+    // Closed meanwhile: close() waited for this and stops what runs now; nothing more to start.
+    if (this.closed) return
+    // Extensions of faces load what the new checkpoint holds for them; physics starts afresh on it.
+    const faces = new Map(this.extensions)
+    this.startLogServices()
+    for (const [name, ext] of faces) {
+      const data = this.extensionData.get(name)
+      if (this.extensions.get(name) === ext && data !== undefined) ext.load(data)
+    }
+  }
+
 
   /**
    * A read-only open: no lock, nothing written. The recovery is open's own, run over an overlay
@@ -749,7 +741,7 @@ export class Database<V = unknown> extends EventEmitter {
     let req: WriteRequest
     try {
       if (this.closed) throw new ClosedError()
-      const failure = this.pipeline.failure ?? this.replaceFailure
+      const failure = this.failedWith
       if (failure !== undefined) throw failure
       if (this.replacing) throw new InvalidOptionError('applyReplicated: the database is being replaced from a checkpoint; apply after replaceWithCheckpoint resolves')
       if (ev.seq !== this.seq + 1) throw new InvalidOptionError(`applyReplicated: event seq ${ev.seq} is not the next seq ${this.seq + 1}`)
@@ -1031,7 +1023,7 @@ export class Database<V = unknown> extends EventEmitter {
    */
   flush(): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError())
-    const failure = this.pipeline.failure ?? this.replaceFailure
+    const failure = this.failedWith
     if (failure !== undefined) return Promise.reject(failure)
     return this.committer === undefined ? Promise.resolve() : this.committer.flush()
   }
@@ -1047,7 +1039,7 @@ export class Database<V = unknown> extends EventEmitter {
       walPendingBytes: this.wal?.pendingBytes ?? 0,
       recovery: this.recovery,
       checkpoint: { last: this.lastCheckpoint, count: this.checkpointCount, lastError: this.checkpointError },
-      failure: failureInfo(this.pipeline.failure ?? this.replaceFailure ?? this.follower?.failure),
+      failure: failureInfo(this.failedWith ?? this.follower?.failure),
       ...(this.replicationStats === undefined ? {} : { replication: this.replicationStats() }),
     }
   }
@@ -1117,7 +1109,7 @@ export class Database<V = unknown> extends EventEmitter {
    */
   private async checkpointOnClose(): Promise<void> {
     const min = this.options.checkpoint.onClose
-    if (min === false || this.committer === undefined || this.pipeline.failure !== undefined || this.replaceFailure !== undefined) return
+    if (min === false || this.committer === undefined || this.failedWith !== undefined) return
     const covered = this.lastCheckpoint?.seq ?? this.recovery?.checkpointSeq ?? 0
     if (this.seq === covered || this.seq - covered < min) return
     try {

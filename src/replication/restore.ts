@@ -36,10 +36,7 @@ export async function openReplica(options: OpenOptions, link: StreamLink): Promi
     let snap = st === undefined ? undefined : pickSnapshot((await lookup(() => bucket.list())) ?? [], 0, st)
     if (snap !== undefined) {
       // NATS lost or paused mid-download: open empty; the consumer restores once NATS is back.
-      await bucket.download(snap, dir!, LOOKUP_MS).catch(() => {
-        fs.rmSync(path.join(dir!, `${checkpointFileName(snap!.seq)}.tmp`), { force: true })
-        snap = undefined
-      })
+      await bucket.download(snap, dir!, LOOKUP_MS).catch(() => (snap = undefined))
     }
     return { db: await openCore(options), snapshot: snap }
   }
@@ -82,13 +79,11 @@ export async function restoreInPlace(db: Database, link: StreamLink, bucket: Sna
   const snap = pickSnapshot(await bucket.list(), db.seq, st)
   if (snap === undefined) return undefined
   const tmp = path.join(db.options.dir, `${checkpointFileName(snap.seq)}.tmp`)
-  try {
-    await bucket.downloadTo(snap, tmp, signal, idleMs)
-    // Stopped meanwhile: the database stays as it is.
-    signal?.throwIfAborted()
-  } catch (err) {
+  await bucket.downloadTo(snap, tmp, signal, idleMs)
+  // Stopped just after the download: the database stays as it is.
+  if (signal?.aborted) {
     fs.rmSync(tmp, { force: true })
-    throw err
+    signal.throwIfAborted()
   }
   await db.replaceWithCheckpoint(tmp, snap.seq)
   return snap

@@ -109,7 +109,7 @@ export class SnapshotBucket {
    * Writes the snapshot into `file`, fsynced (not the directory). Rejects when the download fails
    * (the object store checks the SHA-256 of what it sent), when `signal` aborts (the replica
    * stopped), or when `idleMs` pass with no progress (NATS lost or paused mid-download: an open
-   * goes on without the snapshot instead of waiting for NATS). A partial file is left for the caller.
+   * goes on without the snapshot instead of waiting for NATS); a partial file is removed then.
    */
   async downloadTo(snap: SnapshotInfo, file: string, signal?: AbortSignal, idleMs?: number): Promise<void> {
     signal?.throwIfAborted()
@@ -152,11 +152,13 @@ export class SnapshotBucket {
         if (stop.aborted) cancel()
         await fh.close()
       }
+    } catch (err) {
+      await fsp.rm(file, { force: true })
+      throw err
     } finally {
       clearTimeout(timer)
     }
   }
-
 
   /**
    * Writes the snapshot into `dir` as the checkpoint file the core opens from: temp file, fsync,
